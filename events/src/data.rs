@@ -1,0 +1,424 @@
+//! The vocabulary: one typed payload per event type, as section 3 of the spec
+//! lists them. Every struct rejects unknown fields, so a typo in a field name
+//! is an error rather than a silently dropped fact. Dates, money and ids stay
+//! strings here; [`crate::submission`] checks their rules and names the field.
+//!
+//! Beyond the spec's table, every payload may carry an optional `note` (free
+//! text), so that an event built on an inference can say so. The spec allows
+//! adding optional fields in v1.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+/// The event types of section 3, by their wire names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EventType {
+    PartyRegistered,
+    VisitHeld,
+    AgreementSigned,
+    AgreementAmended,
+    AgreementTerminated,
+    AidPledged,
+    AidDelivered,
+    ProjectLaunched,
+    ProjectProgress,
+    ProjectCompleted,
+    AwardConferred,
+    ActivityHeld,
+    EventRetracted,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 13] = [
+        EventType::PartyRegistered,
+        EventType::VisitHeld,
+        EventType::AgreementSigned,
+        EventType::AgreementAmended,
+        EventType::AgreementTerminated,
+        EventType::AidPledged,
+        EventType::AidDelivered,
+        EventType::ProjectLaunched,
+        EventType::ProjectProgress,
+        EventType::ProjectCompleted,
+        EventType::AwardConferred,
+        EventType::ActivityHeld,
+        EventType::EventRetracted,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::PartyRegistered => "party.registered",
+            EventType::VisitHeld => "visit.held",
+            EventType::AgreementSigned => "agreement.signed",
+            EventType::AgreementAmended => "agreement.amended",
+            EventType::AgreementTerminated => "agreement.terminated",
+            EventType::AidPledged => "aid.pledged",
+            EventType::AidDelivered => "aid.delivered",
+            EventType::ProjectLaunched => "project.launched",
+            EventType::ProjectProgress => "project.progress",
+            EventType::ProjectCompleted => "project.completed",
+            EventType::AwardConferred => "award.conferred",
+            EventType::ActivityHeld => "activity.held",
+            EventType::EventRetracted => "event.retracted",
+        }
+    }
+}
+
+impl FromStr for EventType {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<EventType, String> {
+        EventType::ALL
+            .into_iter()
+            .find(|t| t.as_str() == text)
+            .ok_or_else(|| format!("`{text}` is not an event type (see section 3 of the spec)"))
+    }
+}
+
+impl fmt::Display for EventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A person: people are not parties.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Person {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+}
+
+/// A person who signed for a party.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Signatory {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    pub party: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MoneyData {
+    pub amount: String,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Item {
+    pub item: String,
+    pub quantity: i64,
+    pub unit: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartyKind {
+    Country,
+    City,
+    Province,
+    Body,
+    Group,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VisitLevel {
+    State,
+    High,
+    City,
+    Department,
+    People,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgreementKind {
+    Treaty,
+    Agreement,
+    Mou,
+    Minutes,
+    Plan,
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgreementLevel {
+    National,
+    City,
+    Department,
+    Organization,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProgressStatus {
+    OnTrack,
+    Delayed,
+    Suspended,
+    Reviewed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActivityCategory {
+    TradeFair,
+    Exhibition,
+    Scholarship,
+    Training,
+    Exchange,
+    Forum,
+    Gift,
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartyRegistered {
+    pub party: String,
+    pub name: String,
+    #[serde(default)]
+    pub name_en: Option<String>,
+    pub kind: PartyKind,
+    pub country: String,
+    #[serde(default)]
+    pub within: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VisitHeld {
+    pub visit: String,
+    pub delegation_of: String,
+    pub host: String,
+    pub led_by: Person,
+    #[serde(default)]
+    pub members: Option<Vec<Person>>,
+    #[serde(default)]
+    pub counterparts: Option<Vec<Person>>,
+    #[serde(default)]
+    pub place: Option<String>,
+    #[serde(default)]
+    pub purpose: Option<String>,
+    #[serde(default)]
+    pub level: Option<VisitLevel>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgreementSigned {
+    pub agreement: String,
+    pub title: String,
+    pub kind: AgreementKind,
+    pub level: AgreementLevel,
+    pub parties: Vec<String>,
+    #[serde(default)]
+    pub signatories: Option<Vec<Signatory>>,
+    pub effective: String,
+    #[serde(default)]
+    pub fields: Option<Vec<String>>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgreementAmended {
+    pub agreement: String,
+    #[serde(default)]
+    pub effective: Option<String>,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub fields: Option<Vec<String>>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgreementTerminated {
+    pub agreement: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AidPledged {
+    pub pledge: String,
+    pub donor: String,
+    pub recipient: String,
+    #[serde(default)]
+    pub amount: Option<MoneyData>,
+    #[serde(default)]
+    pub items: Option<Vec<Item>>,
+    pub purpose: String,
+    #[serde(default)]
+    pub project: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AidDelivered {
+    pub donor: String,
+    pub recipient: String,
+    #[serde(default)]
+    pub amount: Option<MoneyData>,
+    #[serde(default)]
+    pub items: Option<Vec<Item>>,
+    pub purpose: String,
+    #[serde(default)]
+    pub pledge: Option<String>,
+    #[serde(default)]
+    pub project: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectLaunched {
+    pub project: String,
+    pub name: String,
+    pub beneficiary: String,
+    pub funders: Vec<String>,
+    #[serde(default)]
+    pub pledge: Option<String>,
+    #[serde(default)]
+    pub planned_completion: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectProgress {
+    pub project: String,
+    #[serde(default)]
+    pub percent: Option<i64>,
+    pub status: ProgressStatus,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectCompleted {
+    pub project: String,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwardConferred {
+    pub award: String,
+    #[serde(default)]
+    pub class: Option<String>,
+    pub by: String,
+    pub to: String,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActivityHeld {
+    pub category: ActivityCategory,
+    pub title: String,
+    pub parties: Vec<String>,
+    #[serde(default)]
+    pub figures: Option<BTreeMap<String, i64>>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventRetracted {
+    pub target: String,
+    pub reason: String,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// A record's `data`, typed by its `type`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventData {
+    PartyRegistered(PartyRegistered),
+    VisitHeld(VisitHeld),
+    AgreementSigned(AgreementSigned),
+    AgreementAmended(AgreementAmended),
+    AgreementTerminated(AgreementTerminated),
+    AidPledged(AidPledged),
+    AidDelivered(AidDelivered),
+    ProjectLaunched(ProjectLaunched),
+    ProjectProgress(ProjectProgress),
+    ProjectCompleted(ProjectCompleted),
+    AwardConferred(AwardConferred),
+    ActivityHeld(ActivityHeld),
+    EventRetracted(EventRetracted),
+}
+
+impl EventData {
+    /// Decodes `data` for `kind`. The error names the field by its path
+    /// (`data.led_by.name`) and says what serde found wrong with it.
+    pub fn decode(kind: EventType, data: &serde_json::Value) -> Result<EventData, crate::FieldError> {
+        fn typed<T: serde::de::DeserializeOwned>(data: &serde_json::Value) -> Result<T, crate::FieldError> {
+            serde_path_to_error::deserialize(data).map_err(|e| {
+                let path = e.path().to_string();
+                let field = if path == "." { "data".to_string() } else { format!("data.{path}") };
+                crate::FieldError::new(field, e.into_inner().to_string())
+            })
+        }
+        Ok(match kind {
+            EventType::PartyRegistered => EventData::PartyRegistered(typed(data)?),
+            EventType::VisitHeld => EventData::VisitHeld(typed(data)?),
+            EventType::AgreementSigned => EventData::AgreementSigned(typed(data)?),
+            EventType::AgreementAmended => EventData::AgreementAmended(typed(data)?),
+            EventType::AgreementTerminated => EventData::AgreementTerminated(typed(data)?),
+            EventType::AidPledged => EventData::AidPledged(typed(data)?),
+            EventType::AidDelivered => EventData::AidDelivered(typed(data)?),
+            EventType::ProjectLaunched => EventData::ProjectLaunched(typed(data)?),
+            EventType::ProjectProgress => EventData::ProjectProgress(typed(data)?),
+            EventType::ProjectCompleted => EventData::ProjectCompleted(typed(data)?),
+            EventType::AwardConferred => EventData::AwardConferred(typed(data)?),
+            EventType::ActivityHeld => EventData::ActivityHeld(typed(data)?),
+            EventType::EventRetracted => EventData::EventRetracted(typed(data)?),
+        })
+    }
+
+    pub fn event_type(&self) -> EventType {
+        match self {
+            EventData::PartyRegistered(_) => EventType::PartyRegistered,
+            EventData::VisitHeld(_) => EventType::VisitHeld,
+            EventData::AgreementSigned(_) => EventType::AgreementSigned,
+            EventData::AgreementAmended(_) => EventType::AgreementAmended,
+            EventData::AgreementTerminated(_) => EventType::AgreementTerminated,
+            EventData::AidPledged(_) => EventType::AidPledged,
+            EventData::AidDelivered(_) => EventType::AidDelivered,
+            EventData::ProjectLaunched(_) => EventType::ProjectLaunched,
+            EventData::ProjectProgress(_) => EventType::ProjectProgress,
+            EventData::ProjectCompleted(_) => EventType::ProjectCompleted,
+            EventData::AwardConferred(_) => EventType::AwardConferred,
+            EventData::ActivityHeld(_) => EventType::ActivityHeld,
+            EventData::EventRetracted(_) => EventType::EventRetracted,
+        }
+    }
+}

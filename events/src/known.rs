@@ -1,0 +1,216 @@
+//! What validation needs to know about the ledger so far, asked through the
+//! [`Known`] trait so that this crate stays pure: the store answers from its
+//! indexes, tests answer from a map. Also what each record changes in that
+//! knowledge ([`Effects`]): the entity it introduces, the streams it names.
+
+use crate::data::{EventData, EventType};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The kinds of entity a record can introduce and later records refer to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EntityKind {
+    Party,
+    Visit,
+    Agreement,
+    Pledge,
+    Project,
+}
+
+impl EntityKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntityKind::Party => "party",
+            EntityKind::Visit => "visit",
+            EntityKind::Agreement => "agreement",
+            EntityKind::Pledge => "pledge",
+            EntityKind::Project => "project",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<EntityKind> {
+        [EntityKind::Party, EntityKind::Visit, EntityKind::Agreement, EntityKind::Pledge, EntityKind::Project]
+            .into_iter()
+            .find(|k| k.as_str() == text)
+    }
+}
+
+/// An entity, written as its stream name: `project:justice-hq`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EntityKey {
+    pub kind: EntityKind,
+    pub id: String,
+}
+
+impl EntityKey {
+    pub fn new(kind: EntityKind, id: &str) -> EntityKey {
+        EntityKey { kind, id: id.to_string() }
+    }
+
+    /// Parses a stream name (`kind:id`).
+    pub fn parse(stream: &str) -> Option<EntityKey> {
+        let (kind, id) = stream.split_once(':')?;
+        Some(EntityKey { kind: EntityKind::parse(kind)?, id: id.to_string() })
+    }
+}
+
+impl fmt::Display for EntityKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.kind.as_str(), self.id)
+    }
+}
+
+/// What later records are checked against: a pledge's donor, recipient and
+/// project; a project's beneficiary and funders. Empty for other kinds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntityAttrs {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub donor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beneficiary: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub funders: Vec<String>,
+}
+
+/// An event already in the ledger, as validation of a retraction and the
+/// idempotency check see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownEvent {
+    pub seq: u64,
+    pub event_type: EventType,
+    pub retracted: bool,
+    /// The streams the event named; a retraction of it names them too.
+    pub streams: Vec<String>,
+    /// [`crate::record::content_digest`] of its type, occurred, data, sources.
+    pub content: [u8; 32],
+}
+
+/// The ledger's knowledge, as validation asks for it.
+pub trait Known {
+    fn entity(&self, key: &EntityKey) -> Option<EntityAttrs>;
+    fn event(&self, id: &str) -> Option<KnownEvent>;
+    /// How many records have named `stream` (0 for one never named).
+    fn stream_version(&self, stream: &str) -> u64;
+}
+
+/// What appending a record changes in the ledger's knowledge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Effects {
+    pub introduces: Option<(EntityKey, EntityAttrs)>,
+    /// Distinct, sorted stream names whose version this record increments.
+    pub streams: Vec<String>,
+    /// The event id this record retracts.
+    pub retracts: Option<String>,
+}
+
+/// The entity a payload introduces, if any, with the attributes later
+/// records are checked against.
+pub fn introduction(data: &EventData) -> Option<(EntityKey, EntityAttrs)> {
+    let key = |kind, id: &str| EntityKey::new(kind, id);
+    match data {
+        EventData::PartyRegistered(d) => Some((key(EntityKind::Party, &d.party), EntityAttrs::default())),
+        EventData::VisitHeld(d) => Some((key(EntityKind::Visit, &d.visit), EntityAttrs::default())),
+        EventData::AgreementSigned(d) => Some((key(EntityKind::Agreement, &d.agreement), EntityAttrs::default())),
+        EventData::AidPledged(d) => Some((
+            key(EntityKind::Pledge, &d.pledge),
+            EntityAttrs {
+                donor: Some(d.donor.clone()),
+                recipient: Some(d.recipient.clone()),
+                project: d.project.clone(),
+                ..EntityAttrs::default()
+            },
+        )),
+        EventData::ProjectLaunched(d) => Some((
+            key(EntityKind::Project, &d.project),
+            EntityAttrs {
+                beneficiary: Some(d.beneficiary.clone()),
+                funders: d.funders.clone(),
+                ..EntityAttrs::default()
+            },
+        )),
+        _ => None,
+    }
+}
+
+/// Every entity a payload refers to (and so requires to exist), with the
+/// field that names it. The entity it introduces is not among them.
+pub fn references(data: &EventData) -> Vec<(String, EntityKey)> {
+    use EntityKind::*;
+    let mut refs: Vec<(String, EntityKey)> = Vec::new();
+    let mut one = |field: &str, kind, id: &str| refs.push((format!("data.{field}"), EntityKey::new(kind, id)));
+    match data {
+        EventData::PartyRegistered(d) => {
+            if let Some(within) = &d.within {
+                one("within", Party, within);
+            }
+        }
+        EventData::VisitHeld(d) => {
+            one("delegation_of", Party, &d.delegation_of);
+            one("host", Party, &d.host);
+        }
+        EventData::AgreementSigned(d) => {
+            for (i, party) in d.parties.iter().enumerate() {
+                one(&format!("parties[{i}]"), Party, party);
+            }
+        }
+        EventData::AgreementAmended(d) => one("agreement", Agreement, &d.agreement),
+        EventData::AgreementTerminated(d) => one("agreement", Agreement, &d.agreement),
+        EventData::AidPledged(d) => {
+            one("donor", Party, &d.donor);
+            one("recipient", Party, &d.recipient);
+            if let Some(project) = &d.project {
+                one("project", Project, project);
+            }
+        }
+        EventData::AidDelivered(d) => {
+            one("donor", Party, &d.donor);
+            one("recipient", Party, &d.recipient);
+            if let Some(pledge) = &d.pledge {
+                one("pledge", Pledge, pledge);
+            }
+            if let Some(project) = &d.project {
+                one("project", Project, project);
+            }
+        }
+        EventData::ProjectLaunched(d) => {
+            one("beneficiary", Party, &d.beneficiary);
+            for (i, funder) in d.funders.iter().enumerate() {
+                one(&format!("funders[{i}]"), Party, funder);
+            }
+            if let Some(pledge) = &d.pledge {
+                one("pledge", Pledge, pledge);
+            }
+        }
+        EventData::ProjectProgress(d) => one("project", Project, &d.project),
+        EventData::ProjectCompleted(d) => one("project", Project, &d.project),
+        EventData::AwardConferred(d) => {
+            one("by", Party, &d.by);
+            one("to", Party, &d.to);
+        }
+        EventData::ActivityHeld(d) => {
+            for (i, party) in d.parties.iter().enumerate() {
+                one(&format!("parties[{i}]"), Party, party);
+            }
+        }
+        EventData::EventRetracted(_) => {}
+    }
+    refs
+}
+
+/// The streams a payload names: every entity it refers to or introduces.
+/// A retraction names its target's streams, which only the ledger knows, so
+/// the caller passes them.
+pub fn streams(data: &EventData, retraction_target_streams: &[String]) -> Vec<String> {
+    let mut names: Vec<String> = references(data).into_iter().map(|(_, key)| key.to_string()).collect();
+    if let Some((key, _)) = introduction(data) {
+        names.push(key.to_string());
+    }
+    names.extend(retraction_target_streams.iter().cloned());
+    names.sort();
+    names.dedup();
+    names
+}

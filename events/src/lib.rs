@@ -1,0 +1,36 @@
+//! The ledger's vocabulary: event types, dates, money, validation, canonical
+//! encoding and the hash chain. Pure: nothing here touches sled, tokio, the
+//! clock, the network or files, so nothing here can fail for reasons outside
+//! its inputs.
+//!
+//! Module map:
+//! - [`limits`]: every bound a submission must respect, as named constants.
+//! - [`error`]: [`FieldError`] and [`Rejection`], the errors a writer sees.
+//! - [`date`]: the EDTF level-0 subset used for `occurred` and every date.
+//! - [`money`]: exact decimal amounts in ISO 4217 minor units.
+//! - [`data`]: one typed payload per event type (`data` of a record).
+//! - [`submission`]: what a writer sends, decoded and checked without state
+//!   ([`Checked`]), then against what the ledger knows ([`Validated`]).
+//! - [`known`]: the trait through which validation asks the ledger what
+//!   exists, and the effects a record has on that knowledge.
+//! - [`record`]: the stored record, its RFC 8785 (JCS) bytes and SHA-256 hash.
+//! - [`chain`]: the auditor's check of a sequence of stored records.
+
+pub mod chain;
+pub mod data;
+pub mod date;
+pub mod error;
+pub mod known;
+pub mod limits;
+pub mod money;
+pub mod record;
+pub mod submission;
+
+pub use chain::{ChainError, ChainVerifier};
+pub use data::{EventData, EventType};
+pub use date::Edtf;
+pub use error::{FieldError, Rejection};
+pub use known::{EntityKey, EntityKind, Known, KnownEvent};
+pub use money::{Currency, Money};
+pub use record::{Record, GENESIS_PREV};
+pub use submission::{Checked, Expect, Validated};

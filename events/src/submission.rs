@@ -1,0 +1,832 @@
+//! What a writer sends, checked in two steps. [`Checked::parse`] needs
+//! nothing but the bytes: JSON shape, field names, dates, money, ids, limits.
+//! [`Checked::validate`] asks the ledger ([`Known`]) about references,
+//! duplicates and retraction targets, and yields a [`Validated`] submission:
+//! the only thing the store will append. Every broken rule becomes one
+//! [`FieldError`] naming the field; nothing here panics on any input.
+
+use crate::data::*;
+use crate::date::Edtf;
+use crate::error::{Errors, FieldError, Rejection};
+use crate::known::{self, EntityAttrs, EntityKey, EntityKind, Known};
+use crate::limits::*;
+use crate::money::{Currency, Money};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+use std::collections::BTreeSet;
+use std::fmt;
+
+/// The largest submission accepted: room is left for the ledger's own fields
+/// so that no stored record exceeds [`RECORD_BYTES_MAX`].
+pub const SUBMISSION_BYTES_MAX: usize = RECORD_BYTES_MAX - 1024;
+
+/// Fields the ledger sets; a writer who sends one is told so.
+const LEDGER_FIELDS: [&str; 4] = ["seq", "recorded_at", "prev", "hash"];
+const WRITER_FIELDS: [&str; 6] = ["type", "occurred", "data", "id", "sources", "expect"];
+
+/// Optimistic concurrency: append only if `stream` has exactly `version`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expect {
+    pub stream: String,
+    pub version: u64,
+}
+
+/// A submission that passed every rule needing no ledger state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checked {
+    id: Option<String>,
+    event_type: EventType,
+    occurred: Edtf,
+    occurred_text: String,
+    data: Value,
+    typed: EventData,
+    sources: Value,
+    expect: Option<Expect>,
+}
+
+/// A submission that passed every rule, against the ledger as it stood when
+/// validated. Only [`Checked::validate`] makes one; the store appends nothing
+/// else.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Validated {
+    checked: Checked,
+    effects: known::Effects,
+}
+
+impl Validated {
+    pub fn checked(&self) -> &Checked {
+        &self.checked
+    }
+
+    pub fn effects(&self) -> &known::Effects {
+        &self.effects
+    }
+
+    pub fn into_parts(self) -> (Checked, known::Effects) {
+        (self.checked, self.effects)
+    }
+}
+
+impl Checked {
+    /// Decodes and checks one submission from raw bytes.
+    pub fn parse(bytes: &[u8]) -> Result<Checked, Rejection> {
+        if bytes.len() > SUBMISSION_BYTES_MAX {
+            return Err(Rejection::one(
+                "submission",
+                format!("{} bytes is more than the {SUBMISSION_BYTES_MAX} a submission may have", bytes.len()),
+            ));
+        }
+        let text = std::str::from_utf8(bytes).map_err(|e| {
+            Rejection::one("submission", format!("not valid UTF-8 (at byte {})", e.valid_up_to()))
+        })?;
+        Checked::from_value(parse_strict(text)?)
+    }
+
+    /// Checks a submission already decoded (one element of an HTTP batch).
+    pub fn from_value(value: Value) -> Result<Checked, Rejection> {
+        let mut errors = Errors::default();
+        check_numbers_and_depth(&value, "submission", 0, &mut errors);
+        if !errors.is_empty() {
+            return Err(errors.into_rejection());
+        }
+        let Value::Object(mut fields) = value else {
+            return Err(Rejection::one("submission", "must be a JSON object"));
+        };
+        for name in fields.keys() {
+            if LEDGER_FIELDS.contains(&name.as_str()) {
+                errors.push(name.clone(), "is set by the ledger; a writer must not send it");
+            } else if !WRITER_FIELDS.contains(&name.as_str()) {
+                errors.push(name.clone(), "is not a field of a submission (type, occurred, data, id, sources, expect)");
+            }
+        }
+        let event_type = match fields.remove("type") {
+            Some(Value::String(t)) => t.parse::<EventType>().map_err(|e| errors.push("type", e)).ok(),
+            Some(_) => {
+                errors.push("type", "must be a string");
+                None
+            }
+            None => {
+                errors.push("type", "is required");
+                None
+            }
+        };
+        let occurred = match fields.remove("occurred") {
+            Some(Value::String(text)) => match text.parse::<Edtf>() {
+                Ok(date) => Some((date, text)),
+                Err(e) => {
+                    errors.push("occurred", e);
+                    None
+                }
+            },
+            Some(_) => {
+                errors.push("occurred", "must be a date string (YYYY, YYYY-MM, YYYY-MM-DD or an interval A/B)");
+                None
+            }
+            None => {
+                errors.push("occurred", "is required");
+                None
+            }
+        };
+        let id = match fields.remove("id") {
+            None => None,
+            Some(Value::String(id)) => {
+                check_id("id", &id, ID_CHARS_MAX, &mut errors);
+                Some(id)
+            }
+            Some(_) => {
+                errors.push("id", "must be a string");
+                None
+            }
+        };
+        let sources = fields.remove("sources").unwrap_or_else(|| Value::Array(Vec::new()));
+        check_sources(&sources, &mut errors);
+        let expect = fields.remove("expect").and_then(|v| check_expect(v, &mut errors));
+        let data = fields.remove("data");
+        if data.is_none() {
+            errors.push("data", "is required");
+        }
+        let typed = match (event_type, &data) {
+            (Some(kind), Some(data)) => match EventData::decode(kind, data) {
+                Ok(typed) => {
+                    check_payload(&typed, &mut errors);
+                    Some(typed)
+                }
+                Err(e) => {
+                    errors.push(e.field, e.rule);
+                    None
+                }
+            },
+            _ => None,
+        };
+        match (event_type, occurred, data, typed) {
+            (Some(event_type), Some((occurred, occurred_text)), Some(data), Some(typed)) if errors.is_empty() => {
+                Ok(Checked { id, event_type, occurred, occurred_text, data, typed, sources, expect })
+            }
+            _ => Err(errors.into_rejection()),
+        }
+    }
+
+    pub fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+
+    pub fn event_type(&self) -> EventType {
+        self.event_type
+    }
+
+    pub fn occurred(&self) -> Edtf {
+        self.occurred
+    }
+
+    pub fn occurred_text(&self) -> &str {
+        &self.occurred_text
+    }
+
+    pub fn data(&self) -> &Value {
+        &self.data
+    }
+
+    pub fn typed(&self) -> &EventData {
+        &self.typed
+    }
+
+    pub fn sources(&self) -> &Value {
+        &self.sources
+    }
+
+    pub fn expect(&self) -> Option<&Expect> {
+        self.expect.as_ref()
+    }
+
+    /// What idempotency compares with a stored record of the same id.
+    pub fn content_digest(&self) -> [u8; 32] {
+        crate::record::content_digest(self.event_type.as_str(), &self.occurred_text, &self.data, &self.sources)
+    }
+
+    /// Splits off the parts a record is sealed from.
+    pub fn into_record_parts(self) -> (Option<String>, EventType, String, Value, Value) {
+        (self.id, self.event_type, self.occurred_text, self.data, self.sources)
+    }
+
+    /// Checks the rules that depend on what the ledger already holds.
+    pub fn validate(self, known: &impl Known) -> Result<Validated, Rejection> {
+        let mut errors = Errors::default();
+        if let Some((key, _)) = known::introduction(&self.typed) {
+            if known.entity(&key).is_some() {
+                let field = format!("data.{}", key.kind.as_str());
+                errors.push(field, format!("{} `{}` already exists; ids are never reused", key.kind.as_str(), key.id));
+            }
+        }
+        for (field, key) in known::references(&self.typed) {
+            if known.entity(&key).is_none() {
+                errors.push(field, format!("{} `{}` is not in the ledger", key.kind.as_str(), key.id));
+            }
+        }
+        let mut target_streams = Vec::new();
+        let mut retracts = None;
+        if let EventData::EventRetracted(d) = &self.typed {
+            match known.event(&d.target) {
+                None => errors.push("data.target", format!("no event `{}` is in the ledger", d.target)),
+                Some(target) if target.event_type == EventType::EventRetracted => {
+                    errors.push("data.target", "a retraction cannot be retracted")
+                }
+                Some(target) if target.retracted => errors.push("data.target", "that event is already retracted"),
+                Some(target) => {
+                    target_streams = target.streams;
+                    retracts = Some(d.target.clone());
+                }
+            }
+        }
+        if errors.is_empty() {
+            check_consistency(&self.typed, known, &mut errors);
+        }
+        let effects = known::Effects {
+            introduces: known::introduction(&self.typed),
+            streams: known::streams(&self.typed, &target_streams),
+            retracts,
+        };
+        errors.into_result(Validated { checked: self, effects })
+    }
+}
+
+/// The cross-entity rules of section 3: aid that names a project goes to its
+/// beneficiary from one of its funders; a delivery that names a pledge has
+/// the pledge's donor, recipient and project; signatories sign for a party.
+fn check_consistency(data: &EventData, known: &impl Known, errors: &mut Errors) {
+    let project = |id: &str| known.entity(&EntityKey::new(EntityKind::Project, id)).unwrap_or_default();
+    let pledge = |id: &str| known.entity(&EntityKey::new(EntityKind::Pledge, id)).unwrap_or_default();
+    let check_project_aid = |errors: &mut Errors, id: &str, donor: &str, recipient: &str| {
+        let attrs = project(id);
+        if attrs.beneficiary.as_deref() != Some(recipient) {
+            let beneficiary = attrs.beneficiary.unwrap_or_default();
+            errors.push("data.recipient", format!("must be `{beneficiary}`, the beneficiary of project `{id}`"));
+        }
+        if !attrs.funders.iter().any(|f| f == donor) {
+            errors.push("data.donor", format!("must be one of the funders of project `{id}`: {}", attrs.funders.join(", ")));
+        }
+    };
+    match data {
+        EventData::AidPledged(d) => {
+            if let Some(id) = &d.project {
+                check_project_aid(errors, id, &d.donor, &d.recipient);
+            }
+        }
+        EventData::AidDelivered(d) => {
+            if let Some(id) = &d.pledge {
+                let attrs: EntityAttrs = pledge(id);
+                for (field, stated, wanted) in
+                    [("donor", Some(&d.donor), &attrs.donor), ("recipient", Some(&d.recipient), &attrs.recipient)]
+                {
+                    if stated != wanted.as_ref() {
+                        let wanted = wanted.clone().unwrap_or_default();
+                        errors.push(format!("data.{field}"), format!("must be `{wanted}`, as in pledge `{id}`"));
+                    }
+                }
+                if attrs.project.is_some() && d.project != attrs.project {
+                    let wanted = attrs.project.unwrap_or_default();
+                    errors.push("data.project", format!("must be `{wanted}`, the project of pledge `{id}`"));
+                }
+            }
+            if let Some(id) = &d.project {
+                check_project_aid(errors, id, &d.donor, &d.recipient);
+            }
+        }
+        EventData::ProjectLaunched(d) => {
+            if let Some(id) = &d.pledge {
+                let attrs = pledge(id);
+                if attrs.recipient.as_deref() != Some(d.beneficiary.as_str()) {
+                    errors.push("data.beneficiary", format!("must be the recipient of pledge `{id}`"));
+                }
+                if !attrs.donor.as_ref().is_some_and(|donor| d.funders.contains(donor)) {
+                    errors.push("data.funders", format!("must include the donor of pledge `{id}`"));
+                }
+                if attrs.project.as_ref().is_some_and(|p| p != &d.project) {
+                    errors.push("data.pledge", format!("pledge `{id}` is for another project"));
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Strict JSON: duplicate keys, floats and excessive depth are errors, not
+// silently resolved (serde_json's own Value keeps the last duplicate).
+
+fn parse_strict(text: &str) -> Result<Value, Rejection> {
+    // serde_json's own nesting limit (128) stays on; ours is lower and
+    // enforced by StrictSeed. The byte limit already bounds array lengths.
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let value = serde_path_to_error::deserialize::<_, StrictValue>(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." { "submission".to_string() } else { path };
+        Rejection::one(field, format!("not valid JSON: {}", e.into_inner()))
+    })?;
+    deserializer
+        .end()
+        .map_err(|e| Rejection::one("submission", format!("not valid JSON: {e}")))?;
+    Ok(value.0)
+}
+
+struct StrictValue(Value);
+
+impl<'de> serde::Deserialize<'de> for StrictValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        StrictSeed { depth: 0 }.deserialize(deserializer).map(StrictValue)
+    }
+}
+
+#[derive(Clone, Copy)]
+struct StrictSeed {
+    depth: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for StrictSeed {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for StrictSeed {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value without floats")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        if v.unsigned_abs() > INTEGER_ABS_MAX {
+            return Err(E::custom(format!("integer {v} is outside ±{INTEGER_ABS_MAX}")));
+        }
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        if v > INTEGER_ABS_MAX {
+            return Err(E::custom(format!("integer {v} is outside ±{INTEGER_ABS_MAX}")));
+        }
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        Err(E::custom(format!("{v} is a float; the ledger has no floats (write money as a decimal string)")))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let inner = self.deeper::<A::Error>()?;
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(inner)? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let inner = self.deeper::<A::Error>()?;
+        let mut object = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if object.contains_key(&key) {
+                return Err(de::Error::custom(format!("field `{key}` appears twice")));
+            }
+            let value = map.next_value_seed(inner)?;
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
+    }
+}
+
+impl StrictSeed {
+    fn deeper<E: de::Error>(self) -> Result<StrictSeed, E> {
+        if self.depth >= JSON_DEPTH_MAX {
+            return Err(E::custom(format!("nested deeper than {JSON_DEPTH_MAX} levels")));
+        }
+        Ok(StrictSeed { depth: self.depth + 1 })
+    }
+}
+
+/// The same rules for a value decoded elsewhere (an element of a batch).
+fn check_numbers_and_depth(value: &Value, path: &str, depth: usize, errors: &mut Errors) {
+    if depth > JSON_DEPTH_MAX {
+        errors.push(path, format!("nested deeper than {JSON_DEPTH_MAX} levels"));
+        return;
+    }
+    match value {
+        Value::Number(n) => {
+            let in_range = n.as_i64().map(|v| v.unsigned_abs() <= INTEGER_ABS_MAX).or(n.as_u64().map(|v| v <= INTEGER_ABS_MAX));
+            match in_range {
+                None => errors.push(path, format!("{n} is a float; the ledger has no floats")),
+                Some(false) => errors.push(path, format!("integer {n} is outside ±{INTEGER_ABS_MAX}")),
+                Some(true) => {}
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                check_numbers_and_depth(item, &format!("{path}[{i}]"), depth + 1, errors);
+            }
+        }
+        Value::Object(fields) => {
+            for (key, item) in fields {
+                let child = if path == "submission" { key.clone() } else { format!("{path}.{key}") };
+                check_numbers_and_depth(item, &child, depth + 1, errors);
+            }
+        }
+        _ => {}
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Rules on single fields.
+
+fn is_id_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-')
+}
+
+/// Event ids and non-party entity ids: 1–`max` chars of `[A-Za-z0-9._:-]`.
+fn check_id(field: &str, id: &str, max: usize, errors: &mut Errors) {
+    if id.is_empty() || id.len() > max {
+        errors.push(field, format!("must be 1 to {max} characters"));
+    } else if let Some(bad) = id.chars().find(|&c| !is_id_char(c)) {
+        errors.push(field, format!("{bad:?} is not allowed; ids use only A-Z a-z 0-9 . _ : -"));
+    }
+}
+
+/// Party ids: lower-case slugs joined by `/` (`la/vientiane/justice-dept`).
+fn check_party_id(field: &str, id: &str, errors: &mut Errors) {
+    let slug_ok = |s: &str| {
+        !s.is_empty()
+            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !s.starts_with('-')
+            && !s.ends_with('-')
+            && !s.contains("--")
+    };
+    if id.is_empty() || id.len() > ENTITY_ID_CHARS_MAX {
+        errors.push(field, format!("must be 1 to {ENTITY_ID_CHARS_MAX} characters"));
+    } else if !id.split('/').all(slug_ok) {
+        errors.push(field, format!("`{id}` is not a party id: lower-case slugs (a-z, 0-9, -) joined by `/`"));
+    }
+}
+
+fn check_text(field: &str, text: &str, max: usize, errors: &mut Errors) {
+    if text.trim().is_empty() {
+        errors.push(field, "must not be empty");
+    } else if text.chars().count() > max {
+        errors.push(field, format!("longer than {max} characters"));
+    }
+}
+
+fn check_optional_text(field: &str, text: &Option<String>, max: usize, errors: &mut Errors) {
+    if let Some(text) = text {
+        check_text(field, text, max, errors);
+    }
+}
+
+fn check_date(field: &str, text: &str, errors: &mut Errors) {
+    if let Err(e) = text.parse::<Edtf>() {
+        errors.push(field, e);
+    }
+}
+
+fn check_len<T>(field: &str, list: &[T], min: usize, errors: &mut Errors) -> bool {
+    if list.len() < min {
+        errors.push(field, format!("needs at least {min}"));
+        false
+    } else if list.len() > LIST_LEN_MAX {
+        errors.push(field, format!("more than {LIST_LEN_MAX} entries"));
+        false
+    } else {
+        true
+    }
+}
+
+fn check_parties(field: &str, parties: &[String], min: usize, errors: &mut Errors) {
+    if !check_len(field, parties, min, errors) {
+        return;
+    }
+    let mut seen = BTreeSet::new();
+    for (i, party) in parties.iter().enumerate() {
+        let item = format!("{field}[{i}]");
+        check_party_id(&item, party, errors);
+        if !seen.insert(party) {
+            errors.push(item, format!("`{party}` is listed twice"));
+        }
+    }
+}
+
+fn check_person(field: &str, person: &Person, errors: &mut Errors) {
+    check_text(&format!("{field}.name"), &person.name, NAME_CHARS_MAX, errors);
+    check_optional_text(&format!("{field}.title"), &person.title, NAME_CHARS_MAX, errors);
+}
+
+fn check_people(field: &str, people: &Option<Vec<Person>>, errors: &mut Errors) {
+    if let Some(people) = people {
+        if check_len(field, people, 0, errors) {
+            for (i, person) in people.iter().enumerate() {
+                check_person(&format!("{field}[{i}]"), person, errors);
+            }
+        }
+    }
+}
+
+fn check_money(field: &str, money: &MoneyData, errors: &mut Errors) {
+    match Currency::from_code(&money.currency) {
+        Err(e) => errors.push(format!("{field}.currency"), e),
+        Ok(currency) => {
+            if let Err(e) = Money::parse(&money.amount, currency) {
+                errors.push(format!("{field}.amount"), e);
+            }
+        }
+    }
+}
+
+fn check_items(field: &str, items: &[Item], errors: &mut Errors) {
+    if !check_len(field, items, 1, errors) {
+        return;
+    }
+    for (i, item) in items.iter().enumerate() {
+        check_text(&format!("{field}[{i}].item"), &item.item, NAME_CHARS_MAX, errors);
+        check_text(&format!("{field}[{i}].unit"), &item.unit, NAME_CHARS_MAX, errors);
+        if item.quantity <= 0 {
+            errors.push(format!("{field}[{i}].quantity"), "must be a positive integer");
+        }
+    }
+}
+
+fn check_aid(
+    amount: &Option<MoneyData>,
+    items: &Option<Vec<Item>>,
+    donor: &str,
+    recipient: &str,
+    purpose: &str,
+    errors: &mut Errors,
+) {
+    check_party_id("data.donor", donor, errors);
+    check_party_id("data.recipient", recipient, errors);
+    if donor == recipient {
+        errors.push("data.recipient", "must differ from the donor");
+    }
+    check_text("data.purpose", purpose, TEXT_CHARS_MAX, errors);
+    if amount.is_none() && items.is_none() {
+        errors.push("data", "aid needs at least one of `amount` and `items`");
+    }
+    if let Some(amount) = amount {
+        check_money("data.amount", amount, errors);
+    }
+    if let Some(items) = items {
+        check_items("data.items", items, errors);
+    }
+}
+
+fn check_figures(figures: &std::collections::BTreeMap<String, i64>, errors: &mut Errors) {
+    if figures.len() > FIGURES_LEN_MAX {
+        errors.push("data.figures", format!("more than {FIGURES_LEN_MAX} entries"));
+    }
+    for (name, value) in figures {
+        let snake = name.len() <= 64
+            && name.starts_with(|c: char| c.is_ascii_lowercase())
+            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !snake {
+            errors.push(format!("data.figures.{name}"), "names are snake_case ASCII (a-z, 0-9, _), at most 64 characters");
+        }
+        if *value < 0 {
+            errors.push(format!("data.figures.{name}"), "must be a non-negative integer");
+        }
+    }
+}
+
+/// The per-type rules of section 3 that need no ledger state.
+fn check_payload(data: &EventData, errors: &mut Errors) {
+    match data {
+        EventData::PartyRegistered(d) => {
+            check_party_id("data.party", &d.party, errors);
+            check_text("data.name", &d.name, NAME_CHARS_MAX, errors);
+            check_optional_text("data.name_en", &d.name_en, NAME_CHARS_MAX, errors);
+            if isocountry::CountryCode::for_alpha2(&d.country).is_err() {
+                errors.push("data.country", format!("`{}` is not an ISO 3166-1 alpha-2 code", d.country));
+            }
+            if let Some(within) = &d.within {
+                check_party_id("data.within", within, errors);
+                if within == &d.party {
+                    errors.push("data.within", "a party cannot be within itself");
+                }
+            }
+            check_optional_text("data.note", &d.note, TEXT_CHARS_MAX, errors);
+        }
+        EventData::VisitHeld(d) => {
+            check_id("data.visit", &d.visit, ENTITY_ID_CHARS_MAX, errors);
+            check_party_id("data.delegation_of", &d.delegation_of, errors);
+            check_party_id("data.host", &d.host, errors);
+            check_person("data.led_by", &d.led_by, errors);
+            check_people("data.members", &d.members, errors);
+            check_people("data.counterparts", &d.counterparts, errors);
+            check_optional_text("data.place", &d.place, NAME_CHARS_MAX, errors);
+            check_optional_text("data.purpose", &d.purpose, TEXT_CHARS_MAX, errors);
+            check_optional_text("data.note", &d.note, TEXT_CHARS_MAX, errors);
+        }
+        EventData::AgreementSigned(d) => {
+            check_id("data.agreement", &d.agreement, ENTITY_ID_CHARS_MAX, errors);
+            check_text("data.title", &d.title, NAME_CHARS_MAX, errors);
+            check_parties("data.parties", &d.parties, 2, errors);
+            if let Some(signatories) = &d.signatories {
+                if check_len("data.signatories", signatories, 0, errors) {
+                    for (i, s) in signatories.iter().enumerate() {
+                        let field = format!("data.signatories[{i}]");
+                        check_text(&format!("{field}.name"), &s.name, NAME_CHARS_MAX, errors);
+                        check_optional_text(&format!("{field}.title"), &s.title, NAME_CHARS_MAX, errors);
+                        if !d.parties.contains(&s.party) {
+                            errors.push(format!("{field}.party"), format!("`{}` is not one of the agreement's parties", s.party));
+                        }
+                    }
+                }
+            }
+            check_date("data.effective", &d.effective, errors);
+            check_fields(&d.fields, errors);
+            check_optional_text("data.note", &d.note, TEXT_CHARS_MAX, errors);
+        }
+        EventData::AgreementAmended(d) => {
+            check_id("data.agreement", &d.agreement, ENTITY_ID_CHARS_MAX, errors);
+            if let Some(effective) = &d.effective {
+                check_date("data.effective", effective, errors);
+            }
+            check_optional_text("data.title", &d.title, NAME_CHARS_MAX, errors);
+            check_fields(&d.fields, errors);
+            check_optional_text("data.note", &d.note, TEXT_CHARS_MAX, errors);
+        }
+        EventData::AgreementTerminated(d) => {
+            check_id("data.agreement", &d.agreement, ENTITY_ID_CHARS_MAX, errors);
+            check_optional_text("data.reason", &d.reason, TEXT_CHARS_MAX, errors);
+            check_optional_text("data.note", &d.note, TEXT_CHARS_MAX, errors);
+        }
+        EventData::AidPledged(d) => {
+            check_id("data.pledge", &d.pledge, ENTITY_ID_CHARS_MAX, errors);
+            check_aid(&d.amount, &d.items, &d.donor, &d.recipient, &d.purpose, errors);
+            if let Some(project) = &d.project {
+                check_id("data.project", project, ENTITY_ID_CHARS_MAX, errors);
+            }
+            check_optional_text("data.note", &d.note, TEXT_CHARS_MAX, errors);
+        }
+        EventData::AidDelivered(d) => {
+            check_aid(&d.amount, &d.items, &d.donor, &d.recipient, &d.purpose, errors);
+            if let Some(pledge) = &d.pledge {
+                check_id("data.pledge", pledge, ENTITY_ID_CHARS_MAX, errors);
+            }
+            if let Some(project) = &d.project {
+                check_id("data.project", project, ENTITY_ID_CHARS_MAX, errors);
+            }
+            check_optional_text("data.note", &d.note, TEXT_CHARS_MAX, errors);
+        }
+        EventData::ProjectLaunched(d) => {
+            check_id("data.project", &d.project, ENTITY_ID_CHARS_MAX, errors);
+            check_text("data.name", &d.name, NAME_CHARS_MAX, errors);
+            check_party_id("data.beneficiary", &d.beneficiary, errors);
+            check_parties("data.funders", &d.funders, 1, errors);
+            if let Some(pledge) = &d.pledge {
+                check_id("data.pledge", pledge, ENTITY_ID_CHARS_MAX, errors);
+            }
+            if let Some(date) = &d.planned_completion {
+                check_date("data.planned_completion", date, errors);
+            }
+            check_optional_text("data.note", &d.note, TEXT_CHARS_MAX, errors);
+        }
+        EventData::ProjectProgress(d) => {
+            check_id("data.project", &d.project, ENTITY_ID_CHARS_MAX, errors);
+            if d.percent.is_some_and(|p| !(0..=100).contains(&p)) {
+                errors.push("data.percent", "must be an integer from 0 to 100");
+            }
+            check_optional_text("data.note", &d.note, TEXT_CHARS_MAX, errors);
+        }
+        EventData::ProjectCompleted(d) => {
+            check_id("data.project", &d.project, ENTITY_ID_CHARS_MAX, errors);
+            check_optional_text("data.note", &d.note, TEXT_CHARS_MAX, errors);
+        }
+        EventData::AwardConferred(d) => {
+            check_text("data.award", &d.award, NAME_CHARS_MAX, errors);
+            check_optional_text("data.class", &d.class, NAME_CHARS_MAX, errors);
+            check_party_id("data.by", &d.by, errors);
+            check_party_id("data.to", &d.to, errors);
+            if d.by == d.to {
+                errors.push("data.to", "must differ from `by`");
+            }
+            check_optional_text("data.note", &d.note, TEXT_CHARS_MAX, errors);
+        }
+        EventData::ActivityHeld(d) => {
+            check_text("data.title", &d.title, NAME_CHARS_MAX, errors);
+            check_parties("data.parties", &d.parties, 1, errors);
+            if let Some(figures) = &d.figures {
+                check_figures(figures, errors);
+            }
+            check_optional_text("data.note", &d.note, TEXT_CHARS_MAX, errors);
+        }
+        EventData::EventRetracted(d) => {
+            check_id("data.target", &d.target, ID_CHARS_MAX, errors);
+            check_text("data.reason", &d.reason, TEXT_CHARS_MAX, errors);
+            check_optional_text("data.note", &d.note, TEXT_CHARS_MAX, errors);
+        }
+    }
+}
+
+fn check_fields(fields: &Option<Vec<String>>, errors: &mut Errors) {
+    if let Some(fields) = fields {
+        if check_len("data.fields", fields, 0, errors) {
+            for (i, field) in fields.iter().enumerate() {
+                check_text(&format!("data.fields[{i}]"), field, NAME_CHARS_MAX, errors);
+            }
+        }
+    }
+}
+
+fn check_sources(sources: &Value, errors: &mut Errors) {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Source {
+        title: String,
+        #[serde(default)]
+        url: Option<String>,
+        #[serde(default)]
+        published: Option<String>,
+        #[serde(default)]
+        quote: Option<String>,
+        #[serde(default)]
+        lang: Option<String>,
+    }
+    let Value::Array(list) = sources else {
+        errors.push("sources", "must be a list of {title, url, published, quote, lang}");
+        return;
+    };
+    if list.len() > LIST_LEN_MAX {
+        errors.push("sources", format!("more than {LIST_LEN_MAX} entries"));
+        return;
+    }
+    for (i, source) in list.iter().enumerate() {
+        let field = format!("sources[{i}]");
+        let source: Source = match serde_path_to_error::deserialize(source) {
+            Ok(source) => source,
+            Err(e) => {
+                let path = e.path().to_string();
+                let at = if path == "." { field.clone() } else { format!("{field}.{path}") };
+                errors.push(at, e.into_inner().to_string());
+                continue;
+            }
+        };
+        check_text(&format!("{field}.title"), &source.title, NAME_CHARS_MAX, errors);
+        check_optional_text(&format!("{field}.url"), &source.url, NAME_CHARS_MAX * 4, errors);
+        if let Some(date) = &source.published {
+            check_date(&format!("{field}.published"), date, errors);
+        }
+        check_optional_text(&format!("{field}.quote"), &source.quote, TEXT_CHARS_MAX, errors);
+        if let Some(lang) = &source.lang {
+            let tag_ok = !lang.is_empty() && lang.len() <= 35 && lang.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            if !tag_ok {
+                errors.push(format!("{field}.lang"), "must be a BCP 47 language tag such as `vi` or `lo`");
+            }
+        }
+    }
+}
+
+fn check_expect(value: Value, errors: &mut Errors) -> Option<Expect> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Raw {
+        stream: String,
+        version: u64,
+    }
+    let raw: Raw = match serde_path_to_error::deserialize(value) {
+        Ok(raw) => raw,
+        Err(e) => {
+            let path = e.path().to_string();
+            let field = if path == "." { "expect".to_string() } else { format!("expect.{path}") };
+            errors.push(field, e.into_inner().to_string());
+            return None;
+        }
+    };
+    match EntityKey::parse(&raw.stream) {
+        Some(key) if !key.id.is_empty() => Some(Expect { stream: raw.stream, version: raw.version }),
+        _ => {
+            errors.push("expect.stream", "must be `party:`, `agreement:`, `pledge:`, `project:` or `visit:` and an id");
+            None
+        }
+    }
+}
+
+impl From<FieldError> for Rejection {
+    fn from(error: FieldError) -> Self {
+        Rejection { errors: vec![error] }
+    }
+}
