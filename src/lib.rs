@@ -1,1 +1,17 @@
+//! amity: an event-sourced, hash-chained ledger of diplomatic activity.
+//!
+//! Module map:
+//! - [`store`]: the sled log, its indexes, the committer thread and the
+//!   anchor. The only module that imports sled.
+//! - [`cli`]: the `amity` command line (clap): one function per command.
+//! - [`error`]: the crate's one error type and its exit codes.
+//!
+//! The vocabulary, validation, canonical encoding and hashing live in the
+//! `events` crate; the views in `projections`. Neither does any I/O.
 
+pub mod cli;
+pub mod error;
+pub mod store;
+
+pub use error::{Error, Result};
+pub use store::{Appended, Ledger, Options};

@@ -97,6 +97,20 @@ pub trait Known {
     fn stream_version(&self, stream: &str) -> u64;
 }
 
+impl<T: Known + ?Sized> Known for &T {
+    fn entity(&self, key: &EntityKey) -> Option<EntityAttrs> {
+        (**self).entity(key)
+    }
+
+    fn event(&self, id: &str) -> Option<KnownEvent> {
+        (**self).event(id)
+    }
+
+    fn stream_version(&self, stream: &str) -> u64 {
+        (**self).stream_version(stream)
+    }
+}
+
 /// What appending a record changes in the ledger's knowledge.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Effects {

@@ -1,0 +1,217 @@
+//! `amity import FILE|-`: NDJSON submissions, all checked before any is
+//! appended. Two passes over the input keep memory bounded by one chunk, not
+//! the file: the first checks every line in a dry run (so later lines may
+//! refer to entities earlier lines introduce), the second appends in chunks
+//! of [`BATCH_SUBMISSIONS_MAX`]. Standard input is spooled to a file in the
+//! ledger directory for the second pass, and removed afterwards.
+//! Must never: append anything when a line is bad.
+
+use super::read::progress_bar;
+use super::usage;
+use crate::error::{Error, Result};
+use crate::store::{Ledger, Options, BATCH_SUBMISSIONS_MAX};
+use events::submission::SUBMISSION_BYTES_MAX;
+use events::Checked;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// Most bad lines printed; the rest are counted.
+const ERRORS_PRINTED_MAX: usize = 200;
+
+/// Reads lines of at most `limit` bytes; a longer line is skipped (without
+/// being held in memory) and reported by its length.
+pub struct Lines<R> {
+    reader: R,
+    limit: usize,
+    number: u64,
+}
+
+/// One line: its number, and its bytes or (if too long) its length.
+pub type Line = (u64, Result<Vec<u8>, u64>);
+
+impl<R: BufRead> Lines<R> {
+    pub fn new(reader: R, limit: usize) -> Self {
+        Lines { reader, limit, number: 0 }
+    }
+
+    fn read_line(&mut self) -> std::io::Result<Option<Line>> {
+        let mut line = Vec::new();
+        let read = (&mut self.reader).take(self.limit as u64 + 1).read_until(b'\n', &mut line)?;
+        if read == 0 {
+            return Ok(None);
+        }
+        self.number += 1;
+        if line.last() == Some(&b'\n') {
+            line.pop();
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            return Ok(Some((self.number, Ok(line))));
+        }
+        if line.len() <= self.limit {
+            return Ok(Some((self.number, Ok(line))));
+        }
+        let mut length = line.len() as u64;
+        loop {
+            line.clear();
+            let read = (&mut self.reader).take(64 * 1024).read_until(b'\n', &mut line)?;
+            length += read as u64;
+            if read == 0 || line.last() == Some(&b'\n') {
+                return Ok(Some((self.number, Err(length))));
+            }
+        }
+    }
+}
+
+impl<R: BufRead> Iterator for Lines<R> {
+    type Item = std::io::Result<Line>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.read_line().transpose()
+    }
+}
+
+/// Decodes one line; `None` for a blank line.
+fn parse_line(line: Result<Vec<u8>, u64>) -> Option<Result<Checked>> {
+    match line {
+        Err(length) => Some(Err(usage(format!(
+            "submission: {length} bytes is more than the {SUBMISSION_BYTES_MAX} a submission may have"
+        )))),
+        Ok(bytes) if bytes.trim_ascii().is_empty() => None,
+        Ok(bytes) => Some(Checked::parse(&bytes).map_err(Error::from)),
+    }
+}
+
+fn open_lines(path: &Path) -> Result<Lines<BufReader<File>>> {
+    let file = File::open(path).map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
+    Ok(Lines::new(BufReader::with_capacity(1 << 20, file), SUBMISSION_BYTES_MAX))
+}
+
+/// Copies standard input into `spool` so it can be read twice.
+fn spool_stdin(spool: &Path) -> Result<()> {
+    let mut file = File::create(spool)?;
+    std::io::copy(&mut std::io::stdin().lock(), &mut file)?;
+    file.flush()?;
+    Ok(())
+}
+
+/// Removes the spool file however the import ends.
+struct Spool(Option<PathBuf>);
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        if let Some(path) = &self.0 {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+pub fn run(dir: &Path, file: &Path) -> Result<()> {
+    let ledger = Ledger::open(dir, Options::default())?;
+    let spool = if file.as_os_str() == "-" {
+        let path = dir.join(".import-stdin.ndjson");
+        spool_stdin(&path)?;
+        Spool(Some(path))
+    } else {
+        Spool(None)
+    };
+    let path = spool.0.as_deref().unwrap_or(file);
+    let total = check(&ledger, path)?;
+    let (appended, existed) = append(&ledger, path, total)?;
+    let head = ledger.head();
+    ledger.close()?;
+    println!("imported {}: {appended} appended, {existed} already present", file.display());
+    println!("head seq {} hash {}", head.seq, head.hash);
+    Ok(())
+}
+
+/// The first pass. Returns how many submissions the file holds.
+fn check(ledger: &Ledger, path: &Path) -> Result<u64> {
+    let bar = progress_bar(std::fs::metadata(path)?.len(), "checking");
+    let mut dry_run = ledger.dry_run();
+    let (mut total, mut bad, mut conflicts) = (0u64, 0u64, 0u64);
+    let mut bytes_read = 0u64;
+    for line in open_lines(path)? {
+        let (number, line) = line?;
+        bytes_read += line.as_ref().map_or_else(|len| *len, |b| b.len() as u64) + 1;
+        if number % 1024 == 0 {
+            bar.set_position(bytes_read);
+        }
+        let Some(parsed) = parse_line(line) else { continue };
+        total += 1;
+        let outcome = parsed.and_then(|checked| dry_run.check(checked));
+        match outcome {
+            Ok(_) => {}
+            Err(Error::Storage(e)) => return Err(Error::Storage(e)),
+            Err(error) => {
+                if matches!(error, Error::Conflict(_)) {
+                    conflicts += 1;
+                } else {
+                    bad += 1;
+                }
+                if bad + conflicts <= ERRORS_PRINTED_MAX as u64 {
+                    report(number, &error);
+                }
+            }
+        }
+    }
+    bar.finish_and_clear();
+    let failed = bad + conflicts;
+    if failed > ERRORS_PRINTED_MAX as u64 {
+        eprintln!("… and {} more bad lines", failed - ERRORS_PRINTED_MAX as u64);
+    }
+    let summary = format!("{failed} of {total} submissions were refused; nothing was appended");
+    match (bad, conflicts) {
+        (0, 0) => Ok(total),
+        (0, _) => Err(Error::Conflict(summary)),
+        _ => Err(usage(summary)),
+    }
+}
+
+fn report(line: u64, error: &Error) {
+    match error {
+        Error::Invalid(rejection) => {
+            for e in &rejection.errors {
+                eprintln!("line {line}: {e}");
+            }
+        }
+        other => eprintln!("line {line}: {other}"),
+    }
+}
+
+/// The second pass: appends in chunks, each durable before the next.
+fn append(ledger: &Ledger, path: &Path, total: u64) -> Result<(u64, u64)> {
+    let bar = progress_bar(total, "appending");
+    let (mut appended, mut existed) = (0u64, 0u64);
+    let mut chunk = Vec::with_capacity(BATCH_SUBMISSIONS_MAX);
+    let mut flush = |chunk: &mut Vec<Checked>| -> Result<()> {
+        let results = ledger.append_group(std::mem::take(chunk)).map_err(|e| {
+            // The dry run passed, so only a concurrent writer or the disk can
+            // get here; earlier chunks stay appended (re-import is idempotent).
+            usage(format!("import stopped after {appended} appended: {e}"))
+        })?;
+        for result in results {
+            if result.existed {
+                existed += 1;
+            } else {
+                appended += 1;
+            }
+        }
+        bar.set_position(appended + existed);
+        Ok(())
+    };
+    for line in open_lines(path)? {
+        let (_, line) = line?;
+        let Some(parsed) = parse_line(line) else { continue };
+        chunk.push(parsed?);
+        if chunk.len() == BATCH_SUBMISSIONS_MAX {
+            flush(&mut chunk)?;
+        }
+    }
+    if !chunk.is_empty() {
+        flush(&mut chunk)?;
+    }
+    bar.finish_and_clear();
+    Ok((appended, existed))
+}

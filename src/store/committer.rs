@@ -1,0 +1,255 @@
+//! The committer: the one thread that appends. It owns `next_seq`, the chain
+//! head and the last `recorded_at`, so seqs are gapless and commit order is
+//! seq order. It drains whatever writers have queued (up to
+//! [`BATCH_SUBMISSIONS_MAX`]), validates each group against the index plus
+//! what this batch already holds, writes the batch with one `apply_batch` on
+//! `log` and one on `index`, flushes sled, `fdatasync`s its file, rewrites
+//! the anchor, and only then acknowledges. Must never: acknowledge a record
+//! before it is durable, or let one rejected group affect another.
+
+use super::anchor::{Anchor, AnchorFile};
+use super::index::{admit, Admission, IndexReader, Overlay};
+use super::{Appended, GroupError, Head, Request};
+use crate::error::Error;
+use events::limits::RECORD_BYTES_MAX;
+use events::{Checked, Known, Record};
+use std::fs::File;
+use std::sync::Arc;
+use tokio::sync::{mpsc, watch};
+
+/// Most submissions in one batch: bounds the memory a batch holds and the
+/// latency one fsync adds to the writers waiting on it.
+pub const BATCH_SUBMISSIONS_MAX: usize = 4096;
+
+/// Where the time comes from: the system clock, or a fixed one in tests.
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> chrono::DateTime<chrono::Utc>;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now()
+    }
+}
+
+pub(super) struct Committer {
+    pub db: sled::Db,
+    pub log: sled::Tree,
+    pub index: sled::Tree,
+    /// The sled data file, opened once so each batch can `fdatasync` it:
+    /// sled 0.34's flush uses `sync_file_range`, which survives `kill -9`
+    /// but not a power cut.
+    pub db_file: File,
+    pub anchor: AnchorFile,
+    pub clock: Arc<dyn Clock>,
+    pub head: watch::Sender<Head>,
+    pub next_seq: u64,
+    pub head_hash: String,
+    pub last_recorded_at: String,
+}
+
+struct Pending {
+    reply: tokio::sync::oneshot::Sender<Result<Vec<Appended>, GroupError>>,
+    appended: Vec<Appended>,
+}
+
+impl Committer {
+    pub fn run(mut self, mut requests: mpsc::Receiver<Request>) {
+        let mut failed: Option<String> = None;
+        while let Some(first) = requests.blocking_recv() {
+            let mut batch = vec![first];
+            let mut count = batch[0].submissions.len();
+            while count < BATCH_SUBMISSIONS_MAX {
+                match requests.try_recv() {
+                    Ok(request) => {
+                        count += request.submissions.len();
+                        batch.push(request);
+                    }
+                    Err(_) => break,
+                }
+            }
+            if let Some(reason) = &failed {
+                for request in batch {
+                    let error = Error::Storage(format!("the ledger stopped after a storage error: {reason}"));
+                    let _ = request.reply.send(Err(GroupError { index: 0, error }));
+                }
+                continue;
+            }
+            if let Err(reason) = self.commit(batch) {
+                tracing::error!(%reason, "committer stopped after a storage error");
+                failed = Some(reason);
+            }
+        }
+    }
+
+    /// Validates, writes and acknowledges one batch. Returns an error only
+    /// for storage failures, after which the committer accepts nothing more.
+    fn commit(&mut self, batch: Vec<Request>) -> Result<(), String> {
+        let reader = IndexReader::new(&self.index, &self.log);
+        let mut overlay = Overlay::new(&reader);
+        let mut sealed: Vec<(Record, Vec<u8>)> = Vec::new();
+        let mut pending: Vec<Pending> = Vec::new();
+        let first_seq = self.next_seq;
+        let (mut next_seq, mut head_hash, mut last_at) =
+            (self.next_seq, self.head_hash.clone(), self.last_recorded_at.clone());
+        for request in batch {
+            let mut group = Overlay::new(&overlay);
+            let mut group_records: Vec<(Record, Vec<u8>)> = Vec::new();
+            let mut appended = Vec::new();
+            let mut outcome = Ok(());
+            for (index, submission) in request.submissions.into_iter().enumerate() {
+                let mut state = SealState {
+                    next_seq: &mut next_seq,
+                    head_hash: &mut head_hash,
+                    last_at: &mut last_at,
+                    clock: self.clock.as_ref(),
+                };
+                let lookup = |seq: u64| -> Option<Record> {
+                    let local = sealed.iter().chain(group_records.iter()).find(|(r, _)| r.seq == seq);
+                    match local {
+                        Some((record, _)) => Some(record.clone()),
+                        None => self.log.get(seq.to_be_bytes()).ok().flatten().and_then(|b| Record::decode(&b).ok()),
+                    }
+                };
+                match append_one(&mut group, submission, &mut state, lookup) {
+                    Ok((record, bytes, existed)) => {
+                        appended.push(Appended { record: record.clone(), existed });
+                        if !existed {
+                            group_records.push((record, bytes));
+                        }
+                    }
+                    Err(error) => {
+                        outcome = Err(GroupError { index, error });
+                        break;
+                    }
+                }
+                if let Some(e) = reader.take_error() {
+                    return Err(self.fail_batch(pending, request.reply, format!("reading the index: {e}")));
+                }
+            }
+            match outcome {
+                Ok(()) => {
+                    overlay.merge(group.into_changes());
+                    sealed.extend(group_records);
+                    pending.push(Pending { reply: request.reply, appended });
+                }
+                Err(error) => {
+                    // Roll the group back: its seqs and chain head are reused.
+                    drop(group);
+                    next_seq = first_seq + sealed.len() as u64;
+                    if let Some((last, _)) = sealed.last() {
+                        head_hash.clone_from(&last.hash);
+                        last_at.clone_from(&last.recorded_at);
+                    } else {
+                        head_hash.clone_from(&self.head_hash);
+                        last_at.clone_from(&self.last_recorded_at);
+                    }
+                    let _ = request.reply.send(Err(error));
+                }
+            }
+        }
+        let changes = overlay.into_changes();
+        if !sealed.is_empty() {
+            let mut log_batch = sled::Batch::default();
+            for (record, bytes) in &sealed {
+                log_batch.insert(&record.seq.to_be_bytes(), bytes.as_slice());
+            }
+            let written = self
+                .log
+                .apply_batch(log_batch)
+                .and_then(|_| self.index.apply_batch(changes.to_batch()))
+                .and_then(|_| self.db.flush().map(|_| ()))
+                .map_err(|e| e.to_string())
+                .and_then(|_| self.db_file.sync_data().map_err(|e| e.to_string()));
+            if let Err(reason) = written {
+                return Err(self.fail_pending(pending, reason));
+            }
+            let (last, _) = sealed.last().expect("not empty");
+            let anchor = Anchor { seq: last.seq, hash: last.hash.clone() };
+            if let Err(e) = self.anchor.write(&anchor) {
+                return Err(self.fail_pending(pending, format!("writing the anchor: {e}")));
+            }
+            self.next_seq = last.seq + 1;
+            self.head_hash.clone_from(&last.hash);
+            self.last_recorded_at.clone_from(&last.recorded_at);
+            self.head.send_replace(Head { seq: last.seq, hash: last.hash.clone() });
+        }
+        for Pending { reply, appended } in pending {
+            let _ = reply.send(Ok(appended));
+        }
+        Ok(())
+    }
+
+    fn fail_pending(&self, pending: Vec<Pending>, reason: String) -> String {
+        for Pending { reply, .. } in pending {
+            let error = Error::Storage(format!("the batch was not written: {reason}"));
+            let _ = reply.send(Err(GroupError { index: 0, error }));
+        }
+        reason
+    }
+
+    fn fail_batch(
+        &self,
+        pending: Vec<Pending>,
+        reply: tokio::sync::oneshot::Sender<Result<Vec<Appended>, GroupError>>,
+        reason: String,
+    ) -> String {
+        let error = Error::Storage(format!("the batch was not written: {reason}"));
+        let _ = reply.send(Err(GroupError { index: 0, error }));
+        self.fail_pending(pending, reason)
+    }
+}
+
+struct SealState<'a> {
+    next_seq: &'a mut u64,
+    head_hash: &'a mut String,
+    last_at: &'a mut String,
+    clock: &'a dyn Clock,
+}
+
+/// One submission: the idempotency check, validation, `expect`, sealing.
+/// Returns the record, its stored bytes, and whether it already existed.
+fn append_one(
+    group: &mut Overlay<impl Known>,
+    submission: Checked,
+    state: &mut SealState<'_>,
+    lookup: impl Fn(u64) -> Option<Record>,
+) -> Result<(Record, Vec<u8>, bool), Error> {
+    let validated = match admit(group, submission)? {
+        Admission::Existing(seq) => {
+            let record =
+                lookup(seq).ok_or_else(|| Error::Storage(format!("seq {seq} is indexed but cannot be read")))?;
+            let bytes = record.canonical_bytes();
+            return Ok((record, bytes, true));
+        }
+        Admission::New(validated) => validated,
+    };
+    let (checked, effects) = validated.into_parts();
+    let event_type = checked.event_type();
+    let (id, _, occurred, data, sources) = checked.into_record_parts();
+    let id = id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    let now = state.clock.now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+    let recorded_at = if now > *state.last_at { now } else { state.last_at.clone() };
+    let record = Record::seal(
+        *state.next_seq,
+        id,
+        event_type.as_str(),
+        occurred,
+        recorded_at,
+        data,
+        sources,
+        state.head_hash.clone(),
+    );
+    let bytes = record.canonical_bytes();
+    if bytes.len() > RECORD_BYTES_MAX {
+        let rule = format!("the record would be {} bytes, more than {RECORD_BYTES_MAX}", bytes.len());
+        return Err(Error::Invalid(events::Rejection::one("submission", rule)));
+    }
+    group.absorb(record.seq, Some(&record.id), event_type, record.content_digest(), &effects);
+    *state.next_seq += 1;
+    state.head_hash.clone_from(&record.hash);
+    state.last_at.clone_from(&record.recorded_at);
+    Ok((record, bytes, false))
+}

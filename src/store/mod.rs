@@ -1,0 +1,413 @@
+//! The store: the only module that imports sled. A ledger directory holds
+//! `ledger/` (the sled database: trees `log` and `index`) and `anchor`.
+//! Writers hand [`Checked`] submissions to the committer thread and wait for
+//! its acknowledgement; readers read sled directly. Must never: write to the
+//! `log` tree outside the committer, or store anything in `log` but records.
+
+mod anchor;
+mod committer;
+mod index;
+
+pub use committer::{Clock, SystemClock, BATCH_SUBMISSIONS_MAX};
+
+use crate::error::{Error, Result};
+use anchor::{Anchor, AnchorFile};
+use committer::Committer;
+use events::{ChainError, ChainVerifier, Checked, Record, GENESIS_PREV};
+use index::{admit, Admission, IndexReader, Overlay};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// Most requests waiting for the committer; further writers wait to enqueue.
+pub const QUEUE_REQUESTS_MAX: usize = 1024;
+/// sled's page cache. sled counts on-disk bytes, not memory, so the process
+/// uses somewhat more than this; it is set explicitly so RSS stays bounded.
+pub const CACHE_BYTES_DEFAULT: u64 = 64 * 1024 * 1024;
+
+impl From<sled::Error> for Error {
+    fn from(error: sled::Error) -> Self {
+        Error::Storage(error.to_string())
+    }
+}
+
+/// The durable head: the last acknowledged seq and its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub seq: u64,
+    pub hash: String,
+}
+
+/// One acknowledged submission: the stored record, and whether it was
+/// already there (an idempotent re-send appends nothing).
+#[derive(Debug, Clone)]
+pub struct Appended {
+    pub record: Record,
+    pub existed: bool,
+}
+
+/// A group that was not appended: which submission (0-based) and why.
+#[derive(Debug, thiserror::Error)]
+#[error("submission {}: {error}", .index + 1)]
+pub struct GroupError {
+    pub index: usize,
+    pub error: Error,
+}
+
+struct Request {
+    submissions: Vec<Checked>,
+    reply: oneshot::Sender<Result<Vec<Appended>, GroupError>>,
+}
+
+pub struct Options {
+    pub clock: Arc<dyn Clock>,
+    pub cache_bytes: u64,
+    /// Create the directory and an empty ledger if there is none.
+    pub create: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { clock: Arc::new(SystemClock), cache_bytes: CACHE_BYTES_DEFAULT, create: true }
+    }
+}
+
+/// Result of a full chain check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub count: u64,
+    pub head: String,
+}
+
+/// An open ledger. Clones share one committer; the last one dropped stops
+/// it after it has written everything queued.
+#[derive(Clone)]
+pub struct Ledger {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    dir: PathBuf,
+    db: sled::Db,
+    log: sled::Tree,
+    index: sled::Tree,
+    head: watch::Receiver<Head>,
+    sender: Mutex<Option<mpsc::Sender<Request>>>,
+    committer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        self.sender.lock().expect("not poisoned").take();
+        if let Some(handle) = self.committer.lock().expect("not poisoned").take() {
+            let _ = handle.join();
+        }
+        let _ = self.db.flush();
+    }
+}
+
+impl Ledger {
+    /// Opens the ledger in `dir`, checking the log against its anchor and
+    /// bringing the index up to the log.
+    pub fn open(dir: &Path, options: Options) -> Result<Ledger> {
+        let sled_dir = dir.join("ledger");
+        if !sled_dir.exists() {
+            if !options.create {
+                return Err(Error::Usage(format!("no ledger at {} (append or import creates one)", dir.display())));
+            }
+            std::fs::create_dir_all(dir)?;
+        }
+        let db = sled::Config::new()
+            .path(&sled_dir)
+            .cache_capacity(options.cache_bytes)
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock") => {
+                    Error::Storage(format!("{} is in use by another process ({io})", dir.display()))
+                }
+                other => Error::Storage(format!("cannot open {}: {other}", sled_dir.display())),
+            })?;
+        let log = db.open_tree("log")?;
+        let index = db.open_tree("index")?;
+        let (last_seq, last_hash, last_at) = match log.last()? {
+            None => (0, GENESIS_PREV.to_string(), String::new()),
+            Some((key, value)) => {
+                let seq = <[u8; 8]>::try_from(key.as_ref()).map(u64::from_be_bytes).map_err(|_| {
+                    Error::Chain(ChainError { seq: 0, problem: "the log's last key is not an 8-byte seq".into() })
+                })?;
+                let record = Record::decode(&value).map_err(|problem| ChainError { seq, problem })?;
+                (seq, record.hash, record.recorded_at)
+            }
+        };
+        let anchor_path = dir.join("anchor");
+        check_anchor(&log, &anchor_path, last_seq)?;
+        reconcile_index(&log, &index, last_seq)?;
+        let anchor = AnchorFile::open(&anchor_path)?;
+        if last_seq == 0 {
+            anchor.write(&Anchor { seq: 0, hash: GENESIS_PREV.to_string() })?;
+        }
+        let db_file = std::fs::File::open(sled_dir.join("db"))?;
+        let head = Head { seq: last_seq, hash: last_hash.clone() };
+        let (head_tx, head_rx) = watch::channel(head);
+        let (sender, receiver) = mpsc::channel(QUEUE_REQUESTS_MAX);
+        let committer = Committer {
+            db: db.clone(),
+            log: log.clone(),
+            index: index.clone(),
+            db_file,
+            anchor,
+            clock: options.clock,
+            head: head_tx,
+            next_seq: last_seq + 1,
+            head_hash: last_hash,
+            last_recorded_at: last_at,
+        };
+        let handle = std::thread::Builder::new()
+            .name("amity-committer".into())
+            .spawn(move || committer.run(receiver))?;
+        Ok(Ledger {
+            shared: Arc::new(Shared {
+                dir: dir.to_path_buf(),
+                db,
+                log,
+                index,
+                head: head_rx,
+                sender: Mutex::new(Some(sender)),
+                committer: Mutex::new(Some(handle)),
+            }),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.shared.dir
+    }
+
+    /// The durable head.
+    pub fn head(&self) -> Head {
+        self.shared.head.borrow().clone()
+    }
+
+    /// Follows the durable head (for subscriptions).
+    pub fn watch_head(&self) -> watch::Receiver<Head> {
+        self.shared.head.clone()
+    }
+
+    fn sender(&self) -> Result<mpsc::Sender<Request>> {
+        self.shared
+            .sender
+            .lock()
+            .expect("not poisoned")
+            .clone()
+            .ok_or_else(|| Error::Storage("the ledger is closed".into()))
+    }
+
+    /// Appends a group all-or-nothing and waits until it is durable. Must not
+    /// be called from inside an async runtime (use [`Ledger::append_group_async`]).
+    pub fn append_group(&self, submissions: Vec<Checked>) -> Result<Vec<Appended>, GroupError> {
+        let (reply, response) = oneshot::channel();
+        let closed = || GroupError { index: 0, error: Error::Storage("the committer has stopped".into()) };
+        let sender = self.sender().map_err(|error| GroupError { index: 0, error })?;
+        sender.blocking_send(Request { submissions, reply }).map_err(|_| closed())?;
+        response.blocking_recv().map_err(|_| closed())?
+    }
+
+    /// The async form of [`Ledger::append_group`].
+    pub async fn append_group_async(&self, submissions: Vec<Checked>) -> Result<Vec<Appended>, GroupError> {
+        let (reply, response) = oneshot::channel();
+        let closed = || GroupError { index: 0, error: Error::Storage("the committer has stopped".into()) };
+        let sender = self.sender().map_err(|error| GroupError { index: 0, error })?;
+        sender.send(Request { submissions, reply }).await.map_err(|_| closed())?;
+        response.await.map_err(|_| closed())?
+    }
+
+    /// Appends one submission and waits until it is durable.
+    pub fn append(&self, submission: Checked) -> Result<Appended> {
+        self.append_group(vec![submission])
+            .map(|mut appended| appended.pop().expect("one submission, one result"))
+            .map_err(|e| e.error)
+    }
+
+    /// A dry run: checks submissions in order as if appended (later ones
+    /// may refer to what earlier ones introduce), appending nothing.
+    pub fn dry_run(&self) -> DryRun<'_> {
+        let reader = IndexReader::new(&self.shared.index, &self.shared.log);
+        DryRun { overlay: Overlay::new(reader), next_seq: self.head().seq + 1 }
+    }
+
+    /// The stored bytes at `seq`.
+    pub fn get_bytes(&self, seq: u64) -> Result<Option<Vec<u8>>> {
+        Ok(self.shared.log.get(seq.to_be_bytes())?.map(|v| v.to_vec()))
+    }
+
+    pub fn get(&self, seq: u64) -> Result<Option<Record>> {
+        match self.shared.log.get(seq.to_be_bytes())? {
+            None => Ok(None),
+            Some(bytes) => Record::decode(&bytes).map(Some).map_err(|problem| Error::Chain(ChainError { seq, problem })),
+        }
+    }
+
+    pub fn seq_of(&self, id: &str) -> Result<Option<u64>> {
+        let reader = IndexReader::new(&self.shared.index, &self.shared.log);
+        let seq = reader.seq_of(id);
+        match reader.take_error() {
+            Some(e) => Err(e.into()),
+            None => Ok(seq),
+        }
+    }
+
+    /// Stored `(seq, bytes)` from `from` to `to` inclusive, in seq order.
+    pub fn range_bytes(&self, from: u64, to: u64) -> impl Iterator<Item = Result<(u64, Vec<u8>)>> + '_ {
+        self.shared.log.range(from.to_be_bytes()..=to.to_be_bytes()).map(|entry| {
+            let (key, value) = entry?;
+            let seq = <[u8; 8]>::try_from(key.as_ref())
+                .map(u64::from_be_bytes)
+                .map_err(|_| Error::Chain(ChainError { seq: 0, problem: "a log key is not an 8-byte seq".into() }))?;
+            Ok((seq, value.to_vec()))
+        })
+    }
+
+    /// Records from `from` to `to` inclusive, decoded.
+    pub fn range(&self, from: u64, to: u64) -> impl Iterator<Item = Result<Record>> + '_ {
+        self.range_bytes(from, to).map(|entry| {
+            let (seq, bytes) = entry?;
+            Record::decode(&bytes).map_err(|problem| Error::Chain(ChainError { seq, problem }))
+        })
+    }
+
+    /// Recomputes every canonical form, hash and link, and checks the head
+    /// against the anchor. `progress` is called with each checked seq.
+    pub fn verify(&self, mut progress: impl FnMut(u64)) -> Result<Verified> {
+        // Check up to the durable head as it stood at the start, so that
+        // appends made meanwhile by a live server do not count as damage.
+        let head = self.head();
+        let mut verifier = ChainVerifier::default();
+        for entry in self.shared.log.range(..=head.seq.to_be_bytes()) {
+            let (key, value) = entry?;
+            let record = verifier.check(&key, &value)?;
+            progress(record.seq);
+        }
+        if verifier.count() != head.seq {
+            let seq = verifier.count() + 1;
+            return Err(ChainError { seq, problem: format!("missing: the log was acknowledged up to seq {}", head.seq) }.into());
+        }
+        if verifier.head_hash() != head.hash {
+            let problem = format!("hash {} differs from the acknowledged head {}", verifier.head_hash(), head.hash);
+            return Err(ChainError { seq: head.seq, problem }.into());
+        }
+        let last_seq = match self.shared.log.last()? {
+            Some((key, _)) => <[u8; 8]>::try_from(key.as_ref()).map(u64::from_be_bytes).unwrap_or(0),
+            None => 0,
+        };
+        check_anchor(&self.shared.log, &self.shared.dir.join("anchor"), last_seq)?;
+        Ok(Verified { count: verifier.count(), head: verifier.head_hash().to_string() })
+    }
+
+    /// Stops the committer after it has written everything queued, and
+    /// flushes. Other clones of this ledger can no longer append.
+    pub fn close(self) -> Result<()> {
+        self.shared.sender.lock().expect("not poisoned").take();
+        if let Some(handle) = self.shared.committer.lock().expect("not poisoned").take() {
+            handle.join().map_err(|_| Error::Storage("the committer panicked".into()))?;
+        }
+        self.shared.db.flush()?;
+        Ok(())
+    }
+}
+
+/// See [`Ledger::dry_run`].
+pub struct DryRun<'a> {
+    overlay: Overlay<IndexReader<'a>>,
+    next_seq: u64,
+}
+
+impl DryRun<'_> {
+    /// Decides one submission as the committer would: `Ok(true)` if it is
+    /// already in the ledger (or earlier in this run) with the same content.
+    pub fn check(&mut self, submission: Checked) -> Result<bool> {
+        let admitted = admit(&self.overlay, submission);
+        if let Some(e) = self.overlay.base().take_error() {
+            return Err(e.into());
+        }
+        match admitted? {
+            Admission::Existing(_) => Ok(true),
+            Admission::New(validated) => {
+                let (checked, effects) = validated.into_parts();
+                let content = checked.content_digest();
+                self.overlay.absorb(self.next_seq, checked.id(), checked.event_type(), content, &effects);
+                self.next_seq += 1;
+                Ok(false)
+            }
+        }
+    }
+}
+
+/// Refuses a log that lost or altered acknowledged records.
+fn check_anchor(log: &sled::Tree, path: &Path, last_seq: u64) -> Result<()> {
+    let Some(anchor) = AnchorFile::read(path)? else {
+        if last_seq == 0 {
+            return Ok(());
+        }
+        return Err(Error::Storage(format!(
+            "the anchor {} is missing for a ledger of {last_seq} records; restore it from a backup",
+            path.display()
+        )));
+    };
+    if anchor.seq > last_seq {
+        return Err(Error::Chain(ChainError {
+            seq: last_seq + 1,
+            problem: format!(
+                "missing: the log ends at seq {last_seq} but seq {} was acknowledged (anchor)",
+                anchor.seq
+            ),
+        }));
+    }
+    if anchor.seq == 0 {
+        return Ok(());
+    }
+    let seq = anchor.seq;
+    let stored = log.get(seq.to_be_bytes())?.ok_or_else(|| ChainError { seq, problem: "missing".into() })?;
+    let record = Record::decode(&stored).map_err(|problem| ChainError { seq, problem })?;
+    if record.hash != anchor.hash {
+        return Err(Error::Chain(ChainError {
+            seq,
+            problem: format!("hash {} differs from the anchor's {}", record.hash, anchor.hash),
+        }));
+    }
+    Ok(())
+}
+
+/// Brings the index up to the log: replays records it has not absorbed, or
+/// rebuilds it whole if it is ahead of the log (which a prefix-preserving
+/// crash cannot cause, so it means damage).
+fn reconcile_index(log: &sled::Tree, index: &sled::Tree, last_seq: u64) -> Result<()> {
+    let reader = IndexReader::new(index, log);
+    let indexed = reader.head().unwrap_or(0);
+    if let Some(e) = reader.take_error() {
+        return Err(e.into());
+    }
+    if indexed == last_seq {
+        return Ok(());
+    }
+    let from = if indexed > last_seq {
+        index.clear()?;
+        1
+    } else {
+        indexed + 1
+    };
+    let reader = IndexReader::new(index, log);
+    let mut overlay = Overlay::new(&reader);
+    for entry in log.range(from.to_be_bytes()..) {
+        let (key, value) = entry?;
+        let seq = <[u8; 8]>::try_from(key.as_ref()).map(u64::from_be_bytes).unwrap_or(0);
+        let record = Record::decode(&value).map_err(|problem| ChainError { seq, problem })?;
+        overlay.absorb_record(&record).map_err(|problem| ChainError { seq, problem })?;
+    }
+    let changes = overlay.into_changes();
+    if let Some(e) = reader.take_error() {
+        return Err(e.into());
+    }
+    index.apply_batch(changes.to_batch())?;
+    index.flush()?;
+    Ok(())
+}
