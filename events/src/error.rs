@@ -14,7 +14,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, rule: impl Into<String>) -> Self {
-        FieldError { field: field.into(), rule: rule.into() }
+        FieldError {
+            field: field.into(),
+            rule: rule.into(),
+        }
     }
 }
 
@@ -35,12 +38,18 @@ pub struct Rejection {
 
 impl Rejection {
     pub fn one(field: impl Into<String>, rule: impl Into<String>) -> Self {
-        Rejection { errors: vec![FieldError::new(field, rule)] }
+        Rejection {
+            errors: vec![FieldError::new(field, rule)],
+        }
     }
 }
 
 fn display_all(errors: &[FieldError]) -> String {
-    errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Collects errors while a validator walks a submission.
@@ -60,15 +69,46 @@ impl Errors {
 
     /// The rejection; only called once an error was pushed.
     pub(crate) fn into_rejection(self) -> Rejection {
-        assert!(!self.errors.is_empty(), "a rejection lists at least one broken rule");
-        Rejection { errors: self.errors }
+        assert!(
+            !self.errors.is_empty(),
+            "a rejection lists at least one broken rule"
+        );
+        Rejection {
+            errors: self.errors,
+        }
     }
 
     pub(crate) fn into_result<T>(self, value: T) -> Result<T, Rejection> {
         if self.errors.is_empty() {
             Ok(value)
         } else {
-            Err(Rejection { errors: self.errors })
+            Err(Rejection {
+                errors: self.errors,
+            })
         }
+    }
+}
+
+/// Joins a serde path onto `prefix` in the form errors use
+/// (`data.items[0].quantity`). Segments serde could not name are dropped.
+pub(crate) fn join_path(prefix: &str, path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = prefix.to_string();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(key);
+            }
+            Segment::Unknown => break,
+        }
+    }
+    if out.is_empty() {
+        "submission".to_string()
+    } else {
+        out
     }
 }

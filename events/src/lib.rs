@@ -15,11 +15,13 @@
 //!   exists, and the effects a record has on that knowledge.
 //! - [`record`]: the stored record, its RFC 8785 (JCS) bytes and SHA-256 hash.
 //! - [`chain`]: the auditor's check of a sequence of stored records.
+//! - [`generate`]: seeded random valid histories for tests and benchmarks.
 
 pub mod chain;
 pub mod data;
 pub mod date;
 pub mod error;
+pub mod generate;
 pub mod known;
 pub mod limits;
 pub mod money;

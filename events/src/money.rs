@@ -20,8 +20,14 @@ impl Currency {
         let digits = currency
             .exponent()
             .ok_or_else(|| format!("`{code}` has no minor unit, so it cannot count money"))?;
-        let code_bytes: [u8; 3] = code.as_bytes().try_into().expect("ISO 4217 codes are three letters");
-        Ok(Currency { code: code_bytes, minor_digits: digits as u8 })
+        let code_bytes: [u8; 3] = code
+            .as_bytes()
+            .try_into()
+            .expect("ISO 4217 codes are three letters");
+        Ok(Currency {
+            code: code_bytes,
+            minor_digits: digits as u8,
+        })
     }
 
     pub fn code(&self) -> &str {
@@ -40,7 +46,12 @@ impl Currency {
             return minor.to_string();
         }
         let scale = 10u128.pow(digits);
-        format!("{}.{:0width$}", minor / scale, minor % scale, width = digits as usize)
+        format!(
+            "{}.{:0width$}",
+            minor / scale,
+            minor % scale,
+            width = digits as usize
+        )
     }
 }
 
@@ -97,7 +108,10 @@ mod tests {
         let result = Currency::from_code(code).and_then(|c| Money::parse(amount, c));
         match (result, expected) {
             (Ok(money), Ok(text)) => assert_eq!(money.amount_string(), text, "{amount} {code}"),
-            (Err(e), Err(fragment)) => assert!(e.contains(fragment), "{amount} {code}: `{e}` lacks `{fragment}`"),
+            (Err(e), Err(fragment)) => assert!(
+                e.contains(fragment),
+                "{amount} {code}: `{e}` lacks `{fragment}`"
+            ),
             (got, want) => panic!("{amount} {code}: got {got:?}, wanted {want:?}"),
         }
     }
@@ -126,7 +140,11 @@ mod tests {
         check("5.", "USD", Err("not a plain decimal"));
         check("", "USD", Err("not a plain decimal"));
         check("+5", "USD", Err("not a plain decimal"));
-        check("1234567890123456789012345", "USD", Err("more than 24 digits"));
+        check(
+            "1234567890123456789012345",
+            "USD",
+            Err("more than 24 digits"),
+        );
         check("1", "XYZ", Err("not an ISO 4217"));
         check("1", "usd", Err("not an ISO 4217"));
         check("1", "XAU", Err("no minor unit"));
@@ -134,10 +152,23 @@ mod tests {
 
     #[test]
     fn the_required_currencies_have_their_iso_digits() {
-        for (code, digits) in
-            [("USD", 2), ("EUR", 2), ("VND", 0), ("LAK", 2), ("THB", 2), ("CNY", 2), ("JPY", 0), ("KRW", 0), ("AUD", 2), ("GBP", 2)]
-        {
-            assert_eq!(Currency::from_code(code).unwrap().minor_digits(), digits, "{code}");
+        for (code, digits) in [
+            ("USD", 2),
+            ("EUR", 2),
+            ("VND", 0),
+            ("LAK", 2),
+            ("THB", 2),
+            ("CNY", 2),
+            ("JPY", 0),
+            ("KRW", 0),
+            ("AUD", 2),
+            ("GBP", 2),
+        ] {
+            assert_eq!(
+                Currency::from_code(code).unwrap().minor_digits(),
+                digits,
+                "{code}"
+            );
         }
     }
 }

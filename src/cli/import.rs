@@ -32,12 +32,18 @@ pub type Line = (u64, Result<Vec<u8>, u64>);
 
 impl<R: BufRead> Lines<R> {
     pub fn new(reader: R, limit: usize) -> Self {
-        Lines { reader, limit, number: 0 }
+        Lines {
+            reader,
+            limit,
+            number: 0,
+        }
     }
 
     fn read_line(&mut self) -> std::io::Result<Option<Line>> {
         let mut line = Vec::new();
-        let read = (&mut self.reader).take(self.limit as u64 + 1).read_until(b'\n', &mut line)?;
+        let read = (&mut self.reader)
+            .take(self.limit as u64 + 1)
+            .read_until(b'\n', &mut line)?;
         if read == 0 {
             return Ok(None);
         }
@@ -55,7 +61,9 @@ impl<R: BufRead> Lines<R> {
         let mut length = line.len() as u64;
         loop {
             line.clear();
-            let read = (&mut self.reader).take(64 * 1024).read_until(b'\n', &mut line)?;
+            let read = (&mut self.reader)
+                .take(64 * 1024)
+                .read_until(b'\n', &mut line)?;
             length += read as u64;
             if read == 0 || line.last() == Some(&b'\n') {
                 return Ok(Some((self.number, Err(length))));
@@ -84,8 +92,12 @@ fn parse_line(line: Result<Vec<u8>, u64>) -> Option<Result<Checked>> {
 }
 
 fn open_lines(path: &Path) -> Result<Lines<BufReader<File>>> {
-    let file = File::open(path).map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
-    Ok(Lines::new(BufReader::with_capacity(1 << 20, file), SUBMISSION_BYTES_MAX))
+    let file =
+        File::open(path).map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
+    Ok(Lines::new(
+        BufReader::with_capacity(1 << 20, file),
+        SUBMISSION_BYTES_MAX,
+    ))
 }
 
 /// Copies standard input into `spool` so it can be read twice.
@@ -121,7 +133,10 @@ pub fn run(dir: &Path, file: &Path) -> Result<()> {
     let (appended, existed) = append(&ledger, path, total)?;
     let head = ledger.head();
     ledger.close()?;
-    println!("imported {}: {appended} appended, {existed} already present", file.display());
+    println!(
+        "imported {}: {appended} appended, {existed} already present",
+        file.display()
+    );
     println!("head seq {} hash {}", head.seq, head.hash);
     Ok(())
 }
@@ -138,7 +153,9 @@ fn check(ledger: &Ledger, path: &Path) -> Result<u64> {
         if number % 1024 == 0 {
             bar.set_position(bytes_read);
         }
-        let Some(parsed) = parse_line(line) else { continue };
+        let Some(parsed) = parse_line(line) else {
+            continue;
+        };
         total += 1;
         let outcome = parsed.and_then(|checked| dry_run.check(checked));
         match outcome {
@@ -159,7 +176,10 @@ fn check(ledger: &Ledger, path: &Path) -> Result<u64> {
     bar.finish_and_clear();
     let failed = bad + conflicts;
     if failed > ERRORS_PRINTED_MAX as u64 {
-        eprintln!("… and {} more bad lines", failed - ERRORS_PRINTED_MAX as u64);
+        eprintln!(
+            "… and {} more bad lines",
+            failed - ERRORS_PRINTED_MAX as u64
+        );
     }
     let summary = format!("{failed} of {total} submissions were refused; nothing was appended");
     match (bad, conflicts) {
@@ -203,7 +223,9 @@ fn append(ledger: &Ledger, path: &Path, total: u64) -> Result<(u64, u64)> {
     };
     for line in open_lines(path)? {
         let (_, line) = line?;
-        let Some(parsed) = parse_line(line) else { continue };
+        let Some(parsed) = parse_line(line) else {
+            continue;
+        };
         chunk.push(parsed?);
         if chunk.len() == BATCH_SUBMISSIONS_MAX {
             flush(&mut chunk)?;

@@ -73,16 +73,27 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
         Ok(args) => args,
         Err(e) => {
             let _ = e.print();
-            return Ok(if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS });
+            return Ok(if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            });
         }
     };
     match args.command {
         Command::Append { json } => append(&args.db, json),
         Command::Import { file } => import::run(&args.db, &file),
         Command::Export { from, to } => read::export(&open_existing(&args.db)?, from, to),
-        Command::Log { from, limit, type_prefix } => {
-            read::log(&open_existing(&args.db)?, from, limit, type_prefix.as_deref())
-        }
+        Command::Log {
+            from,
+            limit,
+            type_prefix,
+        } => read::log(
+            &open_existing(&args.db)?,
+            from,
+            limit,
+            type_prefix.as_deref(),
+        ),
         Command::Show { key } => read::show(&open_existing(&args.db)?, &key),
         Command::Verify => read::verify(&open_existing(&args.db)?),
     }
@@ -91,7 +102,13 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
 
 /// Opens a ledger that must already exist (read-only commands).
 pub fn open_existing(dir: &Path) -> Result<Ledger> {
-    Ledger::open(dir, Options { create: false, ..Options::default() })
+    Ledger::open(
+        dir,
+        Options {
+            create: false,
+            ..Options::default()
+        },
+    )
 }
 
 fn append(dir: &Path, json: Option<String>) -> Result<()> {
@@ -109,12 +126,17 @@ fn append(dir: &Path, json: Option<String>) -> Result<()> {
     let appended = ledger.append(checked)?;
     ledger.close()?;
     if appended.existed {
-        eprintln!("already present as seq {}; nothing appended", appended.record.seq);
+        eprintln!(
+            "already present as seq {}; nothing appended",
+            appended.record.seq
+        );
     }
-    println!("{}", String::from_utf8_lossy(&appended.record.canonical_bytes()));
+    println!(
+        "{}",
+        String::from_utf8_lossy(&appended.record.canonical_bytes())
+    );
     Ok(())
 }
-
 
 /// Turns a usage problem into the error the CLI reports (exit 2).
 fn usage(message: impl Into<String>) -> Error {

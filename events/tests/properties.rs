@@ -1,0 +1,118 @@
+//! Properties of encoding and the chain, over generated histories:
+//! - every generated submission passes the stateless checks, and its record
+//!   encodes to JCS bytes that decode to the same record, stably;
+//! - any single-byte change, deletion, insertion or swap in a stored chain
+//!   makes the auditor's check fail at exactly that seq.
+
+use events::generate::History;
+use events::{ChainVerifier, Checked, Record, GENESIS_PREV};
+use proptest::prelude::*;
+
+/// A seeded history: shrinking shortens it.
+fn arb_history(max_len: usize) -> impl Strategy<Value = Vec<serde_json::Value>> {
+    (any::<u64>(), 1..max_len).prop_map(|(seed, len)| History::generate(seed, len))
+}
+
+/// Seals submissions into a chain the way the committer does.
+fn seal_all(submissions: &[serde_json::Value]) -> Vec<Vec<u8>> {
+    let mut prev = GENESIS_PREV.to_string();
+    let mut stored = Vec::new();
+    for (i, submission) in submissions.iter().enumerate() {
+        let checked = Checked::parse(&serde_json::to_vec(submission).unwrap())
+            .expect("generated submissions are valid");
+        let event_type = checked.event_type();
+        let (id, _, occurred, data, sources) = checked.into_record_parts();
+        let seq = i as u64 + 1;
+        let recorded_at = format!("2026-11-22T10:00:00.{seq:06}Z");
+        let record = Record::seal(
+            seq,
+            id.unwrap_or_else(|| format!("gen-{seq}")),
+            event_type.as_str(),
+            occurred,
+            recorded_at,
+            data,
+            sources,
+            prev.clone(),
+        );
+        prev.clone_from(&record.hash);
+        stored.push(record.canonical_bytes());
+    }
+    stored
+}
+
+/// The first seq at which the chain check fails, if any.
+fn first_failure(stored: &[(u64, Vec<u8>)]) -> Option<u64> {
+    let mut verifier = ChainVerifier::default();
+    for (key, value) in stored {
+        if let Err(e) = verifier.check(&key.to_be_bytes(), value) {
+            return Some(e.seq);
+        }
+    }
+    None
+}
+
+fn keyed(stored: Vec<Vec<u8>>) -> Vec<(u64, Vec<u8>)> {
+    stored
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| (i as u64 + 1, v))
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    #[test]
+    fn records_round_trip_through_their_canonical_bytes(history in arb_history(80)) {
+        let stored = seal_all(&history);
+        for (bytes, submission) in stored.iter().zip(&history) {
+            let record = Record::decode(bytes).unwrap();
+            prop_assert_eq!(&record.canonical_bytes(), bytes, "stable encoding");
+            prop_assert_eq!(&record.data, &submission["data"], "data comes back identical");
+            prop_assert_eq!(record.compute_hash(), record.hash.clone());
+            let reparsed: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+            prop_assert_eq!(serde_json::to_vec(&reparsed).unwrap(), bytes.clone(), "sorted keys, no whitespace");
+        }
+        prop_assert_eq!(first_failure(&keyed(stored)), None);
+    }
+
+    #[test]
+    fn any_single_byte_change_fails_at_that_seq(
+        history in arb_history(20),
+        pick in any::<prop::sample::Index>(),
+        offset in any::<prop::sample::Index>(),
+        replacement in any::<u8>(),
+    ) {
+        let mut stored = keyed(seal_all(&history));
+        let target = pick.index(stored.len());
+        let bytes = &mut stored[target].1;
+        let at = offset.index(bytes.len());
+        prop_assume!(bytes[at] != replacement);
+        bytes[at] = replacement;
+        prop_assert_eq!(first_failure(&stored), Some(target as u64 + 1));
+    }
+
+    #[test]
+    fn deletion_insertion_and_swap_fail_at_that_seq(history in arb_history(20), pick in any::<prop::sample::Index>()) {
+        let stored = keyed(seal_all(&history));
+        prop_assume!(stored.len() >= 2);
+        let target = pick.index(stored.len() - 1);
+        let seq = target as u64 + 1;
+
+        let mut deleted = stored.clone();
+        deleted.remove(target);
+        prop_assert_eq!(first_failure(&deleted), Some(seq), "deleted");
+
+        let mut swapped = stored.clone();
+        let (a, b) = (swapped[target].1.clone(), swapped[target + 1].1.clone());
+        swapped[target].1 = b;
+        swapped[target + 1].1 = a;
+        prop_assert_eq!(first_failure(&swapped), Some(seq), "swapped");
+
+        // An inserted record shifts everything after it to the next key.
+        let mut inserted: Vec<(u64, Vec<u8>)> = stored[..target].to_vec();
+        inserted.push((seq, stored[target + 1].1.clone()));
+        inserted.extend(stored[target..].iter().map(|(k, v)| (k + 1, v.clone())));
+        prop_assert_eq!(first_failure(&inserted), Some(seq), "inserted");
+    }
+}
