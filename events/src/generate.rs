@@ -173,7 +173,7 @@ impl History {
         let (event_type, data) = if self.parties.len() < 3 || self.rng.random_ratio(1, 12) {
             self.party_registered(n)
         } else {
-            match self.rng.random_range(0..14) {
+            match self.rng.random_range(0..15) {
                 0 => self.visit(n),
                 1 | 2 => self.agreement_signed(n),
                 3 if !self.agreements.is_empty() => self.agreement_amended(),

@@ -256,7 +256,7 @@ fn append_one(
         }
         Admission::New(validated) => validated,
     };
-    let (checked, effects) = validated.into_parts();
+    let (checked, effects) = (*validated).into_parts();
     let event_type = checked.event_type();
     let (id, _, occurred, data, sources) = checked.into_record_parts();
     let id = id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string());

@@ -121,7 +121,7 @@ pub enum Admission {
     /// Its id is already at this seq with the same content: append nothing.
     Existing(u64),
     /// New, and valid.
-    New(Validated),
+    New(Box<Validated>),
 }
 
 /// The idempotency check, validation and `expect`, in that order: what the
@@ -148,7 +148,7 @@ pub fn admit(overlay: &impl Known, submission: Checked) -> Result<Admission, Err
             )));
         }
     }
-    Ok(Admission::New(validated))
+    Ok(Admission::New(Box::new(validated)))
 }
 
 /// Changes to the index not yet written: a batch's, or a group's within it.

@@ -411,7 +411,7 @@ impl DryRun<'_> {
         match admitted? {
             Admission::Existing(_) => Ok(true),
             Admission::New(validated) => {
-                let (checked, effects) = validated.into_parts();
+                let (checked, effects) = (*validated).into_parts();
                 let content = checked.content_digest();
                 self.overlay.absorb(
                     self.next_seq,

@@ -1,1 +1,5 @@
-fn main() {}
+//! amity's integration tests, linked once as one binary.
+
+mod cli;
+mod common;
+mod store;

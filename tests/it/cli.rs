@@ -1,0 +1,314 @@
+//! The `amity` binary as an auditor and a writer use it: import, export,
+//! verify, exit codes, and what bad input and tampering look like.
+
+use crate::common::*;
+use events::generate::History;
+use serde_json::{json, Value};
+use std::path::Path;
+
+/// A generated history in which every submission carries an id, so that
+/// re-importing it is idempotent.
+fn history_with_ids(seed: u64, len: usize) -> Vec<Value> {
+    let mut history = History::generate(seed, len);
+    for (i, submission) in history.iter_mut().enumerate() {
+        if submission.get("id").is_none() {
+            submission["id"] = json!(format!("anon-{i}"));
+        }
+    }
+    history
+}
+
+fn import_file(dir: &Path, file: &Path) -> std::process::Output {
+    amity(dir, &["import", file.to_str().unwrap()], b"")
+}
+
+#[test]
+fn two_thousand_generated_submissions_import_export_and_verify_independently() {
+    let work = tempfile::tempdir().unwrap();
+    let db = work.path().join("db");
+    let file = work.path().join("history.ndjson");
+    let history = history_with_ids(2026, 2000);
+    let types: std::collections::BTreeSet<&str> = history
+        .iter()
+        .map(|s| s["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types.len(),
+        13,
+        "the workload uses every event type: {types:?}"
+    );
+    write_ndjson(&file, &history);
+
+    let output = import_file(&db, &file);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stdout).contains("2000 appended, 0 already present"),
+        "{}",
+        text(&output.stdout)
+    );
+
+    let exported = export(&db);
+    let lines: Vec<&[u8]> = exported
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(lines.len(), 2000);
+    for (line, submission) in lines.iter().zip(&history) {
+        let record: Value = serde_json::from_slice(line).unwrap();
+        assert_eq!(
+            record["data"], submission["data"],
+            "data comes back identical"
+        );
+        assert_eq!(record["id"], submission["id"]);
+        assert_eq!(record["occurred"], submission["occurred"]);
+        assert_eq!(
+            record["sources"],
+            submission.get("sources").cloned().unwrap_or(json!([]))
+        );
+    }
+
+    let checker = std::process::Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/tools/jcs_verify.py"
+        ))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs the independent checker");
+    {
+        use std::io::Write;
+        checker
+            .stdin
+            .as_ref()
+            .unwrap()
+            .write_all(&exported)
+            .unwrap();
+    }
+    let verdict = checker.wait_with_output().unwrap();
+    let verdict_text = text(&verdict.stdout);
+    assert!(
+        verdict.status.success() && verdict_text.starts_with("ok 2000 records"),
+        "{verdict_text}"
+    );
+
+    let ours = amity(&db, &["verify"], b"");
+    assert!(ours.status.success());
+    assert_eq!(
+        text(&ours.stdout).trim(),
+        verdict_text.trim(),
+        "both checkers agree on the head"
+    );
+
+    let again = import_file(&db, &file);
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    assert!(
+        text(&again.stdout).contains("0 appended, 2000 already present"),
+        "{}",
+        text(&again.stdout)
+    );
+    assert_eq!(export(&db), exported, "re-import appended nothing");
+}
+
+/// A small valid ledger for the rejection tests to run against.
+fn seeded_ledger(dir: &Path) -> Vec<u8> {
+    let lines = [
+        json!({"id": "p-vn", "type": "party.registered", "occurred": "1945", "data": {"party": "vn", "name": "Việt Nam", "kind": "country", "country": "VN"}}),
+        json!({"id": "p-hn", "type": "party.registered", "occurred": "2022", "data": {"party": "vn/hanoi", "name": "Hà Nội", "kind": "city", "country": "VN", "within": "vn"}}),
+        json!({"id": "p-vt", "type": "party.registered", "occurred": "2022", "data": {"party": "la/vientiane", "name": "ນະຄອນຫຼວງວຽງຈັນ", "kind": "city", "country": "LA"}}),
+    ];
+    let input: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let output = amity(dir, &["import", "-"], input.as_bytes());
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    export(dir)
+}
+
+#[test]
+fn invalid_submissions_exit_2_name_the_field_and_append_nothing() {
+    let work = tempfile::tempdir().unwrap();
+    let db = work.path().join("db");
+    let before = seeded_ledger(&db);
+    let pledge = |amount: Value| {
+        json!({"type": "aid.pledged", "occurred": "2022-08", "data": {"pledge": "p1", "donor": "vn/hanoi",
+            "recipient": "la/vientiane", "purpose": "trụ sở", "amount": amount}})
+    };
+    let usd = |amount: &str| json!({"amount": amount, "currency": "USD"});
+    let mut cases: Vec<(Vec<u8>, &str)> = vec![
+        (json!({"type": "party.registered", "occurred": "2023-02-30", "data": {"party": "vn/hue", "name": "Huế", "kind": "city", "country": "VN"}}), "occurred"),
+        (json!({"type": "party.registered", "occurred": "2023-13", "data": {"party": "vn/hue", "name": "Huế", "kind": "city", "country": "VN"}}), "occurred"),
+        (pledge(usd("-1")), "data.amount.amount"),
+        (pledge(usd("1.001")), "data.amount.amount"),
+        (pledge(usd("1e6")), "data.amount.amount"),
+        (pledge(json!({"amount": "1", "currency": "XYZ"})), "data.amount.currency"),
+        (pledge(json!({"amount": 5, "currency": "USD"})), "data.amount.amount"),
+        (json!({"type": "aid.pledged", "occurred": "2022", "data": {"pledge": "p1", "donor": "vn/hcmc", "recipient": "la/vientiane", "purpose": "x", "amount": usd("1")}}), "data.donor"),
+        (json!({"type": "aid.delivered", "occurred": "2022", "data": {"donor": "vn/hanoi", "recipient": "la/vientiane", "purpose": "x", "amount": usd("1"), "project": "bridge"}}), "data.project"),
+        (json!({"type": "aid.delivered", "occurred": "2022", "data": {"donor": "vn/hanoi", "recipient": "la/vientiane", "purpose": "x", "amount": usd("1"), "pledge": "p404"}}), "data.pledge"),
+        (json!({"type": "project.progress", "occurred": "2023", "data": {"project": "justice-hq", "status": "reviewed"}}), "data.project"),
+        (json!({"type": "visit.held", "occurred": "2023", "data": {"visit": "v1", "delegation_of": "vn/hanoi", "host": "la/vientiane"}}), "data"),
+        (json!({"type": "agreement.signed", "occurred": "2022", "data": {"agreement": "a1", "title": "t", "kind": "mou", "level": "city", "parties": ["vn/hanoi", "la/vientiane"]}}), "data"),
+        (json!({"type": "aid.pledged", "occurred": "2022", "data": {"pledge": "p1", "donor": "vn/hanoi", "recipient": "la/vientiane", "purpose": "x"}}), "data"),
+        (json!({"id": "bad id!", "type": "party.registered", "occurred": "2022", "data": {"party": "vn/hue", "name": "Huế", "kind": "city", "country": "VN"}}), "id"),
+        (json!({"id": "", "type": "party.registered", "occurred": "2022", "data": {"party": "vn/hue", "name": "Huế", "kind": "city", "country": "VN"}}), "id"),
+        (json!({"type": "party.registered", "occurred": "2022", "data": {"party": "vn/hanoi", "name": "Hà Nội", "kind": "city", "country": "VN"}}), "data.party"),
+        (json!({"type": "party.registered", "occurred": "2022", "data": {"party": "Vn Hue", "name": "Huế", "kind": "city", "country": "VN"}}), "data.party"),
+        (json!({"type": "event.retracted", "occurred": "2024", "data": {"target": "ev-missing", "reason": "typo"}}), "data.target"),
+        (json!({"type": "party.registered", "occurred": "2022", "seq": 9, "data": {"party": "vn/hue", "name": "Huế", "kind": "city", "country": "VN"}}), "seq"),
+        (json!({"type": "party.registered", "occurred": "2022", "hash": "0", "data": {"party": "vn/hue", "name": "Huế", "kind": "city", "country": "VN"}}), "hash"),
+        (json!({"type": "party.registered", "occurred": "2022", "data": {"party": "vn/hue", "name": "Huế", "kind": "city", "country": "VN", "mayor": "x"}}), "data.mayor"),
+        (json!({"type": "party.founded", "occurred": "2022", "data": {}}), "type"),
+        (json!({"type": "award.conferred", "occurred": "2023", "data": {"award": "Huân chương", "by": "vn/hanoi", "to": "vn/hanoi"}}), "data.to"),
+        (json!({"type": "project.launched", "occurred": "2019", "data": {"project": "s", "name": "n", "beneficiary": "la/vientiane", "funders": ["vn/hanoi"], "planned_completion": "2026-02-29"}}), "data.planned_completion"),
+    ]
+    .into_iter()
+    .map(|(value, field)| (serde_json::to_vec(&value).unwrap(), field))
+    .collect();
+    let valid = br#"{"type":"party.registered","occurred":"2022","data":{"party":"vn/hue","name":"Hue","kind":"city","country":"VN"}}"#;
+    let mut invalid_utf8 = valid.to_vec();
+    invalid_utf8[80] = 0xC3;
+    cases.push((invalid_utf8, "submission"));
+    cases.push((valid[..60].to_vec(), "data"));
+    cases.push((valid[..valid.len() - 1].to_vec(), "submission"));
+    cases.push((
+        br#"{"type":"aid.pledged","occurred":"2022","data":{"amount":{"amount":1.5}}}"#.to_vec(),
+        "data.amount.amount",
+    ));
+    let mut huge = br#"{"type":"activity.held","occurred":"2022","data":{"title":""#.to_vec();
+    huge.extend(std::iter::repeat_n(b'a', 10 * 1024 * 1024));
+    huge.extend(br#""}}"#);
+    cases.push((huge, "submission"));
+
+    for (bytes, field) in &cases {
+        let output = amity(&db, &["append"], bytes);
+        let stderr = text(&output.stderr);
+        let shown = String::from_utf8_lossy(&bytes[..bytes.len().min(160)]).to_string();
+        assert_eq!(output.status.code(), Some(2), "{shown}\n{stderr}");
+        assert!(
+            stderr.contains(&format!("{field}: ")),
+            "{shown}\nwanted the field `{field}` named in: {stderr}"
+        );
+    }
+    assert_eq!(
+        export(&db),
+        before,
+        "no rejected submission appended anything"
+    );
+
+    // The same lines in one import: every bad line is reported by number,
+    // and the good line among them is not appended either.
+    let mut file = valid.to_vec();
+    file.push(b'\n');
+    for (bytes, _) in &cases {
+        file.extend_from_slice(bytes);
+        file.push(b'\n');
+    }
+    let path = work.path().join("bad.ndjson");
+    std::fs::write(&path, &file).unwrap();
+    let output = import_file(&db, &path);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    for line in 2..=cases.len() + 1 {
+        assert!(
+            stderr.contains(&format!("line {line}: ")),
+            "line {line} not reported:\n{stderr}"
+        );
+    }
+    assert!(!stderr.contains("line 1: "), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{} of {} submissions were refused",
+            cases.len(),
+            cases.len() + 1
+        )),
+        "{stderr}"
+    );
+    assert_eq!(export(&db), before, "a bad import appended nothing");
+}
+
+#[test]
+fn conflicts_exit_3_and_append_nothing() {
+    let work = tempfile::tempdir().unwrap();
+    let db = work.path().join("db");
+    let before = seeded_ledger(&db);
+    let changed = json!({"id": "p-hn", "type": "party.registered", "occurred": "2022", "data": {"party": "vn/hanoi", "name": "Ha Noi", "kind": "city", "country": "VN", "within": "vn"}});
+    let output = amity(&db, &["append", &changed.to_string()], b"");
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output.stderr));
+    assert!(text(&output.stderr).contains("p-hn"));
+    let stale = json!({"type": "party.registered", "occurred": "2022", "expect": {"stream": "party:vn", "version": 0},
+        "data": {"party": "vn/hue", "name": "Huế", "kind": "city", "country": "VN", "within": "vn"}});
+    let output = amity(&db, &["append", &stale.to_string()], b"");
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("party:vn` is at version 2"),
+        "{}",
+        text(&output.stderr)
+    );
+    assert_eq!(export(&db), before);
+    // The identical re-send is fine and says so.
+    let same = json!({"id": "p-vt", "type": "party.registered", "occurred": "2022", "data": {"party": "la/vientiane", "name": "ນະຄອນຫຼວງວຽງຈັນ", "kind": "city", "country": "LA"}});
+    let output = amity(&db, &["append", &same.to_string()], b"");
+    assert!(output.status.success());
+    assert!(text(&output.stderr).contains("already present as seq 3"));
+    assert_eq!(export(&db), before);
+}
+
+/// Flips one byte of the stored value at `seq` with a plain sled client.
+fn tamper(db: &Path, seq: u64, offset: usize) {
+    let sled = sled::open(db.join("ledger")).unwrap();
+    let log = sled.open_tree("log").unwrap();
+    let mut value = log.get(seq.to_be_bytes()).unwrap().unwrap().to_vec();
+    value[offset] = if value[offset] == b'1' { b'2' } else { b'1' };
+    log.insert(seq.to_be_bytes(), value).unwrap();
+    sled.flush().unwrap();
+}
+
+#[test]
+fn one_changed_byte_makes_verify_exit_1_naming_that_seq() {
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("history.ndjson");
+    write_ndjson(&file, &history_with_ids(5, 60));
+    for (seq, offset) in [(17u64, 30usize), (1, 12), (40, 100), (60, 15)] {
+        let db = work.path().join(format!("db-{seq}"));
+        assert!(import_file(&db, &file).status.success());
+        assert!(amity(&db, &["verify"], b"").status.success());
+        tamper(&db, seq, offset);
+        let output = amity(&db, &["verify"], b"");
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "seq {seq}: {stderr}");
+        assert!(
+            stderr.contains(&format!("seq {seq}: ")),
+            "wanted seq {seq} named: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn read_commands_do_not_create_a_ledger() {
+    let work = tempfile::tempdir().unwrap();
+    let db = work.path().join("nothing-here");
+    let output = amity(&db, &["verify"], b"");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("no ledger at"));
+    assert!(!db.exists());
+}
+
+#[test]
+fn show_and_log_read_back_what_was_written() {
+    let work = tempfile::tempdir().unwrap();
+    let db = work.path().join("db");
+    seeded_ledger(&db);
+    let by_id = amity(&db, &["show", "p-vt"], b"");
+    let by_seq = amity(&db, &["show", "3"], b"");
+    assert!(by_id.status.success());
+    assert_eq!(by_id.stdout, by_seq.stdout);
+    assert!(text(&by_id.stdout).contains("ນະຄອນຫຼວງວຽງຈັນ"));
+    assert_eq!(
+        amity(&db, &["show", "p-missing"], b"").status.code(),
+        Some(2)
+    );
+    let log = text(&amity(&db, &["log", "--from", "2", "--limit", "1"], b"").stdout);
+    assert_eq!(log.lines().count(), 2, "{log}");
+    assert!(log.contains("vn/hanoi"), "{log}");
+    let partial = amity(&db, &["export", "--from", "2", "--to", "2"], b"");
+    assert_eq!(text(&partial.stdout).lines().count(), 1);
+}

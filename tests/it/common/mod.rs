@@ -1,0 +1,89 @@
+//! Helpers shared by the integration tests: temporary ledgers, a fixed
+//! clock, generated submissions, and running the real `amity` binary.
+
+#![allow(dead_code)]
+
+use amity::store::Clock;
+use amity::{Ledger, Options};
+use events::Checked;
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+
+/// A clock stuck at one instant: `recorded_at` must still never decrease.
+pub struct FixedClock(pub chrono::DateTime<chrono::Utc>);
+
+impl Clock for FixedClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0
+    }
+}
+
+pub fn fixed_clock() -> Arc<dyn Clock> {
+    Arc::new(FixedClock("2026-11-22T10:00:00Z".parse().unwrap()))
+}
+
+pub fn open(dir: &Path) -> Ledger {
+    Ledger::open(
+        dir,
+        Options {
+            clock: fixed_clock(),
+            ..Options::default()
+        },
+    )
+    .expect("the ledger opens")
+}
+
+pub fn checked(submission: &Value) -> Checked {
+    Checked::parse(&serde_json::to_vec(submission).unwrap())
+        .expect("the test's submission is valid")
+}
+
+pub fn party(id: &str, party: &str, country: &str) -> Value {
+    serde_json::json!({"id": id, "type": "party.registered", "occurred": "2022",
+        "data": {"party": party, "name": party, "kind": "city", "country": country}})
+}
+
+/// Runs `amity ARGS` against the ledger in `dir`, feeding `stdin`.
+pub fn amity(dir: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_amity"))
+        .args(args)
+        .env("AMITY_DB", dir)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the amity binary runs");
+    let mut input = child.stdin.take().unwrap();
+    let stdin = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&stdin);
+    });
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    output
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// `amity export` of the ledger in `dir`.
+pub fn export(dir: &Path) -> Vec<u8> {
+    let output = amity(dir, &["export"], b"");
+    assert!(output.status.success(), "export: {}", text(&output.stderr));
+    output.stdout
+}
+
+/// Writes submissions as an NDJSON file.
+pub fn write_ndjson(path: &Path, submissions: &[Value]) {
+    let mut text = String::new();
+    for submission in submissions {
+        text.push_str(&serde_json::to_string(submission).unwrap());
+        text.push('\n');
+    }
+    std::fs::write(path, text).unwrap();
+}

@@ -1,0 +1,291 @@
+//! The store through its library API: idempotency, `expect`, groups,
+//! restarts, many concurrent writers, and the anchor.
+
+use crate::common::*;
+use amity::{Error, Ledger, Options};
+use events::generate::History;
+use serde_json::json;
+use std::sync::Arc;
+
+#[test]
+fn idempotent_resend_returns_the_existing_record_and_appends_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = open(dir.path());
+    let first = ledger
+        .append(checked(&party("ev-hanoi", "vn/hanoi", "VN")))
+        .unwrap();
+    assert!(!first.existed);
+    let again = ledger
+        .append(checked(&party("ev-hanoi", "vn/hanoi", "VN")))
+        .unwrap();
+    assert!(again.existed);
+    assert_eq!(again.record, first.record);
+    assert_eq!(ledger.head().seq, 1);
+    let mut other = party("ev-hanoi", "vn/hanoi", "VN");
+    other["data"]["name"] = json!("Thủ đô Hà Nội");
+    match ledger.append(checked(&other)) {
+        Err(Error::Conflict(message)) => assert!(message.contains("ev-hanoi"), "{message}"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(ledger.head().seq, 1);
+}
+
+#[test]
+fn expect_guards_a_stream_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = open(dir.path());
+    ledger
+        .append(checked(&party("p1", "vn/hanoi", "VN")))
+        .unwrap();
+    ledger
+        .append(checked(&party("p2", "la/vientiane", "LA")))
+        .unwrap();
+    let visit = |id: &str, version: u64| {
+        json!({"id": id, "type": "visit.held", "occurred": "2023-11",
+            "expect": {"stream": "party:vn/hanoi", "version": version},
+            "data": {"visit": id, "delegation_of": "vn/hanoi", "host": "la/vientiane", "led_by": {"name": "A"}}})
+    };
+    // party:vn/hanoi has been named once (its registration).
+    match ledger.append(checked(&visit("v1", 0))) {
+        Err(Error::Conflict(message)) => assert!(
+            message.contains("at version 1, not the expected 0"),
+            "{message}"
+        ),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    ledger.append(checked(&visit("v1", 1))).unwrap();
+    assert!(matches!(
+        ledger.append(checked(&visit("v2", 1))),
+        Err(Error::Conflict(_))
+    ));
+    ledger.append(checked(&visit("v2", 2))).unwrap();
+    assert_eq!(ledger.head().seq, 4);
+}
+
+#[test]
+fn a_group_is_all_or_nothing_and_does_not_poison_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = open(dir.path());
+    let bad_group = vec![
+        checked(&party("a", "vn/a", "VN")),
+        checked(&party("b", "vn/a", "VN")),
+    ];
+    let error = ledger.append_group(bad_group).unwrap_err();
+    assert_eq!(error.index, 1);
+    assert!(
+        error.error.to_string().contains("already exists"),
+        "{error}"
+    );
+    assert_eq!(
+        ledger.head().seq,
+        0,
+        "the group's first submission was not appended either"
+    );
+
+    // Concurrent groups land in one batch; the bad one fails alone.
+    let ledger = Arc::new(ledger);
+    let handles: Vec<_> = (0..8)
+        .map(|i| {
+            let ledger = Arc::clone(&ledger);
+            std::thread::spawn(move || {
+                let mut group = vec![checked(&party(&format!("g{i}"), &format!("vn/g{i}"), "VN"))];
+                if i == 3 {
+                    group.push(checked(&party("dup", &format!("vn/g{i}"), "VN")));
+                }
+                ledger.append_group(group).is_ok()
+            })
+        })
+        .collect();
+    let results: Vec<bool> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(results.iter().filter(|ok| **ok).count(), 7);
+    assert!(!results[3]);
+    assert_eq!(ledger.head().seq, 7);
+    ledger.verify(|_| {}).unwrap();
+}
+
+#[test]
+fn restart_keeps_everything_and_the_chain_continues() {
+    let dir = tempfile::tempdir().unwrap();
+    let history = History::generate(7, 300);
+    let ledger = open(dir.path());
+    for submission in &history[..200] {
+        ledger.append(checked(submission)).unwrap();
+    }
+    let head = ledger.head();
+    let before: Vec<_> = ledger
+        .range_bytes(1, u64::MAX)
+        .map(Result::unwrap)
+        .collect();
+    ledger.close().unwrap();
+
+    let ledger = open(dir.path());
+    assert_eq!(ledger.head(), head);
+    let after: Vec<_> = ledger
+        .range_bytes(1, u64::MAX)
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(before, after);
+    // References, idempotency and stream versions survive without replay.
+    let with_id = history.iter().find(|s| s.get("id").is_some()).unwrap();
+    assert!(ledger.append(checked(with_id)).unwrap().existed);
+    for submission in &history[200..] {
+        ledger.append(checked(submission)).unwrap();
+    }
+    let next = ledger.get(head.seq + 1).unwrap().unwrap();
+    assert_eq!(
+        next.prev, head.hash,
+        "the chain continues across the restart"
+    );
+    let verified = ledger.verify(|_| {}).unwrap();
+    assert_eq!(verified.count, ledger.head().seq);
+}
+
+#[test]
+fn many_concurrent_writers_get_gapless_seqs_and_every_ack_is_stored() {
+    const WRITERS: usize = 64;
+    const EACH: usize = 500;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = open(dir.path());
+    ledger.append(checked(&party("p-a", "vn/a", "VN"))).unwrap();
+    ledger.append(checked(&party("p-b", "la/b", "LA"))).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let acks = runtime.block_on(async {
+        let tasks: Vec<_> = (0..WRITERS)
+            .map(|w| {
+                let ledger = ledger.clone();
+                tokio::spawn(async move {
+                    let mut acks = Vec::with_capacity(EACH);
+                    for i in 0..EACH {
+                        let submission = json!({"id": format!("w{w}-{i}"), "type": "activity.held", "occurred": "2023",
+                            "data": {"category": "exchange", "title": format!("writer {w} event {i}"), "parties": ["vn/a", "la/b"]}});
+                        let appended = ledger.append_group_async(vec![checked(&submission)]).await.unwrap();
+                        let record = appended.into_iter().next().unwrap().record;
+                        acks.push((record.seq, record.canonical_bytes()));
+                    }
+                    acks
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for task in tasks {
+            all.extend(task.await.unwrap());
+        }
+        all
+    });
+    let total = (WRITERS * EACH) as u64 + 2;
+    assert_eq!(ledger.head().seq, total);
+    let mut seqs: Vec<u64> = acks.iter().map(|(seq, _)| *seq).collect();
+    seqs.sort_unstable();
+    assert_eq!(
+        seqs,
+        (3..=total).collect::<Vec<_>>(),
+        "every seq once, no gaps"
+    );
+    for (seq, bytes) in &acks {
+        assert_eq!(
+            &ledger.get_bytes(*seq).unwrap().unwrap(),
+            bytes,
+            "acknowledged record {seq} is stored byte for byte"
+        );
+    }
+    assert_eq!(ledger.verify(|_| {}).unwrap().count, total);
+}
+
+#[test]
+fn recorded_at_never_decreases_even_when_the_clock_does() {
+    struct Backwards(std::sync::atomic::AtomicI64);
+    impl amity::store::Clock for Backwards {
+        fn now(&self) -> chrono::DateTime<chrono::Utc> {
+            let step = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            chrono::DateTime::from_timestamp(1_800_000_000 - step * 60, 0).unwrap()
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let options = Options {
+        clock: Arc::new(Backwards(0.into())),
+        ..Options::default()
+    };
+    let ledger = Ledger::open(dir.path(), options).unwrap();
+    for (i, country) in ["VN", "LA", "TH"].iter().enumerate() {
+        ledger
+            .append(checked(&party(
+                &format!("p{i}"),
+                &format!("x/p{i}"),
+                country,
+            )))
+            .unwrap();
+    }
+    let times: Vec<String> = ledger.range(1, 3).map(|r| r.unwrap().recorded_at).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+    ledger.verify(|_| {}).unwrap();
+}
+
+#[test]
+fn a_log_shorter_than_its_anchor_refuses_to_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = open(dir.path());
+    for submission in History::generate(3, 20) {
+        ledger.append(checked(&submission)).unwrap();
+    }
+    let anchor = std::fs::read(dir.path().join("anchor")).unwrap();
+    ledger.close().unwrap();
+
+    // Lose the last record behind the ledger's back.
+    {
+        let db = sled::open(dir.path().join("ledger")).unwrap();
+        let log = db.open_tree("log").unwrap();
+        log.remove(20u64.to_be_bytes()).unwrap();
+        db.flush().unwrap();
+    }
+    match Ledger::open(dir.path(), Options::default()) {
+        Err(Error::Chain(e)) => assert!(e.problem.contains("acknowledged"), "{e}"),
+        Err(other) => panic!("expected a chain error, got {other}"),
+        Ok(_) => panic!("a truncated ledger opened"),
+    }
+    // A damaged anchor is named, never ignored.
+    let mut damaged = anchor.clone();
+    damaged[20] ^= 0x01;
+    std::fs::write(dir.path().join("anchor"), damaged).unwrap();
+    let error = Ledger::open(dir.path(), Options::default())
+        .err()
+        .expect("refused");
+    assert!(error.to_string().contains("anchor"), "{error}");
+    std::fs::remove_file(dir.path().join("anchor")).unwrap();
+    let error = Ledger::open(dir.path(), Options::default())
+        .err()
+        .expect("refused");
+    assert!(
+        error.to_string().contains("anchor") && error.to_string().contains("missing"),
+        "{error}"
+    );
+}
+
+#[test]
+fn the_index_is_rebuilt_from_the_log_when_it_falls_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let history = History::generate(11, 120);
+    let ledger = open(dir.path());
+    for submission in &history[..100] {
+        ledger.append(checked(submission)).unwrap();
+    }
+    ledger.close().unwrap();
+    // Simulate a crash between the log write and the index write.
+    {
+        let db = sled::open(dir.path().join("ledger")).unwrap();
+        db.open_tree("index").unwrap().clear().unwrap();
+        db.flush().unwrap();
+    }
+    let ledger = open(dir.path());
+    // Re-sending an old id is still idempotent, and references still resolve.
+    for submission in history[..100].iter().filter(|s| s.get("id").is_some()) {
+        assert!(ledger.append(checked(submission)).unwrap().existed);
+    }
+    assert_eq!(ledger.head().seq, 100);
+    for submission in &history[100..] {
+        ledger.append(checked(submission)).unwrap();
+    }
+    ledger.verify(|_| {}).unwrap();
+}
