@@ -423,3 +423,40 @@ impl History {
         )
     }
 }
+
+/// Seals generated submissions into a chain of records as the committer
+/// would (ids `gen-<seq>` where a submission has none, one microsecond of
+/// `recorded_at` per record), for tests and benchmarks of pure code.
+pub fn seal(submissions: &[Value]) -> Vec<crate::Record> {
+    let mut prev = crate::GENESIS_PREV.to_string();
+    let mut records = Vec::with_capacity(submissions.len());
+    for (i, submission) in submissions.iter().enumerate() {
+        let bytes = serde_json::to_vec(submission).expect("a Value always serializes");
+        let checked = crate::Checked::parse(&bytes).expect("generated submissions are valid");
+        let event_type = checked.event_type();
+        let (id, _, occurred, data, sources) = checked.into_record_parts();
+        let seq = i as u64 + 1;
+        let record = crate::Record::seal(
+            seq,
+            id.unwrap_or_else(|| format!("gen-{seq}")),
+            event_type.as_str(),
+            occurred,
+            recorded_at(seq),
+            data,
+            sources,
+            prev.clone(),
+        );
+        prev.clone_from(&record.hash);
+        records.push(record);
+    }
+    records
+}
+
+/// 2026-01-01T00:00:00Z plus `seq` microseconds, in the ledger's format.
+fn recorded_at(seq: u64) -> String {
+    const BASE_MICROS: i64 = 1_767_225_600_000_000;
+    chrono::DateTime::from_timestamp_micros(BASE_MICROS + seq as i64)
+        .expect("in range")
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string()
+}

@@ -5,7 +5,7 @@
 //!   makes the auditor's check fail at exactly that seq.
 
 use events::generate::History;
-use events::{ChainVerifier, Checked, Record, GENESIS_PREV};
+use events::{ChainVerifier, Record};
 use proptest::prelude::*;
 
 /// A seeded history: shrinking shortens it.
@@ -13,31 +13,11 @@ fn arb_history(max_len: usize) -> impl Strategy<Value = Vec<serde_json::Value>> 
     (any::<u64>(), 1..max_len).prop_map(|(seed, len)| History::generate(seed, len))
 }
 
-/// Seals submissions into a chain the way the committer does.
 fn seal_all(submissions: &[serde_json::Value]) -> Vec<Vec<u8>> {
-    let mut prev = GENESIS_PREV.to_string();
-    let mut stored = Vec::new();
-    for (i, submission) in submissions.iter().enumerate() {
-        let checked = Checked::parse(&serde_json::to_vec(submission).unwrap())
-            .expect("generated submissions are valid");
-        let event_type = checked.event_type();
-        let (id, _, occurred, data, sources) = checked.into_record_parts();
-        let seq = i as u64 + 1;
-        let recorded_at = format!("2026-11-22T10:00:00.{seq:06}Z");
-        let record = Record::seal(
-            seq,
-            id.unwrap_or_else(|| format!("gen-{seq}")),
-            event_type.as_str(),
-            occurred,
-            recorded_at,
-            data,
-            sources,
-            prev.clone(),
-        );
-        prev.clone_from(&record.hash);
-        stored.push(record.canonical_bytes());
-    }
-    stored
+    events::generate::seal(submissions)
+        .iter()
+        .map(Record::canonical_bytes)
+        .collect()
 }
 
 /// The first seq at which the chain check fails, if any.

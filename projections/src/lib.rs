@@ -1,1 +1,172 @@
-//! Views as pure folds over stored records. Nothing here touches sled, tokio, the clock or files.
+//! The views, as pure folds over stored records: active agreements,
+//! outstanding projects, per-year aid, and the visit timeline (section 5 of
+//! the spec). Nothing here touches sled, tokio, the clock or files: `as_of`
+//! ("today") is always passed in.
+//!
+//! Bitemporal by construction: each projection keeps every fact it folded,
+//! with the fact's seq and valid-time days, and each query filters by the
+//! valid-time day `as_of` and the transaction-time cut-off `at_seq`. So one
+//! fold answers every `(as_of, at_seq)`, and a retraction hides its target
+//! only in views at or after the retraction's own seq.
+//!
+//! Module map: [`agreements`], [`projects`], [`aid`], [`visits`] (one view
+//! each: its facts, its fold, its query, its output shape); this file holds
+//! the [`Fold`] trait, [`Views`] (all four, fed once per record) and the
+//! retraction bookkeeping they share.
+
+pub mod agreements;
+pub mod aid;
+pub mod projects;
+pub mod visits;
+
+use chrono::{Datelike, NaiveDate};
+use events::{Edtf, EventData, EventType, Record};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// A day as a compact integer (days from the common era), for facts.
+pub type Day = i32;
+
+pub fn day(date: NaiveDate) -> Day {
+    date.num_days_from_ce()
+}
+
+/// A record decoded once for all projections.
+pub struct Event<'a> {
+    pub seq: u64,
+    pub id: &'a str,
+    pub occurred: &'a str,
+    pub when: Edtf,
+    pub data: EventData,
+}
+
+impl<'a> Event<'a> {
+    /// `None` for a record whose type, date or data do not decode: the
+    /// ledger never stores one, and a fold never panics on one.
+    pub fn decode(record: &'a Record) -> Option<Event<'a>> {
+        let event_type = record.event_type.parse::<EventType>().ok()?;
+        Some(Event {
+            seq: record.seq,
+            id: &record.id,
+            occurred: &record.occurred,
+            when: record.occurred.parse().ok()?,
+            data: EventData::decode(event_type, &record.data).ok()?,
+        })
+    }
+
+    pub fn first_day(&self) -> Day {
+        day(self.when.first_day())
+    }
+}
+
+/// A projection: folds records, one at a time, in seq order.
+pub trait Fold {
+    fn apply(&mut self, record: &Record);
+}
+
+/// Which facts a query may see: those recorded at or before `at_seq` and
+/// not retracted at or before it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retractions {
+    /// Ids of records that produced facts → their seq.
+    fact_seqs: HashMap<String, u64>,
+    /// Seq of a retracted fact → seq of its retraction.
+    retracted_by: HashMap<u64, u64>,
+}
+
+impl Retractions {
+    pub fn visible(&self, seq: u64, at_seq: u64) -> bool {
+        seq <= at_seq && self.retracted_by.get(&seq).is_none_or(|by| *by > at_seq)
+    }
+}
+
+/// The four projections, fed together. Serializable, so the store can
+/// checkpoint it; [`Views::FORMAT`] changes whenever its layout does.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Views {
+    /// The last seq folded.
+    pub seq: u64,
+    retractions: Retractions,
+    agreements: agreements::Agreements,
+    projects: projects::Projects,
+    aid: aid::Aid,
+    visits: visits::Visits,
+}
+
+impl Views {
+    /// Bumped whenever the serialized layout or the fold's meaning changes,
+    /// so that an older checkpoint is discarded and rebuilt, never trusted.
+    pub const FORMAT: u32 = 1;
+
+    /// `at_seq` as a query uses it: at most what has been folded.
+    fn cut(&self, at_seq: Option<u64>) -> u64 {
+        at_seq.map_or(self.seq, |at| at.min(self.seq))
+    }
+
+    pub fn agreements(&self, as_of: NaiveDate, at_seq: Option<u64>) -> agreements::AgreementsView {
+        self.agreements
+            .query(as_of, self.cut(at_seq), &self.retractions)
+    }
+
+    pub fn projects(&self, as_of: NaiveDate, at_seq: Option<u64>) -> projects::ProjectsView {
+        self.projects
+            .query(as_of, self.cut(at_seq), &self.retractions)
+    }
+
+    pub fn aid(&self, at_seq: Option<u64>) -> aid::AidView {
+        self.aid.query(self.cut(at_seq), &self.retractions)
+    }
+
+    pub fn visits(&self, at_seq: Option<u64>) -> visits::VisitsView {
+        self.visits.query(self.cut(at_seq), &self.retractions)
+    }
+
+    /// Folds one decoded event.
+    pub fn apply_event(&mut self, event: &Event<'_>) {
+        debug_assert!(event.seq > self.seq, "records are folded in seq order");
+        self.seq = event.seq;
+        let produced = match &event.data {
+            EventData::EventRetracted(d) => {
+                if let Some(target) = self.retractions.fact_seqs.get(&d.target) {
+                    self.retractions
+                        .retracted_by
+                        .entry(*target)
+                        .or_insert(event.seq);
+                }
+                false
+            }
+            _ => {
+                let a = self.agreements.apply(event);
+                let p = self.projects.apply(event);
+                let m = self.aid.apply(event);
+                let v = self.visits.apply(event);
+                a | p | m | v
+            }
+        };
+        if produced {
+            self.retractions
+                .fact_seqs
+                .insert(event.id.to_string(), event.seq);
+        }
+    }
+}
+
+impl Fold for Views {
+    fn apply(&mut self, record: &Record) {
+        match Event::decode(record) {
+            Some(event) => self.apply_event(&event),
+            None => self.seq = self.seq.max(record.seq),
+        }
+    }
+}
+
+/// The latest of competing facts: by first day of `occurred`, then seq.
+fn latest<'a, T>(
+    facts: impl Iterator<Item = &'a T>,
+    key: impl Fn(&T) -> (Day, u64),
+) -> Option<&'a T>
+where
+    T: 'a,
+{
+    facts.max_by_key(|fact| key(fact))
+}

@@ -1,0 +1,185 @@
+//! Active agreements. An agreement is listed on day D when it was signed on
+//! or before D, D lies inside its `effective` (as last amended on or before
+//! D), and it was not terminated on or before D. `title` and `effective` come
+//! from the latest amendment on or before D that gives each; `kind`, `level`
+//! and `parties` are as signed.
+
+use crate::{day, latest, Day, Event, Retractions};
+use chrono::NaiveDate;
+use events::{Edtf, EventData};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Signing {
+    seq: u64,
+    first: Day,
+    signed: String,
+    title: String,
+    kind: String,
+    level: String,
+    parties: Vec<String>,
+    effective: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Amendment {
+    seq: u64,
+    first: Day,
+    effective: Option<String>,
+    title: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Facts {
+    signings: Vec<Signing>,
+    amendments: Vec<Amendment>,
+    /// (seq, first day) of each termination.
+    terminations: Vec<(u64, Day)>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Agreements {
+    by_id: BTreeMap<String, Facts>,
+}
+
+/// One row of the view, in the spec's shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActiveAgreement {
+    pub agreement: String,
+    pub title: String,
+    pub kind: String,
+    pub level: String,
+    pub parties: Vec<String>,
+    pub signed: String,
+    pub effective: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgreementsView {
+    pub as_of: String,
+    pub at_seq: u64,
+    pub agreements: Vec<ActiveAgreement>,
+}
+
+/// The snake_case wire name of a vocabulary enum.
+pub(crate) fn wire_name(value: &impl Serialize) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(name)) => name,
+        _ => String::new(),
+    }
+}
+
+impl Agreements {
+    /// Folds one event; true if it produced a fact.
+    pub(crate) fn apply(&mut self, event: &Event<'_>) -> bool {
+        let first = event.first_day();
+        match &event.data {
+            EventData::AgreementSigned(d) => {
+                self.by_id
+                    .entry(d.agreement.clone())
+                    .or_default()
+                    .signings
+                    .push(Signing {
+                        seq: event.seq,
+                        first,
+                        signed: event.occurred.to_string(),
+                        title: d.title.clone(),
+                        kind: wire_name(&d.kind),
+                        level: wire_name(&d.level),
+                        parties: d.parties.clone(),
+                        effective: d.effective.clone(),
+                    });
+            }
+            EventData::AgreementAmended(d) => {
+                self.by_id
+                    .entry(d.agreement.clone())
+                    .or_default()
+                    .amendments
+                    .push(Amendment {
+                        seq: event.seq,
+                        first,
+                        effective: d.effective.clone(),
+                        title: d.title.clone(),
+                    });
+            }
+            EventData::AgreementTerminated(d) => {
+                self.by_id
+                    .entry(d.agreement.clone())
+                    .or_default()
+                    .terminations
+                    .push((event.seq, first));
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    pub(crate) fn query(
+        &self,
+        as_of: NaiveDate,
+        at_seq: u64,
+        retractions: &Retractions,
+    ) -> AgreementsView {
+        let today = day(as_of);
+        let agreements = self
+            .by_id
+            .iter()
+            .filter_map(|(id, facts)| active(id, facts, today, at_seq, retractions))
+            .collect();
+        AgreementsView {
+            as_of: as_of.format("%Y-%m-%d").to_string(),
+            at_seq,
+            agreements,
+        }
+    }
+}
+
+fn active(
+    id: &str,
+    facts: &Facts,
+    today: Day,
+    at_seq: u64,
+    retractions: &Retractions,
+) -> Option<ActiveAgreement> {
+    let seen = |seq: u64, first: Day| retractions.visible(seq, at_seq) && first <= today;
+    let signing = latest(
+        facts.signings.iter().filter(|s| seen(s.seq, s.first)),
+        |s| (s.first, s.seq),
+    )?;
+    if facts
+        .terminations
+        .iter()
+        .any(|(seq, first)| seen(*seq, *first))
+    {
+        return None;
+    }
+    let amendments: Vec<&Amendment> = facts
+        .amendments
+        .iter()
+        .filter(|a| seen(a.seq, a.first))
+        .collect();
+    let by_order = |a: &&Amendment| (a.first, a.seq);
+    let effective = latest(amendments.iter().filter(|a| a.effective.is_some()), |a| {
+        by_order(a)
+    })
+    .and_then(|a| a.effective.clone())
+    .unwrap_or_else(|| signing.effective.clone());
+    let title = latest(amendments.iter().filter(|a| a.title.is_some()), |a| {
+        by_order(a)
+    })
+    .and_then(|a| a.title.clone())
+    .unwrap_or_else(|| signing.title.clone());
+    let span: Edtf = effective.parse().ok()?;
+    let inside =
+        day(span.first_day()) <= today && span.last_day().is_none_or(|last| today <= day(last));
+    inside.then(|| ActiveAgreement {
+        agreement: id.to_string(),
+        title,
+        kind: signing.kind.clone(),
+        level: signing.level.clone(),
+        parties: signing.parties.clone(),
+        signed: signing.signed.clone(),
+        effective,
+    })
+}

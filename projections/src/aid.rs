@@ -1,0 +1,218 @@
+//! Aid per year: pledged and delivered totals per (year, donor, recipient,
+//! currency) for money and per (year, donor, recipient, item, unit) for
+//! items, over all of valid time. `year` is the calendar year when
+//! `occurred` lies inside one year, else `"undated"` (sorted last).
+//! Totals are exact: minor units summed in `u128`, never converted.
+
+use crate::projects::money;
+use crate::{Event, Retractions};
+use events::{Currency, EventData};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Party {
+    donor: String,
+    recipient: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct MoneyFact {
+    seq: u64,
+    year: Option<i32>,
+    parties: Party,
+    pledged: bool,
+    currency: Currency,
+    minor: u128,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct ItemFact {
+    seq: u64,
+    year: Option<i32>,
+    parties: Party,
+    pledged: bool,
+    item: String,
+    unit: String,
+    quantity: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Aid {
+    money: Vec<MoneyFact>,
+    items: Vec<ItemFact>,
+}
+
+/// A year, or `"undated"` for aid whose date spans years. Sorts undated last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Year {
+    Year(i32),
+    Undated,
+}
+
+impl Serialize for Year {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Year::Year(year) => serializer.serialize_i32(*year),
+            Year::Undated => serializer.serialize_str("undated"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Year {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match serde_json::Value::deserialize(deserializer)? {
+            serde_json::Value::String(s) if s == "undated" => Ok(Year::Undated),
+            serde_json::Value::Number(n) => n
+                .as_i64()
+                .and_then(|y| i32::try_from(y).ok())
+                .map(Year::Year)
+                .ok_or_else(|| serde::de::Error::custom("a year")),
+            _ => Err(serde::de::Error::custom("a year or \"undated\"")),
+        }
+    }
+}
+
+impl From<Option<i32>> for Year {
+    fn from(year: Option<i32>) -> Year {
+        year.map_or(Year::Undated, Year::Year)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MoneyRow {
+    pub year: Year,
+    pub donor: String,
+    pub recipient: String,
+    pub currency: String,
+    pub pledged: String,
+    pub delivered: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemRow {
+    pub year: Year,
+    pub donor: String,
+    pub recipient: String,
+    pub item: String,
+    pub unit: String,
+    pub pledged: u64,
+    pub delivered: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AidView {
+    pub at_seq: u64,
+    pub money: Vec<MoneyRow>,
+    pub items: Vec<ItemRow>,
+}
+
+impl Aid {
+    pub(crate) fn apply(&mut self, event: &Event<'_>) -> bool {
+        let (pledged, donor, recipient, amount, items) = match &event.data {
+            EventData::AidPledged(d) => (true, &d.donor, &d.recipient, &d.amount, &d.items),
+            EventData::AidDelivered(d) => (false, &d.donor, &d.recipient, &d.amount, &d.items),
+            _ => return false,
+        };
+        let year = event.when.single_year();
+        let parties = Party {
+            donor: donor.clone(),
+            recipient: recipient.clone(),
+        };
+        if let Some(money) = amount.as_ref().and_then(money) {
+            self.money.push(MoneyFact {
+                seq: event.seq,
+                year,
+                parties: parties.clone(),
+                pledged,
+                currency: money.currency,
+                minor: money.minor,
+            });
+        }
+        for item in items.iter().flatten() {
+            self.items.push(ItemFact {
+                seq: event.seq,
+                year,
+                parties: parties.clone(),
+                pledged,
+                item: item.item.clone(),
+                unit: item.unit.clone(),
+                quantity: item.quantity.max(0) as u64,
+            });
+        }
+        true
+    }
+
+    pub(crate) fn query(&self, at_seq: u64, retractions: &Retractions) -> AidView {
+        type Cell<'a> = (Year, &'a str, &'a str, &'a str, &'a str);
+        let mut money: BTreeMap<(Year, &str, &str, Currency), (u128, u128)> = BTreeMap::new();
+        for fact in self
+            .money
+            .iter()
+            .filter(|f| retractions.visible(f.seq, at_seq))
+        {
+            let key = (
+                fact.year.into(),
+                fact.parties.donor.as_str(),
+                fact.parties.recipient.as_str(),
+                fact.currency,
+            );
+            let cell = money.entry(key).or_default();
+            if fact.pledged {
+                cell.0 += fact.minor;
+            } else {
+                cell.1 += fact.minor;
+            }
+        }
+        let mut items: BTreeMap<Cell<'_>, (u64, u64)> = BTreeMap::new();
+        for fact in self
+            .items
+            .iter()
+            .filter(|f| retractions.visible(f.seq, at_seq))
+        {
+            let key = (
+                fact.year.into(),
+                fact.parties.donor.as_str(),
+                fact.parties.recipient.as_str(),
+                fact.item.as_str(),
+                fact.unit.as_str(),
+            );
+            let cell = items.entry(key).or_default();
+            if fact.pledged {
+                cell.0 += fact.quantity;
+            } else {
+                cell.1 += fact.quantity;
+            }
+        }
+        AidView {
+            at_seq,
+            money: money
+                .into_iter()
+                .map(
+                    |((year, donor, recipient, currency), (pledged, delivered))| MoneyRow {
+                        year,
+                        donor: donor.to_string(),
+                        recipient: recipient.to_string(),
+                        currency: currency.code().to_string(),
+                        pledged: currency.format(pledged),
+                        delivered: currency.format(delivered),
+                    },
+                )
+                .collect(),
+            items: items
+                .into_iter()
+                .map(
+                    |((year, donor, recipient, item, unit), (pledged, delivered))| ItemRow {
+                        year,
+                        donor: donor.to_string(),
+                        recipient: recipient.to_string(),
+                        item: item.to_string(),
+                        unit: unit.to_string(),
+                        pledged,
+                        delivered,
+                    },
+                )
+                .collect(),
+        }
+    }
+}

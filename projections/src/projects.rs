@@ -1,0 +1,231 @@
+//! Outstanding projects: launched on or before `as_of` and not completed on
+//! or before it, with the latest progress report's status, the latest
+//! reported percentage, and the money pledged and delivered for the project
+//! on or before `as_of`, per currency.
+
+use crate::agreements::wire_name;
+use crate::{day, latest, Day, Event, Retractions};
+use chrono::NaiveDate;
+use events::data::MoneyData;
+use events::{Currency, EventData, Money};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Launch {
+    seq: u64,
+    first: Day,
+    name: String,
+    beneficiary: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Report {
+    seq: u64,
+    first: Day,
+    occurred: String,
+    status: String,
+    percent: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct MoneyFact {
+    seq: u64,
+    first: Day,
+    pledged: bool,
+    currency: Currency,
+    minor: u128,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Facts {
+    launches: Vec<Launch>,
+    reports: Vec<Report>,
+    completions: Vec<(u64, Day)>,
+    money: Vec<MoneyFact>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Projects {
+    by_id: BTreeMap<String, Facts>,
+}
+
+/// An amount in the spec's shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Amount {
+    pub currency: String,
+    pub amount: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutstandingProject {
+    pub project: String,
+    pub name: String,
+    pub beneficiary: String,
+    pub percent: Option<i64>,
+    pub status: Option<String>,
+    pub last_report: Option<String>,
+    pub pledged: Vec<Amount>,
+    pub delivered: Vec<Amount>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectsView {
+    pub as_of: String,
+    pub at_seq: u64,
+    pub projects: Vec<OutstandingProject>,
+}
+
+/// Parses money the ledger already validated; `None` never happens for a
+/// stored record, and a fold skips rather than panics if it did.
+pub(crate) fn money(data: &MoneyData) -> Option<Money> {
+    let currency = Currency::from_code(&data.currency).ok()?;
+    Money::parse(&data.amount, currency).ok()
+}
+
+/// Sums per currency, sorted by currency, in the spec's shape.
+pub(crate) fn amounts<'a>(facts: impl Iterator<Item = (Currency, u128)> + 'a) -> Vec<Amount> {
+    let mut sums: BTreeMap<Currency, u128> = BTreeMap::new();
+    for (currency, minor) in facts {
+        *sums.entry(currency).or_default() += minor;
+    }
+    let mut rows: Vec<Amount> = sums
+        .into_iter()
+        .map(|(currency, minor)| Amount {
+            currency: currency.code().to_string(),
+            amount: currency.format(minor),
+        })
+        .collect();
+    rows.sort_by(|a, b| a.currency.cmp(&b.currency));
+    rows
+}
+
+impl Projects {
+    pub(crate) fn apply(&mut self, event: &Event<'_>) -> bool {
+        let first = event.first_day();
+        let mut money_for = |project: &Option<String>,
+                             amount: &Option<MoneyData>,
+                             pledged: bool| {
+            let (Some(project), Some(money)) = (project, amount.as_ref().and_then(money)) else {
+                return false;
+            };
+            self.by_id
+                .entry(project.clone())
+                .or_default()
+                .money
+                .push(MoneyFact {
+                    seq: event.seq,
+                    first,
+                    pledged,
+                    currency: money.currency,
+                    minor: money.minor,
+                });
+            true
+        };
+        match &event.data {
+            EventData::AidPledged(d) => return money_for(&d.project, &d.amount, true),
+            EventData::AidDelivered(d) => return money_for(&d.project, &d.amount, false),
+            EventData::ProjectLaunched(d) => self
+                .by_id
+                .entry(d.project.clone())
+                .or_default()
+                .launches
+                .push(Launch {
+                    seq: event.seq,
+                    first,
+                    name: d.name.clone(),
+                    beneficiary: d.beneficiary.clone(),
+                }),
+            EventData::ProjectProgress(d) => self
+                .by_id
+                .entry(d.project.clone())
+                .or_default()
+                .reports
+                .push(Report {
+                    seq: event.seq,
+                    first,
+                    occurred: event.occurred.to_string(),
+                    status: wire_name(&d.status),
+                    percent: d.percent,
+                }),
+            EventData::ProjectCompleted(d) => self
+                .by_id
+                .entry(d.project.clone())
+                .or_default()
+                .completions
+                .push((event.seq, first)),
+            _ => return false,
+        }
+        true
+    }
+
+    pub(crate) fn query(
+        &self,
+        as_of: NaiveDate,
+        at_seq: u64,
+        retractions: &Retractions,
+    ) -> ProjectsView {
+        let today = day(as_of);
+        let projects = self
+            .by_id
+            .iter()
+            .filter_map(|(id, facts)| outstanding(id, facts, today, at_seq, retractions))
+            .collect();
+        ProjectsView {
+            as_of: as_of.format("%Y-%m-%d").to_string(),
+            at_seq,
+            projects,
+        }
+    }
+}
+
+fn outstanding(
+    id: &str,
+    facts: &Facts,
+    today: Day,
+    at_seq: u64,
+    retractions: &Retractions,
+) -> Option<OutstandingProject> {
+    let seen = |seq: u64, first: Day| retractions.visible(seq, at_seq) && first <= today;
+    let launch = latest(
+        facts.launches.iter().filter(|l| seen(l.seq, l.first)),
+        |l| (l.first, l.seq),
+    )?;
+    if facts
+        .completions
+        .iter()
+        .any(|(seq, first)| seen(*seq, *first))
+    {
+        return None;
+    }
+    let reports: Vec<&Report> = facts
+        .reports
+        .iter()
+        .filter(|r| seen(r.seq, r.first))
+        .collect();
+    let last = latest(reports.iter().copied(), |r| (r.first, r.seq));
+    let percent = latest(
+        reports.iter().copied().filter(|r| r.percent.is_some()),
+        |r| (r.first, r.seq),
+    )
+    .and_then(|r| r.percent);
+    let money = |pledged: bool| {
+        amounts(
+            facts
+                .money
+                .iter()
+                .filter(move |m| m.pledged == pledged && seen(m.seq, m.first))
+                .map(|m| (m.currency, m.minor)),
+        )
+    };
+    Some(OutstandingProject {
+        project: id.to_string(),
+        name: launch.name.clone(),
+        beneficiary: launch.beneficiary.clone(),
+        percent,
+        status: last.map(|r| r.status.clone()),
+        last_report: last.map(|r| r.occurred.clone()),
+        pledged: money(true),
+        delivered: money(false),
+    })
+}
