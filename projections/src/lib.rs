@@ -22,7 +22,7 @@ pub mod visits;
 use chrono::{Datelike, NaiveDate};
 use events::{Edtf, EventData, EventType, Record};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 /// A day as a compact integer (days from the common era), for facts.
 pub type Day = i32;
@@ -69,9 +69,9 @@ pub trait Fold {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Retractions {
     /// Ids of records that produced facts → their seq.
-    fact_seqs: HashMap<String, u64>,
+    fact_seqs: BTreeMap<String, u64>,
     /// Seq of a retracted fact → seq of its retraction.
-    retracted_by: HashMap<u64, u64>,
+    retracted_by: BTreeMap<u64, u64>,
 }
 
 impl Retractions {

@@ -5,6 +5,7 @@
 
 mod import;
 mod read;
+mod views;
 
 use crate::error::{Error, Result};
 use crate::store::{Ledger, Options};
@@ -65,6 +66,21 @@ pub enum Command {
     Show { key: String },
     /// Recompute every canonical form, hash and link; check the anchor.
     Verify,
+    /// One of the four views, as a table (or the spec's JSON with --json).
+    View {
+        #[arg(value_enum)]
+        view: views::ViewKind,
+        /// Valid time: the day the view describes (default: today, UTC).
+        #[arg(long, value_parser = views::parse_day)]
+        as_of: Option<chrono::NaiveDate>,
+        /// Transaction time: the view as the ledger stood after record N.
+        #[arg(long)]
+        at_seq: Option<u64>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Drop the projection checkpoint and refold the whole log.
+    Rebuild,
 }
 
 /// Runs the command line and returns the exit code for success.
@@ -96,6 +112,16 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
         ),
         Command::Show { key } => read::show(&open_existing(&args.db)?, &key),
         Command::Verify => read::verify(&open_existing(&args.db)?),
+        Command::View {
+            view,
+            as_of,
+            at_seq,
+            json,
+        } => {
+            let as_of = as_of.unwrap_or_else(views::today);
+            views::view(&open_existing(&args.db)?, view, as_of, at_seq, json)
+        }
+        Command::Rebuild => views::rebuild(&open_existing(&args.db)?),
     }
     .map(|()| ExitCode::SUCCESS)
 }

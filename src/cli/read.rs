@@ -19,6 +19,11 @@ fn write_out(result: std::io::Result<()>) -> Result<()> {
     }
 }
 
+/// Prints text and a newline to stdout (a closed pipe is not an error).
+pub fn print(text: &str) -> Result<()> {
+    write_out(writeln!(std::io::stdout(), "{text}"))
+}
+
 pub fn export(ledger: &Ledger, from: u64, to: Option<u64>) -> Result<()> {
     let to = to.unwrap_or(ledger.head().seq);
     let mut out = BufWriter::new(std::io::stdout().lock());
@@ -139,8 +144,7 @@ pub fn show(ledger: &Ledger, key: &str) -> Result<()> {
             problem: e.to_string(),
         })
     })?;
-    let pretty = serde_json::to_string_pretty(&value).expect("a Value always serializes");
-    write_out(writeln!(std::io::stdout(), "{pretty}"))
+    print(&serde_json::to_string_pretty(&value).expect("a Value always serializes"))
 }
 
 pub fn verify(ledger: &Ledger) -> Result<()> {

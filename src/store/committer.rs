@@ -13,8 +13,9 @@ use super::{Appended, GroupError, Head, Request};
 use crate::error::Error;
 use events::limits::RECORD_BYTES_MAX;
 use events::{Checked, Known, Record};
+use projections::{Fold, Views};
 use std::fs::File;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use tokio::sync::{mpsc, watch};
 
 /// Most submissions in one batch: bounds the memory a batch holds and the
@@ -45,6 +46,10 @@ pub(super) struct Committer {
     pub anchor: AnchorFile,
     pub clock: Arc<dyn Clock>,
     pub head: watch::Sender<Head>,
+    pub views: Arc<RwLock<Views>>,
+    pub checkpoints: sled::Tree,
+    /// The seq the last checkpoint reflects.
+    pub checkpointed_seq: u64,
     pub next_seq: u64,
     pub head_hash: String,
     pub last_recorded_at: String,
@@ -83,6 +88,22 @@ impl Committer {
                 tracing::error!(%reason, "committer stopped after a storage error");
                 failed = Some(reason);
             }
+        }
+        if failed.is_none() {
+            self.checkpoint();
+        }
+    }
+
+    /// Saves the live views if they moved since the last checkpoint. A
+    /// failure only costs a longer catch-up on the next open.
+    fn checkpoint(&mut self) {
+        let views = self.views.read().expect("not poisoned");
+        if views.seq == self.checkpointed_seq {
+            return;
+        }
+        match super::checkpoint::save(&self.checkpoints, &views, &self.head_hash) {
+            Ok(()) => self.checkpointed_seq = views.seq,
+            Err(e) => tracing::warn!(error = %e, "could not save the projection checkpoint"),
         }
     }
 
@@ -200,13 +221,28 @@ impl Committer {
             self.next_seq = last.seq + 1;
             self.head_hash.clone_from(&last.hash);
             self.last_recorded_at.clone_from(&last.recorded_at);
+            {
+                let mut views = self.views.write().expect("not poisoned");
+                for (record, _) in &sealed {
+                    views.apply(record);
+                }
+            }
             self.head.send_replace(Head {
                 seq: last.seq,
                 hash: last.hash.clone(),
             });
+            tracing::debug!(
+                records = sealed.len(),
+                requests = pending.len(),
+                head = last.seq,
+                "batch committed"
+            );
         }
         for Pending { reply, appended } in pending {
             let _ = reply.send(Ok(appended));
+        }
+        if self.next_seq - 1 - self.checkpointed_seq >= super::CHECKPOINT_INTERVAL_RECORDS {
+            self.checkpoint();
         }
         Ok(())
     }

@@ -5,9 +5,11 @@
 //! `log` tree outside the committer, or store anything in `log` but records.
 
 mod anchor;
+mod checkpoint;
 mod committer;
 mod index;
 
+pub use checkpoint::CHECKPOINT_INTERVAL_RECORDS;
 pub use committer::{Clock, SystemClock, BATCH_SUBMISSIONS_MAX};
 
 use crate::error::{Error, Result};
@@ -15,8 +17,9 @@ use anchor::{Anchor, AnchorFile};
 use committer::Committer;
 use events::{ChainError, ChainVerifier, Checked, Record, GENESIS_PREV};
 use index::{admit, Admission, IndexReader, Overlay};
+use projections::Views;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -96,7 +99,11 @@ struct Shared {
     db: sled::Db,
     log: sled::Tree,
     index: sled::Tree,
+    checkpoints: sled::Tree,
     head: watch::Receiver<Head>,
+    /// The live views, updated by the committer after each durable batch. A
+    /// std lock, not tokio's: nothing async happens while it is held.
+    views: Arc<RwLock<Views>>,
     sender: Mutex<Option<mpsc::Sender<Request>>>,
     committer: Mutex<Option<JoinHandle<()>>>,
 }
@@ -125,22 +132,16 @@ impl Ledger {
             }
             std::fs::create_dir_all(dir)?;
         }
-        let db = sled::Config::new()
-            .path(&sled_dir)
-            .cache_capacity(options.cache_bytes)
-            .open()
-            .map_err(|e| match e {
-                sled::Error::Io(io)
-                    if io.kind() == std::io::ErrorKind::WouldBlock
-                        || io.to_string().contains("lock") =>
-                {
-                    Error::Storage(format!(
-                        "{} is in use by another process ({io})",
-                        dir.display()
-                    ))
-                }
-                other => Error::Storage(format!("cannot open {}: {other}", sled_dir.display())),
-            })?;
+        let db = open_sled(&sled_dir, options.cache_bytes).map_err(|e| {
+            if is_lock_held(&e) {
+                Error::Storage(format!(
+                    "{} is in use by another process ({e})",
+                    dir.display()
+                ))
+            } else {
+                Error::Storage(format!("cannot open {}: {e}", sled_dir.display()))
+            }
+        })?;
         let log = db.open_tree("log")?;
         let index = db.open_tree("index")?;
         let (last_seq, last_hash, last_at) = match log.last()? {
@@ -162,6 +163,9 @@ impl Ledger {
         let anchor_path = dir.join("anchor");
         check_anchor(&log, &anchor_path, last_seq)?;
         reconcile_index(&log, &index, last_seq)?;
+        let checkpoints = db.open_tree("checkpoints")?;
+        let (views, checkpointed_seq) = load_views(&checkpoints, &log, &last_hash)?;
+        let views = Arc::new(RwLock::new(views));
         let anchor = AnchorFile::open(&anchor_path)?;
         if last_seq == 0 {
             anchor.write(&Anchor {
@@ -184,6 +188,9 @@ impl Ledger {
             anchor,
             clock: options.clock,
             head: head_tx,
+            views: Arc::clone(&views),
+            checkpoints: checkpoints.clone(),
+            checkpointed_seq,
             next_seq: last_seq + 1,
             head_hash: last_hash,
             last_recorded_at: last_at,
@@ -197,7 +204,9 @@ impl Ledger {
                 db,
                 log,
                 index,
+                checkpoints,
                 head: head_rx,
+                views,
                 sender: Mutex::new(Some(sender)),
                 committer: Mutex::new(Some(handle)),
             }),
@@ -380,6 +389,29 @@ impl Ledger {
         })
     }
 
+    /// Reads the live views (as of the durable head).
+    pub fn read_views<T>(&self, read: impl FnOnce(&Views) -> T) -> T {
+        read(&self.shared.views.read().expect("not poisoned"))
+    }
+
+    /// Drops the checkpoint and refolds the whole log, calling `progress`
+    /// with each seq; returns how many records were folded. Writers wait
+    /// while it runs, so that no append is missed.
+    pub fn rebuild(&self, progress: impl FnMut(u64)) -> Result<u64> {
+        let mut live = self.shared.views.write().expect("not poisoned");
+        checkpoint::drop_all(&self.shared.checkpoints)?;
+        let mut views = Views::default();
+        checkpoint::catch_up(&mut views, &self.shared.log, progress)?;
+        let hash = self
+            .get(views.seq)?
+            .map(|r| r.hash)
+            .unwrap_or_else(|| GENESIS_PREV.to_string());
+        checkpoint::save(&self.shared.checkpoints, &views, &hash)?;
+        let count = views.seq;
+        *live = views;
+        Ok(count)
+    }
+
     /// Stops the committer after it has written everything queued, and
     /// flushes. Other clones of this ledger can no longer append.
     pub fn close(self) -> Result<()> {
@@ -391,6 +423,34 @@ impl Ledger {
         }
         self.shared.db.flush()?;
         Ok(())
+    }
+}
+
+/// How long opening waits for sled's file lock. sled releases it from a
+/// background thread some time after the last handle is dropped (sled issue
+/// #1289), so a ledger closed and reopened in one process can find it still
+/// held for a moment; another process holding it is reported after this.
+pub const LOCK_WAIT_MS: u64 = 5_000;
+
+/// sled reports a held lock as an `Other` I/O error with this message.
+pub fn is_lock_held(error: &sled::Error) -> bool {
+    matches!(error, sled::Error::Io(io) if io.to_string().contains("could not acquire lock"))
+}
+
+fn open_sled(path: &Path, cache_bytes: u64) -> sled::Result<sled::Db> {
+    let config = sled::Config::new()
+        .path(path)
+        .cache_capacity(cache_bytes)
+        // No background flusher: the committer flushes every batch itself.
+        .flush_every_ms(None);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(LOCK_WAIT_MS);
+    loop {
+        match config.open() {
+            Err(e) if is_lock_held(&e) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            result => return result,
+        }
     }
 }
 
@@ -425,6 +485,29 @@ impl DryRun<'_> {
             }
         }
     }
+}
+
+/// The views from the checkpoint, caught up from the log; rebuilt from the
+/// start when the checkpoint is missing, stale in format, or damaged. Also
+/// returns the seq the stored checkpoint now reflects (0 for none).
+fn load_views(checkpoints: &sled::Tree, log: &sled::Tree, head_hash: &str) -> Result<(Views, u64)> {
+    let mut views = match checkpoint::load(checkpoints, log) {
+        Ok(Some(views)) => views,
+        Ok(None) => Views::default(),
+        Err(reason) => {
+            tracing::warn!(%reason, "discarding the projection checkpoint; rebuilding");
+            checkpoint::drop_all(checkpoints)?;
+            Views::default()
+        }
+    };
+    let from = views.seq;
+    checkpoint::catch_up(&mut views, log, |_| {})?;
+    if views.seq - from >= CHECKPOINT_INTERVAL_RECORDS {
+        checkpoint::save(checkpoints, &views, head_hash)?;
+        let seq = views.seq;
+        return Ok((views, seq));
+    }
+    Ok((views, from))
 }
 
 /// Refuses a log that lost or altered acknowledged records.

@@ -254,7 +254,7 @@ fn conflicts_exit_3_and_append_nothing() {
 
 /// Flips one byte of the stored value at `seq` with a plain sled client.
 fn tamper(db: &Path, seq: u64, offset: usize) {
-    let sled = sled::open(db.join("ledger")).unwrap();
+    let sled = raw_sled(db);
     let log = sled.open_tree("log").unwrap();
     let mut value = log.get(seq.to_be_bytes()).unwrap().unwrap().to_vec();
     value[offset] = if value[offset] == b'1' { b'2' } else { b'1' };

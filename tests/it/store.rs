@@ -235,7 +235,7 @@ fn a_log_shorter_than_its_anchor_refuses_to_open() {
 
     // Lose the last record behind the ledger's back.
     {
-        let db = sled::open(dir.path().join("ledger")).unwrap();
+        let db = raw_sled(dir.path());
         let log = db.open_tree("log").unwrap();
         log.remove(20u64.to_be_bytes()).unwrap();
         db.flush().unwrap();
@@ -274,7 +274,7 @@ fn the_index_is_rebuilt_from_the_log_when_it_falls_behind() {
     ledger.close().unwrap();
     // Simulate a crash between the log write and the index write.
     {
-        let db = sled::open(dir.path().join("ledger")).unwrap();
+        let db = raw_sled(dir.path());
         db.open_tree("index").unwrap().clear().unwrap();
         db.flush().unwrap();
     }

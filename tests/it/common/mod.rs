@@ -87,3 +87,24 @@ pub fn write_ndjson(path: &Path, submissions: &[Value]) {
     }
     std::fs::write(path, text).unwrap();
 }
+
+/// The ledger's sled database opened with a plain sled client, as an
+/// auditor (or an attacker) would. sled releases its file lock from a
+/// background thread after a handle is dropped (sled issue #1289), so this
+/// waits for it, up to the same bound the ledger itself uses.
+pub fn raw_sled(dir: &Path) -> sled::Db {
+    let config = sled::Config::new()
+        .path(dir.join("ledger"))
+        .flush_every_ms(None);
+    let deadline =
+        std::time::Instant::now() + std::time::Duration::from_millis(amity::store::LOCK_WAIT_MS);
+    loop {
+        match config.open() {
+            Ok(db) => return db,
+            Err(e) if amity::store::is_lock_held(&e) && std::time::Instant::now() < deadline => {
+                std::thread::yield_now();
+            }
+            Err(e) => panic!("sled opens the ledger: {e}"),
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! `amity view …` and `amity rebuild`: the four views as readable tables (or
+//! the spec's JSON), and the full refold of the log. Must never: compute a
+//! view itself; the projections crate does.
+
+use super::read::progress_bar;
+use crate::error::Result;
+use crate::store::Ledger;
+use chrono::NaiveDate;
+use comfy_table::{presets, CellAlignment, ContentArrangement, Table};
+use projections::agreements::AgreementsView;
+use projections::aid::{AidView, Year};
+use projections::projects::{Amount, ProjectsView};
+use projections::visits::VisitsView;
+use std::time::Instant;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ViewKind {
+    Agreements,
+    Projects,
+    Aid,
+    Visits,
+}
+
+/// Today, in UTC: the default `as_of`.
+pub fn today() -> NaiveDate {
+    chrono::Utc::now().date_naive()
+}
+
+pub fn parse_day(text: &str) -> Result<NaiveDate, String> {
+    events::date::parse_day(text)
+}
+
+pub fn view(
+    ledger: &Ledger,
+    kind: ViewKind,
+    as_of: NaiveDate,
+    at_seq: Option<u64>,
+    json: bool,
+) -> Result<()> {
+    let text = ledger.read_views(|views| {
+        let to_json = |value: serde_json::Result<String>| value.expect("views always serialize");
+        match (kind, json) {
+            (ViewKind::Agreements, true) => to_json(serde_json::to_string_pretty(
+                &views.agreements(as_of, at_seq),
+            )),
+            (ViewKind::Projects, true) => {
+                to_json(serde_json::to_string_pretty(&views.projects(as_of, at_seq)))
+            }
+            (ViewKind::Aid, true) => to_json(serde_json::to_string_pretty(&views.aid(at_seq))),
+            (ViewKind::Visits, true) => {
+                to_json(serde_json::to_string_pretty(&views.visits(at_seq)))
+            }
+            (ViewKind::Agreements, false) => agreements_table(&views.agreements(as_of, at_seq)),
+            (ViewKind::Projects, false) => projects_table(&views.projects(as_of, at_seq)),
+            (ViewKind::Aid, false) => aid_tables(&views.aid(at_seq)),
+            (ViewKind::Visits, false) => visits_table(&views.visits(at_seq)),
+        }
+    });
+    super::read::print(&text)
+}
+
+fn table(header: &[&str], right_aligned: &[usize]) -> Table {
+    let mut table = Table::new();
+    table
+        .load_style(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled);
+    table.set_header(header.to_vec());
+    for index in right_aligned {
+        if let Some(column) = table.column_mut(*index) {
+            column.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    table
+}
+
+pub fn agreements_table(view: &AgreementsView) -> String {
+    let mut table = table(
+        &[
+            "AGREEMENT",
+            "TITLE",
+            "KIND",
+            "LEVEL",
+            "PARTIES",
+            "SIGNED",
+            "EFFECTIVE",
+        ],
+        &[],
+    );
+    for a in &view.agreements {
+        table.add_row(vec![
+            a.agreement.clone(),
+            a.title.clone(),
+            a.kind.clone(),
+            a.level.clone(),
+            a.parties.join("\n"),
+            a.signed.clone(),
+            a.effective.clone(),
+        ]);
+    }
+    format!(
+        "Active agreements as of {} (ledger at seq {}): {}\n{table}",
+        view.as_of,
+        view.at_seq,
+        view.agreements.len()
+    )
+}
+
+/// Money as a diplomat reads it: amount then currency, one per line.
+fn money_lines(amounts: &[Amount]) -> String {
+    if amounts.is_empty() {
+        return "—".into();
+    }
+    amounts
+        .iter()
+        .map(|a| format!("{} {}", group_digits(&a.amount), a.currency))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `3000000.00` → `3,000,000.00`.
+fn group_digits(amount: &str) -> String {
+    let (whole, fraction) = amount
+        .split_once('.')
+        .map_or((amount, None), |(w, f)| (w, Some(f)));
+    let mut grouped = String::new();
+    for (i, digit) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    match fraction {
+        Some(fraction) => format!("{grouped}.{fraction}"),
+        None => grouped,
+    }
+}
+
+pub fn projects_table(view: &ProjectsView) -> String {
+    let header = [
+        "PROJECT",
+        "NAME",
+        "BENEFICIARY",
+        "%",
+        "STATUS",
+        "LAST REPORT",
+        "PLEDGED",
+        "DELIVERED",
+    ];
+    let mut table = table(&header, &[3, 6, 7]);
+    for p in &view.projects {
+        table.add_row(vec![
+            p.project.clone(),
+            p.name.clone(),
+            p.beneficiary.clone(),
+            p.percent.map_or("—".into(), |v| v.to_string()),
+            p.status.clone().unwrap_or_else(|| "no report".into()),
+            p.last_report.clone().unwrap_or_else(|| "—".into()),
+            money_lines(&p.pledged),
+            money_lines(&p.delivered),
+        ]);
+    }
+    format!(
+        "Outstanding projects as of {} (ledger at seq {}): {}\n{table}",
+        view.as_of,
+        view.at_seq,
+        view.projects.len()
+    )
+}
+
+fn year_label(year: Year) -> String {
+    match year {
+        Year::Year(year) => year.to_string(),
+        Year::Undated => "undated (spans years)".into(),
+    }
+}
+
+pub fn aid_tables(view: &AidView) -> String {
+    let mut money = table(
+        &["YEAR", "DONOR", "RECIPIENT", "PLEDGED", "DELIVERED"],
+        &[3, 4],
+    );
+    for row in &view.money {
+        money.add_row(vec![
+            year_label(row.year),
+            row.donor.clone(),
+            row.recipient.clone(),
+            format!("{} {}", group_digits(&row.pledged), row.currency),
+            format!("{} {}", group_digits(&row.delivered), row.currency),
+        ]);
+    }
+    let mut items = table(
+        &["YEAR", "DONOR", "RECIPIENT", "ITEM", "PLEDGED", "DELIVERED"],
+        &[4, 5],
+    );
+    for row in &view.items {
+        items.add_row(vec![
+            year_label(row.year),
+            row.donor.clone(),
+            row.recipient.clone(),
+            row.item.clone(),
+            format!("{} {}", group_digits(&row.pledged.to_string()), row.unit),
+            format!("{} {}", group_digits(&row.delivered.to_string()), row.unit),
+        ]);
+    }
+    format!(
+        "Aid in money, by year (ledger at seq {}): {} rows\n{money}\n\nAid in kind, by year: {} rows\n{items}",
+        view.at_seq,
+        view.money.len(),
+        view.items.len()
+    )
+}
+
+pub fn visits_table(view: &VisitsView) -> String {
+    let mut table = table(
+        &[
+            "OCCURRED",
+            "VISIT",
+            "DELEGATION OF",
+            "HOST",
+            "LED BY",
+            "LEVEL",
+        ],
+        &[],
+    );
+    for v in &view.visits {
+        let led_by = match &v.led_by.title {
+            Some(title) => format!("{}\n{title}", v.led_by.name),
+            None => v.led_by.name.clone(),
+        };
+        table.add_row(vec![
+            v.occurred.clone(),
+            v.visit.clone(),
+            v.delegation_of.clone(),
+            v.host.clone(),
+            led_by,
+            v.level.clone().unwrap_or_else(|| "—".into()),
+        ]);
+    }
+    format!(
+        "Visits (ledger at seq {}): {}\n{table}",
+        view.at_seq,
+        view.visits.len()
+    )
+}
+
+pub fn rebuild(ledger: &Ledger) -> Result<()> {
+    let bar = progress_bar(ledger.head().seq, "rebuilding");
+    let started = Instant::now();
+    let count = ledger.rebuild(|seq| {
+        if seq % 4096 == 0 {
+            bar.set_position(seq);
+        }
+    })?;
+    bar.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    let rate = if seconds > 0.0 {
+        count as f64 / seconds
+    } else {
+        0.0
+    };
+    println!("rebuilt 4 views from {count} records in {seconds:.3} s ({rate:.0} records/s); checkpoint saved");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn digits_are_grouped_by_thousands() {
+        for (plain, grouped) in [
+            ("3000000.00", "3,000,000.00"),
+            ("0.50", "0.50"),
+            ("100", "100"),
+            ("1000", "1,000"),
+            ("123456789", "123,456,789"),
+        ] {
+            assert_eq!(super::group_digits(plain), grouped);
+        }
+    }
+}

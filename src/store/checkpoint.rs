@@ -1,0 +1,90 @@
+//! Projection checkpoints: the views' state and the seq (and hash) it
+//! reflects, in the `checkpoints` tree, so that opening a large ledger does
+//! not replay it from the start. A checkpoint is a cache, never a source of
+//! truth: one from another format, one whose hash does not match the log at
+//! its seq, or one that does not decode is discarded and rebuilt.
+//!
+//! Value layout: format (u32 BE) ‖ seq (u64 BE) ‖ hash (64 hex bytes) ‖ JSON.
+
+use projections::{Fold, Views};
+
+const KEY: &[u8] = b"views";
+const HEADER_BYTES: usize = 4 + 8 + 64;
+
+/// Records folded since the last checkpoint before the committer writes a
+/// new one (and always on close).
+pub const CHECKPOINT_INTERVAL_RECORDS: u64 = 100_000;
+
+/// Why a stored checkpoint was not used; logged, then the views rebuilt.
+pub fn load(tree: &sled::Tree, log: &sled::Tree) -> Result<Option<Views>, String> {
+    let Some(bytes) = tree.get(KEY).map_err(|e| e.to_string())? else {
+        return Ok(None);
+    };
+    if bytes.len() < HEADER_BYTES {
+        return Err("checkpoint is truncated".into());
+    }
+    let format = u32::from_be_bytes(bytes[..4].try_into().expect("4 bytes"));
+    if format != Views::FORMAT {
+        return Err(format!(
+            "checkpoint format {format} is not the current {}",
+            Views::FORMAT
+        ));
+    }
+    let seq = u64::from_be_bytes(bytes[4..12].try_into().expect("8 bytes"));
+    let hash =
+        std::str::from_utf8(&bytes[12..HEADER_BYTES]).map_err(|_| "checkpoint hash is not text")?;
+    let stored = log.get(seq.to_be_bytes()).map_err(|e| e.to_string())?;
+    let matches = match stored {
+        Some(record) if seq > 0 => events::Record::decode(&record).is_ok_and(|r| r.hash == hash),
+        None if seq == 0 => true,
+        _ => false,
+    };
+    if !matches {
+        return Err(format!("checkpoint at seq {seq} does not match the log"));
+    }
+    let views: Views =
+        serde_json::from_slice(&bytes[HEADER_BYTES..]).map_err(|e| format!("checkpoint: {e}"))?;
+    if views.seq != seq {
+        return Err(format!(
+            "checkpoint says seq {seq} but its state is at {}",
+            views.seq
+        ));
+    }
+    Ok(Some(views))
+}
+
+pub fn save(tree: &sled::Tree, views: &Views, hash: &str) -> sled::Result<()> {
+    let mut bytes = Vec::with_capacity(HEADER_BYTES + 4096);
+    bytes.extend_from_slice(&Views::FORMAT.to_be_bytes());
+    bytes.extend_from_slice(&views.seq.to_be_bytes());
+    bytes.extend_from_slice(hash.as_bytes());
+    serde_json::to_writer(&mut bytes, views).expect("views always serialize");
+    tree.insert(KEY, bytes)?;
+    Ok(())
+}
+
+pub fn drop_all(tree: &sled::Tree) -> sled::Result<()> {
+    tree.clear()
+}
+
+/// Folds log records after `views.seq`, calling `progress` with each seq.
+pub fn catch_up(
+    views: &mut Views,
+    log: &sled::Tree,
+    mut progress: impl FnMut(u64),
+) -> Result<(), events::ChainError> {
+    for entry in log.range((views.seq + 1).to_be_bytes()..) {
+        let (key, value) = entry.map_err(|e| events::ChainError {
+            seq: views.seq + 1,
+            problem: e.to_string(),
+        })?;
+        let seq = <[u8; 8]>::try_from(key.as_ref())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0);
+        let record = events::Record::decode(&value)
+            .map_err(|problem| events::ChainError { seq, problem })?;
+        views.apply(&record);
+        progress(seq);
+    }
+    Ok(())
+}
