@@ -23,19 +23,14 @@ pub struct ChainVerifier {
 
 impl Default for ChainVerifier {
     fn default() -> Self {
-        ChainVerifier {
-            next_seq: 1,
-            head_hash: GENESIS_PREV.to_string(),
-            last_recorded_at: String::new(),
-        }
+        ChainVerifier { next_seq: 1, head_hash: GENESIS_PREV.to_string(), last_recorded_at: String::new() }
     }
 }
 
 /// `recorded_at` is RFC 3339 UTC with exactly six fraction digits, so
 /// comparing the strings compares the instants.
 pub fn is_recorded_at(text: &str) -> bool {
-    text.len() == 27
-        && chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.6fZ").is_ok()
+    text.len() == 27 && chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.6fZ").is_ok()
 }
 
 impl ChainVerifier {
@@ -53,35 +48,21 @@ impl ChainVerifier {
     pub fn check(&mut self, key: &[u8], value: &[u8]) -> Result<Record, ChainError> {
         let seq = self.next_seq;
         let fail = |problem: String| ChainError { seq, problem };
-        let key_seq = <[u8; 8]>::try_from(key)
-            .map(u64::from_be_bytes)
-            .map_err(|_| {
-                fail(format!(
-                    "a key of {} bytes is in the log; keys are 8-byte big-endian seqs",
-                    key.len()
-                ))
-            })?;
+        let key_seq = <[u8; 8]>::try_from(key).map(u64::from_be_bytes).map_err(|_| {
+            fail(format!("a key of {} bytes is in the log; keys are 8-byte big-endian seqs", key.len()))
+        })?;
         if key_seq != seq {
             return Err(fail(format!("missing: the log goes on at seq {key_seq}")));
         }
         let record = Record::decode(value).map_err(fail)?;
         if record.canonical_bytes() != value {
-            return Err(fail(
-                "stored bytes are not the record's canonical (JCS) form".into(),
-            ));
+            return Err(fail("stored bytes are not the record's canonical (JCS) form".into()));
         }
         if record.seq != seq {
-            return Err(fail(format!(
-                "the record stored here says seq {}",
-                record.seq
-            )));
+            return Err(fail(format!("the record stored here says seq {}", record.seq)));
         }
         if record.prev != self.head_hash {
-            return Err(fail(format!(
-                "prev {} does not match the hash of seq {}",
-                record.prev,
-                seq - 1
-            )));
+            return Err(fail(format!("prev {} does not match the hash of seq {}", record.prev, seq - 1)));
         }
         let hash = record.compute_hash();
         if record.hash != hash {
@@ -91,16 +72,10 @@ impl ChainVerifier {
             )));
         }
         if !is_recorded_at(&record.recorded_at) {
-            return Err(fail(format!(
-                "recorded_at `{}` is not RFC 3339 UTC with microseconds",
-                record.recorded_at
-            )));
+            return Err(fail(format!("recorded_at `{}` is not RFC 3339 UTC with microseconds", record.recorded_at)));
         }
         if record.recorded_at < self.last_recorded_at {
-            return Err(fail(format!(
-                "recorded_at {} goes back from {}",
-                record.recorded_at, self.last_recorded_at
-            )));
+            return Err(fail(format!("recorded_at {} goes back from {}", record.recorded_at, self.last_recorded_at)));
         }
         self.next_seq += 1;
         self.head_hash.clone_from(&record.hash);

@@ -379,13 +379,8 @@ pub enum EventData {
 impl EventData {
     /// Decodes `data` for `kind`. The error names the field by its path
     /// (`data.led_by.name`) and says what serde found wrong with it.
-    pub fn decode(
-        kind: EventType,
-        data: &serde_json::Value,
-    ) -> Result<EventData, crate::FieldError> {
-        fn typed<T: serde::de::DeserializeOwned>(
-            data: &serde_json::Value,
-        ) -> Result<T, crate::FieldError> {
+    pub fn decode(kind: EventType, data: &serde_json::Value) -> Result<EventData, crate::FieldError> {
+        fn typed<T: serde::de::DeserializeOwned>(data: &serde_json::Value) -> Result<T, crate::FieldError> {
             serde_path_to_error::deserialize(data).map_err(|e| {
                 let field = crate::error::join_path("data", e.path());
                 crate::FieldError::new(field, e.into_inner().to_string())

@@ -28,9 +28,7 @@ impl Point {
             Point::Year(y) => ymd(y, 12, 31),
             Point::Month(y, m) => {
                 let (next_y, next_m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
-                ymd(next_y, next_m, 1)
-                    .pred_opt()
-                    .expect("a month's last day exists")
+                ymd(next_y, next_m, 1).pred_opt().expect("a month's last day exists")
             }
             Point::Day(d) => d,
         }
@@ -39,8 +37,7 @@ impl Point {
     fn parse(text: &str) -> Result<Point, String> {
         let bytes = text.as_bytes();
         let digits = |range: std::ops::Range<usize>| bytes[range].iter().all(u8::is_ascii_digit);
-        let number =
-            |range: std::ops::Range<usize>| text[range].parse::<u32>().expect("checked digits");
+        let number = |range: std::ops::Range<usize>| text[range].parse::<u32>().expect("checked digits");
         match bytes.len() {
             4 if digits(0..4) => Ok(Point::Year(number(0..4) as i32)),
             7 if digits(0..4) && bytes[4] == b'-' && digits(5..7) => {
@@ -51,12 +48,7 @@ impl Point {
                     Err(format!("`{text}` has no month {month:02}"))
                 }
             }
-            10 if digits(0..4)
-                && bytes[4] == b'-'
-                && digits(5..7)
-                && bytes[7] == b'-'
-                && digits(8..10) =>
-            {
+            10 if digits(0..4) && bytes[4] == b'-' && digits(5..7) && bytes[7] == b'-' && digits(8..10) => {
                 NaiveDate::from_ymd_opt(number(0..4) as i32, number(5..7), number(8..10))
                     .map(Point::Day)
                     .ok_or_else(|| format!("`{text}` is not a day of the calendar"))
@@ -163,11 +155,7 @@ mod tests {
             (Ok(date), Ok((first, last))) => {
                 assert_eq!(date.to_string(), text, "round trip");
                 assert_eq!(date.first_day().to_string(), first, "{text} first day");
-                assert_eq!(
-                    date.last_day().map(|d| d.to_string()).as_deref(),
-                    last,
-                    "{text} last day"
-                );
+                assert_eq!(date.last_day().map(|d| d.to_string()).as_deref(), last, "{text} last day");
             }
             (Err(e), Err(fragment)) => {
                 assert!(e.contains(fragment), "{text}: `{e}` lacks `{fragment}`")

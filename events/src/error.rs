@@ -14,10 +14,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, rule: impl Into<String>) -> Self {
-        FieldError {
-            field: field.into(),
-            rule: rule.into(),
-        }
+        FieldError { field: field.into(), rule: rule.into() }
     }
 }
 
@@ -38,18 +35,12 @@ pub struct Rejection {
 
 impl Rejection {
     pub fn one(field: impl Into<String>, rule: impl Into<String>) -> Self {
-        Rejection {
-            errors: vec![FieldError::new(field, rule)],
-        }
+        Rejection { errors: vec![FieldError::new(field, rule)] }
     }
 }
 
 fn display_all(errors: &[FieldError]) -> String {
-    errors
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
+    errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
 }
 
 /// Collects errors while a validator walks a submission.
@@ -69,22 +60,15 @@ impl Errors {
 
     /// The rejection; only called once an error was pushed.
     pub(crate) fn into_rejection(self) -> Rejection {
-        assert!(
-            !self.errors.is_empty(),
-            "a rejection lists at least one broken rule"
-        );
-        Rejection {
-            errors: self.errors,
-        }
+        assert!(!self.errors.is_empty(), "a rejection lists at least one broken rule");
+        Rejection { errors: self.errors }
     }
 
     pub(crate) fn into_result<T>(self, value: T) -> Result<T, Rejection> {
         if self.errors.is_empty() {
             Ok(value)
         } else {
-            Err(Rejection {
-                errors: self.errors,
-            })
+            Err(Rejection { errors: self.errors })
         }
     }
 }

@@ -67,20 +67,14 @@ impl History {
     }
 
     fn party(&mut self) -> String {
-        self.parties
-            .choose(&mut self.rng)
-            .expect("parties come first")
-            .clone()
+        self.parties.choose(&mut self.rng).expect("parties come first").clone()
     }
 
     /// Two different parties.
     fn two_parties(&mut self) -> (String, String) {
         let a = self.party();
         let others: Vec<&String> = self.parties.iter().filter(|p| **p != a).collect();
-        let b = (*others
-            .choose(&mut self.rng)
-            .expect("two parties come first"))
-        .clone();
+        let b = (*others.choose(&mut self.rng).expect("two parties come first")).clone();
         (a, b)
     }
 
@@ -88,11 +82,7 @@ impl History {
         match self.rng.random_range(0..3) {
             0 => format!("{year:04}"),
             1 => format!("{year:04}-{:02}", self.rng.random_range(1..=12)),
-            _ => format!(
-                "{year:04}-{:02}-{:02}",
-                self.rng.random_range(1..=12),
-                self.rng.random_range(1..=28)
-            ),
+            _ => format!("{year:04}-{:02}-{:02}", self.rng.random_range(1..=12), self.rng.random_range(1..=28)),
         }
     }
 
@@ -120,11 +110,7 @@ impl History {
         let amount = if decimals == 0 {
             whole.to_string()
         } else {
-            format!(
-                "{whole}.{:0width$}",
-                self.rng.random_range(0..10u64.pow(decimals)),
-                width = decimals as usize
-            )
+            format!("{whole}.{:0width$}", self.rng.random_range(0..10u64.pow(decimals)), width = decimals as usize)
         };
         json!({"amount": amount, "currency": currency})
     }
@@ -182,9 +168,7 @@ impl History {
                 7 | 8 => self.aid_delivered(),
                 9 => self.project_launched(n),
                 10 if !self.projects.is_empty() => self.project_progress(),
-                11 if !self.projects.is_empty() => {
-                    ("project.completed", json!({"project": self.project_id()}))
-                }
+                11 if !self.projects.is_empty() => ("project.completed", json!({"project": self.project_id()})),
                 12 => self.award(),
                 13 if !self.retractable.is_empty() => self.retraction(),
                 _ => self.activity(),
@@ -205,11 +189,9 @@ impl History {
     }
 
     fn party_registered(&mut self, n: u64) -> (&'static str, Value) {
-        let (country, prefix) =
-            [("VN", "vn"), ("LA", "la"), ("TH", "th")][self.rng.random_range(0..3)];
+        let (country, prefix) = [("VN", "vn"), ("LA", "la"), ("TH", "th")][self.rng.random_range(0..3)];
         let party = format!("{prefix}/p{n}");
-        let mut data =
-            json!({"party": party, "name": self.text(), "kind": "city", "country": country});
+        let mut data = json!({"party": party, "name": self.text(), "kind": "city", "country": country});
         if self.rng.random_bool(0.5) {
             data["name_en"] = json!("An English name");
         }
@@ -230,9 +212,7 @@ impl History {
             "led_by": {"name": self.text(), "title": self.text()},
         });
         if self.rng.random_bool(0.5) {
-            data["level"] = json!(
-                ["state", "high", "city", "department", "people"][self.rng.random_range(0..5)]
-            );
+            data["level"] = json!(["state", "high", "city", "department", "people"][self.rng.random_range(0..5)]);
             data["members"] = json!([{"name": self.text()}]);
             data["counterparts"] = json!([{"name": self.text(), "title": "Chairman"}]);
             data["place"] = json!(self.text());
@@ -263,11 +243,7 @@ impl History {
     }
 
     fn agreement_amended(&mut self) -> (&'static str, Value) {
-        let agreement = self
-            .agreements
-            .choose(&mut self.rng)
-            .expect("checked")
-            .clone();
+        let agreement = self.agreements.choose(&mut self.rng).expect("checked").clone();
         let mut data = json!({"agreement": agreement});
         if self.rng.random_bool(0.7) {
             let start = self.rng.random_range(1998..=2026);
@@ -280,15 +256,8 @@ impl History {
     }
 
     fn agreement_terminated(&mut self) -> (&'static str, Value) {
-        let agreement = self
-            .agreements
-            .choose(&mut self.rng)
-            .expect("checked")
-            .clone();
-        (
-            "agreement.terminated",
-            json!({"agreement": agreement, "reason": self.text()}),
-        )
+        let agreement = self.agreements.choose(&mut self.rng).expect("checked").clone();
+        ("agreement.terminated", json!({"agreement": agreement, "reason": self.text()}))
     }
 
     fn aid_pledged(&mut self, n: u64) -> (&'static str, Value) {
@@ -339,12 +308,7 @@ impl History {
 
     fn project_launched(&mut self, n: u64) -> (&'static str, Value) {
         let id = format!("project-{n}");
-        let unclaimed: Vec<_> = self
-            .pledges
-            .iter()
-            .filter(|p| p.3.is_none())
-            .cloned()
-            .collect();
+        let unclaimed: Vec<_> = self.pledges.iter().filter(|p| p.3.is_none()).cloned().collect();
         let (beneficiary, funders, pledge) = match unclaimed.choose(&mut self.rng) {
             Some((pledge, donor, recipient, _)) if self.rng.random_bool(0.5) => {
                 (recipient.clone(), vec![donor.clone()], Some(pledge.clone()))
@@ -366,11 +330,7 @@ impl History {
     }
 
     fn project_id(&mut self) -> String {
-        self.projects
-            .choose(&mut self.rng)
-            .expect("checked")
-            .0
-            .clone()
+        self.projects.choose(&mut self.rng).expect("checked").0.clone()
     }
 
     fn project_progress(&mut self) -> (&'static str, Value) {
@@ -389,27 +349,16 @@ impl History {
 
     fn award(&mut self) -> (&'static str, Value) {
         let (by, to) = self.two_parties();
-        (
-            "award.conferred",
-            json!({"award": self.text(), "class": "second", "by": by, "to": to}),
-        )
+        ("award.conferred", json!({"award": self.text(), "class": "second", "by": by, "to": to}))
     }
 
     fn activity(&mut self) -> (&'static str, Value) {
-        let category = [
-            "trade_fair",
-            "exhibition",
-            "scholarship",
-            "training",
-            "exchange",
-            "forum",
-            "gift",
-            "other",
-        ][self.rng.random_range(0..8)];
-        let mut data =
-            json!({"category": category, "title": self.text(), "parties": [self.party()]});
+        let category = ["trade_fair", "exhibition", "scholarship", "training", "exchange", "forum", "gift", "other"]
+            [self.rng.random_range(0..8)];
+        let mut data = json!({"category": category, "title": self.text(), "parties": [self.party()]});
         if self.rng.random_bool(0.5) {
-            data["figures"] = json!({"booths": self.rng.random_range(0..100), "area_m2": self.rng.random_range(0..5000)});
+            data["figures"] =
+                json!({"booths": self.rng.random_range(0..100), "area_m2": self.rng.random_range(0..5000)});
         }
         ("activity.held", data)
     }
@@ -417,10 +366,7 @@ impl History {
     fn retraction(&mut self) -> (&'static str, Value) {
         let index = self.rng.random_range(0..self.retractable.len());
         let target = self.retractable.swap_remove(index);
-        (
-            "event.retracted",
-            json!({"target": target, "reason": self.text()}),
-        )
+        ("event.retracted", json!({"target": target, "reason": self.text()}))
     }
 }
 

@@ -29,15 +29,9 @@ impl EntityKind {
     }
 
     pub fn parse(text: &str) -> Option<EntityKind> {
-        [
-            EntityKind::Party,
-            EntityKind::Visit,
-            EntityKind::Agreement,
-            EntityKind::Pledge,
-            EntityKind::Project,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == text)
+        [EntityKind::Party, EntityKind::Visit, EntityKind::Agreement, EntityKind::Pledge, EntityKind::Project]
+            .into_iter()
+            .find(|k| k.as_str() == text)
     }
 }
 
@@ -50,19 +44,13 @@ pub struct EntityKey {
 
 impl EntityKey {
     pub fn new(kind: EntityKind, id: &str) -> EntityKey {
-        EntityKey {
-            kind,
-            id: id.to_string(),
-        }
+        EntityKey { kind, id: id.to_string() }
     }
 
     /// Parses a stream name (`kind:id`).
     pub fn parse(stream: &str) -> Option<EntityKey> {
         let (kind, id) = stream.split_once(':')?;
-        Some(EntityKey {
-            kind: EntityKind::parse(kind)?,
-            id: id.to_string(),
-        })
+        Some(EntityKey { kind: EntityKind::parse(kind)?, id: id.to_string() })
     }
 }
 
@@ -138,14 +126,9 @@ pub struct Effects {
 pub fn introduction(data: &EventData) -> Option<(EntityKey, EntityAttrs)> {
     let key = |kind, id: &str| EntityKey::new(kind, id);
     match data {
-        EventData::PartyRegistered(d) => {
-            Some((key(EntityKind::Party, &d.party), EntityAttrs::default()))
-        }
+        EventData::PartyRegistered(d) => Some((key(EntityKind::Party, &d.party), EntityAttrs::default())),
         EventData::VisitHeld(d) => Some((key(EntityKind::Visit, &d.visit), EntityAttrs::default())),
-        EventData::AgreementSigned(d) => Some((
-            key(EntityKind::Agreement, &d.agreement),
-            EntityAttrs::default(),
-        )),
+        EventData::AgreementSigned(d) => Some((key(EntityKind::Agreement, &d.agreement), EntityAttrs::default())),
         EventData::AidPledged(d) => Some((
             key(EntityKind::Pledge, &d.pledge),
             EntityAttrs {
@@ -172,9 +155,7 @@ pub fn introduction(data: &EventData) -> Option<(EntityKey, EntityAttrs)> {
 pub fn references(data: &EventData) -> Vec<(String, EntityKey)> {
     use EntityKind::*;
     let mut refs: Vec<(String, EntityKey)> = Vec::new();
-    let mut one = |field: &str, kind, id: &str| {
-        refs.push((format!("data.{field}"), EntityKey::new(kind, id)))
-    };
+    let mut one = |field: &str, kind, id: &str| refs.push((format!("data.{field}"), EntityKey::new(kind, id)));
     match data {
         EventData::PartyRegistered(d) => {
             if let Some(within) = &d.within {
@@ -238,10 +219,7 @@ pub fn references(data: &EventData) -> Vec<(String, EntityKey)> {
 /// A retraction names its target's streams, which only the ledger knows, so
 /// the caller passes them.
 pub fn streams(data: &EventData, retraction_target_streams: &[String]) -> Vec<String> {
-    let mut names: Vec<String> = references(data)
-        .into_iter()
-        .map(|(_, key)| key.to_string())
-        .collect();
+    let mut names: Vec<String> = references(data).into_iter().map(|(_, key)| key.to_string()).collect();
     if let Some((key, _)) = introduction(data) {
         names.push(key.to_string());
     }

@@ -17,17 +17,10 @@ impl Currency {
     pub fn from_code(code: &str) -> Result<Currency, String> {
         let currency = iso_currency::Currency::from_code(code)
             .ok_or_else(|| format!("`{code}` is not an ISO 4217 currency code"))?;
-        let digits = currency
-            .exponent()
-            .ok_or_else(|| format!("`{code}` has no minor unit, so it cannot count money"))?;
-        let code_bytes: [u8; 3] = code
-            .as_bytes()
-            .try_into()
-            .expect("ISO 4217 codes are three letters");
-        Ok(Currency {
-            code: code_bytes,
-            minor_digits: digits as u8,
-        })
+        let digits =
+            currency.exponent().ok_or_else(|| format!("`{code}` has no minor unit, so it cannot count money"))?;
+        let code_bytes: [u8; 3] = code.as_bytes().try_into().expect("ISO 4217 codes are three letters");
+        Ok(Currency { code: code_bytes, minor_digits: digits as u8 })
     }
 
     pub fn code(&self) -> &str {
@@ -46,12 +39,7 @@ impl Currency {
             return minor.to_string();
         }
         let scale = 10u128.pow(digits);
-        format!(
-            "{}.{:0width$}",
-            minor / scale,
-            minor % scale,
-            width = digits as usize
-        )
+        format!("{}.{:0width$}", minor / scale, minor % scale, width = digits as usize)
     }
 }
 
@@ -121,10 +109,7 @@ mod tests {
         let result = Currency::from_code(code).and_then(|c| Money::parse(amount, c));
         match (result, expected) {
             (Ok(money), Ok(text)) => assert_eq!(money.amount_string(), text, "{amount} {code}"),
-            (Err(e), Err(fragment)) => assert!(
-                e.contains(fragment),
-                "{amount} {code}: `{e}` lacks `{fragment}`"
-            ),
+            (Err(e), Err(fragment)) => assert!(e.contains(fragment), "{amount} {code}: `{e}` lacks `{fragment}`"),
             (got, want) => panic!("{amount} {code}: got {got:?}, wanted {want:?}"),
         }
     }
@@ -153,11 +138,7 @@ mod tests {
         check("5.", "USD", Err("not a plain decimal"));
         check("", "USD", Err("not a plain decimal"));
         check("+5", "USD", Err("not a plain decimal"));
-        check(
-            "1234567890123456789012345",
-            "USD",
-            Err("more than 24 digits"),
-        );
+        check("1234567890123456789012345", "USD", Err("more than 24 digits"));
         check("1", "XYZ", Err("not an ISO 4217"));
         check("1", "usd", Err("not an ISO 4217"));
         check("1", "XAU", Err("no minor unit"));
@@ -177,11 +158,7 @@ mod tests {
             ("AUD", 2),
             ("GBP", 2),
         ] {
-            assert_eq!(
-                Currency::from_code(code).unwrap().minor_digits(),
-                digits,
-                "{code}"
-            );
+            assert_eq!(Currency::from_code(code).unwrap().minor_digits(), digits, "{code}");
         }
     }
 }

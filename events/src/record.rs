@@ -121,12 +121,7 @@ impl Record {
 
 /// SHA-256 of the JCS form of `{data, occurred, sources, type}`.
 pub fn content_digest(event_type: &str, occurred: &str, data: &Value, sources: &Value) -> [u8; 32] {
-    let content = Content {
-        data,
-        occurred,
-        sources,
-        event_type,
-    };
+    let content = Content { data, occurred, sources, event_type };
     Sha256::digest(serde_json::to_vec(&content).expect("a Value always serializes")).into()
 }
 
@@ -154,19 +149,16 @@ mod tests {
         let bytes = record.canonical_bytes();
         // The same record through a generic Value (sorted maps) must give the
         // same bytes; with serde_json's preserve_order on, this fails.
-        let value: Value =
-            serde_json::from_str(r#"{"type":"party.registered","seq":1,"a":{"z":1,"b":2}}"#)
-                .unwrap();
-        assert_eq!(
-            serde_json::to_string(&value).unwrap(),
-            r#"{"a":{"b":2,"z":1},"seq":1,"type":"party.registered"}"#
-        );
-        assert_eq!(
-            bytes,
-            serde_json::to_vec(&serde_json::to_value(&record).unwrap()).unwrap()
-        );
+        let value: Value = serde_json::from_str(r#"{"type":"party.registered","seq":1,"a":{"z":1,"b":2}}"#).unwrap();
+        assert_eq!(serde_json::to_string(&value).unwrap(), r#"{"a":{"b":2,"z":1},"seq":1,"type":"party.registered"}"#);
+        assert_eq!(bytes, serde_json::to_vec(&serde_json::to_value(&record).unwrap()).unwrap());
         let text = String::from_utf8(bytes).unwrap();
-        assert!(text.starts_with(r#"{"data":{"country":"VN","kind":"city","name":"Hà Nội \"thủ đô\"\n","party":"vn/hanoi"},"hash":""#), "{text}");
+        assert!(
+            text.starts_with(
+                r#"{"data":{"country":"VN","kind":"city","name":"Hà Nội \"thủ đô\"\n","party":"vn/hanoi"},"hash":""#
+            ),
+            "{text}"
+        );
     }
 
     #[test]
@@ -187,8 +179,6 @@ mod tests {
         assert_eq!(Record::decode(&record.canonical_bytes()).unwrap(), record);
         let mut value = serde_json::to_value(&record).unwrap();
         value["extra"] = json!(1);
-        assert!(Record::decode(&serde_json::to_vec(&value).unwrap())
-            .unwrap_err()
-            .contains("unknown field"));
+        assert!(Record::decode(&serde_json::to_vec(&value).unwrap()).unwrap_err().contains("unknown field"));
     }
 }

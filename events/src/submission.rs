@@ -73,18 +73,11 @@ impl Checked {
         if bytes.len() > SUBMISSION_BYTES_MAX {
             return Err(Rejection::one(
                 "submission",
-                format!(
-                    "{} bytes is more than the {SUBMISSION_BYTES_MAX} a submission may have",
-                    bytes.len()
-                ),
+                format!("{} bytes is more than the {SUBMISSION_BYTES_MAX} a submission may have", bytes.len()),
             ));
         }
-        let text = std::str::from_utf8(bytes).map_err(|e| {
-            Rejection::one(
-                "submission",
-                format!("not valid UTF-8 (at byte {})", e.valid_up_to()),
-            )
-        })?;
+        let text = std::str::from_utf8(bytes)
+            .map_err(|e| Rejection::one("submission", format!("not valid UTF-8 (at byte {})", e.valid_up_to())))?;
         Checked::from_value(parse_strict(text)?)
     }
 
@@ -100,22 +93,13 @@ impl Checked {
         };
         for name in fields.keys() {
             if LEDGER_FIELDS.contains(&name.as_str()) {
-                errors.push(
-                    name.clone(),
-                    "is set by the ledger; a writer must not send it",
-                );
+                errors.push(name.clone(), "is set by the ledger; a writer must not send it");
             } else if !WRITER_FIELDS.contains(&name.as_str()) {
-                errors.push(
-                    name.clone(),
-                    "is not a field of a submission (type, occurred, data, id, sources, expect)",
-                );
+                errors.push(name.clone(), "is not a field of a submission (type, occurred, data, id, sources, expect)");
             }
         }
         let event_type = match fields.remove("type") {
-            Some(Value::String(t)) => t
-                .parse::<EventType>()
-                .map_err(|e| errors.push("type", e))
-                .ok(),
+            Some(Value::String(t)) => t.parse::<EventType>().map_err(|e| errors.push("type", e)).ok(),
             Some(_) => {
                 errors.push("type", "must be a string");
                 None
@@ -134,10 +118,7 @@ impl Checked {
                 }
             },
             Some(_) => {
-                errors.push(
-                    "occurred",
-                    "must be a date string (YYYY, YYYY-MM, YYYY-MM-DD or an interval A/B)",
-                );
+                errors.push("occurred", "must be a date string (YYYY, YYYY-MM, YYYY-MM-DD or an interval A/B)");
                 None
             }
             None => {
@@ -156,13 +137,9 @@ impl Checked {
                 None
             }
         };
-        let sources = fields
-            .remove("sources")
-            .unwrap_or_else(|| Value::Array(Vec::new()));
+        let sources = fields.remove("sources").unwrap_or_else(|| Value::Array(Vec::new()));
         check_sources(&sources, &mut errors);
-        let expect = fields
-            .remove("expect")
-            .and_then(|v| check_expect(v, &mut errors));
+        let expect = fields.remove("expect").and_then(|v| check_expect(v, &mut errors));
         let data = fields.remove("data");
         if data.is_none() {
             errors.push("data", "is required");
@@ -181,19 +158,8 @@ impl Checked {
             _ => None,
         };
         match (event_type, occurred, data, typed) {
-            (Some(event_type), Some((occurred, occurred_text)), Some(data), Some(typed))
-                if errors.is_empty() =>
-            {
-                Ok(Checked {
-                    id,
-                    event_type,
-                    occurred,
-                    occurred_text,
-                    data,
-                    typed,
-                    sources,
-                    expect,
-                })
+            (Some(event_type), Some((occurred, occurred_text)), Some(data), Some(typed)) if errors.is_empty() => {
+                Ok(Checked { id, event_type, occurred, occurred_text, data, typed, sources, expect })
             }
             _ => Err(errors.into_rejection()),
         }
@@ -233,23 +199,12 @@ impl Checked {
 
     /// What idempotency compares with a stored record of the same id.
     pub fn content_digest(&self) -> [u8; 32] {
-        crate::record::content_digest(
-            self.event_type.as_str(),
-            &self.occurred_text,
-            &self.data,
-            &self.sources,
-        )
+        crate::record::content_digest(self.event_type.as_str(), &self.occurred_text, &self.data, &self.sources)
     }
 
     /// Splits off the parts a record is sealed from.
     pub fn into_record_parts(self) -> (Option<String>, EventType, String, Value, Value) {
-        (
-            self.id,
-            self.event_type,
-            self.occurred_text,
-            self.data,
-            self.sources,
-        )
+        (self.id, self.event_type, self.occurred_text, self.data, self.sources)
     }
 
     /// Checks the rules that depend on what the ledger already holds.
@@ -258,38 +213,23 @@ impl Checked {
         if let Some((key, _)) = known::introduction(&self.typed) {
             if known.entity(&key).is_some() {
                 let field = format!("data.{}", key.kind.as_str());
-                errors.push(
-                    field,
-                    format!(
-                        "{} `{}` already exists; ids are never reused",
-                        key.kind.as_str(),
-                        key.id
-                    ),
-                );
+                errors.push(field, format!("{} `{}` already exists; ids are never reused", key.kind.as_str(), key.id));
             }
         }
         for (field, key) in known::references(&self.typed) {
             if known.entity(&key).is_none() {
-                errors.push(
-                    field,
-                    format!("{} `{}` is not in the ledger", key.kind.as_str(), key.id),
-                );
+                errors.push(field, format!("{} `{}` is not in the ledger", key.kind.as_str(), key.id));
             }
         }
         let mut target_streams = Vec::new();
         let mut retracts = None;
         if let EventData::EventRetracted(d) = &self.typed {
             match known.event(&d.target) {
-                None => errors.push(
-                    "data.target",
-                    format!("no event `{}` is in the ledger", d.target),
-                ),
+                None => errors.push("data.target", format!("no event `{}` is in the ledger", d.target)),
                 Some(target) if target.event_type == EventType::EventRetracted => {
                     errors.push("data.target", "a retraction cannot be retracted")
                 }
-                Some(target) if target.retracted => {
-                    errors.push("data.target", "that event is already retracted")
-                }
+                Some(target) if target.retracted => errors.push("data.target", "that event is already retracted"),
                 Some(target) => {
                     target_streams = target.streams;
                     retracts = Some(d.target.clone());
@@ -304,10 +244,7 @@ impl Checked {
             streams: known::streams(&self.typed, &target_streams),
             retracts,
         };
-        errors.into_result(Validated {
-            checked: self,
-            effects,
-        })
+        errors.into_result(Validated { checked: self, effects })
     }
 }
 
@@ -315,32 +252,18 @@ impl Checked {
 /// beneficiary from one of its funders; a delivery that names a pledge has
 /// the pledge's donor, recipient and project; signatories sign for a party.
 fn check_consistency(data: &EventData, known: &impl Known, errors: &mut Errors) {
-    let project = |id: &str| {
-        known
-            .entity(&EntityKey::new(EntityKind::Project, id))
-            .unwrap_or_default()
-    };
-    let pledge = |id: &str| {
-        known
-            .entity(&EntityKey::new(EntityKind::Pledge, id))
-            .unwrap_or_default()
-    };
+    let project = |id: &str| known.entity(&EntityKey::new(EntityKind::Project, id)).unwrap_or_default();
+    let pledge = |id: &str| known.entity(&EntityKey::new(EntityKind::Pledge, id)).unwrap_or_default();
     let check_project_aid = |errors: &mut Errors, id: &str, donor: &str, recipient: &str| {
         let attrs = project(id);
         if attrs.beneficiary.as_deref() != Some(recipient) {
             let beneficiary = attrs.beneficiary.unwrap_or_default();
-            errors.push(
-                "data.recipient",
-                format!("must be `{beneficiary}`, the beneficiary of project `{id}`"),
-            );
+            errors.push("data.recipient", format!("must be `{beneficiary}`, the beneficiary of project `{id}`"));
         }
         if !attrs.funders.iter().any(|f| f == donor) {
             errors.push(
                 "data.donor",
-                format!(
-                    "must be one of the funders of project `{id}`: {}",
-                    attrs.funders.join(", ")
-                ),
+                format!("must be one of the funders of project `{id}`: {}", attrs.funders.join(", ")),
             );
         }
     };
@@ -353,24 +276,17 @@ fn check_consistency(data: &EventData, known: &impl Known, errors: &mut Errors) 
         EventData::AidDelivered(d) => {
             if let Some(id) = &d.pledge {
                 let attrs: EntityAttrs = pledge(id);
-                for (field, stated, wanted) in [
-                    ("donor", Some(&d.donor), &attrs.donor),
-                    ("recipient", Some(&d.recipient), &attrs.recipient),
-                ] {
+                for (field, stated, wanted) in
+                    [("donor", Some(&d.donor), &attrs.donor), ("recipient", Some(&d.recipient), &attrs.recipient)]
+                {
                     if stated != wanted.as_ref() {
                         let wanted = wanted.clone().unwrap_or_default();
-                        errors.push(
-                            format!("data.{field}"),
-                            format!("must be `{wanted}`, as in pledge `{id}`"),
-                        );
+                        errors.push(format!("data.{field}"), format!("must be `{wanted}`, as in pledge `{id}`"));
                     }
                 }
                 if attrs.project.is_some() && d.project != attrs.project {
                     let wanted = attrs.project.unwrap_or_default();
-                    errors.push(
-                        "data.project",
-                        format!("must be `{wanted}`, the project of pledge `{id}`"),
-                    );
+                    errors.push("data.project", format!("must be `{wanted}`, the project of pledge `{id}`"));
                 }
             }
             if let Some(id) = &d.project {
@@ -381,26 +297,13 @@ fn check_consistency(data: &EventData, known: &impl Known, errors: &mut Errors) 
             if let Some(id) = &d.pledge {
                 let attrs = pledge(id);
                 if attrs.recipient.as_deref() != Some(d.beneficiary.as_str()) {
-                    errors.push(
-                        "data.beneficiary",
-                        format!("must be the recipient of pledge `{id}`"),
-                    );
+                    errors.push("data.beneficiary", format!("must be the recipient of pledge `{id}`"));
                 }
-                if !attrs
-                    .donor
-                    .as_ref()
-                    .is_some_and(|donor| d.funders.contains(donor))
-                {
-                    errors.push(
-                        "data.funders",
-                        format!("must include the donor of pledge `{id}`"),
-                    );
+                if !attrs.donor.as_ref().is_some_and(|donor| d.funders.contains(donor)) {
+                    errors.push("data.funders", format!("must include the donor of pledge `{id}`"));
                 }
                 if attrs.project.as_ref().is_some_and(|p| p != &d.project) {
-                    errors.push(
-                        "data.pledge",
-                        format!("pledge `{id}` is for another project"),
-                    );
+                    errors.push("data.pledge", format!("pledge `{id}` is for another project"));
                 }
             }
         }
@@ -416,16 +319,9 @@ fn parse_strict(text: &str) -> Result<Value, Rejection> {
     // serde_json's own nesting limit (128) stays on; ours is lower and
     // enforced by StrictSeed. The byte limit already bounds array lengths.
     let mut deserializer = serde_json::Deserializer::from_str(text);
-    let value =
-        serde_path_to_error::deserialize::<_, StrictValue>(&mut deserializer).map_err(|e| {
-            Rejection::one(
-                join_path("", e.path()),
-                format!("not valid JSON: {}", e.into_inner()),
-            )
-        })?;
-    deserializer
-        .end()
-        .map_err(|e| Rejection::one("submission", format!("not valid JSON: {e}")))?;
+    let value = serde_path_to_error::deserialize::<_, StrictValue>(&mut deserializer)
+        .map_err(|e| Rejection::one(join_path("", e.path()), format!("not valid JSON: {}", e.into_inner())))?;
+    deserializer.end().map_err(|e| Rejection::one("submission", format!("not valid JSON: {e}")))?;
     Ok(value.0)
 }
 
@@ -433,9 +329,7 @@ struct StrictValue(Value);
 
 impl<'de> serde::Deserialize<'de> for StrictValue {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        StrictSeed { depth: 0 }
-            .deserialize(deserializer)
-            .map(StrictValue)
+        StrictSeed { depth: 0 }.deserialize(deserializer).map(StrictValue)
     }
 }
 
@@ -465,26 +359,20 @@ impl<'de> Visitor<'de> for StrictSeed {
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
         if v.unsigned_abs() > INTEGER_ABS_MAX {
-            return Err(E::custom(format!(
-                "integer {v} is outside ±{INTEGER_ABS_MAX}"
-            )));
+            return Err(E::custom(format!("integer {v} is outside ±{INTEGER_ABS_MAX}")));
         }
         Ok(Value::from(v))
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
         if v > INTEGER_ABS_MAX {
-            return Err(E::custom(format!(
-                "integer {v} is outside ±{INTEGER_ABS_MAX}"
-            )));
+            return Err(E::custom(format!("integer {v} is outside ±{INTEGER_ABS_MAX}")));
         }
         Ok(Value::from(v))
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        Err(E::custom(format!(
-            "{v} is a float; the ledger has no floats (write money as a decimal string)"
-        )))
+        Err(E::custom(format!("{v} is a float; the ledger has no floats (write money as a decimal string)")))
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
@@ -525,13 +413,9 @@ impl<'de> Visitor<'de> for StrictSeed {
 impl StrictSeed {
     fn deeper<E: de::Error>(self) -> Result<StrictSeed, E> {
         if self.depth >= JSON_DEPTH_MAX {
-            return Err(E::custom(format!(
-                "nested deeper than {JSON_DEPTH_MAX} levels"
-            )));
+            return Err(E::custom(format!("nested deeper than {JSON_DEPTH_MAX} levels")));
         }
-        Ok(StrictSeed {
-            depth: self.depth + 1,
-        })
+        Ok(StrictSeed { depth: self.depth + 1 })
     }
 }
 
@@ -543,15 +427,11 @@ fn check_numbers_and_depth(value: &Value, path: &str, depth: usize, errors: &mut
     }
     match value {
         Value::Number(n) => {
-            let in_range = n
-                .as_i64()
-                .map(|v| v.unsigned_abs() <= INTEGER_ABS_MAX)
-                .or(n.as_u64().map(|v| v <= INTEGER_ABS_MAX));
+            let in_range =
+                n.as_i64().map(|v| v.unsigned_abs() <= INTEGER_ABS_MAX).or(n.as_u64().map(|v| v <= INTEGER_ABS_MAX));
             match in_range {
                 None => errors.push(path, format!("{n} is a float; the ledger has no floats")),
-                Some(false) => {
-                    errors.push(path, format!("integer {n} is outside ±{INTEGER_ABS_MAX}"))
-                }
+                Some(false) => errors.push(path, format!("integer {n} is outside ±{INTEGER_ABS_MAX}")),
                 Some(true) => {}
             }
         }
@@ -562,11 +442,7 @@ fn check_numbers_and_depth(value: &Value, path: &str, depth: usize, errors: &mut
         }
         Value::Object(fields) => {
             for (key, item) in fields {
-                let child = if path == "submission" {
-                    key.clone()
-                } else {
-                    format!("{path}.{key}")
-                };
+                let child = if path == "submission" { key.clone() } else { format!("{path}.{key}") };
                 check_numbers_and_depth(item, &child, depth + 1, errors);
             }
         }
@@ -586,10 +462,7 @@ fn check_id(field: &str, id: &str, max: usize, errors: &mut Errors) {
     if id.is_empty() || id.len() > max {
         errors.push(field, format!("must be 1 to {max} characters"));
     } else if let Some(bad) = id.chars().find(|&c| !is_id_char(c)) {
-        errors.push(
-            field,
-            format!("{bad:?} is not allowed; ids use only A-Z a-z 0-9 . _ : -"),
-        );
+        errors.push(field, format!("{bad:?} is not allowed; ids use only A-Z a-z 0-9 . _ : -"));
     }
 }
 
@@ -597,22 +470,15 @@ fn check_id(field: &str, id: &str, max: usize, errors: &mut Errors) {
 fn check_party_id(field: &str, id: &str, errors: &mut Errors) {
     let slug_ok = |s: &str| {
         !s.is_empty()
-            && s.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !s.starts_with('-')
             && !s.ends_with('-')
             && !s.contains("--")
     };
     if id.is_empty() || id.len() > ENTITY_ID_CHARS_MAX {
-        errors.push(
-            field,
-            format!("must be 1 to {ENTITY_ID_CHARS_MAX} characters"),
-        );
+        errors.push(field, format!("must be 1 to {ENTITY_ID_CHARS_MAX} characters"));
     } else if !id.split('/').all(slug_ok) {
-        errors.push(
-            field,
-            format!("`{id}` is not a party id: lower-case slugs (a-z, 0-9, -) joined by `/`"),
-        );
+        errors.push(field, format!("`{id}` is not a party id: lower-case slugs (a-z, 0-9, -) joined by `/`"));
     }
 }
 
@@ -663,18 +529,8 @@ fn check_parties(field: &str, parties: &[String], min: usize, errors: &mut Error
 }
 
 fn check_person(field: &str, person: &Person, errors: &mut Errors) {
-    check_text(
-        &format!("{field}.name"),
-        &person.name,
-        NAME_CHARS_MAX,
-        errors,
-    );
-    check_optional_text(
-        &format!("{field}.title"),
-        &person.title,
-        NAME_CHARS_MAX,
-        errors,
-    );
+    check_text(&format!("{field}.name"), &person.name, NAME_CHARS_MAX, errors);
+    check_optional_text(&format!("{field}.title"), &person.title, NAME_CHARS_MAX, errors);
 }
 
 fn check_people(field: &str, people: &Option<Vec<Person>>, errors: &mut Errors) {
@@ -703,23 +559,10 @@ fn check_items(field: &str, items: &[Item], errors: &mut Errors) {
         return;
     }
     for (i, item) in items.iter().enumerate() {
-        check_text(
-            &format!("{field}[{i}].item"),
-            &item.item,
-            NAME_CHARS_MAX,
-            errors,
-        );
-        check_text(
-            &format!("{field}[{i}].unit"),
-            &item.unit,
-            NAME_CHARS_MAX,
-            errors,
-        );
+        check_text(&format!("{field}[{i}].item"), &item.item, NAME_CHARS_MAX, errors);
+        check_text(&format!("{field}[{i}].unit"), &item.unit, NAME_CHARS_MAX, errors);
         if item.quantity <= 0 {
-            errors.push(
-                format!("{field}[{i}].quantity"),
-                "must be a positive integer",
-            );
+            errors.push(format!("{field}[{i}].quantity"), "must be a positive integer");
         }
     }
 }
@@ -751,17 +594,12 @@ fn check_aid(
 
 fn check_figures(figures: &std::collections::BTreeMap<String, i64>, errors: &mut Errors) {
     if figures.len() > FIGURES_LEN_MAX {
-        errors.push(
-            "data.figures",
-            format!("more than {FIGURES_LEN_MAX} entries"),
-        );
+        errors.push("data.figures", format!("more than {FIGURES_LEN_MAX} entries"));
     }
     for (name, value) in figures {
         let snake = name.len() <= 64
             && name.starts_with(|c: char| c.is_ascii_lowercase())
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
         if !snake {
             errors.push(
                 format!("data.figures.{name}"),
@@ -769,10 +607,7 @@ fn check_figures(figures: &std::collections::BTreeMap<String, i64>, errors: &mut
             );
         }
         if *value < 0 {
-            errors.push(
-                format!("data.figures.{name}"),
-                "must be a non-negative integer",
-            );
+            errors.push(format!("data.figures.{name}"), "must be a non-negative integer");
         }
     }
 }
@@ -785,10 +620,7 @@ fn check_payload(data: &EventData, errors: &mut Errors) {
             check_text("data.name", &d.name, NAME_CHARS_MAX, errors);
             check_optional_text("data.name_en", &d.name_en, NAME_CHARS_MAX, errors);
             if isocountry::CountryCode::for_alpha2(&d.country).is_err() {
-                errors.push(
-                    "data.country",
-                    format!("`{}` is not an ISO 3166-1 alpha-2 code", d.country),
-                );
+                errors.push("data.country", format!("`{}` is not an ISO 3166-1 alpha-2 code", d.country));
             }
             if let Some(within) = &d.within {
                 check_party_id("data.within", within, errors);
@@ -818,12 +650,7 @@ fn check_payload(data: &EventData, errors: &mut Errors) {
                     for (i, s) in signatories.iter().enumerate() {
                         let field = format!("data.signatories[{i}]");
                         check_text(&format!("{field}.name"), &s.name, NAME_CHARS_MAX, errors);
-                        check_optional_text(
-                            &format!("{field}.title"),
-                            &s.title,
-                            NAME_CHARS_MAX,
-                            errors,
-                        );
+                        check_optional_text(&format!("{field}.title"), &s.title, NAME_CHARS_MAX, errors);
                         if !d.parties.contains(&s.party) {
                             errors.push(
                                 format!("{field}.party"),
@@ -853,28 +680,14 @@ fn check_payload(data: &EventData, errors: &mut Errors) {
         }
         EventData::AidPledged(d) => {
             check_id("data.pledge", &d.pledge, ENTITY_ID_CHARS_MAX, errors);
-            check_aid(
-                &d.amount,
-                &d.items,
-                &d.donor,
-                &d.recipient,
-                &d.purpose,
-                errors,
-            );
+            check_aid(&d.amount, &d.items, &d.donor, &d.recipient, &d.purpose, errors);
             if let Some(project) = &d.project {
                 check_id("data.project", project, ENTITY_ID_CHARS_MAX, errors);
             }
             check_optional_text("data.note", &d.note, TEXT_CHARS_MAX, errors);
         }
         EventData::AidDelivered(d) => {
-            check_aid(
-                &d.amount,
-                &d.items,
-                &d.donor,
-                &d.recipient,
-                &d.purpose,
-                errors,
-            );
+            check_aid(&d.amount, &d.items, &d.donor, &d.recipient, &d.purpose, errors);
             if let Some(pledge) = &d.pledge {
                 check_id("data.pledge", pledge, ENTITY_ID_CHARS_MAX, errors);
             }
@@ -958,10 +771,7 @@ fn check_sources(sources: &Value, errors: &mut Errors) {
         lang: Option<String>,
     }
     let Value::Array(list) = sources else {
-        errors.push(
-            "sources",
-            "must be a list of {title, url, published, quote, lang}",
-        );
+        errors.push("sources", "must be a list of {title, url, published, quote, lang}");
         return;
     };
     if list.len() > LIST_LEN_MAX {
@@ -977,36 +787,17 @@ fn check_sources(sources: &Value, errors: &mut Errors) {
                 continue;
             }
         };
-        check_text(
-            &format!("{field}.title"),
-            &source.title,
-            NAME_CHARS_MAX,
-            errors,
-        );
-        check_optional_text(
-            &format!("{field}.url"),
-            &source.url,
-            NAME_CHARS_MAX * 4,
-            errors,
-        );
+        check_text(&format!("{field}.title"), &source.title, NAME_CHARS_MAX, errors);
+        check_optional_text(&format!("{field}.url"), &source.url, NAME_CHARS_MAX * 4, errors);
         if let Some(date) = &source.published {
             check_date(&format!("{field}.published"), date, errors);
         }
-        check_optional_text(
-            &format!("{field}.quote"),
-            &source.quote,
-            TEXT_CHARS_MAX,
-            errors,
-        );
+        check_optional_text(&format!("{field}.quote"), &source.quote, TEXT_CHARS_MAX, errors);
         if let Some(lang) = &source.lang {
-            let tag_ok = !lang.is_empty()
-                && lang.len() <= 35
-                && lang.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            let tag_ok =
+                !lang.is_empty() && lang.len() <= 35 && lang.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
             if !tag_ok {
-                errors.push(
-                    format!("{field}.lang"),
-                    "must be a BCP 47 language tag such as `vi` or `lo`",
-                );
+                errors.push(format!("{field}.lang"), "must be a BCP 47 language tag such as `vi` or `lo`");
             }
         }
     }
@@ -1027,15 +818,9 @@ fn check_expect(value: Value, errors: &mut Errors) -> Option<Expect> {
         }
     };
     match EntityKey::parse(&raw.stream) {
-        Some(key) if !key.id.is_empty() => Some(Expect {
-            stream: raw.stream,
-            version: raw.version,
-        }),
+        Some(key) if !key.id.is_empty() => Some(Expect { stream: raw.stream, version: raw.version }),
         _ => {
-            errors.push(
-                "expect.stream",
-                "must be `party:`, `agreement:`, `pledge:`, `project:` or `visit:` and an id",
-            );
+            errors.push("expect.stream", "must be `party:`, `agreement:`, `pledge:`, `project:` or `visit:` and an id");
             None
         }
     }
@@ -1043,8 +828,6 @@ fn check_expect(value: Value, errors: &mut Errors) -> Option<Expect> {
 
 impl From<FieldError> for Rejection {
     fn from(error: FieldError) -> Self {
-        Rejection {
-            errors: vec![error],
-        }
+        Rejection { errors: vec![error] }
     }
 }

@@ -14,10 +14,7 @@ fn arb_history(max_len: usize) -> impl Strategy<Value = Vec<serde_json::Value>> 
 }
 
 fn seal_all(submissions: &[serde_json::Value]) -> Vec<Vec<u8>> {
-    events::generate::seal(submissions)
-        .iter()
-        .map(Record::canonical_bytes)
-        .collect()
+    events::generate::seal(submissions).iter().map(Record::canonical_bytes).collect()
 }
 
 /// The first seq at which the chain check fails, if any.
@@ -32,11 +29,7 @@ fn first_failure(stored: &[(u64, Vec<u8>)]) -> Option<u64> {
 }
 
 fn keyed(stored: Vec<Vec<u8>>) -> Vec<(u64, Vec<u8>)> {
-    stored
-        .into_iter()
-        .enumerate()
-        .map(|(i, v)| (i as u64 + 1, v))
-        .collect()
+    stored.into_iter().enumerate().map(|(i, v)| (i as u64 + 1, v)).collect()
 }
 
 proptest! {

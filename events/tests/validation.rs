@@ -27,22 +27,10 @@ impl Known for Fixture {
 
 fn fixture() -> Fixture {
     let mut entities = HashMap::new();
-    for party in [
-        "vn",
-        "la",
-        "vn/hanoi",
-        "la/vientiane",
-        "la/vientiane/justice-dept",
-    ] {
-        entities.insert(
-            EntityKey::new(EntityKind::Party, party),
-            EntityAttrs::default(),
-        );
+    for party in ["vn", "la", "vn/hanoi", "la/vientiane", "la/vientiane/justice-dept"] {
+        entities.insert(EntityKey::new(EntityKind::Party, party), EntityAttrs::default());
     }
-    entities.insert(
-        EntityKey::new(EntityKind::Agreement, "minutes-2022"),
-        EntityAttrs::default(),
-    );
+    entities.insert(EntityKey::new(EntityKind::Agreement, "minutes-2022"), EntityAttrs::default());
     entities.insert(
         EntityKey::new(EntityKind::Project, "justice-hq"),
         EntityAttrs {
@@ -76,23 +64,10 @@ fn fixture() -> Fixture {
         content: [0; 32],
     };
     let mut events = HashMap::new();
-    events.insert(
-        "ev-1".to_string(),
-        event(1, EventType::PartyRegistered, false),
-    );
-    events.insert(
-        "ev-gone".to_string(),
-        event(2, EventType::AidDelivered, true),
-    );
-    events.insert(
-        "ev-retraction".to_string(),
-        event(3, EventType::EventRetracted, false),
-    );
-    Fixture {
-        entities,
-        events,
-        streams: HashMap::new(),
-    }
+    events.insert("ev-1".to_string(), event(1, EventType::PartyRegistered, false));
+    events.insert("ev-gone".to_string(), event(2, EventType::AidDelivered, true));
+    events.insert("ev-retraction".to_string(), event(3, EventType::EventRetracted, false));
+    Fixture { entities, events, streams: HashMap::new() }
 }
 
 /// Runs both steps of validation on `submission`. `Ok(())` expects it valid;
@@ -110,10 +85,7 @@ fn check_bytes(bytes: &[u8], expected: Result<(), (&str, &str)>) {
         (Ok(_), Ok(())) => {}
         (Err(rejection), Err((field, fragment))) => {
             assert!(
-                rejection
-                    .errors
-                    .iter()
-                    .any(|e| e.field == field && e.rule.contains(fragment)),
+                rejection.errors.iter().any(|e| e.field == field && e.rule.contains(fragment)),
                 "{shown}\nwanted `{field}: …{fragment}…`, got: {rejection}"
             );
         }
@@ -130,7 +102,8 @@ fn with(event_type: &str, occurred: &str, data: Value) -> Value {
 }
 
 fn pledge(extra: Value) -> Value {
-    let mut data = json!({"pledge": "p-new", "donor": "vn/hanoi", "recipient": "la/vientiane", "purpose": "headquarters"});
+    let mut data =
+        json!({"pledge": "p-new", "donor": "vn/hanoi", "recipient": "la/vientiane", "purpose": "headquarters"});
     merge(&mut data, extra);
     with("aid.pledged", "2022-08", data)
 }
@@ -174,32 +147,12 @@ fn envelope() {
         ("occurred", json!("2023-13"), "no month 13"),
         ("occurred", json!("Aug 2022"), "is not YYYY"),
         ("occurred", json!(2022), "must be a date string"),
-        (
-            "expect.stream",
-            json!({"stream": "country:vn", "version": 1}),
-            "must be `party:`",
-        ),
-        (
-            "expect.version",
-            json!({"stream": "party:vn", "version": -1}),
-            "invalid value",
-        ),
+        ("expect.stream", json!({"stream": "country:vn", "version": 1}), "must be `party:`"),
+        ("expect.version", json!({"stream": "party:vn", "version": -1}), "invalid value"),
         ("sources[0]", json!([{"url": "x"}]), "missing field `title`"),
-        (
-            "sources[0].published",
-            json!([{"title": "t", "published": "2022-02-30"}]),
-            "not a day",
-        ),
-        (
-            "sources[0].lang",
-            json!([{"title": "t", "lang": "vi vn"}]),
-            "BCP 47",
-        ),
-        (
-            "sources[0].author",
-            json!([{"title": "t", "author": "x"}]),
-            "unknown field `author`",
-        ),
+        ("sources[0].published", json!([{"title": "t", "published": "2022-02-30"}]), "not a day"),
+        ("sources[0].lang", json!([{"title": "t", "lang": "vi vn"}]), "BCP 47"),
+        ("sources[0].author", json!([{"title": "t", "author": "x"}]), "unknown field `author`"),
         ("sources", json!({"title": "t"}), "must be a list"),
     ] {
         let mut submission = ok.clone();
@@ -220,16 +173,10 @@ fn json_itself() {
     let ok = br#"{"type":"party.registered","occurred":"2022","data":{"party":"vn/hue","name":"Hue","kind":"city","country":"VN"}}"#;
     check_bytes(ok, Ok(()));
     check_bytes(&ok[..40], Err(("occurred", "EOF while parsing")));
-    check_bytes(
-        &ok[..ok.len() - 1],
-        Err(("submission", "EOF while parsing")),
-    );
+    check_bytes(&ok[..ok.len() - 1], Err(("submission", "EOF while parsing")));
     check_bytes(b"[1,2]", Err(("submission", "must be a JSON object")));
     check_bytes(b"", Err(("submission", "not valid JSON")));
-    check_bytes(
-        b"{\"type\":\"party.registered\"} trailing",
-        Err(("submission", "not valid JSON")),
-    );
+    check_bytes(b"{\"type\":\"party.registered\"} trailing", Err(("submission", "not valid JSON")));
     let mut invalid_utf8 = ok.to_vec();
     invalid_utf8[95] = 0xff;
     check_bytes(&invalid_utf8, Err(("submission", "not valid UTF-8")));
@@ -242,85 +189,33 @@ fn json_itself() {
         format!(r#"{{"type":"x","occurred":"2022","data":{deep}}}"#).as_bytes(),
         Err((&format!("data{}", "[0]".repeat(15)), "nested deeper")),
     );
-    check_bytes(
-        br#"{"type":"x","occurred":"2022","data":{"n":1.5}}"#,
-        Err(("data.n", "is a float")),
-    );
-    check_bytes(
-        br#"{"type":"x","occurred":"2022","data":{"n":1e3}}"#,
-        Err(("data.n", "is a float")),
-    );
-    check_bytes(
-        br#"{"type":"x","occurred":"2022","data":{"n":9007199254740992}}"#,
-        Err(("data.n", "outside")),
-    );
-    let huge = format!(
-        r#"{{"type":"x","occurred":"2022","data":{{"s":"{}"}}}}"#,
-        "a".repeat(70_000)
-    );
+    check_bytes(br#"{"type":"x","occurred":"2022","data":{"n":1.5}}"#, Err(("data.n", "is a float")));
+    check_bytes(br#"{"type":"x","occurred":"2022","data":{"n":1e3}}"#, Err(("data.n", "is a float")));
+    check_bytes(br#"{"type":"x","occurred":"2022","data":{"n":9007199254740992}}"#, Err(("data.n", "outside")));
+    let huge = format!(r#"{{"type":"x","occurred":"2022","data":{{"s":"{}"}}}}"#, "a".repeat(70_000));
     check_bytes(huge.as_bytes(), Err(("submission", "more than the")));
 }
 
 #[test]
 fn party_registered() {
-    let base =
-        json!({"party": "vn/hcmc", "name": "TP Hồ Chí Minh", "kind": "city", "country": "VN"});
+    let base = json!({"party": "vn/hcmc", "name": "TP Hồ Chí Minh", "kind": "city", "country": "VN"});
     check(party(base.clone()), Ok(()));
     let cases = [
         (json!({"within": "vn"}), Ok(())),
         (json!({"name_en": "Ho Chi Minh City"}), Ok(())),
-        (
-            json!({"party": "VN/HCMC"}),
-            Err(("data.party", "not a party id")),
-        ),
-        (
-            json!({"party": "vn//hcmc"}),
-            Err(("data.party", "not a party id")),
-        ),
-        (
-            json!({"party": "vn/-hcmc"}),
-            Err(("data.party", "not a party id")),
-        ),
-        (
-            json!({"party": "vn/hanoi"}),
-            Err(("data.party", "already exists")),
-        ),
-        (
-            json!({"name": "  "}),
-            Err(("data.name", "must not be empty")),
-        ),
-        (
-            json!({"name": "x".repeat(513)}),
-            Err(("data.name", "longer than 512")),
-        ),
-        (
-            json!({"kind": "town"}),
-            Err(("data.kind", "unknown variant `town`")),
-        ),
-        (
-            json!({"country": "XX"}),
-            Err(("data.country", "not an ISO 3166-1")),
-        ),
-        (
-            json!({"country": "vn"}),
-            Err(("data.country", "not an ISO 3166-1")),
-        ),
-        (
-            json!({"within": "vn/saigon"}),
-            Err(("data.within", "not in the ledger")),
-        ),
-        (
-            json!({"within": "vn/hcmc"}),
-            Err(("data.within", "within itself")),
-        ),
-        (
-            json!({"party": null}),
-            Err(("data", "missing field `party`")),
-        ),
-        (
-            json!({"colour": "red"}),
-            Err(("data.colour", "unknown field `colour`")),
-        ),
+        (json!({"party": "VN/HCMC"}), Err(("data.party", "not a party id"))),
+        (json!({"party": "vn//hcmc"}), Err(("data.party", "not a party id"))),
+        (json!({"party": "vn/-hcmc"}), Err(("data.party", "not a party id"))),
+        (json!({"party": "vn/hanoi"}), Err(("data.party", "already exists"))),
+        (json!({"name": "  "}), Err(("data.name", "must not be empty"))),
+        (json!({"name": "x".repeat(513)}), Err(("data.name", "longer than 512"))),
+        (json!({"kind": "town"}), Err(("data.kind", "unknown variant `town`"))),
+        (json!({"country": "XX"}), Err(("data.country", "not an ISO 3166-1"))),
+        (json!({"country": "vn"}), Err(("data.country", "not an ISO 3166-1"))),
+        (json!({"within": "vn/saigon"}), Err(("data.within", "not in the ledger"))),
+        (json!({"within": "vn/hcmc"}), Err(("data.within", "within itself"))),
+        (json!({"party": null}), Err(("data", "missing field `party`"))),
+        (json!({"colour": "red"}), Err(("data.colour", "unknown field `colour`"))),
     ];
     for (extra, expected) in cases {
         let mut data = base.clone();
@@ -335,34 +230,13 @@ fn visit_held() {
         "led_by": {"name": "Đinh Tiến Dũng", "title": "Bí thư Thành ủy"}});
     let cases = [
         (json!({}), Ok(())),
-        (
-            json!({"level": "high", "members": [{"name": "A"}], "counterparts": [{"name": "B", "title": "C"}]}),
-            Ok(()),
-        ),
-        (
-            json!({"level": "royal"}),
-            Err(("data.level", "unknown variant")),
-        ),
-        (
-            json!({"led_by": {"name": ""}}),
-            Err(("data.led_by.name", "must not be empty")),
-        ),
-        (
-            json!({"led_by": {"name": "A", "party": "vn"}}),
-            Err(("data.led_by.party", "unknown field `party`")),
-        ),
-        (
-            json!({"members": [{"title": "x"}]}),
-            Err(("data.members[0]", "missing field `name`")),
-        ),
-        (
-            json!({"host": "la/luang-prabang"}),
-            Err(("data.host", "not in the ledger")),
-        ),
-        (
-            json!({"visit": "visit 1"}),
-            Err(("data.visit", "not allowed")),
-        ),
+        (json!({"level": "high", "members": [{"name": "A"}], "counterparts": [{"name": "B", "title": "C"}]}), Ok(())),
+        (json!({"level": "royal"}), Err(("data.level", "unknown variant"))),
+        (json!({"led_by": {"name": ""}}), Err(("data.led_by.name", "must not be empty"))),
+        (json!({"led_by": {"name": "A", "party": "vn"}}), Err(("data.led_by.party", "unknown field `party`"))),
+        (json!({"members": [{"title": "x"}]}), Err(("data.members[0]", "missing field `name`"))),
+        (json!({"host": "la/luang-prabang"}), Err(("data.host", "not in the ledger"))),
+        (json!({"visit": "visit 1"}), Err(("data.visit", "not allowed"))),
     ];
     for (extra, expected) in cases {
         let mut data = base.clone();
@@ -377,91 +251,36 @@ fn agreements() {
         "level": "city", "parties": ["vn/hanoi", "la/vientiane"], "effective": "2022/2025"});
     let cases = [
         (json!({}), Ok(())),
-        (
-            json!({"signatories": [{"name": "A", "party": "vn/hanoi"}], "fields": ["education"]}),
-            Ok(()),
-        ),
+        (json!({"signatories": [{"name": "A", "party": "vn/hanoi"}], "fields": ["education"]}), Ok(())),
         (json!({"effective": "2022/.."}), Ok(())),
-        (
-            json!({"parties": ["vn/hanoi"]}),
-            Err(("data.parties", "needs at least 2")),
-        ),
-        (
-            json!({"parties": ["vn/hanoi", "vn/hanoi"]}),
-            Err(("data.parties[1]", "listed twice")),
-        ),
-        (
-            json!({"parties": ["vn/hanoi", "la/pakse"]}),
-            Err(("data.parties[1]", "not in the ledger")),
-        ),
-        (
-            json!({"signatories": [{"name": "A", "party": "vn"}]}),
-            Err(("data.signatories[0].party", "not one of")),
-        ),
-        (
-            json!({"signatories": [{"name": "A"}]}),
-            Err(("data.signatories[0]", "missing field `party`")),
-        ),
-        (
-            json!({"effective": "2025/2022"}),
-            Err(("data.effective", "ends before it starts")),
-        ),
-        (
-            json!({"kind": "pact"}),
-            Err(("data.kind", "unknown variant")),
-        ),
-        (
-            json!({"level": "global"}),
-            Err(("data.level", "unknown variant")),
-        ),
-        (
-            json!({"agreement": "minutes-2022"}),
-            Err(("data.agreement", "already exists")),
-        ),
-        (
-            json!({"fields": [""]}),
-            Err(("data.fields[0]", "must not be empty")),
-        ),
+        (json!({"parties": ["vn/hanoi"]}), Err(("data.parties", "needs at least 2"))),
+        (json!({"parties": ["vn/hanoi", "vn/hanoi"]}), Err(("data.parties[1]", "listed twice"))),
+        (json!({"parties": ["vn/hanoi", "la/pakse"]}), Err(("data.parties[1]", "not in the ledger"))),
+        (json!({"signatories": [{"name": "A", "party": "vn"}]}), Err(("data.signatories[0].party", "not one of"))),
+        (json!({"signatories": [{"name": "A"}]}), Err(("data.signatories[0]", "missing field `party`"))),
+        (json!({"effective": "2025/2022"}), Err(("data.effective", "ends before it starts"))),
+        (json!({"kind": "pact"}), Err(("data.kind", "unknown variant"))),
+        (json!({"level": "global"}), Err(("data.level", "unknown variant"))),
+        (json!({"agreement": "minutes-2022"}), Err(("data.agreement", "already exists"))),
+        (json!({"fields": [""]}), Err(("data.fields[0]", "must not be empty"))),
     ];
     for (extra, expected) in cases {
         let mut data = base.clone();
         merge(&mut data, extra);
         check(with("agreement.signed", "2022-04-04", data), expected);
     }
+    check(with("agreement.amended", "2023", json!({"agreement": "minutes-2022", "effective": "2022/2026"})), Ok(()));
     check(
-        with(
-            "agreement.amended",
-            "2023",
-            json!({"agreement": "minutes-2022", "effective": "2022/2026"}),
-        ),
-        Ok(()),
-    );
-    check(
-        with(
-            "agreement.amended",
-            "2023",
-            json!({"agreement": "minutes-2022", "effective": "2022-13"}),
-        ),
+        with("agreement.amended", "2023", json!({"agreement": "minutes-2022", "effective": "2022-13"})),
         Err(("data.effective", "no month 13")),
     );
     check(
         with("agreement.amended", "2023", json!({"agreement": "nope"})),
         Err(("data.agreement", "not in the ledger")),
     );
+    check(with("agreement.terminated", "2024", json!({"agreement": "minutes-2022", "reason": "replaced"})), Ok(()));
     check(
-        with(
-            "agreement.terminated",
-            "2024",
-            json!({"agreement": "minutes-2022", "reason": "replaced"}),
-        ),
-        Ok(()),
-    );
-    check(
-        with(
-            "agreement.terminated",
-            "2024",
-            json!({"agreement": "minutes-1998"}),
-        ),
+        with("agreement.terminated", "2024", json!({"agreement": "minutes-1998"})),
         Err(("data.agreement", "not in the ledger")),
     );
 }
@@ -472,26 +291,11 @@ fn aid() {
     for (submission, expected) in [
         (pledge(usd("3000000")), Ok(())),
         (pledge(usd("3000000.00")), Ok(())),
-        (
-            pledge(json!({"items": [{"item": "masks", "quantity": 30000, "unit": "pcs"}]})),
-            Ok(()),
-        ),
-        (
-            pledge(json!({})),
-            Err(("data", "at least one of `amount` and `items`")),
-        ),
-        (
-            pledge(usd("3000000.001")),
-            Err(("data.amount.amount", "more than 2 decimals for USD")),
-        ),
-        (
-            pledge(usd("-5")),
-            Err(("data.amount.amount", "must not be negative")),
-        ),
-        (
-            pledge(usd("3e6")),
-            Err(("data.amount.amount", "not a plain decimal")),
-        ),
+        (pledge(json!({"items": [{"item": "masks", "quantity": 30000, "unit": "pcs"}]})), Ok(())),
+        (pledge(json!({})), Err(("data", "at least one of `amount` and `items`"))),
+        (pledge(usd("3000000.001")), Err(("data.amount.amount", "more than 2 decimals for USD"))),
+        (pledge(usd("-5")), Err(("data.amount.amount", "must not be negative"))),
+        (pledge(usd("3e6")), Err(("data.amount.amount", "not a plain decimal"))),
         (
             pledge(json!({"amount": {"amount": 3000000, "currency": "USD"}})),
             Err(("data.amount.amount", "invalid type")),
@@ -504,22 +308,13 @@ fn aid() {
             pledge(json!({"amount": {"amount": "1.5", "currency": "VND"}})),
             Err(("data.amount.amount", "more than 0 decimals")),
         ),
-        (
-            pledge(json!({"amount": {"amount": "1"}})),
-            Err(("data.amount", "missing field `currency`")),
-        ),
-        (
-            pledge(json!({"items": []})),
-            Err(("data.items", "needs at least 1")),
-        ),
+        (pledge(json!({"amount": {"amount": "1"}})), Err(("data.amount", "missing field `currency`"))),
+        (pledge(json!({"items": []})), Err(("data.items", "needs at least 1"))),
         (
             pledge(json!({"items": [{"item": "masks", "quantity": 0, "unit": "pcs"}]})),
             Err(("data.items[0].quantity", "positive")),
         ),
-        (
-            pledge(json!({"items": [{"item": "masks", "quantity": 5}]})),
-            Err(("data.items[0]", "missing field `unit`")),
-        ),
+        (pledge(json!({"items": [{"item": "masks", "quantity": 5}]})), Err(("data.items[0]", "missing field `unit`"))),
         (
             pledge(json!({"amount": {"amount": "1", "currency": "USD"}, "recipient": "vn/hanoi"})),
             Err(("data.recipient", "must differ")),
@@ -536,20 +331,13 @@ fn aid() {
             pledge(json!({"amount": {"amount": "1", "currency": "USD"}, "purpose": null})),
             Err(("data", "missing field `purpose`")),
         ),
+        (pledge(json!({"amount": {"amount": "1", "currency": "USD"}, "project": "justice-hq"})), Ok(())),
         (
-            pledge(json!({"amount": {"amount": "1", "currency": "USD"}, "project": "justice-hq"})),
-            Ok(()),
-        ),
-        (
-            pledge(
-                json!({"amount": {"amount": "1", "currency": "USD"}, "project": "justice-hq", "recipient": "la"}),
-            ),
+            pledge(json!({"amount": {"amount": "1", "currency": "USD"}, "project": "justice-hq", "recipient": "la"})),
             Err(("data.recipient", "beneficiary of project")),
         ),
         (
-            pledge(
-                json!({"amount": {"amount": "1", "currency": "USD"}, "project": "justice-hq", "donor": "vn"}),
-            ),
+            pledge(json!({"amount": {"amount": "1", "currency": "USD"}, "project": "justice-hq", "donor": "vn"})),
             Err(("data.donor", "one of the funders")),
         ),
         (
@@ -561,12 +349,7 @@ fn aid() {
     }
     for (submission, expected) in [
         (delivery(usd("100000")), Ok(())),
-        (
-            delivery(
-                json!({"amount": {"amount": "1", "currency": "USD"}, "pledge": "pledge-free"}),
-            ),
-            Ok(()),
-        ),
+        (delivery(json!({"amount": {"amount": "1", "currency": "USD"}, "pledge": "pledge-free"})), Ok(())),
         (
             delivery(
                 json!({"amount": {"amount": "1", "currency": "USD"}, "pledge": "pledge-3m", "project": "justice-hq"}),
@@ -578,22 +361,16 @@ fn aid() {
             Err(("data.project", "the project of pledge")),
         ),
         (
-            delivery(
-                json!({"amount": {"amount": "1", "currency": "USD"}, "pledge": "pledge-free", "donor": "vn"}),
-            ),
+            delivery(json!({"amount": {"amount": "1", "currency": "USD"}, "pledge": "pledge-free", "donor": "vn"})),
             Err(("data.donor", "as in pledge")),
         ),
         (
-            delivery(
-                json!({"amount": {"amount": "1", "currency": "USD"}, "pledge": "pledge-none"}),
-            ),
+            delivery(json!({"amount": {"amount": "1", "currency": "USD"}, "pledge": "pledge-none"})),
             Err(("data.pledge", "not in the ledger")),
         ),
         (delivery(json!({})), Err(("data", "at least one of"))),
         (
-            delivery(
-                json!({"amount": {"amount": "1", "currency": "USD"}, "recipient": "vn/hanoi"}),
-            ),
+            delivery(json!({"amount": {"amount": "1", "currency": "USD"}, "recipient": "vn/hanoi"})),
             Err(("data.recipient", "must differ")),
         ),
     ] {
@@ -609,34 +386,16 @@ fn projects() {
         with("project.launched", "2019", data)
     };
     check(launch(json!({})), Ok(()));
-    check(
-        launch(json!({"pledge": "pledge-free", "planned_completion": "2026-06"})),
-        Ok(()),
-    );
-    check(
-        launch(json!({"pledge": "pledge-3m"})),
-        Err(("data.pledge", "another project")),
-    );
+    check(launch(json!({"pledge": "pledge-free", "planned_completion": "2026-06"})), Ok(()));
+    check(launch(json!({"pledge": "pledge-3m"})), Err(("data.pledge", "another project")));
     check(
         launch(json!({"pledge": "pledge-free", "beneficiary": "la"})),
         Err(("data.beneficiary", "recipient of pledge")),
     );
-    check(
-        launch(json!({"pledge": "pledge-free", "funders": ["vn"]})),
-        Err(("data.funders", "donor of pledge")),
-    );
-    check(
-        launch(json!({"funders": []})),
-        Err(("data.funders", "needs at least 1")),
-    );
-    check(
-        launch(json!({"project": "justice-hq"})),
-        Err(("data.project", "already exists")),
-    );
-    check(
-        launch(json!({"planned_completion": "2026-02-30"})),
-        Err(("data.planned_completion", "not a day")),
-    );
+    check(launch(json!({"pledge": "pledge-free", "funders": ["vn"]})), Err(("data.funders", "donor of pledge")));
+    check(launch(json!({"funders": []})), Err(("data.funders", "needs at least 1")));
+    check(launch(json!({"project": "justice-hq"})), Err(("data.project", "already exists")));
+    check(launch(json!({"planned_completion": "2026-02-30"})), Err(("data.planned_completion", "not a day")));
     let progress = |extra: Value| {
         let mut data = json!({"project": "justice-hq", "status": "reviewed"});
         merge(&mut data, extra);
@@ -644,42 +403,14 @@ fn projects() {
     };
     check(progress(json!({})), Ok(()));
     check(progress(json!({"percent": 0})), Ok(()));
-    check(
-        progress(json!({"percent": 100, "status": "on_track"})),
-        Ok(()),
-    );
-    check(
-        progress(json!({"percent": 101})),
-        Err(("data.percent", "from 0 to 100")),
-    );
-    check(
-        progress(json!({"percent": -1})),
-        Err(("data.percent", "from 0 to 100")),
-    );
-    check(
-        progress(json!({"percent": "50"})),
-        Err(("data.percent", "invalid type")),
-    );
-    check(
-        progress(json!({"status": "late"})),
-        Err(("data.status", "unknown variant")),
-    );
-    check(
-        progress(json!({"project": "bridge"})),
-        Err(("data.project", "not in the ledger")),
-    );
-    check(
-        with(
-            "project.completed",
-            "2025",
-            json!({"project": "justice-hq"}),
-        ),
-        Ok(()),
-    );
-    check(
-        with("project.completed", "2025", json!({"project": "bridge"})),
-        Err(("data.project", "not in the ledger")),
-    );
+    check(progress(json!({"percent": 100, "status": "on_track"})), Ok(()));
+    check(progress(json!({"percent": 101})), Err(("data.percent", "from 0 to 100")));
+    check(progress(json!({"percent": -1})), Err(("data.percent", "from 0 to 100")));
+    check(progress(json!({"percent": "50"})), Err(("data.percent", "invalid type")));
+    check(progress(json!({"status": "late"})), Err(("data.status", "unknown variant")));
+    check(progress(json!({"project": "bridge"})), Err(("data.project", "not in the ledger")));
+    check(with("project.completed", "2025", json!({"project": "justice-hq"})), Ok(()));
+    check(with("project.completed", "2025", json!({"project": "bridge"})), Err(("data.project", "not in the ledger")));
 }
 
 #[test]
@@ -688,78 +419,35 @@ fn awards_activities_retractions() {
     check(with("award.conferred", "2023-11", award.clone()), Ok(()));
     let mut same = award.clone();
     same["to"] = json!("la");
-    check(
-        with("award.conferred", "2023-11", same),
-        Err(("data.to", "must differ")),
-    );
+    check(with("award.conferred", "2023-11", same), Err(("data.to", "must differ")));
     let activity = |extra: Value| {
-        let mut data =
-            json!({"category": "trade_fair", "title": "That Luang 2023", "parties": ["vn/hanoi"]});
+        let mut data = json!({"category": "trade_fair", "title": "That Luang 2023", "parties": ["vn/hanoi"]});
         merge(&mut data, extra);
         with("activity.held", "2023-11", data)
     };
-    check(
-        activity(json!({"figures": {"booths": 8, "area_m2": 300, "enterprises": 5}})),
-        Ok(()),
-    );
-    check(
-        activity(json!({"figures": {"Booths": 8}})),
-        Err(("data.figures.Booths", "snake_case")),
-    );
-    check(
-        activity(json!({"figures": {"booths": -8}})),
-        Err(("data.figures.booths", "non-negative")),
-    );
-    check(
-        activity(json!({"figures": {"booths": "8"}})),
-        Err(("data.figures.booths", "invalid type")),
-    );
-    check(
-        activity(json!({"category": "party"})),
-        Err(("data.category", "unknown variant")),
-    );
-    check(
-        activity(json!({"parties": []})),
-        Err(("data.parties", "needs at least 1")),
-    );
-    let retract = |target: &str| {
-        with(
-            "event.retracted",
-            "2024",
-            json!({"target": target, "reason": "duplicate"}),
-        )
-    };
+    check(activity(json!({"figures": {"booths": 8, "area_m2": 300, "enterprises": 5}})), Ok(()));
+    check(activity(json!({"figures": {"Booths": 8}})), Err(("data.figures.Booths", "snake_case")));
+    check(activity(json!({"figures": {"booths": -8}})), Err(("data.figures.booths", "non-negative")));
+    check(activity(json!({"figures": {"booths": "8"}})), Err(("data.figures.booths", "invalid type")));
+    check(activity(json!({"category": "party"})), Err(("data.category", "unknown variant")));
+    check(activity(json!({"parties": []})), Err(("data.parties", "needs at least 1")));
+    let retract = |target: &str| with("event.retracted", "2024", json!({"target": target, "reason": "duplicate"}));
     check(retract("ev-1"), Ok(()));
     check(retract("ev-404"), Err(("data.target", "no event `ev-404`")));
-    check(
-        retract("ev-gone"),
-        Err(("data.target", "already retracted")),
-    );
-    check(
-        retract("ev-retraction"),
-        Err(("data.target", "cannot be retracted")),
-    );
-    check(
-        with("event.retracted", "2024", json!({"target": "ev-1"})),
-        Err(("data", "missing field `reason`")),
-    );
+    check(retract("ev-gone"), Err(("data.target", "already retracted")));
+    check(retract("ev-retraction"), Err(("data.target", "cannot be retracted")));
+    check(with("event.retracted", "2024", json!({"target": "ev-1"})), Err(("data", "missing field `reason`")));
 }
 
 #[test]
 fn one_error_per_broken_rule() {
-    let submission = pledge(
-        json!({"amount": {"amount": "1.001", "currency": "USD"}, "donor": "vn/hue", "recipient": "la/pakse"}),
-    );
+    let submission =
+        pledge(json!({"amount": {"amount": "1.001", "currency": "USD"}, "donor": "vn/hue", "recipient": "la/pakse"}));
     let rejection = Checked::parse(&serde_json::to_vec(&submission).unwrap()).unwrap_err();
     let fields: Vec<&str> = rejection.errors.iter().map(|e| e.field.as_str()).collect();
-    assert_eq!(
-        fields,
-        ["data.amount.amount"],
-        "stateless errors first: {rejection}"
-    );
-    let submission = pledge(
-        json!({"amount": {"amount": "1", "currency": "USD"}, "donor": "vn/hue", "recipient": "la/pakse"}),
-    );
+    assert_eq!(fields, ["data.amount.amount"], "stateless errors first: {rejection}");
+    let submission =
+        pledge(json!({"amount": {"amount": "1", "currency": "USD"}, "donor": "vn/hue", "recipient": "la/pakse"}));
     let checked = Checked::parse(&serde_json::to_vec(&submission).unwrap()).unwrap();
     let rejection = checked.validate(&fixture()).unwrap_err();
     let fields: Vec<&str> = rejection.errors.iter().map(|e| e.field.as_str()).collect();

@@ -76,103 +76,57 @@ impl Agreements {
         let first = event.first_day();
         match &event.data {
             EventData::AgreementSigned(d) => {
-                self.by_id
-                    .entry(d.agreement.clone())
-                    .or_default()
-                    .signings
-                    .push(Signing {
-                        seq: event.seq,
-                        first,
-                        signed: event.occurred.to_string(),
-                        title: d.title.clone(),
-                        kind: wire_name(&d.kind),
-                        level: wire_name(&d.level),
-                        parties: d.parties.clone(),
-                        effective: d.effective.clone(),
-                    });
+                self.by_id.entry(d.agreement.clone()).or_default().signings.push(Signing {
+                    seq: event.seq,
+                    first,
+                    signed: event.occurred.to_string(),
+                    title: d.title.clone(),
+                    kind: wire_name(&d.kind),
+                    level: wire_name(&d.level),
+                    parties: d.parties.clone(),
+                    effective: d.effective.clone(),
+                });
             }
             EventData::AgreementAmended(d) => {
-                self.by_id
-                    .entry(d.agreement.clone())
-                    .or_default()
-                    .amendments
-                    .push(Amendment {
-                        seq: event.seq,
-                        first,
-                        effective: d.effective.clone(),
-                        title: d.title.clone(),
-                    });
+                self.by_id.entry(d.agreement.clone()).or_default().amendments.push(Amendment {
+                    seq: event.seq,
+                    first,
+                    effective: d.effective.clone(),
+                    title: d.title.clone(),
+                });
             }
             EventData::AgreementTerminated(d) => {
-                self.by_id
-                    .entry(d.agreement.clone())
-                    .or_default()
-                    .terminations
-                    .push((event.seq, first));
+                self.by_id.entry(d.agreement.clone()).or_default().terminations.push((event.seq, first));
             }
             _ => return false,
         }
         true
     }
 
-    pub(crate) fn query(
-        &self,
-        as_of: NaiveDate,
-        at_seq: u64,
-        retractions: &Retractions,
-    ) -> AgreementsView {
+    pub(crate) fn query(&self, as_of: NaiveDate, at_seq: u64, retractions: &Retractions) -> AgreementsView {
         let today = day(as_of);
-        let agreements = self
-            .by_id
-            .iter()
-            .filter_map(|(id, facts)| active(id, facts, today, at_seq, retractions))
-            .collect();
-        AgreementsView {
-            as_of: as_of.format("%Y-%m-%d").to_string(),
-            at_seq,
-            agreements,
-        }
+        let agreements =
+            self.by_id.iter().filter_map(|(id, facts)| active(id, facts, today, at_seq, retractions)).collect();
+        AgreementsView { as_of: as_of.format("%Y-%m-%d").to_string(), at_seq, agreements }
     }
 }
 
-fn active(
-    id: &str,
-    facts: &Facts,
-    today: Day,
-    at_seq: u64,
-    retractions: &Retractions,
-) -> Option<ActiveAgreement> {
+fn active(id: &str, facts: &Facts, today: Day, at_seq: u64, retractions: &Retractions) -> Option<ActiveAgreement> {
     let seen = |seq: u64, first: Day| retractions.visible(seq, at_seq) && first <= today;
-    let signing = latest(
-        facts.signings.iter().filter(|s| seen(s.seq, s.first)),
-        |s| (s.first, s.seq),
-    )?;
-    if facts
-        .terminations
-        .iter()
-        .any(|(seq, first)| seen(*seq, *first))
-    {
+    let signing = latest(facts.signings.iter().filter(|s| seen(s.seq, s.first)), |s| (s.first, s.seq))?;
+    if facts.terminations.iter().any(|(seq, first)| seen(*seq, *first)) {
         return None;
     }
-    let amendments: Vec<&Amendment> = facts
-        .amendments
-        .iter()
-        .filter(|a| seen(a.seq, a.first))
-        .collect();
+    let amendments: Vec<&Amendment> = facts.amendments.iter().filter(|a| seen(a.seq, a.first)).collect();
     let by_order = |a: &&Amendment| (a.first, a.seq);
-    let effective = latest(amendments.iter().filter(|a| a.effective.is_some()), |a| {
-        by_order(a)
-    })
-    .and_then(|a| a.effective.clone())
-    .unwrap_or_else(|| signing.effective.clone());
-    let title = latest(amendments.iter().filter(|a| a.title.is_some()), |a| {
-        by_order(a)
-    })
-    .and_then(|a| a.title.clone())
-    .unwrap_or_else(|| signing.title.clone());
+    let effective = latest(amendments.iter().filter(|a| a.effective.is_some()), |a| by_order(a))
+        .and_then(|a| a.effective.clone())
+        .unwrap_or_else(|| signing.effective.clone());
+    let title = latest(amendments.iter().filter(|a| a.title.is_some()), |a| by_order(a))
+        .and_then(|a| a.title.clone())
+        .unwrap_or_else(|| signing.title.clone());
     let span: Edtf = effective.parse().ok()?;
-    let inside =
-        day(span.first_day()) <= today && span.last_day().is_none_or(|last| today <= day(last));
+    let inside = day(span.first_day()) <= today && span.last_day().is_none_or(|last| today <= day(last));
     inside.then(|| ActiveAgreement {
         agreement: id.to_string(),
         title,

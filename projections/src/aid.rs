@@ -115,10 +115,7 @@ impl Aid {
             _ => return false,
         };
         let year = event.when.single_year();
-        let parties = Party {
-            donor: donor.clone(),
-            recipient: recipient.clone(),
-        };
+        let parties = Party { donor: donor.clone(), recipient: recipient.clone() };
         if let Some(money) = amount.as_ref().and_then(money) {
             self.money.push(MoneyFact {
                 seq: event.seq,
@@ -146,17 +143,8 @@ impl Aid {
     pub(crate) fn query(&self, at_seq: u64, retractions: &Retractions) -> AidView {
         type Cell<'a> = (Year, &'a str, &'a str, &'a str, &'a str);
         let mut money: BTreeMap<(Year, &str, &str, Currency), (u128, u128)> = BTreeMap::new();
-        for fact in self
-            .money
-            .iter()
-            .filter(|f| retractions.visible(f.seq, at_seq))
-        {
-            let key = (
-                fact.year.into(),
-                fact.parties.donor.as_str(),
-                fact.parties.recipient.as_str(),
-                fact.currency,
-            );
+        for fact in self.money.iter().filter(|f| retractions.visible(f.seq, at_seq)) {
+            let key = (fact.year.into(), fact.parties.donor.as_str(), fact.parties.recipient.as_str(), fact.currency);
             let cell = money.entry(key).or_default();
             if fact.pledged {
                 cell.0 += fact.minor;
@@ -165,11 +153,7 @@ impl Aid {
             }
         }
         let mut items: BTreeMap<Cell<'_>, (u64, u64)> = BTreeMap::new();
-        for fact in self
-            .items
-            .iter()
-            .filter(|f| retractions.visible(f.seq, at_seq))
-        {
+        for fact in self.items.iter().filter(|f| retractions.visible(f.seq, at_seq)) {
             let key = (
                 fact.year.into(),
                 fact.parties.donor.as_str(),
@@ -188,30 +172,26 @@ impl Aid {
             at_seq,
             money: money
                 .into_iter()
-                .map(
-                    |((year, donor, recipient, currency), (pledged, delivered))| MoneyRow {
-                        year,
-                        donor: donor.to_string(),
-                        recipient: recipient.to_string(),
-                        currency: currency.code().to_string(),
-                        pledged: currency.format(pledged),
-                        delivered: currency.format(delivered),
-                    },
-                )
+                .map(|((year, donor, recipient, currency), (pledged, delivered))| MoneyRow {
+                    year,
+                    donor: donor.to_string(),
+                    recipient: recipient.to_string(),
+                    currency: currency.code().to_string(),
+                    pledged: currency.format(pledged),
+                    delivered: currency.format(delivered),
+                })
                 .collect(),
             items: items
                 .into_iter()
-                .map(
-                    |((year, donor, recipient, item, unit), (pledged, delivered))| ItemRow {
-                        year,
-                        donor: donor.to_string(),
-                        recipient: recipient.to_string(),
-                        item: item.to_string(),
-                        unit: unit.to_string(),
-                        pledged,
-                        delivered,
-                    },
-                )
+                .map(|((year, donor, recipient, item, unit), (pledged, delivered))| ItemRow {
+                    year,
+                    donor: donor.to_string(),
+                    recipient: recipient.to_string(),
+                    item: item.to_string(),
+                    unit: unit.to_string(),
+                    pledged,
+                    delivered,
+                })
                 .collect(),
         }
     }

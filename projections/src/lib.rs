@@ -104,13 +104,11 @@ impl Views {
     }
 
     pub fn agreements(&self, as_of: NaiveDate, at_seq: Option<u64>) -> agreements::AgreementsView {
-        self.agreements
-            .query(as_of, self.cut(at_seq), &self.retractions)
+        self.agreements.query(as_of, self.cut(at_seq), &self.retractions)
     }
 
     pub fn projects(&self, as_of: NaiveDate, at_seq: Option<u64>) -> projects::ProjectsView {
-        self.projects
-            .query(as_of, self.cut(at_seq), &self.retractions)
+        self.projects.query(as_of, self.cut(at_seq), &self.retractions)
     }
 
     pub fn aid(&self, at_seq: Option<u64>) -> aid::AidView {
@@ -128,10 +126,7 @@ impl Views {
         let produced = match &event.data {
             EventData::EventRetracted(d) => {
                 if let Some(target) = self.retractions.fact_seqs.get(&d.target) {
-                    self.retractions
-                        .retracted_by
-                        .entry(*target)
-                        .or_insert(event.seq);
+                    self.retractions.retracted_by.entry(*target).or_insert(event.seq);
                 }
                 false
             }
@@ -144,9 +139,7 @@ impl Views {
             }
         };
         if produced {
-            self.retractions
-                .fact_seqs
-                .insert(event.id.to_string(), event.seq);
+            self.retractions.fact_seqs.insert(event.id.to_string(), event.seq);
         }
     }
 }
@@ -161,10 +154,7 @@ impl Fold for Views {
 }
 
 /// The latest of competing facts: by first day of `occurred`, then seq.
-fn latest<'a, T>(
-    facts: impl Iterator<Item = &'a T>,
-    key: impl Fn(&T) -> (Day, u64),
-) -> Option<&'a T>
+fn latest<'a, T>(facts: impl Iterator<Item = &'a T>, key: impl Fn(&T) -> (Day, u64)) -> Option<&'a T>
 where
     T: 'a,
 {

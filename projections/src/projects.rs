@@ -91,10 +91,7 @@ pub(crate) fn amounts<'a>(facts: impl Iterator<Item = (Currency, u128)> + 'a) ->
     }
     let mut rows: Vec<Amount> = sums
         .into_iter()
-        .map(|(currency, minor)| Amount {
-            currency: currency.code().to_string(),
-            amount: currency.format(minor),
-        })
+        .map(|(currency, minor)| Amount { currency: currency.code().to_string(), amount: currency.format(minor) })
         .collect();
     rows.sort_by(|a, b| a.currency.cmp(&b.currency));
     rows
@@ -103,79 +100,48 @@ pub(crate) fn amounts<'a>(facts: impl Iterator<Item = (Currency, u128)> + 'a) ->
 impl Projects {
     pub(crate) fn apply(&mut self, event: &Event<'_>) -> bool {
         let first = event.first_day();
-        let mut money_for = |project: &Option<String>,
-                             amount: &Option<MoneyData>,
-                             pledged: bool| {
+        let mut money_for = |project: &Option<String>, amount: &Option<MoneyData>, pledged: bool| {
             let (Some(project), Some(money)) = (project, amount.as_ref().and_then(money)) else {
                 return false;
             };
-            self.by_id
-                .entry(project.clone())
-                .or_default()
-                .money
-                .push(MoneyFact {
-                    seq: event.seq,
-                    first,
-                    pledged,
-                    currency: money.currency,
-                    minor: money.minor,
-                });
+            self.by_id.entry(project.clone()).or_default().money.push(MoneyFact {
+                seq: event.seq,
+                first,
+                pledged,
+                currency: money.currency,
+                minor: money.minor,
+            });
             true
         };
         match &event.data {
             EventData::AidPledged(d) => return money_for(&d.project, &d.amount, true),
             EventData::AidDelivered(d) => return money_for(&d.project, &d.amount, false),
-            EventData::ProjectLaunched(d) => self
-                .by_id
-                .entry(d.project.clone())
-                .or_default()
-                .launches
-                .push(Launch {
-                    seq: event.seq,
-                    first,
-                    name: d.name.clone(),
-                    beneficiary: d.beneficiary.clone(),
-                }),
-            EventData::ProjectProgress(d) => self
-                .by_id
-                .entry(d.project.clone())
-                .or_default()
-                .reports
-                .push(Report {
-                    seq: event.seq,
-                    first,
-                    occurred: event.occurred.to_string(),
-                    status: wire_name(&d.status),
-                    percent: d.percent,
-                }),
-            EventData::ProjectCompleted(d) => self
-                .by_id
-                .entry(d.project.clone())
-                .or_default()
-                .completions
-                .push((event.seq, first)),
+            EventData::ProjectLaunched(d) => self.by_id.entry(d.project.clone()).or_default().launches.push(Launch {
+                seq: event.seq,
+                first,
+                name: d.name.clone(),
+                beneficiary: d.beneficiary.clone(),
+            }),
+            EventData::ProjectProgress(d) => self.by_id.entry(d.project.clone()).or_default().reports.push(Report {
+                seq: event.seq,
+                first,
+                occurred: event.occurred.to_string(),
+                status: wire_name(&d.status),
+                percent: d.percent,
+            }),
+            EventData::ProjectCompleted(d) => {
+                self.by_id.entry(d.project.clone()).or_default().completions.push((event.seq, first))
+            }
             _ => return false,
         }
         true
     }
 
-    pub(crate) fn query(
-        &self,
-        as_of: NaiveDate,
-        at_seq: u64,
-        retractions: &Retractions,
-    ) -> ProjectsView {
+    pub(crate) fn query(&self, as_of: NaiveDate, at_seq: u64, retractions: &Retractions) -> ProjectsView {
         let today = day(as_of);
-        let projects = self
-            .by_id
-            .iter()
-            .filter_map(|(id, facts)| outstanding(id, facts, today, at_seq, retractions))
-            .collect();
-        ProjectsView {
-            as_of: as_of.format("%Y-%m-%d").to_string(),
-            at_seq,
-            projects,
-        }
+        let projects =
+            self.by_id.iter().filter_map(|(id, facts)| outstanding(id, facts, today, at_seq, retractions)).collect();
+        ProjectsView { as_of: as_of.format("%Y-%m-%d").to_string(), at_seq, projects }
     }
 }
 
@@ -187,28 +153,14 @@ fn outstanding(
     retractions: &Retractions,
 ) -> Option<OutstandingProject> {
     let seen = |seq: u64, first: Day| retractions.visible(seq, at_seq) && first <= today;
-    let launch = latest(
-        facts.launches.iter().filter(|l| seen(l.seq, l.first)),
-        |l| (l.first, l.seq),
-    )?;
-    if facts
-        .completions
-        .iter()
-        .any(|(seq, first)| seen(*seq, *first))
-    {
+    let launch = latest(facts.launches.iter().filter(|l| seen(l.seq, l.first)), |l| (l.first, l.seq))?;
+    if facts.completions.iter().any(|(seq, first)| seen(*seq, *first)) {
         return None;
     }
-    let reports: Vec<&Report> = facts
-        .reports
-        .iter()
-        .filter(|r| seen(r.seq, r.first))
-        .collect();
+    let reports: Vec<&Report> = facts.reports.iter().filter(|r| seen(r.seq, r.first)).collect();
     let last = latest(reports.iter().copied(), |r| (r.first, r.seq));
-    let percent = latest(
-        reports.iter().copied().filter(|r| r.percent.is_some()),
-        |r| (r.first, r.seq),
-    )
-    .and_then(|r| r.percent);
+    let percent =
+        latest(reports.iter().copied().filter(|r| r.percent.is_some()), |r| (r.first, r.seq)).and_then(|r| r.percent);
     let money = |pledged: bool| {
         amounts(
             facts

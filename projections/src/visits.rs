@@ -56,15 +56,8 @@ impl Visits {
     }
 
     pub(crate) fn query(&self, at_seq: u64, retractions: &Retractions) -> VisitsView {
-        let mut facts: Vec<&Fact> = self
-            .facts
-            .iter()
-            .filter(|f| retractions.visible(f.seq, at_seq))
-            .collect();
+        let mut facts: Vec<&Fact> = self.facts.iter().filter(|f| retractions.visible(f.seq, at_seq)).collect();
         facts.sort_by_key(|f| (f.first, f.seq));
-        VisitsView {
-            at_seq,
-            visits: facts.into_iter().map(|f| f.row.clone()).collect(),
-        }
+        VisitsView { at_seq, visits: facts.into_iter().map(|f| f.row.clone()).collect() }
     }
 }

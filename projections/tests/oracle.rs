@@ -20,8 +20,7 @@ fn arb_records(max_len: usize) -> impl Strategy<Value = Vec<Record>> {
 }
 
 fn arb_day() -> impl Strategy<Value = NaiveDate> {
-    (1997i32..=2029, 1u32..=12, 1u32..=28)
-        .prop_map(|(y, m, d)| NaiveDate::from_ymd_opt(y, m, d).unwrap())
+    (1997i32..=2029, 1u32..=12, 1u32..=28).prop_map(|(y, m, d)| NaiveDate::from_ymd_opt(y, m, d).unwrap())
 }
 
 fn fold(records: &[Record]) -> Views {
@@ -42,50 +41,18 @@ fn ours(views: &Views, as_of: NaiveDate, at_seq: Option<u64>) -> [Value; 4] {
     ]
 }
 
-fn check_against_oracle(
-    records: &[Record],
-    views: &Views,
-    as_of: NaiveDate,
-    at_seq: u64,
-) -> Result<(), TestCaseError> {
+fn check_against_oracle(records: &[Record], views: &Views, as_of: NaiveDate, at_seq: u64) -> Result<(), TestCaseError> {
     let [agreements, projects, aid, visits] = ours(views, as_of, Some(at_seq));
     let oracle = Ledger::new(records, at_seq, as_of);
     let day = as_of.format("%Y-%m-%d").to_string();
     prop_assert_eq!(&agreements["as_of"], &json!(day));
     prop_assert_eq!(&agreements["at_seq"], &json!(at_seq));
-    prop_assert_eq!(
-        &agreements["agreements"],
-        &oracle.agreements(),
-        "agreements as of {} at seq {}",
-        day,
-        at_seq
-    );
-    prop_assert_eq!(
-        &projects["projects"],
-        &oracle.projects(),
-        "projects as of {} at seq {}",
-        day,
-        at_seq
-    );
+    prop_assert_eq!(&agreements["agreements"], &oracle.agreements(), "agreements as of {} at seq {}", day, at_seq);
+    prop_assert_eq!(&projects["projects"], &oracle.projects(), "projects as of {} at seq {}", day, at_seq);
     let expected_aid = oracle.aid();
-    prop_assert_eq!(
-        &aid["money"],
-        &expected_aid["money"],
-        "aid money at seq {}",
-        at_seq
-    );
-    prop_assert_eq!(
-        &aid["items"],
-        &expected_aid["items"],
-        "aid items at seq {}",
-        at_seq
-    );
-    prop_assert_eq!(
-        &visits["visits"],
-        &oracle.visits(),
-        "visits at seq {}",
-        at_seq
-    );
+    prop_assert_eq!(&aid["money"], &expected_aid["money"], "aid money at seq {}", at_seq);
+    prop_assert_eq!(&aid["items"], &expected_aid["items"], "aid items at seq {}", at_seq);
+    prop_assert_eq!(&visits["visits"], &oracle.visits(), "visits at seq {}", at_seq);
     Ok(())
 }
 

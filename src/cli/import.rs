@@ -6,7 +6,7 @@
 //! ledger directory for the second pass, and removed afterwards.
 //! Must never: append anything when a line is bad.
 
-use super::read::progress_bar;
+use super::read::{print, progress_bar};
 use super::usage;
 use crate::error::{Error, Result};
 use crate::store::{Ledger, Options, BATCH_SUBMISSIONS_MAX};
@@ -32,18 +32,12 @@ pub type Line = (u64, Result<Vec<u8>, u64>);
 
 impl<R: BufRead> Lines<R> {
     pub fn new(reader: R, limit: usize) -> Self {
-        Lines {
-            reader,
-            limit,
-            number: 0,
-        }
+        Lines { reader, limit, number: 0 }
     }
 
     fn read_line(&mut self) -> std::io::Result<Option<Line>> {
         let mut line = Vec::new();
-        let read = (&mut self.reader)
-            .take(self.limit as u64 + 1)
-            .read_until(b'\n', &mut line)?;
+        let read = (&mut self.reader).take(self.limit as u64 + 1).read_until(b'\n', &mut line)?;
         if read == 0 {
             return Ok(None);
         }
@@ -61,9 +55,7 @@ impl<R: BufRead> Lines<R> {
         let mut length = line.len() as u64;
         loop {
             line.clear();
-            let read = (&mut self.reader)
-                .take(64 * 1024)
-                .read_until(b'\n', &mut line)?;
+            let read = (&mut self.reader).take(64 * 1024).read_until(b'\n', &mut line)?;
             length += read as u64;
             if read == 0 || line.last() == Some(&b'\n') {
                 return Ok(Some((self.number, Err(length))));
@@ -91,13 +83,44 @@ fn parse_line(line: Result<Vec<u8>, u64>) -> Option<Result<Checked>> {
     }
 }
 
-fn open_lines(path: &Path) -> Result<Lines<BufReader<File>>> {
-    let file =
-        File::open(path).map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
-    Ok(Lines::new(
-        BufReader::with_capacity(1 << 20, file),
-        SUBMISSION_BYTES_MAX,
-    ))
+/// Where the submissions come from: read twice, once per pass.
+#[derive(Clone, Copy)]
+pub enum Source<'a> {
+    File(&'a Path),
+    Bytes(&'a [u8]),
+}
+
+impl Source<'_> {
+    fn lines(&self) -> Result<Lines<Box<dyn BufRead + '_>>> {
+        let reader: Box<dyn BufRead> = match self {
+            Source::File(path) => {
+                let file = File::open(path).map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
+                Box::new(BufReader::with_capacity(1 << 20, file))
+            }
+            Source::Bytes(bytes) => Box::new(*bytes),
+        };
+        Ok(Lines::new(reader, SUBMISSION_BYTES_MAX))
+    }
+
+    fn len(&self) -> Result<u64> {
+        Ok(match self {
+            Source::File(path) => std::fs::metadata(path)?.len(),
+            Source::Bytes(bytes) => bytes.len() as u64,
+        })
+    }
+}
+
+/// What an import did.
+pub struct Imported {
+    pub appended: u64,
+    pub existed: u64,
+}
+
+/// Checks every submission from `source`, then appends them all, or reports
+/// every bad line and appends nothing.
+pub fn import(ledger: &Ledger, source: Source<'_>) -> Result<Imported> {
+    let total = check(ledger, source)?;
+    append(ledger, source, total)
 }
 
 /// Copies standard input into `spool` so it can be read twice.
@@ -129,25 +152,24 @@ pub fn run(dir: &Path, file: &Path) -> Result<()> {
         Spool(None)
     };
     let path = spool.0.as_deref().unwrap_or(file);
-    let total = check(&ledger, path)?;
-    let (appended, existed) = append(&ledger, path, total)?;
+    let Imported { appended, existed } = import(&ledger, Source::File(path))?;
     let head = ledger.head();
     ledger.close()?;
-    println!(
-        "imported {}: {appended} appended, {existed} already present",
-        file.display()
-    );
-    println!("head seq {} hash {}", head.seq, head.hash);
-    Ok(())
+    print(&format!(
+        "imported {}: {appended} appended, {existed} already present\nhead seq {} hash {}",
+        file.display(),
+        head.seq,
+        head.hash
+    ))
 }
 
 /// The first pass. Returns how many submissions the file holds.
-fn check(ledger: &Ledger, path: &Path) -> Result<u64> {
-    let bar = progress_bar(std::fs::metadata(path)?.len(), "checking");
+fn check(ledger: &Ledger, source: Source<'_>) -> Result<u64> {
+    let bar = progress_bar(source.len()?, "checking");
     let mut dry_run = ledger.dry_run();
     let (mut total, mut bad, mut conflicts) = (0u64, 0u64, 0u64);
     let mut bytes_read = 0u64;
-    for line in open_lines(path)? {
+    for line in source.lines()? {
         let (number, line) = line?;
         bytes_read += line.as_ref().map_or_else(|len| *len, |b| b.len() as u64) + 1;
         if number % 1024 == 0 {
@@ -176,10 +198,7 @@ fn check(ledger: &Ledger, path: &Path) -> Result<u64> {
     bar.finish_and_clear();
     let failed = bad + conflicts;
     if failed > ERRORS_PRINTED_MAX as u64 {
-        eprintln!(
-            "… and {} more bad lines",
-            failed - ERRORS_PRINTED_MAX as u64
-        );
+        eprintln!("… and {} more bad lines", failed - ERRORS_PRINTED_MAX as u64);
     }
     let summary = format!("{failed} of {total} submissions were refused; nothing was appended");
     match (bad, conflicts) {
@@ -201,7 +220,7 @@ fn report(line: u64, error: &Error) {
 }
 
 /// The second pass: appends in chunks, each durable before the next.
-fn append(ledger: &Ledger, path: &Path, total: u64) -> Result<(u64, u64)> {
+fn append(ledger: &Ledger, source: Source<'_>, total: u64) -> Result<Imported> {
     let bar = progress_bar(total, "appending");
     let (mut appended, mut existed) = (0u64, 0u64);
     let mut chunk = Vec::with_capacity(BATCH_SUBMISSIONS_MAX);
@@ -221,7 +240,7 @@ fn append(ledger: &Ledger, path: &Path, total: u64) -> Result<(u64, u64)> {
         bar.set_position(appended + existed);
         Ok(())
     };
-    for line in open_lines(path)? {
+    for line in source.lines()? {
         let (_, line) = line?;
         let Some(parsed) = parse_line(line) else {
             continue;
@@ -235,5 +254,5 @@ fn append(ledger: &Ledger, path: &Path, total: u64) -> Result<(u64, u64)> {
         flush(&mut chunk)?;
     }
     bar.finish_and_clear();
-    Ok((appended, existed))
+    Ok(Imported { appended, existed })
 }

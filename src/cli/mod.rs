@@ -3,6 +3,7 @@
 //! caller maps the returned error to the exit code. Must never: write to the
 //! ledger except through [`crate::Ledger`]'s committer.
 
+mod demo;
 mod import;
 mod read;
 mod views;
@@ -35,6 +36,9 @@ pub struct Args {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Import the Hanoi–Vientiane history (idempotently), verify the chain,
+    /// and print the four views.
+    Demo,
     /// Append one submission (JSON) from the argument or standard input;
     /// prints the stored record.
     Append {
@@ -89,35 +93,20 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
         Ok(args) => args,
         Err(e) => {
             let _ = e.print();
-            return Ok(if e.use_stderr() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            });
+            return Ok(if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS });
         }
     };
     match args.command {
+        Command::Demo => demo::run(&args.db),
         Command::Append { json } => append(&args.db, json),
         Command::Import { file } => import::run(&args.db, &file),
         Command::Export { from, to } => read::export(&open_existing(&args.db)?, from, to),
-        Command::Log {
-            from,
-            limit,
-            type_prefix,
-        } => read::log(
-            &open_existing(&args.db)?,
-            from,
-            limit,
-            type_prefix.as_deref(),
-        ),
+        Command::Log { from, limit, type_prefix } => {
+            read::log(&open_existing(&args.db)?, from, limit, type_prefix.as_deref())
+        }
         Command::Show { key } => read::show(&open_existing(&args.db)?, &key),
         Command::Verify => read::verify(&open_existing(&args.db)?),
-        Command::View {
-            view,
-            as_of,
-            at_seq,
-            json,
-        } => {
+        Command::View { view, as_of, at_seq, json } => {
             let as_of = as_of.unwrap_or_else(views::today);
             views::view(&open_existing(&args.db)?, view, as_of, at_seq, json)
         }
@@ -128,13 +117,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
 
 /// Opens a ledger that must already exist (read-only commands).
 pub fn open_existing(dir: &Path) -> Result<Ledger> {
-    Ledger::open(
-        dir,
-        Options {
-            create: false,
-            ..Options::default()
-        },
-    )
+    Ledger::open(dir, Options { create: false, ..Options::default() })
 }
 
 fn append(dir: &Path, json: Option<String>) -> Result<()> {
@@ -152,16 +135,9 @@ fn append(dir: &Path, json: Option<String>) -> Result<()> {
     let appended = ledger.append(checked)?;
     ledger.close()?;
     if appended.existed {
-        eprintln!(
-            "already present as seq {}; nothing appended",
-            appended.record.seq
-        );
+        eprintln!("already present as seq {}; nothing appended", appended.record.seq);
     }
-    println!(
-        "{}",
-        String::from_utf8_lossy(&appended.record.canonical_bytes())
-    );
-    Ok(())
+    read::print(&String::from_utf8_lossy(&appended.record.canonical_bytes()))
 }
 
 /// Turns a usage problem into the error the CLI reports (exit 2).

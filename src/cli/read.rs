@@ -38,10 +38,7 @@ pub fn export(ledger: &Ledger, from: u64, to: Option<u64>) -> Result<()> {
 
 pub fn log(ledger: &Ledger, from: u64, limit: u64, type_prefix: Option<&str>) -> Result<()> {
     let mut out = BufWriter::new(std::io::stdout().lock());
-    let mut lines = vec![format!(
-        "{:>6}  {:<21}  {:<20}  {:<36}  SUMMARY",
-        "SEQ", "OCCURRED", "TYPE", "ID"
-    )];
+    let mut lines = vec![format!("{:>6}  {:<21}  {:<20}  {:<36}  SUMMARY", "SEQ", "OCCURRED", "TYPE", "ID")];
     let mut shown = 0;
     for record in ledger.range(from.max(1), u64::MAX) {
         let record = record?;
@@ -71,19 +68,12 @@ pub fn log(ledger: &Ledger, from: u64, limit: u64, type_prefix: Option<&str>) ->
 
 /// One line a reader can scan: who, what, to whom.
 fn summary(record: &Record) -> String {
-    let Some(data) = record
-        .event_type
-        .parse::<EventType>()
-        .ok()
-        .and_then(|t| EventData::decode(t, &record.data).ok())
+    let Some(data) = record.event_type.parse::<EventType>().ok().and_then(|t| EventData::decode(t, &record.data).ok())
     else {
         return String::from("(undecodable data)");
     };
     let money = |amount: &Option<events::data::MoneyData>| {
-        amount
-            .as_ref()
-            .map(|m| format!(" {} {}", m.currency, m.amount))
-            .unwrap_or_default()
+        amount.as_ref().map(|m| format!(" {} {}", m.currency, m.amount)).unwrap_or_default()
     };
     let text = match data {
         EventData::PartyRegistered(d) => format!("{} — {}", d.party, d.name_en.unwrap_or(d.name)),
@@ -93,20 +83,8 @@ fn summary(record: &Record) -> String {
         EventData::AgreementSigned(d) => format!("{} ({})", d.title, d.parties.join(", ")),
         EventData::AgreementAmended(d) => format!("{} amended", d.agreement),
         EventData::AgreementTerminated(d) => format!("{} terminated", d.agreement),
-        EventData::AidPledged(d) => format!(
-            "{} → {}{}: {}",
-            d.donor,
-            d.recipient,
-            money(&d.amount),
-            d.purpose
-        ),
-        EventData::AidDelivered(d) => format!(
-            "{} → {}{}: {}",
-            d.donor,
-            d.recipient,
-            money(&d.amount),
-            d.purpose
-        ),
+        EventData::AidPledged(d) => format!("{} → {}{}: {}", d.donor, d.recipient, money(&d.amount), d.purpose),
+        EventData::AidDelivered(d) => format!("{} → {}{}: {}", d.donor, d.recipient, money(&d.amount), d.purpose),
         EventData::ProjectLaunched(d) => format!("{} for {}", d.name, d.beneficiary),
         EventData::ProjectProgress(d) => {
             let percent = d.percent.map(|p| format!(" {p}%")).unwrap_or_default();
@@ -119,10 +97,7 @@ fn summary(record: &Record) -> String {
     };
     let text = text.replace('\n', " ");
     if text.chars().count() > SUMMARY_CHARS_MAX {
-        text.chars()
-            .take(SUMMARY_CHARS_MAX - 1)
-            .chain(['…'])
-            .collect()
+        text.chars().take(SUMMARY_CHARS_MAX - 1).chain(['…']).collect()
     } else {
         text
     }
@@ -131,19 +106,11 @@ fn summary(record: &Record) -> String {
 pub fn show(ledger: &Ledger, key: &str) -> Result<()> {
     let seq = match key.parse::<u64>() {
         Ok(seq) => seq,
-        Err(_) => ledger
-            .seq_of(key)?
-            .ok_or_else(|| usage(format!("no event with id `{key}`")))?,
+        Err(_) => ledger.seq_of(key)?.ok_or_else(|| usage(format!("no event with id `{key}`")))?,
     };
-    let bytes = ledger
-        .get_bytes(seq)?
-        .ok_or_else(|| usage(format!("no record at seq {seq}")))?;
-    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
-        Error::Chain(events::ChainError {
-            seq,
-            problem: e.to_string(),
-        })
-    })?;
+    let bytes = ledger.get_bytes(seq)?.ok_or_else(|| usage(format!("no record at seq {seq}")))?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| Error::Chain(events::ChainError { seq, problem: e.to_string() }))?;
     print(&serde_json::to_string_pretty(&value).expect("a Value always serializes"))
 }
 
@@ -156,16 +123,14 @@ pub fn verify(ledger: &Ledger) -> Result<()> {
     });
     bar.finish_and_clear();
     let verified = verified?;
-    println!("ok {} records, head {}", verified.count, verified.head);
-    Ok(())
+    print(&format!("ok {} records, head {}", verified.count, verified.head))
 }
 
 /// A progress bar on a terminal's stderr; hidden when stderr is not one.
 pub fn progress_bar(total: u64, message: &'static str) -> ProgressBar {
     let bar = ProgressBar::new(total);
     bar.set_style(
-        ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} ({per_sec}, {eta})")
-            .expect("a valid template"),
+        ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} ({per_sec}, {eta})").expect("a valid template"),
     );
     bar.set_message(message);
     bar

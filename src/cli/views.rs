@@ -30,26 +30,14 @@ pub fn parse_day(text: &str) -> Result<NaiveDate, String> {
     events::date::parse_day(text)
 }
 
-pub fn view(
-    ledger: &Ledger,
-    kind: ViewKind,
-    as_of: NaiveDate,
-    at_seq: Option<u64>,
-    json: bool,
-) -> Result<()> {
+pub fn view(ledger: &Ledger, kind: ViewKind, as_of: NaiveDate, at_seq: Option<u64>, json: bool) -> Result<()> {
     let text = ledger.read_views(|views| {
         let to_json = |value: serde_json::Result<String>| value.expect("views always serialize");
         match (kind, json) {
-            (ViewKind::Agreements, true) => to_json(serde_json::to_string_pretty(
-                &views.agreements(as_of, at_seq),
-            )),
-            (ViewKind::Projects, true) => {
-                to_json(serde_json::to_string_pretty(&views.projects(as_of, at_seq)))
-            }
+            (ViewKind::Agreements, true) => to_json(serde_json::to_string_pretty(&views.agreements(as_of, at_seq))),
+            (ViewKind::Projects, true) => to_json(serde_json::to_string_pretty(&views.projects(as_of, at_seq))),
             (ViewKind::Aid, true) => to_json(serde_json::to_string_pretty(&views.aid(at_seq))),
-            (ViewKind::Visits, true) => {
-                to_json(serde_json::to_string_pretty(&views.visits(at_seq)))
-            }
+            (ViewKind::Visits, true) => to_json(serde_json::to_string_pretty(&views.visits(at_seq))),
             (ViewKind::Agreements, false) => agreements_table(&views.agreements(as_of, at_seq)),
             (ViewKind::Projects, false) => projects_table(&views.projects(as_of, at_seq)),
             (ViewKind::Aid, false) => aid_tables(&views.aid(at_seq)),
@@ -61,9 +49,7 @@ pub fn view(
 
 fn table(header: &[&str], right_aligned: &[usize]) -> Table {
     let mut table = Table::new();
-    table
-        .load_style(presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Disabled);
+    table.load_style(presets::UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Disabled);
     table.set_header(header.to_vec());
     for index in right_aligned {
         if let Some(column) = table.column_mut(*index) {
@@ -73,19 +59,17 @@ fn table(header: &[&str], right_aligned: &[usize]) -> Table {
     table
 }
 
+/// A table, or a line saying there is nothing to show.
+fn render(table: Table, rows: usize) -> String {
+    if rows == 0 {
+        "  (none)".to_string()
+    } else {
+        table.to_string()
+    }
+}
+
 pub fn agreements_table(view: &AgreementsView) -> String {
-    let mut table = table(
-        &[
-            "AGREEMENT",
-            "TITLE",
-            "KIND",
-            "LEVEL",
-            "PARTIES",
-            "SIGNED",
-            "EFFECTIVE",
-        ],
-        &[],
-    );
+    let mut table = table(&["AGREEMENT", "TITLE", "KIND", "LEVEL", "PARTIES", "SIGNED", "EFFECTIVE"], &[]);
     for a in &view.agreements {
         table.add_row(vec![
             a.agreement.clone(),
@@ -98,10 +82,11 @@ pub fn agreements_table(view: &AgreementsView) -> String {
         ]);
     }
     format!(
-        "Active agreements as of {} (ledger at seq {}): {}\n{table}",
+        "Active agreements as of {} (ledger at seq {}): {}\n{}",
         view.as_of,
         view.at_seq,
-        view.agreements.len()
+        view.agreements.len(),
+        render(table, view.agreements.len())
     )
 }
 
@@ -110,18 +95,12 @@ fn money_lines(amounts: &[Amount]) -> String {
     if amounts.is_empty() {
         return "—".into();
     }
-    amounts
-        .iter()
-        .map(|a| format!("{} {}", group_digits(&a.amount), a.currency))
-        .collect::<Vec<_>>()
-        .join("\n")
+    amounts.iter().map(|a| format!("{} {}", group_digits(&a.amount), a.currency)).collect::<Vec<_>>().join("\n")
 }
 
 /// `3000000.00` → `3,000,000.00`.
 fn group_digits(amount: &str) -> String {
-    let (whole, fraction) = amount
-        .split_once('.')
-        .map_or((amount, None), |(w, f)| (w, Some(f)));
+    let (whole, fraction) = amount.split_once('.').map_or((amount, None), |(w, f)| (w, Some(f)));
     let mut grouped = String::new();
     for (i, digit) in whole.chars().enumerate() {
         if i > 0 && (whole.len() - i) % 3 == 0 {
@@ -136,16 +115,7 @@ fn group_digits(amount: &str) -> String {
 }
 
 pub fn projects_table(view: &ProjectsView) -> String {
-    let header = [
-        "PROJECT",
-        "NAME",
-        "BENEFICIARY",
-        "%",
-        "STATUS",
-        "LAST REPORT",
-        "PLEDGED",
-        "DELIVERED",
-    ];
+    let header = ["PROJECT", "NAME", "BENEFICIARY", "%", "STATUS", "LAST REPORT", "PLEDGED", "DELIVERED"];
     let mut table = table(&header, &[3, 6, 7]);
     for p in &view.projects {
         table.add_row(vec![
@@ -160,10 +130,11 @@ pub fn projects_table(view: &ProjectsView) -> String {
         ]);
     }
     format!(
-        "Outstanding projects as of {} (ledger at seq {}): {}\n{table}",
+        "Outstanding projects as of {} (ledger at seq {}): {}\n{}",
         view.as_of,
         view.at_seq,
-        view.projects.len()
+        view.projects.len(),
+        render(table, view.projects.len())
     )
 }
 
@@ -175,10 +146,7 @@ fn year_label(year: Year) -> String {
 }
 
 pub fn aid_tables(view: &AidView) -> String {
-    let mut money = table(
-        &["YEAR", "DONOR", "RECIPIENT", "PLEDGED", "DELIVERED"],
-        &[3, 4],
-    );
+    let mut money = table(&["YEAR", "DONOR", "RECIPIENT", "PLEDGED", "DELIVERED"], &[3, 4]);
     for row in &view.money {
         money.add_row(vec![
             year_label(row.year),
@@ -188,10 +156,7 @@ pub fn aid_tables(view: &AidView) -> String {
             format!("{} {}", group_digits(&row.delivered), row.currency),
         ]);
     }
-    let mut items = table(
-        &["YEAR", "DONOR", "RECIPIENT", "ITEM", "PLEDGED", "DELIVERED"],
-        &[4, 5],
-    );
+    let mut items = table(&["YEAR", "DONOR", "RECIPIENT", "ITEM", "PLEDGED", "DELIVERED"], &[4, 5]);
     for row in &view.items {
         items.add_row(vec![
             year_label(row.year),
@@ -203,25 +168,17 @@ pub fn aid_tables(view: &AidView) -> String {
         ]);
     }
     format!(
-        "Aid in money, by year (ledger at seq {}): {} rows\n{money}\n\nAid in kind, by year: {} rows\n{items}",
+        "Aid in money, by year (ledger at seq {}): {} rows\n{}\n\nAid in kind, by year: {} rows\n{}",
         view.at_seq,
         view.money.len(),
-        view.items.len()
+        render(money, view.money.len()),
+        view.items.len(),
+        render(items, view.items.len())
     )
 }
 
 pub fn visits_table(view: &VisitsView) -> String {
-    let mut table = table(
-        &[
-            "OCCURRED",
-            "VISIT",
-            "DELEGATION OF",
-            "HOST",
-            "LED BY",
-            "LEVEL",
-        ],
-        &[],
-    );
+    let mut table = table(&["OCCURRED", "VISIT", "DELEGATION OF", "HOST", "LED BY", "LEVEL"], &[]);
     for v in &view.visits {
         let led_by = match &v.led_by.title {
             Some(title) => format!("{}\n{title}", v.led_by.name),
@@ -236,11 +193,7 @@ pub fn visits_table(view: &VisitsView) -> String {
             v.level.clone().unwrap_or_else(|| "—".into()),
         ]);
     }
-    format!(
-        "Visits (ledger at seq {}): {}\n{table}",
-        view.at_seq,
-        view.visits.len()
-    )
+    format!("Visits (ledger at seq {}): {}\n{}", view.at_seq, view.visits.len(), render(table, view.visits.len()))
 }
 
 pub fn rebuild(ledger: &Ledger) -> Result<()> {
@@ -253,13 +206,10 @@ pub fn rebuild(ledger: &Ledger) -> Result<()> {
     })?;
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
-    let rate = if seconds > 0.0 {
-        count as f64 / seconds
-    } else {
-        0.0
-    };
-    println!("rebuilt 4 views from {count} records in {seconds:.3} s ({rate:.0} records/s); checkpoint saved");
-    Ok(())
+    let rate = if seconds > 0.0 { count as f64 / seconds } else { 0.0 };
+    super::read::print(&format!(
+        "rebuilt 4 views from {count} records in {seconds:.3} s ({rate:.0} records/s); checkpoint saved"
+    ))
 }
 
 #[cfg(test)]

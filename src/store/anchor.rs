@@ -33,17 +33,10 @@ impl AnchorFile {
         let mut file = match File::open(path) {
             Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => {
-                return Err(Error::Storage(format!(
-                    "cannot read the anchor {}: {e}",
-                    path.display()
-                )))
-            }
+            Err(e) => return Err(Error::Storage(format!("cannot read the anchor {}: {e}", path.display()))),
         };
         let mut bytes = Vec::with_capacity(ANCHOR_BYTES);
-        file.by_ref()
-            .take(ANCHOR_BYTES as u64 + 1)
-            .read_to_end(&mut bytes)?;
+        file.by_ref().take(ANCHOR_BYTES as u64 + 1).read_to_end(&mut bytes)?;
         parse(&bytes).map(Some).ok_or_else(|| {
             Error::Storage(format!(
                 "the anchor {} is damaged (expected `{MAGIC} <seq> <hash>`); the ledger will not open until it is restored",
@@ -54,23 +47,14 @@ impl AnchorFile {
 
     /// Opens (creating if needed) the anchor file for rewriting.
     pub fn open(path: &Path) -> Result<AnchorFile> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)?;
+        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
         Ok(AnchorFile { file })
     }
 
     /// Replaces the anchor and makes it durable.
     pub fn write(&self, anchor: &Anchor) -> Result<()> {
         let text = format!("{MAGIC} {:020} {}\n", anchor.seq, anchor.hash);
-        assert_eq!(
-            text.len(),
-            ANCHOR_BYTES,
-            "an anchor is a head hash of 64 hex characters"
-        );
+        assert_eq!(text.len(), ANCHOR_BYTES, "an anchor is a head hash of 64 hex characters");
         self.file.write_all_at(text.as_bytes(), 0)?;
         self.file.set_len(ANCHOR_BYTES as u64)?;
         self.file.sync_data()?;
@@ -90,10 +74,7 @@ fn parse(bytes: &[u8]) -> Option<Anchor> {
     if magic != MAGIC || !hash_ok || !seq_ok || parts.next().is_some() {
         return None;
     }
-    Some(Anchor {
-        seq: seq.parse().ok()?,
-        hash: hash.to_string(),
-    })
+    Some(Anchor { seq: seq.parse().ok()?, hash: hash.to_string() })
 }
 
 #[cfg(test)]
@@ -105,23 +86,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("anchor");
         assert_eq!(AnchorFile::read(&path).unwrap(), None);
-        let anchor = Anchor {
-            seq: 42,
-            hash: "ab".repeat(32),
-        };
+        let anchor = Anchor { seq: 42, hash: "ab".repeat(32) };
         AnchorFile::open(&path).unwrap().write(&anchor).unwrap();
         assert_eq!(AnchorFile::read(&path).unwrap(), Some(anchor));
         let mut bytes = std::fs::read(&path).unwrap();
         bytes[30] = b'x';
         std::fs::write(&path, &bytes).unwrap();
-        assert!(AnchorFile::read(&path)
-            .unwrap_err()
-            .to_string()
-            .contains("damaged"));
+        assert!(AnchorFile::read(&path).unwrap_err().to_string().contains("damaged"));
         std::fs::write(&path, b"").unwrap();
-        assert!(AnchorFile::read(&path)
-            .unwrap_err()
-            .to_string()
-            .contains("damaged"));
+        assert!(AnchorFile::read(&path).unwrap_err().to_string().contains("damaged"));
     }
 }

@@ -25,14 +25,10 @@ pub fn load(tree: &sled::Tree, log: &sled::Tree) -> Result<Option<Views>, String
     }
     let format = u32::from_be_bytes(bytes[..4].try_into().expect("4 bytes"));
     if format != Views::FORMAT {
-        return Err(format!(
-            "checkpoint format {format} is not the current {}",
-            Views::FORMAT
-        ));
+        return Err(format!("checkpoint format {format} is not the current {}", Views::FORMAT));
     }
     let seq = u64::from_be_bytes(bytes[4..12].try_into().expect("8 bytes"));
-    let hash =
-        std::str::from_utf8(&bytes[12..HEADER_BYTES]).map_err(|_| "checkpoint hash is not text")?;
+    let hash = std::str::from_utf8(&bytes[12..HEADER_BYTES]).map_err(|_| "checkpoint hash is not text")?;
     let stored = log.get(seq.to_be_bytes()).map_err(|e| e.to_string())?;
     let matches = match stored {
         Some(record) if seq > 0 => events::Record::decode(&record).is_ok_and(|r| r.hash == hash),
@@ -42,13 +38,9 @@ pub fn load(tree: &sled::Tree, log: &sled::Tree) -> Result<Option<Views>, String
     if !matches {
         return Err(format!("checkpoint at seq {seq} does not match the log"));
     }
-    let views: Views =
-        serde_json::from_slice(&bytes[HEADER_BYTES..]).map_err(|e| format!("checkpoint: {e}"))?;
+    let views: Views = serde_json::from_slice(&bytes[HEADER_BYTES..]).map_err(|e| format!("checkpoint: {e}"))?;
     if views.seq != seq {
-        return Err(format!(
-            "checkpoint says seq {seq} but its state is at {}",
-            views.seq
-        ));
+        return Err(format!("checkpoint says seq {seq} but its state is at {}", views.seq));
     }
     Ok(Some(views))
 }
@@ -68,21 +60,11 @@ pub fn drop_all(tree: &sled::Tree) -> sled::Result<()> {
 }
 
 /// Folds log records after `views.seq`, calling `progress` with each seq.
-pub fn catch_up(
-    views: &mut Views,
-    log: &sled::Tree,
-    mut progress: impl FnMut(u64),
-) -> Result<(), events::ChainError> {
+pub fn catch_up(views: &mut Views, log: &sled::Tree, mut progress: impl FnMut(u64)) -> Result<(), events::ChainError> {
     for entry in log.range((views.seq + 1).to_be_bytes()..) {
-        let (key, value) = entry.map_err(|e| events::ChainError {
-            seq: views.seq + 1,
-            problem: e.to_string(),
-        })?;
-        let seq = <[u8; 8]>::try_from(key.as_ref())
-            .map(u64::from_be_bytes)
-            .unwrap_or(0);
-        let record = events::Record::decode(&value)
-            .map_err(|problem| events::ChainError { seq, problem })?;
+        let (key, value) = entry.map_err(|e| events::ChainError { seq: views.seq + 1, problem: e.to_string() })?;
+        let seq = <[u8; 8]>::try_from(key.as_ref()).map(u64::from_be_bytes).unwrap_or(0);
+        let record = events::Record::decode(&value).map_err(|problem| events::ChainError { seq, problem })?;
         views.apply(&record);
         progress(seq);
     }

@@ -77,9 +77,7 @@ impl Committer {
             }
             if let Some(reason) = &failed {
                 for request in batch {
-                    let error = Error::Storage(format!(
-                        "the ledger stopped after a storage error: {reason}"
-                    ));
+                    let error = Error::Storage(format!("the ledger stopped after a storage error: {reason}"));
                     let _ = request.reply.send(Err(GroupError { index: 0, error }));
                 }
                 continue;
@@ -115,11 +113,8 @@ impl Committer {
         let mut sealed: Vec<(Record, Vec<u8>)> = Vec::new();
         let mut pending: Vec<Pending> = Vec::new();
         let first_seq = self.next_seq;
-        let (mut next_seq, mut head_hash, mut last_at) = (
-            self.next_seq,
-            self.head_hash.clone(),
-            self.last_recorded_at.clone(),
-        );
+        let (mut next_seq, mut head_hash, mut last_at) =
+            (self.next_seq, self.head_hash.clone(), self.last_recorded_at.clone());
         for request in batch {
             let mut group = Overlay::new(&overlay);
             let mut group_records: Vec<(Record, Vec<u8>)> = Vec::new();
@@ -133,26 +128,15 @@ impl Committer {
                     clock: self.clock.as_ref(),
                 };
                 let lookup = |seq: u64| -> Option<Record> {
-                    let local = sealed
-                        .iter()
-                        .chain(group_records.iter())
-                        .find(|(r, _)| r.seq == seq);
+                    let local = sealed.iter().chain(group_records.iter()).find(|(r, _)| r.seq == seq);
                     match local {
                         Some((record, _)) => Some(record.clone()),
-                        None => self
-                            .log
-                            .get(seq.to_be_bytes())
-                            .ok()
-                            .flatten()
-                            .and_then(|b| Record::decode(&b).ok()),
+                        None => self.log.get(seq.to_be_bytes()).ok().flatten().and_then(|b| Record::decode(&b).ok()),
                     }
                 };
                 match append_one(&mut group, submission, &mut state, lookup) {
                     Ok((record, bytes, existed)) => {
-                        appended.push(Appended {
-                            record: record.clone(),
-                            existed,
-                        });
+                        appended.push(Appended { record: record.clone(), existed });
                         if !existed {
                             group_records.push((record, bytes));
                         }
@@ -163,21 +147,14 @@ impl Committer {
                     }
                 }
                 if let Some(e) = reader.take_error() {
-                    return Err(self.fail_batch(
-                        pending,
-                        request.reply,
-                        format!("reading the index: {e}"),
-                    ));
+                    return Err(self.fail_batch(pending, request.reply, format!("reading the index: {e}")));
                 }
             }
             match outcome {
                 Ok(()) => {
                     overlay.merge(group.into_changes());
                     sealed.extend(group_records);
-                    pending.push(Pending {
-                        reply: request.reply,
-                        appended,
-                    });
+                    pending.push(Pending { reply: request.reply, appended });
                 }
                 Err(error) => {
                     // Roll the group back: its seqs and chain head are reused.
@@ -211,10 +188,7 @@ impl Committer {
                 return Err(self.fail_pending(pending, reason));
             }
             let (last, _) = sealed.last().expect("not empty");
-            let anchor = Anchor {
-                seq: last.seq,
-                hash: last.hash.clone(),
-            };
+            let anchor = Anchor { seq: last.seq, hash: last.hash.clone() };
             if let Err(e) = self.anchor.write(&anchor) {
                 return Err(self.fail_pending(pending, format!("writing the anchor: {e}")));
             }
@@ -227,16 +201,8 @@ impl Committer {
                     views.apply(record);
                 }
             }
-            self.head.send_replace(Head {
-                seq: last.seq,
-                hash: last.hash.clone(),
-            });
-            tracing::debug!(
-                records = sealed.len(),
-                requests = pending.len(),
-                head = last.seq,
-                "batch committed"
-            );
+            self.head.send_replace(Head { seq: last.seq, hash: last.hash.clone() });
+            tracing::debug!(records = sealed.len(), requests = pending.len(), head = last.seq, "batch committed");
         }
         for Pending { reply, appended } in pending {
             let _ = reply.send(Ok(appended));
@@ -284,9 +250,8 @@ fn append_one(
 ) -> Result<(Record, Vec<u8>, bool), Error> {
     let validated = match admit(group, submission)? {
         Admission::Existing(seq) => {
-            let record = lookup(seq).ok_or_else(|| {
-                Error::Storage(format!("seq {seq} is indexed but cannot be read"))
-            })?;
+            let record =
+                lookup(seq).ok_or_else(|| Error::Storage(format!("seq {seq} is indexed but cannot be read")))?;
             let bytes = record.canonical_bytes();
             return Ok((record, bytes, true));
         }
@@ -296,16 +261,8 @@ fn append_one(
     let event_type = checked.event_type();
     let (id, _, occurred, data, sources) = checked.into_record_parts();
     let id = id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-    let now = state
-        .clock
-        .now()
-        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
-        .to_string();
-    let recorded_at = if now > *state.last_at {
-        now
-    } else {
-        state.last_at.clone()
-    };
+    let now = state.clock.now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+    let recorded_at = if now > *state.last_at { now } else { state.last_at.clone() };
     let record = Record::seal(
         *state.next_seq,
         id,
@@ -318,19 +275,10 @@ fn append_one(
     );
     let bytes = record.canonical_bytes();
     if bytes.len() > RECORD_BYTES_MAX {
-        let rule = format!(
-            "the record would be {} bytes, more than {RECORD_BYTES_MAX}",
-            bytes.len()
-        );
+        let rule = format!("the record would be {} bytes, more than {RECORD_BYTES_MAX}", bytes.len());
         return Err(Error::Invalid(events::Rejection::one("submission", rule)));
     }
-    group.absorb(
-        record.seq,
-        Some(&record.id),
-        event_type,
-        record.content_digest(),
-        &effects,
-    );
+    group.absorb(record.seq, Some(&record.id), event_type, record.content_digest(), &effects);
     *state.next_seq += 1;
     state.head_hash.clone_from(&record.hash);
     state.last_at.clone_from(&record.recorded_at);

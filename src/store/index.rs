@@ -42,11 +42,7 @@ pub struct IndexReader<'a> {
 
 impl<'a> IndexReader<'a> {
     pub fn new(index: &'a sled::Tree, log: &'a sled::Tree) -> Self {
-        IndexReader {
-            index,
-            log,
-            error: RefCell::new(None),
-        }
+        IndexReader { index, log, error: RefCell::new(None) }
     }
 
     pub fn take_error(&self) -> Option<sled::Error> {
@@ -110,9 +106,7 @@ impl Known for IndexReader<'_> {
     }
 
     fn stream_version(&self, stream: &str) -> u64 {
-        self.read(&key(b's', stream))
-            .and_then(|v| be_u64(&v))
-            .unwrap_or(0)
+        self.read(&key(b's', stream)).and_then(|v| be_u64(&v)).unwrap_or(0)
     }
 }
 
@@ -194,10 +188,7 @@ pub struct Overlay<B: Known> {
 
 impl<B: Known> Overlay<B> {
     pub fn new(base: B) -> Self {
-        Overlay {
-            base,
-            changes: Changes::default(),
-        }
+        Overlay { base, changes: Changes::default() }
     }
 
     pub fn base(&self) -> &B {
@@ -221,14 +212,7 @@ impl<B: Known> Overlay<B> {
 
     /// Records what appending a record (with these effects) changes. `id`
     /// is `None` only in a dry run of a submission that names none.
-    pub fn absorb(
-        &mut self,
-        seq: u64,
-        id: Option<&str>,
-        event_type: EventType,
-        content: [u8; 32],
-        effects: &Effects,
-    ) {
+    pub fn absorb(&mut self, seq: u64, id: Option<&str>, event_type: EventType, content: [u8; 32], effects: &Effects) {
         for stream in &effects.streams {
             let version = self.stream_version(stream) + 1;
             self.changes.streams.insert(stream.clone(), version);
@@ -241,18 +225,8 @@ impl<B: Known> Overlay<B> {
         }
         if let Some(id) = id {
             // A retraction cannot be retracted, so its streams are never asked for.
-            let streams = if event_type == EventType::EventRetracted {
-                Vec::new()
-            } else {
-                effects.streams.clone()
-            };
-            let event = KnownEvent {
-                seq,
-                event_type,
-                retracted: false,
-                streams,
-                content,
-            };
+            let streams = if event_type == EventType::EventRetracted { Vec::new() } else { effects.streams.clone() };
+            let event = KnownEvent { seq, event_type, retracted: false, streams, content };
             self.changes.events.insert(id.to_string(), event);
         }
         self.changes.head = Some(seq);
@@ -266,9 +240,7 @@ impl<B: Known> Overlay<B> {
         let mut target_streams = Vec::new();
         let mut retracts = None;
         if let EventData::EventRetracted(d) = &typed {
-            let target = self
-                .event(&d.target)
-                .ok_or_else(|| format!("retracts unknown event `{}`", d.target))?;
+            let target = self.event(&d.target).ok_or_else(|| format!("retracts unknown event `{}`", d.target))?;
             target_streams = target.streams;
             retracts = Some(d.target.clone());
         }
@@ -277,13 +249,7 @@ impl<B: Known> Overlay<B> {
             streams: known::streams(&typed, &target_streams),
             retracts,
         };
-        self.absorb(
-            record.seq,
-            Some(&record.id),
-            event_type,
-            record.content_digest(),
-            &effects,
-        );
+        self.absorb(record.seq, Some(&record.id), event_type, record.content_digest(), &effects);
         Ok(())
     }
 }

@@ -72,11 +72,7 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options {
-            clock: Arc::new(SystemClock),
-            cache_bytes: CACHE_BYTES_DEFAULT,
-            create: true,
-        }
+        Options { clock: Arc::new(SystemClock), cache_bytes: CACHE_BYTES_DEFAULT, create: true }
     }
 }
 
@@ -125,19 +121,13 @@ impl Ledger {
         let sled_dir = dir.join("ledger");
         if !sled_dir.exists() {
             if !options.create {
-                return Err(Error::Usage(format!(
-                    "no ledger at {} (append or import creates one)",
-                    dir.display()
-                )));
+                return Err(Error::Usage(format!("no ledger at {} (append or import creates one)", dir.display())));
             }
             std::fs::create_dir_all(dir)?;
         }
         let db = open_sled(&sled_dir, options.cache_bytes).map_err(|e| {
             if is_lock_held(&e) {
-                Error::Storage(format!(
-                    "{} is in use by another process ({e})",
-                    dir.display()
-                ))
+                Error::Storage(format!("{} is in use by another process ({e})", dir.display()))
             } else {
                 Error::Storage(format!("cannot open {}: {e}", sled_dir.display()))
             }
@@ -147,16 +137,10 @@ impl Ledger {
         let (last_seq, last_hash, last_at) = match log.last()? {
             None => (0, GENESIS_PREV.to_string(), String::new()),
             Some((key, value)) => {
-                let seq = <[u8; 8]>::try_from(key.as_ref())
-                    .map(u64::from_be_bytes)
-                    .map_err(|_| {
-                        Error::Chain(ChainError {
-                            seq: 0,
-                            problem: "the log's last key is not an 8-byte seq".into(),
-                        })
-                    })?;
-                let record =
-                    Record::decode(&value).map_err(|problem| ChainError { seq, problem })?;
+                let seq = <[u8; 8]>::try_from(key.as_ref()).map(u64::from_be_bytes).map_err(|_| {
+                    Error::Chain(ChainError { seq: 0, problem: "the log's last key is not an 8-byte seq".into() })
+                })?;
+                let record = Record::decode(&value).map_err(|problem| ChainError { seq, problem })?;
                 (seq, record.hash, record.recorded_at)
             }
         };
@@ -168,16 +152,10 @@ impl Ledger {
         let views = Arc::new(RwLock::new(views));
         let anchor = AnchorFile::open(&anchor_path)?;
         if last_seq == 0 {
-            anchor.write(&Anchor {
-                seq: 0,
-                hash: GENESIS_PREV.to_string(),
-            })?;
+            anchor.write(&Anchor { seq: 0, hash: GENESIS_PREV.to_string() })?;
         }
         let db_file = std::fs::File::open(sled_dir.join("db"))?;
-        let head = Head {
-            seq: last_seq,
-            hash: last_hash.clone(),
-        };
+        let head = Head { seq: last_seq, hash: last_hash.clone() };
         let (head_tx, head_rx) = watch::channel(head);
         let (sender, receiver) = mpsc::channel(QUEUE_REQUESTS_MAX);
         let committer = Committer {
@@ -195,9 +173,8 @@ impl Ledger {
             head_hash: last_hash,
             last_recorded_at: last_at,
         };
-        let handle = std::thread::Builder::new()
-            .name("amity-committer".into())
-            .spawn(move || committer.run(receiver))?;
+        let handle =
+            std::thread::Builder::new().name("amity-committer".into()).spawn(move || committer.run(receiver))?;
         Ok(Ledger {
             shared: Arc::new(Shared {
                 dir: dir.to_path_buf(),
@@ -240,36 +217,18 @@ impl Ledger {
     /// be called from inside an async runtime (use [`Ledger::append_group_async`]).
     pub fn append_group(&self, submissions: Vec<Checked>) -> Result<Vec<Appended>, GroupError> {
         let (reply, response) = oneshot::channel();
-        let closed = || GroupError {
-            index: 0,
-            error: Error::Storage("the committer has stopped".into()),
-        };
-        let sender = self
-            .sender()
-            .map_err(|error| GroupError { index: 0, error })?;
-        sender
-            .blocking_send(Request { submissions, reply })
-            .map_err(|_| closed())?;
+        let closed = || GroupError { index: 0, error: Error::Storage("the committer has stopped".into()) };
+        let sender = self.sender().map_err(|error| GroupError { index: 0, error })?;
+        sender.blocking_send(Request { submissions, reply }).map_err(|_| closed())?;
         response.blocking_recv().map_err(|_| closed())?
     }
 
     /// The async form of [`Ledger::append_group`].
-    pub async fn append_group_async(
-        &self,
-        submissions: Vec<Checked>,
-    ) -> Result<Vec<Appended>, GroupError> {
+    pub async fn append_group_async(&self, submissions: Vec<Checked>) -> Result<Vec<Appended>, GroupError> {
         let (reply, response) = oneshot::channel();
-        let closed = || GroupError {
-            index: 0,
-            error: Error::Storage("the committer has stopped".into()),
-        };
-        let sender = self
-            .sender()
-            .map_err(|error| GroupError { index: 0, error })?;
-        sender
-            .send(Request { submissions, reply })
-            .await
-            .map_err(|_| closed())?;
+        let closed = || GroupError { index: 0, error: Error::Storage("the committer has stopped".into()) };
+        let sender = self.sender().map_err(|error| GroupError { index: 0, error })?;
+        sender.send(Request { submissions, reply }).await.map_err(|_| closed())?;
         response.await.map_err(|_| closed())?
     }
 
@@ -284,10 +243,7 @@ impl Ledger {
     /// may refer to what earlier ones introduce), appending nothing.
     pub fn dry_run(&self) -> DryRun<'_> {
         let reader = IndexReader::new(&self.shared.index, &self.shared.log);
-        DryRun {
-            overlay: Overlay::new(reader),
-            next_seq: self.head().seq + 1,
-        }
+        DryRun { overlay: Overlay::new(reader), next_seq: self.head().seq + 1 }
     }
 
     /// The stored bytes at `seq`.
@@ -298,9 +254,9 @@ impl Ledger {
     pub fn get(&self, seq: u64) -> Result<Option<Record>> {
         match self.shared.log.get(seq.to_be_bytes())? {
             None => Ok(None),
-            Some(bytes) => Record::decode(&bytes)
-                .map(Some)
-                .map_err(|problem| Error::Chain(ChainError { seq, problem })),
+            Some(bytes) => {
+                Record::decode(&bytes).map(Some).map_err(|problem| Error::Chain(ChainError { seq, problem }))
+            }
         }
     }
 
@@ -314,26 +270,14 @@ impl Ledger {
     }
 
     /// Stored `(seq, bytes)` from `from` to `to` inclusive, in seq order.
-    pub fn range_bytes(
-        &self,
-        from: u64,
-        to: u64,
-    ) -> impl Iterator<Item = Result<(u64, Vec<u8>)>> + '_ {
-        self.shared
-            .log
-            .range(from.to_be_bytes()..=to.to_be_bytes())
-            .map(|entry| {
-                let (key, value) = entry?;
-                let seq = <[u8; 8]>::try_from(key.as_ref())
-                    .map(u64::from_be_bytes)
-                    .map_err(|_| {
-                        Error::Chain(ChainError {
-                            seq: 0,
-                            problem: "a log key is not an 8-byte seq".into(),
-                        })
-                    })?;
-                Ok((seq, value.to_vec()))
-            })
+    pub fn range_bytes(&self, from: u64, to: u64) -> impl Iterator<Item = Result<(u64, Vec<u8>)>> + '_ {
+        self.shared.log.range(from.to_be_bytes()..=to.to_be_bytes()).map(|entry| {
+            let (key, value) = entry?;
+            let seq = <[u8; 8]>::try_from(key.as_ref())
+                .map(u64::from_be_bytes)
+                .map_err(|_| Error::Chain(ChainError { seq: 0, problem: "a log key is not an 8-byte seq".into() }))?;
+            Ok((seq, value.to_vec()))
+        })
     }
 
     /// Records from `from` to `to` inclusive, decoded.
@@ -365,28 +309,15 @@ impl Ledger {
             .into());
         }
         if verifier.head_hash() != head.hash {
-            let problem = format!(
-                "hash {} differs from the acknowledged head {}",
-                verifier.head_hash(),
-                head.hash
-            );
-            return Err(ChainError {
-                seq: head.seq,
-                problem,
-            }
-            .into());
+            let problem = format!("hash {} differs from the acknowledged head {}", verifier.head_hash(), head.hash);
+            return Err(ChainError { seq: head.seq, problem }.into());
         }
         let last_seq = match self.shared.log.last()? {
-            Some((key, _)) => <[u8; 8]>::try_from(key.as_ref())
-                .map(u64::from_be_bytes)
-                .unwrap_or(0),
+            Some((key, _)) => <[u8; 8]>::try_from(key.as_ref()).map(u64::from_be_bytes).unwrap_or(0),
             None => 0,
         };
         check_anchor(&self.shared.log, &self.shared.dir.join("anchor"), last_seq)?;
-        Ok(Verified {
-            count: verifier.count(),
-            head: verifier.head_hash().to_string(),
-        })
+        Ok(Verified { count: verifier.count(), head: verifier.head_hash().to_string() })
     }
 
     /// Reads the live views (as of the durable head).
@@ -402,10 +333,7 @@ impl Ledger {
         checkpoint::drop_all(&self.shared.checkpoints)?;
         let mut views = Views::default();
         checkpoint::catch_up(&mut views, &self.shared.log, progress)?;
-        let hash = self
-            .get(views.seq)?
-            .map(|r| r.hash)
-            .unwrap_or_else(|| GENESIS_PREV.to_string());
+        let hash = self.get(views.seq)?.map(|r| r.hash).unwrap_or_else(|| GENESIS_PREV.to_string());
         checkpoint::save(&self.shared.checkpoints, &views, &hash)?;
         let count = views.seq;
         *live = views;
@@ -417,9 +345,7 @@ impl Ledger {
     pub fn close(self) -> Result<()> {
         self.shared.sender.lock().expect("not poisoned").take();
         if let Some(handle) = self.shared.committer.lock().expect("not poisoned").take() {
-            handle
-                .join()
-                .map_err(|_| Error::Storage("the committer panicked".into()))?;
+            handle.join().map_err(|_| Error::Storage("the committer panicked".into()))?;
         }
         self.shared.db.flush()?;
         Ok(())
@@ -473,13 +399,7 @@ impl DryRun<'_> {
             Admission::New(validated) => {
                 let (checked, effects) = (*validated).into_parts();
                 let content = checked.content_digest();
-                self.overlay.absorb(
-                    self.next_seq,
-                    checked.id(),
-                    checked.event_type(),
-                    content,
-                    &effects,
-                );
+                self.overlay.absorb(self.next_seq, checked.id(), checked.event_type(), content, &effects);
                 self.next_seq += 1;
                 Ok(false)
             }
@@ -534,18 +454,12 @@ fn check_anchor(log: &sled::Tree, path: &Path, last_seq: u64) -> Result<()> {
         return Ok(());
     }
     let seq = anchor.seq;
-    let stored = log.get(seq.to_be_bytes())?.ok_or_else(|| ChainError {
-        seq,
-        problem: "missing".into(),
-    })?;
+    let stored = log.get(seq.to_be_bytes())?.ok_or_else(|| ChainError { seq, problem: "missing".into() })?;
     let record = Record::decode(&stored).map_err(|problem| ChainError { seq, problem })?;
     if record.hash != anchor.hash {
         return Err(Error::Chain(ChainError {
             seq,
-            problem: format!(
-                "hash {} differs from the anchor's {}",
-                record.hash, anchor.hash
-            ),
+            problem: format!("hash {} differs from the anchor's {}", record.hash, anchor.hash),
         }));
     }
     Ok(())
@@ -573,13 +487,9 @@ fn reconcile_index(log: &sled::Tree, index: &sled::Tree, last_seq: u64) -> Resul
     let mut overlay = Overlay::new(&reader);
     for entry in log.range(from.to_be_bytes()..) {
         let (key, value) = entry?;
-        let seq = <[u8; 8]>::try_from(key.as_ref())
-            .map(u64::from_be_bytes)
-            .unwrap_or(0);
+        let seq = <[u8; 8]>::try_from(key.as_ref()).map(u64::from_be_bytes).unwrap_or(0);
         let record = Record::decode(&value).map_err(|problem| ChainError { seq, problem })?;
-        overlay
-            .absorb_record(&record)
-            .map_err(|problem| ChainError { seq, problem })?;
+        overlay.absorb_record(&record).map_err(|problem| ChainError { seq, problem })?;
     }
     let changes = overlay.into_changes();
     if let Some(e) = reader.take_error() {

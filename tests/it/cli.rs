@@ -28,85 +28,46 @@ fn two_thousand_generated_submissions_import_export_and_verify_independently() {
     let db = work.path().join("db");
     let file = work.path().join("history.ndjson");
     let history = history_with_ids(2026, 2000);
-    let types: std::collections::BTreeSet<&str> = history
-        .iter()
-        .map(|s| s["type"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        types.len(),
-        13,
-        "the workload uses every event type: {types:?}"
-    );
+    let types: std::collections::BTreeSet<&str> = history.iter().map(|s| s["type"].as_str().unwrap()).collect();
+    assert_eq!(types.len(), 13, "the workload uses every event type: {types:?}");
     write_ndjson(&file, &history);
 
     let output = import_file(&db, &file);
     assert!(output.status.success(), "{}", text(&output.stderr));
-    assert!(
-        text(&output.stdout).contains("2000 appended, 0 already present"),
-        "{}",
-        text(&output.stdout)
-    );
+    assert!(text(&output.stdout).contains("2000 appended, 0 already present"), "{}", text(&output.stdout));
 
     let exported = export(&db);
-    let lines: Vec<&[u8]> = exported
-        .split(|b| *b == b'\n')
-        .filter(|l| !l.is_empty())
-        .collect();
+    let lines: Vec<&[u8]> = exported.split(|b| *b == b'\n').filter(|l| !l.is_empty()).collect();
     assert_eq!(lines.len(), 2000);
     for (line, submission) in lines.iter().zip(&history) {
         let record: Value = serde_json::from_slice(line).unwrap();
-        assert_eq!(
-            record["data"], submission["data"],
-            "data comes back identical"
-        );
+        assert_eq!(record["data"], submission["data"], "data comes back identical");
         assert_eq!(record["id"], submission["id"]);
         assert_eq!(record["occurred"], submission["occurred"]);
-        assert_eq!(
-            record["sources"],
-            submission.get("sources").cloned().unwrap_or(json!([]))
-        );
+        assert_eq!(record["sources"], submission.get("sources").cloned().unwrap_or(json!([])));
     }
 
     let checker = std::process::Command::new("python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/tools/jcs_verify.py"
-        ))
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/jcs_verify.py"))
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("python3 runs the independent checker");
     {
         use std::io::Write;
-        checker
-            .stdin
-            .as_ref()
-            .unwrap()
-            .write_all(&exported)
-            .unwrap();
+        checker.stdin.as_ref().unwrap().write_all(&exported).unwrap();
     }
     let verdict = checker.wait_with_output().unwrap();
     let verdict_text = text(&verdict.stdout);
-    assert!(
-        verdict.status.success() && verdict_text.starts_with("ok 2000 records"),
-        "{verdict_text}"
-    );
+    assert!(verdict.status.success() && verdict_text.starts_with("ok 2000 records"), "{verdict_text}");
 
     let ours = amity(&db, &["verify"], b"");
     assert!(ours.status.success());
-    assert_eq!(
-        text(&ours.stdout).trim(),
-        verdict_text.trim(),
-        "both checkers agree on the head"
-    );
+    assert_eq!(text(&ours.stdout).trim(), verdict_text.trim(), "both checkers agree on the head");
 
     let again = import_file(&db, &file);
     assert!(again.status.success(), "{}", text(&again.stderr));
-    assert!(
-        text(&again.stdout).contains("0 appended, 2000 already present"),
-        "{}",
-        text(&again.stdout)
-    );
+    assert!(text(&again.stdout).contains("0 appended, 2000 already present"), "{}", text(&again.stdout));
     assert_eq!(export(&db), exported, "re-import appended nothing");
 }
 
@@ -183,16 +144,9 @@ fn invalid_submissions_exit_2_name_the_field_and_append_nothing() {
         let stderr = text(&output.stderr);
         let shown = String::from_utf8_lossy(&bytes[..bytes.len().min(160)]).to_string();
         assert_eq!(output.status.code(), Some(2), "{shown}\n{stderr}");
-        assert!(
-            stderr.contains(&format!("{field}: ")),
-            "{shown}\nwanted the field `{field}` named in: {stderr}"
-        );
+        assert!(stderr.contains(&format!("{field}: ")), "{shown}\nwanted the field `{field}` named in: {stderr}");
     }
-    assert_eq!(
-        export(&db),
-        before,
-        "no rejected submission appended anything"
-    );
+    assert_eq!(export(&db), before, "no rejected submission appended anything");
 
     // The same lines in one import: every bad line is reported by number,
     // and the good line among them is not appended either.
@@ -208,20 +162,10 @@ fn invalid_submissions_exit_2_name_the_field_and_append_nothing() {
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     for line in 2..=cases.len() + 1 {
-        assert!(
-            stderr.contains(&format!("line {line}: ")),
-            "line {line} not reported:\n{stderr}"
-        );
+        assert!(stderr.contains(&format!("line {line}: ")), "line {line} not reported:\n{stderr}");
     }
     assert!(!stderr.contains("line 1: "), "{stderr}");
-    assert!(
-        stderr.contains(&format!(
-            "{} of {} submissions were refused",
-            cases.len(),
-            cases.len() + 1
-        )),
-        "{stderr}"
-    );
+    assert!(stderr.contains(&format!("{} of {} submissions were refused", cases.len(), cases.len() + 1)), "{stderr}");
     assert_eq!(export(&db), before, "a bad import appended nothing");
 }
 
@@ -238,11 +182,7 @@ fn conflicts_exit_3_and_append_nothing() {
         "data": {"party": "vn/hue", "name": "Huế", "kind": "city", "country": "VN", "within": "vn"}});
     let output = amity(&db, &["append", &stale.to_string()], b"");
     assert_eq!(output.status.code(), Some(3), "{}", text(&output.stderr));
-    assert!(
-        text(&output.stderr).contains("party:vn` is at version 2"),
-        "{}",
-        text(&output.stderr)
-    );
+    assert!(text(&output.stderr).contains("party:vn` is at version 2"), "{}", text(&output.stderr));
     assert_eq!(export(&db), before);
     // The identical re-send is fine and says so.
     let same = json!({"id": "p-vt", "type": "party.registered", "occurred": "2022", "data": {"party": "la/vientiane", "name": "ນະຄອນຫຼວງວຽງຈັນ", "kind": "city", "country": "LA"}});
@@ -275,10 +215,7 @@ fn one_changed_byte_makes_verify_exit_1_naming_that_seq() {
         let output = amity(&db, &["verify"], b"");
         let stderr = text(&output.stderr);
         assert_eq!(output.status.code(), Some(1), "seq {seq}: {stderr}");
-        assert!(
-            stderr.contains(&format!("seq {seq}: ")),
-            "wanted seq {seq} named: {stderr}"
-        );
+        assert!(stderr.contains(&format!("seq {seq}: ")), "wanted seq {seq} named: {stderr}");
     }
 }
 
@@ -302,10 +239,7 @@ fn show_and_log_read_back_what_was_written() {
     assert!(by_id.status.success());
     assert_eq!(by_id.stdout, by_seq.stdout);
     assert!(text(&by_id.stdout).contains("ນະຄອນຫຼວງວຽງຈັນ"));
-    assert_eq!(
-        amity(&db, &["show", "p-missing"], b"").status.code(),
-        Some(2)
-    );
+    assert_eq!(amity(&db, &["show", "p-missing"], b"").status.code(), Some(2));
     let log = text(&amity(&db, &["log", "--from", "2", "--limit", "1"], b"").stdout);
     assert_eq!(log.lines().count(), 2, "{log}");
     assert!(log.contains("vn/hanoi"), "{log}");

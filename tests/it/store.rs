@@ -11,13 +11,9 @@ use std::sync::Arc;
 fn idempotent_resend_returns_the_existing_record_and_appends_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = open(dir.path());
-    let first = ledger
-        .append(checked(&party("ev-hanoi", "vn/hanoi", "VN")))
-        .unwrap();
+    let first = ledger.append(checked(&party("ev-hanoi", "vn/hanoi", "VN"))).unwrap();
     assert!(!first.existed);
-    let again = ledger
-        .append(checked(&party("ev-hanoi", "vn/hanoi", "VN")))
-        .unwrap();
+    let again = ledger.append(checked(&party("ev-hanoi", "vn/hanoi", "VN"))).unwrap();
     assert!(again.existed);
     assert_eq!(again.record, first.record);
     assert_eq!(ledger.head().seq, 1);
@@ -34,12 +30,8 @@ fn idempotent_resend_returns_the_existing_record_and_appends_nothing() {
 fn expect_guards_a_stream_version() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = open(dir.path());
-    ledger
-        .append(checked(&party("p1", "vn/hanoi", "VN")))
-        .unwrap();
-    ledger
-        .append(checked(&party("p2", "la/vientiane", "LA")))
-        .unwrap();
+    ledger.append(checked(&party("p1", "vn/hanoi", "VN"))).unwrap();
+    ledger.append(checked(&party("p2", "la/vientiane", "LA"))).unwrap();
     let visit = |id: &str, version: u64| {
         json!({"id": id, "type": "visit.held", "occurred": "2023-11",
             "expect": {"stream": "party:vn/hanoi", "version": version},
@@ -47,17 +39,11 @@ fn expect_guards_a_stream_version() {
     };
     // party:vn/hanoi has been named once (its registration).
     match ledger.append(checked(&visit("v1", 0))) {
-        Err(Error::Conflict(message)) => assert!(
-            message.contains("at version 1, not the expected 0"),
-            "{message}"
-        ),
+        Err(Error::Conflict(message)) => assert!(message.contains("at version 1, not the expected 0"), "{message}"),
         other => panic!("expected a conflict, got {other:?}"),
     }
     ledger.append(checked(&visit("v1", 1))).unwrap();
-    assert!(matches!(
-        ledger.append(checked(&visit("v2", 1))),
-        Err(Error::Conflict(_))
-    ));
+    assert!(matches!(ledger.append(checked(&visit("v2", 1))), Err(Error::Conflict(_))));
     ledger.append(checked(&visit("v2", 2))).unwrap();
     assert_eq!(ledger.head().seq, 4);
 }
@@ -66,21 +52,11 @@ fn expect_guards_a_stream_version() {
 fn a_group_is_all_or_nothing_and_does_not_poison_others() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = open(dir.path());
-    let bad_group = vec![
-        checked(&party("a", "vn/a", "VN")),
-        checked(&party("b", "vn/a", "VN")),
-    ];
+    let bad_group = vec![checked(&party("a", "vn/a", "VN")), checked(&party("b", "vn/a", "VN"))];
     let error = ledger.append_group(bad_group).unwrap_err();
     assert_eq!(error.index, 1);
-    assert!(
-        error.error.to_string().contains("already exists"),
-        "{error}"
-    );
-    assert_eq!(
-        ledger.head().seq,
-        0,
-        "the group's first submission was not appended either"
-    );
+    assert!(error.error.to_string().contains("already exists"), "{error}");
+    assert_eq!(ledger.head().seq, 0, "the group's first submission was not appended either");
 
     // Concurrent groups land in one batch; the bad one fails alone.
     let ledger = Arc::new(ledger);
@@ -112,18 +88,12 @@ fn restart_keeps_everything_and_the_chain_continues() {
         ledger.append(checked(submission)).unwrap();
     }
     let head = ledger.head();
-    let before: Vec<_> = ledger
-        .range_bytes(1, u64::MAX)
-        .map(Result::unwrap)
-        .collect();
+    let before: Vec<_> = ledger.range_bytes(1, u64::MAX).map(Result::unwrap).collect();
     ledger.close().unwrap();
 
     let ledger = open(dir.path());
     assert_eq!(ledger.head(), head);
-    let after: Vec<_> = ledger
-        .range_bytes(1, u64::MAX)
-        .map(Result::unwrap)
-        .collect();
+    let after: Vec<_> = ledger.range_bytes(1, u64::MAX).map(Result::unwrap).collect();
     assert_eq!(before, after);
     // References, idempotency and stream versions survive without replay.
     let with_id = history.iter().find(|s| s.get("id").is_some()).unwrap();
@@ -132,10 +102,7 @@ fn restart_keeps_everything_and_the_chain_continues() {
         ledger.append(checked(submission)).unwrap();
     }
     let next = ledger.get(head.seq + 1).unwrap().unwrap();
-    assert_eq!(
-        next.prev, head.hash,
-        "the chain continues across the restart"
-    );
+    assert_eq!(next.prev, head.hash, "the chain continues across the restart");
     let verified = ledger.verify(|_| {}).unwrap();
     assert_eq!(verified.count, ledger.head().seq);
 }
@@ -148,10 +115,7 @@ fn many_concurrent_writers_get_gapless_seqs_and_every_ack_is_stored() {
     let ledger = open(dir.path());
     ledger.append(checked(&party("p-a", "vn/a", "VN"))).unwrap();
     ledger.append(checked(&party("p-b", "la/b", "LA"))).unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
     let acks = runtime.block_on(async {
         let tasks: Vec<_> = (0..WRITERS)
             .map(|w| {
@@ -179,11 +143,7 @@ fn many_concurrent_writers_get_gapless_seqs_and_every_ack_is_stored() {
     assert_eq!(ledger.head().seq, total);
     let mut seqs: Vec<u64> = acks.iter().map(|(seq, _)| *seq).collect();
     seqs.sort_unstable();
-    assert_eq!(
-        seqs,
-        (3..=total).collect::<Vec<_>>(),
-        "every seq once, no gaps"
-    );
+    assert_eq!(seqs, (3..=total).collect::<Vec<_>>(), "every seq once, no gaps");
     for (seq, bytes) in &acks {
         assert_eq!(
             &ledger.get_bytes(*seq).unwrap().unwrap(),
@@ -204,19 +164,10 @@ fn recorded_at_never_decreases_even_when_the_clock_does() {
         }
     }
     let dir = tempfile::tempdir().unwrap();
-    let options = Options {
-        clock: Arc::new(Backwards(0.into())),
-        ..Options::default()
-    };
+    let options = Options { clock: Arc::new(Backwards(0.into())), ..Options::default() };
     let ledger = Ledger::open(dir.path(), options).unwrap();
     for (i, country) in ["VN", "LA", "TH"].iter().enumerate() {
-        ledger
-            .append(checked(&party(
-                &format!("p{i}"),
-                &format!("x/p{i}"),
-                country,
-            )))
-            .unwrap();
+        ledger.append(checked(&party(&format!("p{i}"), &format!("x/p{i}"), country))).unwrap();
     }
     let times: Vec<String> = ledger.range(1, 3).map(|r| r.unwrap().recorded_at).collect();
     assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
@@ -249,18 +200,11 @@ fn a_log_shorter_than_its_anchor_refuses_to_open() {
     let mut damaged = anchor.clone();
     damaged[20] ^= 0x01;
     std::fs::write(dir.path().join("anchor"), damaged).unwrap();
-    let error = Ledger::open(dir.path(), Options::default())
-        .err()
-        .expect("refused");
+    let error = Ledger::open(dir.path(), Options::default()).err().expect("refused");
     assert!(error.to_string().contains("anchor"), "{error}");
     std::fs::remove_file(dir.path().join("anchor")).unwrap();
-    let error = Ledger::open(dir.path(), Options::default())
-        .err()
-        .expect("refused");
-    assert!(
-        error.to_string().contains("anchor") && error.to_string().contains("missing"),
-        "{error}"
-    );
+    let error = Ledger::open(dir.path(), Options::default()).err().expect("refused");
+    assert!(error.to_string().contains("anchor") && error.to_string().contains("missing"), "{error}");
 }
 
 #[test]

@@ -37,17 +37,10 @@ fn refold(ledger: &Ledger) -> Views {
 }
 
 fn days() -> Vec<NaiveDate> {
-    [
-        "1999-06-01",
-        "2021-01-01",
-        "2022-04-04",
-        "2023-11-22",
-        "2026-01-27",
-        "2028-12-31",
-    ]
-    .iter()
-    .map(|d| d.parse().unwrap())
-    .collect()
+    ["1999-06-01", "2021-01-01", "2022-04-04", "2023-11-22", "2026-01-27", "2028-12-31"]
+        .iter()
+        .map(|d| d.parse().unwrap())
+        .collect()
 }
 
 /// Appends a history in groups from several threads, as writers would.
@@ -55,9 +48,7 @@ fn append_concurrently(ledger: &Ledger, history: &[Value]) {
     // Submissions depend on earlier ones, so groups go in order; the
     // committer still batches whatever is queued.
     for chunk in history.chunks(7) {
-        ledger
-            .append_group(chunk.iter().map(checked).collect())
-            .unwrap();
+        ledger.append_group(chunk.iter().map(checked).collect()).unwrap();
     }
 }
 
@@ -72,11 +63,7 @@ fn live_views_equal_a_rebuild_from_the_log() {
     for as_of in days() {
         for at_seq in [Some(1), Some(head / 3), Some(head / 2), None] {
             let live = ledger.read_views(|views| all_views(views, as_of, at_seq));
-            assert_eq!(
-                live,
-                all_views(&rebuilt, as_of, at_seq),
-                "as of {as_of}, at seq {at_seq:?}"
-            );
+            assert_eq!(live, all_views(&rebuilt, as_of, at_seq), "as of {as_of}, at seq {at_seq:?}");
         }
     }
     ledger.rebuild(|_| {}).unwrap();
@@ -85,19 +72,12 @@ fn live_views_equal_a_rebuild_from_the_log() {
 
 fn checkpoint_bytes(dir: &Path) -> Option<Vec<u8>> {
     let db = raw_sled(dir);
-    db.open_tree("checkpoints")
-        .unwrap()
-        .get(b"views")
-        .unwrap()
-        .map(|v| v.to_vec())
+    db.open_tree("checkpoints").unwrap().get(b"views").unwrap().map(|v| v.to_vec())
 }
 
 fn set_checkpoint(dir: &Path, bytes: &[u8]) {
     let db = raw_sled(dir);
-    db.open_tree("checkpoints")
-        .unwrap()
-        .insert(b"views", bytes)
-        .unwrap();
+    db.open_tree("checkpoints").unwrap().insert(b"views", bytes).unwrap();
     db.flush().unwrap();
 }
 
@@ -157,16 +137,9 @@ fn a_damaged_or_foreign_checkpoint_is_discarded_and_rebuilt() {
     ] {
         set_checkpoint(dir.path(), &bytes);
         let ledger = open(dir.path());
-        assert_eq!(
-            ledger.read_views(|v| v.clone()),
-            expected,
-            "{name} checkpoint"
-        );
+        assert_eq!(ledger.read_views(|v| v.clone()), expected, "{name} checkpoint");
         ledger.close().unwrap();
-        assert!(
-            checkpoint_bytes(dir.path()).unwrap() == good,
-            "{name}: a fresh checkpoint replaces it"
-        );
+        assert!(checkpoint_bytes(dir.path()).unwrap() == good, "{name}: a fresh checkpoint replaces it");
     }
 }
 
@@ -176,53 +149,26 @@ fn cli_views_match_the_oracle_for_imported_random_histories() {
     let db = work.path().join("db");
     let file = work.path().join("history.ndjson");
     write_ndjson(&file, &History::generate(31337, 3000));
-    assert!(amity(&db, &["import", file.to_str().unwrap()], b"")
-        .status
-        .success());
-    let records: Vec<Record> = String::from_utf8(export(&db))
-        .unwrap()
-        .lines()
-        .map(|line| Record::decode(line.as_bytes()).unwrap())
-        .collect();
+    assert!(amity(&db, &["import", file.to_str().unwrap()], b"").status.success());
+    let records: Vec<Record> =
+        String::from_utf8(export(&db)).unwrap().lines().map(|line| Record::decode(line.as_bytes()).unwrap()).collect();
     let head = records.len() as u64;
     for at_seq in [1, 17, head / 4, head / 2, head - 1, head] {
         let seq = at_seq.to_string();
         let cli = |args: &[&str]| -> Value {
             let output = amity(&db, args, b"");
-            assert!(
-                output.status.success(),
-                "{args:?}: {}",
-                text(&output.stderr)
-            );
+            assert!(output.status.success(), "{args:?}: {}", text(&output.stderr));
             serde_json::from_slice(&output.stdout).unwrap()
         };
         for as_of in days() {
             let day = as_of.to_string();
             let oracle = oracle::Ledger::new(&records, at_seq, as_of);
-            let agreements = cli(&[
-                "view",
-                "agreements",
-                "--as-of",
-                &day,
-                "--at-seq",
-                &seq,
-                "--json",
-            ]);
-            assert_eq!(
-                agreements["agreements"],
-                oracle.agreements(),
-                "agreements as of {day} at {at_seq}"
-            );
+            let agreements = cli(&["view", "agreements", "--as-of", &day, "--at-seq", &seq, "--json"]);
+            assert_eq!(agreements["agreements"], oracle.agreements(), "agreements as of {day} at {at_seq}");
             assert_eq!(agreements["as_of"], Value::String(day.clone()));
             assert_eq!(agreements["at_seq"], serde_json::json!(at_seq));
-            let projects = cli(&[
-                "view", "projects", "--as-of", &day, "--at-seq", &seq, "--json",
-            ]);
-            assert_eq!(
-                projects["projects"],
-                oracle.projects(),
-                "projects as of {day} at {at_seq}"
-            );
+            let projects = cli(&["view", "projects", "--as-of", &day, "--at-seq", &seq, "--json"]);
+            assert_eq!(projects["projects"], oracle.projects(), "projects as of {day} at {at_seq}");
         }
         let oracle = oracle::Ledger::new(&records, at_seq, days()[0]);
         let aid = cli(&["view", "aid", "--at-seq", &seq, "--json"]);
@@ -234,11 +180,7 @@ fn cli_views_match_the_oracle_for_imported_random_histories() {
     }
     let rebuild = amity(&db, &["rebuild"], b"");
     assert!(rebuild.status.success());
-    assert!(
-        text(&rebuild.stdout).contains(&format!("from {head} records")),
-        "{}",
-        text(&rebuild.stdout)
-    );
+    assert!(text(&rebuild.stdout).contains(&format!("from {head} records")), "{}", text(&rebuild.stdout));
 }
 
 #[test]
@@ -250,33 +192,11 @@ fn at_seq_equals_a_ledger_that_only_received_that_prefix() {
     let prefix_file = work.path().join("prefix.ndjson");
     write_ndjson(&whole_file, &history);
     write_ndjson(&prefix_file, &history[..250]);
-    assert!(amity(&full, &["import", whole_file.to_str().unwrap()], b"")
-        .status
-        .success());
-    assert!(
-        amity(&part, &["import", prefix_file.to_str().unwrap()], b"")
-            .status
-            .success()
-    );
+    assert!(amity(&full, &["import", whole_file.to_str().unwrap()], b"").status.success());
+    assert!(amity(&part, &["import", prefix_file.to_str().unwrap()], b"").status.success());
     for view in ["agreements", "projects", "aid", "visits"] {
-        let at = amity(
-            &full,
-            &[
-                "view",
-                view,
-                "--as-of",
-                "2024-06-30",
-                "--at-seq",
-                "250",
-                "--json",
-            ],
-            b"",
-        );
-        let prefix = amity(
-            &part,
-            &["view", view, "--as-of", "2024-06-30", "--json"],
-            b"",
-        );
+        let at = amity(&full, &["view", view, "--as-of", "2024-06-30", "--at-seq", "250", "--json"], b"");
+        let prefix = amity(&part, &["view", view, "--as-of", "2024-06-30", "--json"], b"");
         assert_eq!(text(&at.stdout), text(&prefix.stdout), "{view}");
     }
 }

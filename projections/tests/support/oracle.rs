@@ -37,42 +37,27 @@ impl<'a> Ledger<'a> {
     }
 
     fn of_type(&self, t: &'static str) -> impl Iterator<Item = &'a Record> + '_ {
-        self.visible
-            .iter()
-            .copied()
-            .filter(move |r| r.event_type == t)
+        self.visible.iter().copied().filter(move |r| r.event_type == t)
     }
 
     /// "X on or before D": the first day of X's occurred is on or before D.
     fn by_as_of(&self, t: &'static str, key: &'static str, id: &str) -> Vec<&'a Record> {
-        let mut found: Vec<&Record> = self
-            .of_type(t)
-            .filter(|r| r.data[key] == id && first(r) <= self.as_of)
-            .collect();
+        let mut found: Vec<&Record> = self.of_type(t).filter(|r| r.data[key] == id && first(r) <= self.as_of).collect();
         found.sort_by_key(|r| (first(r), r.seq));
         found
     }
 
     pub fn agreements(&self) -> Value {
         let mut rows = BTreeMap::new();
-        for signing in self
-            .of_type("agreement.signed")
-            .filter(|r| first(r) <= self.as_of)
-        {
+        for signing in self.of_type("agreement.signed").filter(|r| first(r) <= self.as_of) {
             let id = signing.data["agreement"].as_str().unwrap();
             let amendments = self.by_as_of("agreement.amended", "agreement", id);
             let last_giving = |field: &str| {
-                amendments
-                    .iter()
-                    .rev()
-                    .find_map(|a| a.data.get(field).cloned())
-                    .unwrap_or(signing.data[field].clone())
+                amendments.iter().rev().find_map(|a| a.data.get(field).cloned()).unwrap_or(signing.data[field].clone())
             };
             let effective = last_giving("effective");
             let span: Edtf = effective.as_str().unwrap().parse().unwrap();
-            let terminated = !self
-                .by_as_of("agreement.terminated", "agreement", id)
-                .is_empty();
+            let terminated = !self.by_as_of("agreement.terminated", "agreement", id).is_empty();
             if span.contains(self.as_of) && !terminated {
                 rows.insert(
                     id.to_string(),
@@ -91,35 +76,24 @@ impl<'a> Ledger<'a> {
             if let Some(amount) = r.data.get("amount") {
                 let currency = Currency::from_code(amount["currency"].as_str().unwrap()).unwrap();
                 let money = Money::parse(amount["amount"].as_str().unwrap(), currency).unwrap();
-                sums.entry(currency.code().to_string())
-                    .or_insert((currency, 0))
-                    .1 += money.minor;
+                sums.entry(currency.code().to_string()).or_insert((currency, 0)).1 += money.minor;
             }
         }
         Value::Array(
-            sums.into_iter()
-                .map(|(code, (c, minor))| json!({"currency": code, "amount": c.format(minor)}))
-                .collect(),
+            sums.into_iter().map(|(code, (c, minor))| json!({"currency": code, "amount": c.format(minor)})).collect(),
         )
     }
 
     pub fn projects(&self) -> Value {
         let mut rows = BTreeMap::new();
-        for launch in self
-            .of_type("project.launched")
-            .filter(|r| first(r) <= self.as_of)
-        {
+        for launch in self.of_type("project.launched").filter(|r| first(r) <= self.as_of) {
             let id = launch.data["project"].as_str().unwrap();
             if !self.by_as_of("project.completed", "project", id).is_empty() {
                 continue;
             }
             let reports = self.by_as_of("project.progress", "project", id);
             let last = reports.last();
-            let percent = reports
-                .iter()
-                .rev()
-                .find_map(|r| r.data.get("percent").cloned())
-                .unwrap_or(Value::Null);
+            let percent = reports.iter().rev().find_map(|r| r.data.get("percent").cloned()).unwrap_or(Value::Null);
             rows.insert(
                 id.to_string(),
                 json!({"project": id, "name": launch.data["name"], "beneficiary": launch.data["beneficiary"],
@@ -137,16 +111,8 @@ impl<'a> Ledger<'a> {
         let year = |r: &Record| {
             let date: Edtf = r.occurred.parse().unwrap();
             match date.last_day() {
-                Some(last)
-                    if last.format("%Y").to_string()
-                        == date.first_day().format("%Y").to_string() =>
-                {
-                    json!(date
-                        .first_day()
-                        .format("%Y")
-                        .to_string()
-                        .parse::<i64>()
-                        .unwrap())
+                Some(last) if last.format("%Y").to_string() == date.first_day().format("%Y").to_string() => {
+                    json!(date.first_day().format("%Y").to_string().parse::<i64>().unwrap())
                 }
                 _ => json!("undated"),
             }
@@ -156,25 +122,15 @@ impl<'a> Ledger<'a> {
         type ItemKey = (i64, String, String, String, String);
         let mut money: BTreeMap<MoneyKey, (Value, Currency, u128, u128)> = BTreeMap::new();
         let mut items: BTreeMap<ItemKey, (Value, u64, u64)> = BTreeMap::new();
-        for r in self
-            .of_type("aid.pledged")
-            .chain(self.of_type("aid.delivered"))
-        {
+        for r in self.of_type("aid.pledged").chain(self.of_type("aid.delivered")) {
             let pledged = r.event_type == "aid.pledged";
             let y = year(r);
             let donor = r.data["donor"].as_str().unwrap().to_string();
             let recipient = r.data["recipient"].as_str().unwrap().to_string();
             if let Some(amount) = r.data.get("amount") {
                 let currency = Currency::from_code(amount["currency"].as_str().unwrap()).unwrap();
-                let minor = Money::parse(amount["amount"].as_str().unwrap(), currency)
-                    .unwrap()
-                    .minor;
-                let key = (
-                    sort_year(&y),
-                    donor.clone(),
-                    recipient.clone(),
-                    currency.code().to_string(),
-                );
+                let minor = Money::parse(amount["amount"].as_str().unwrap(), currency).unwrap().minor;
+                let key = (sort_year(&y), donor.clone(), recipient.clone(), currency.code().to_string());
                 let cell = money.entry(key).or_insert((y.clone(), currency, 0, 0));
                 if pledged {
                     cell.2 += minor
@@ -182,13 +138,7 @@ impl<'a> Ledger<'a> {
                     cell.3 += minor
                 }
             }
-            for item in r
-                .data
-                .get("items")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
+            for item in r.data.get("items").and_then(Value::as_array).into_iter().flatten() {
                 let key = (
                     sort_year(&y),
                     donor.clone(),

@@ -25,19 +25,11 @@ pub fn fixed_clock() -> Arc<dyn Clock> {
 }
 
 pub fn open(dir: &Path) -> Ledger {
-    Ledger::open(
-        dir,
-        Options {
-            clock: fixed_clock(),
-            ..Options::default()
-        },
-    )
-    .expect("the ledger opens")
+    Ledger::open(dir, Options { clock: fixed_clock(), ..Options::default() }).expect("the ledger opens")
 }
 
 pub fn checked(submission: &Value) -> Checked {
-    Checked::parse(&serde_json::to_vec(submission).unwrap())
-        .expect("the test's submission is valid")
+    Checked::parse(&serde_json::to_vec(submission).unwrap()).expect("the test's submission is valid")
 }
 
 pub fn party(id: &str, party: &str, country: &str) -> Value {
@@ -93,11 +85,8 @@ pub fn write_ndjson(path: &Path, submissions: &[Value]) {
 /// background thread after a handle is dropped (sled issue #1289), so this
 /// waits for it, up to the same bound the ledger itself uses.
 pub fn raw_sled(dir: &Path) -> sled::Db {
-    let config = sled::Config::new()
-        .path(dir.join("ledger"))
-        .flush_every_ms(None);
-    let deadline =
-        std::time::Instant::now() + std::time::Duration::from_millis(amity::store::LOCK_WAIT_MS);
+    let config = sled::Config::new().path(dir.join("ledger")).flush_every_ms(None);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(amity::store::LOCK_WAIT_MS);
     loop {
         match config.open() {
             Ok(db) => return db,
