@@ -2,5 +2,6 @@
 
 mod cli;
 mod common;
+mod history;
 mod store;
 mod views;

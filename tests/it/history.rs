@@ -1,0 +1,224 @@
+//! The Hanoi–Vientiane history (`data/hanoi-vientiane.ndjson`) against facts
+//! a reader of the five articles can confirm by hand. Each expectation cites
+//! the sentence it comes from.
+
+use crate::common::*;
+use serde_json::{json, Value};
+use std::path::Path;
+
+const HISTORY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/hanoi-vientiane.ndjson");
+const SEEDS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/seeds");
+
+fn imported() -> (tempfile::TempDir, std::path::PathBuf) {
+    let work = tempfile::tempdir().unwrap();
+    let db = work.path().join("db");
+    let output = amity(&db, &["import", HISTORY], b"");
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    (work, db)
+}
+
+fn view(db: &Path, args: &[&str]) -> Value {
+    let mut all = vec!["view"];
+    all.extend_from_slice(args);
+    all.push("--json");
+    let output = amity(db, &all, b"");
+    assert!(output.status.success(), "{args:?}: {}", text(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn ids(rows: &Value, key: &str) -> Vec<String> {
+    rows.as_array().unwrap().iter().map(|r| r[key].as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn the_history_imports_cleanly_verifies_and_reimports_as_a_no_op() {
+    let (_work, db) = imported();
+    let verify = amity(&db, &["verify"], b"");
+    assert!(verify.status.success());
+    let again = amity(&db, &["import", HISTORY], b"");
+    assert!(text(&again.stdout).contains(" 0 appended"), "{}", text(&again.stdout));
+}
+
+#[test]
+fn every_quote_is_verbatim_in_its_article_and_every_event_has_a_source() {
+    let articles: Vec<String> = std::fs::read_dir(SEEDS)
+        .unwrap_or_else(|e| panic!("the seed articles are at {SEEDS}: {e}"))
+        .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+        .collect();
+    assert_eq!(articles.len(), 5);
+    for line in std::fs::read_to_string(HISTORY).unwrap().lines() {
+        let event: Value = serde_json::from_str(line).unwrap();
+        let sources = event["sources"].as_array().unwrap();
+        assert!(!sources.is_empty(), "{} has no source", event["id"]);
+        for source in sources {
+            let quote = source["quote"].as_str().unwrap();
+            assert!(articles.iter().any(|a| a.contains(quote)), "{}: not verbatim: {quote}", event["id"]);
+            assert_eq!(source["lang"], "vi");
+        }
+    }
+}
+
+#[test]
+fn active_agreements_on_the_days_the_articles_describe() {
+    let (_work, db) = imported();
+    // "cùng nhau ký kết Biên bản thoả thuận hợp tác giai đoạn 2022-2025" (article of
+    // April 2022), with its provisions between named bodies ("hợp tác giữa các cơ
+    // quan chuyên môn cụ thể như ..."), and the national agreements it follows
+    // ("Thỏa thuận Chiến lược Hợp tác ... giai đoạn 2021 - 2030 và Hiệp định hợp tác
+    // song phương ... giai đoạn 2021 - 2025"), all in force on 22 November 2023.
+    let on_visit = view(&db, &["agreements", "--as-of", "2023-11-22"]);
+    assert_eq!(
+        ids(&on_visit["agreements"], "agreement"),
+        [
+            "agriculture-2022-2025",
+            "cadre-schools-2022-2025",
+            "fronts-2022-2025",
+            "hanoi-vientiane-minutes-2022-2025",
+            "hanoi-vientiane-scholarships-2022-2025",
+            "labour-2022-2025",
+            "vn-la-bilateral-cooperation-2021-2025",
+            "vn-la-cooperation-strategy-2021-2030",
+            "vn-la-treaty-friendship-cooperation-1977",
+            "youth-unions-2022-2025",
+        ]
+    );
+    let minutes = &on_visit["agreements"][3];
+    assert_eq!(minutes["signed"], "2022-04-04");
+    assert_eq!(minutes["effective"], "2022/2025");
+    assert_eq!(minutes["kind"], "minutes");
+    assert_eq!(minutes["parties"], json!(["vn/hanoi", "la/vientiane"]));
+    // By 27 January 2026 the 2022-2025 period is over; the 2021-2030 strategy and
+    // the 1977 treaty ("50 năm Ngày ký Hiệp ước Hữu nghị và Hợp tác" in 2027) remain.
+    let after = view(&db, &["agreements", "--as-of", "2026-01-27"]);
+    assert_eq!(
+        ids(&after["agreements"], "agreement"),
+        ["vn-la-cooperation-strategy-2021-2030", "vn-la-treaty-friendship-cooperation-1977"]
+    );
+    // Before the signing ("sáng 4/4"), the minutes are not yet in force.
+    let before = view(&db, &["agreements", "--as-of", "2022-04-03"]);
+    assert!(!ids(&before["agreements"], "agreement").contains(&"hanoi-vientiane-minutes-2022-2025".to_string()));
+}
+
+#[test]
+fn aid_per_year_keeps_the_pledge_in_2022_and_pandemic_aid_undated() {
+    let (_work, db) = imported();
+    let aid = view(&db, &["aid"]);
+    let row = |year: Value, donor: &str, recipient: &str| -> Value {
+        aid["money"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["year"] == year && r["donor"] == donor && r["recipient"] == recipient)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {year} {donor} → {recipient} row in {aid}"))
+    };
+    // "Thủ đô Hà Nội sẽ hỗ trợ Thủ đô Viêng Chăn 3 triệu USD để xây dựng trụ sở Sở
+    // Tư pháp và Viện Kiểm sát Thủ đô Viêng Chăn." (April 2022)
+    let pledge = row(json!(2022), "vn/hanoi", "la/vientiane");
+    assert_eq!((pledge["currency"].as_str(), pledge["pledged"].as_str()), (Some("USD"), Some("3000000.00")));
+    assert_eq!(pledge["delivered"], "0.00");
+    // "hỗ trợ 8 tỉnh phía Bắc Lào mỗi tỉnh 20.000 USD" — during the pandemic,
+    // reported in August 2022: 8 × 20,000, undated.
+    let provinces = row(json!("undated"), "vn/hanoi", "la/northern-provinces");
+    assert_eq!(provinces["delivered"], "160000.00");
+    // "Thủ đô Viêng Chăn đã hỗ trợ Hà Nội 15.000 USD" and "... và 40.000 USD".
+    assert_eq!(row(json!("undated"), "la/vientiane", "vn/hanoi")["delivered"], "15000.00");
+    assert_eq!(row(json!("undated"), "vn/hanoi", "la/vientiane")["delivered"], "40000.00");
+    assert_eq!(aid["money"].as_array().unwrap().len(), 4, "no other money in the articles: {aid}");
+    // "30.000 khẩu trang y tế; 10.000 bộ kit test xét nghiệm ..."
+    let items: Vec<(String, u64)> = aid["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["item"].as_str().unwrap().to_string(), r["delivered"].as_u64().unwrap()))
+        .collect();
+    assert!(items.contains(&("khẩu trang y tế".to_string(), 30_000)), "{items:?}");
+    assert!(items.contains(&("bộ kit test xét nghiệm phát hiện kháng nguyên SARS-CoV-2".to_string(), 10_000)));
+}
+
+#[test]
+fn the_headquarters_project_is_outstanding_with_its_review_of_november_2023() {
+    let (_work, db) = imported();
+    let projects = view(&db, &["projects", "--as-of", "2026-01-27"]);
+    let hq = projects["projects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["project"] == "vientiane-justice-prosecutors-hq")
+        .cloned()
+        .expect("the headquarters project is outstanding");
+    // "rà soát tiến độ Dự án xây dựng Trụ sở Tư pháp và Viện kiểm sát Thủ đô Viêng
+    // Chăn do Hà Nội hỗ trợ kinh phí xây dựng" during the visit of 22–24/11/2023;
+    // no percentage is given.
+    assert_eq!(hq["status"], "reviewed");
+    assert_eq!(hq["last_report"], "2023-11-22/2023-11-24");
+    assert_eq!(hq["percent"], Value::Null);
+    assert_eq!(hq["pledged"], json!([{"currency": "USD", "amount": "3000000.00"}]));
+    assert_eq!(hq["delivered"], json!([]));
+    // The works Hanoi supported, listed in August 2022 ("Trường Chính trị - Hành
+    // chính thủ đô Viêng Chăn, Nhà Truyền thống Bộ Chỉ huy quân sự thủ đô Viêng Chăn,
+    // dự án hợp tác hỗ trợ phát triển nông nghiệp"), with no report of completion.
+    assert_eq!(
+        ids(&projects["projects"], "project"),
+        [
+            "vientiane-agriculture-development",
+            "vientiane-justice-prosecutors-hq",
+            "vientiane-military-command-traditional-house",
+            "vientiane-political-administrative-school",
+        ]
+    );
+}
+
+#[test]
+fn visits_in_date_order() {
+    let (_work, db) = imported();
+    let visits = view(&db, &["visits"]);
+    let timeline: Vec<(String, String, String, String)> = visits["visits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["occurred"].as_str().unwrap().to_string(),
+                v["delegation_of"].as_str().unwrap().to_string(),
+                v["host"].as_str().unwrap().to_string(),
+                v["led_by"]["name"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected = [
+        // "sáng 4/4 tại thủ đô Vientiane, Đoàn đại biểu cấp cao thành phố Hà Nội do ông Đinh Tiến Dũng ..."
+        ("2022-04-04", "vn/hanoi", "la/vientiane", "Đinh Tiến Dũng"),
+        // "diễn ra từ ngày 22 đến ngày 24/11/2023"; "Phó Chủ tịch UBND Thành phố Nguyễn Mạnh Quyền"
+        ("2023-11-22/2023-11-24", "vn/hanoi", "la/vientiane", "Nguyễn Mạnh Quyền"),
+        // "chuyến thăm cấp Nhà nước của Tổng Bí thư Tô Lâm ... tới Cộng hòa Dân chủ Nhân dân Lào"
+        ("2025-12", "vn", "la", "Tô Lâm"),
+        // "chiều ngày 2/12/2025, ... Nguyễn Duy Ngọc đã có cuộc hội đàm với ... Anouphap Tounalom"
+        ("2025-12-02", "vn/hanoi", "la/vientiane", "Nguyễn Duy Ngọc"),
+        // "tại buổi hội đàm ngày 26/1" between Tô Lâm and Thongloun Sisoulith
+        ("2026-01-26", "la", "vn", "Thongloun Sisoulith"),
+        // "Sáng 27/1, ... Thongloun Sisoulith dẫn đầu Đoàn đại biểu cấp cao thăm ... thành phố Hà Nội"
+        ("2026-01-27", "la", "vn/hanoi", "Thongloun Sisoulith"),
+    ];
+    let expected: Vec<(String, String, String, String)> =
+        expected.iter().map(|(a, b, c, d)| (a.to_string(), b.to_string(), c.to_string(), d.to_string())).collect();
+    assert_eq!(timeline, expected);
+    assert_eq!(visits["visits"][1]["visit"], "visit-2023-11-hanoi-vientiane");
+}
+
+#[test]
+fn demo_imports_once_verifies_and_prints_every_view() {
+    let work = tempfile::tempdir().unwrap();
+    let db = work.path().join("demo");
+    let first = amity(&db, &["demo"], b"");
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let out = text(&first.stdout);
+    assert!(out.contains("71 records appended, 0 already present"), "{out}");
+    assert!(out.contains("Chain verified: ok 71 records"), "{out}");
+    for heading in ["Active agreements as of 2023-11-22", "Outstanding projects as of", "Aid in money", "Visits"] {
+        assert!(out.contains(heading), "{heading} missing from:\n{out}");
+    }
+    assert!(out.contains("3,000,000.00 USD"), "{out}");
+    let second = amity(&db, &["demo"], b"");
+    assert!(text(&second.stdout).contains("0 records appended, 71 already present"));
+}
