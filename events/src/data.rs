@@ -403,6 +403,37 @@ impl EventData {
         })
     }
 
+    /// Decodes `data` from its raw JSON text in one pass (the fold's fast
+    /// path); on failure, the same error [`EventData::decode`] gives.
+    pub fn decode_json(kind: EventType, json: &str) -> Result<EventData, crate::FieldError> {
+        fn typed<T: serde::de::DeserializeOwned>(json: &str) -> Option<T> {
+            serde_json::from_str(json).ok()
+        }
+        let fast = match kind {
+            EventType::PartyRegistered => typed(json).map(EventData::PartyRegistered),
+            EventType::VisitHeld => typed(json).map(EventData::VisitHeld),
+            EventType::AgreementSigned => typed(json).map(EventData::AgreementSigned),
+            EventType::AgreementAmended => typed(json).map(EventData::AgreementAmended),
+            EventType::AgreementTerminated => typed(json).map(EventData::AgreementTerminated),
+            EventType::AidPledged => typed(json).map(EventData::AidPledged),
+            EventType::AidDelivered => typed(json).map(EventData::AidDelivered),
+            EventType::ProjectLaunched => typed(json).map(EventData::ProjectLaunched),
+            EventType::ProjectProgress => typed(json).map(EventData::ProjectProgress),
+            EventType::ProjectCompleted => typed(json).map(EventData::ProjectCompleted),
+            EventType::AwardConferred => typed(json).map(EventData::AwardConferred),
+            EventType::ActivityHeld => typed(json).map(EventData::ActivityHeld),
+            EventType::EventRetracted => typed(json).map(EventData::EventRetracted),
+        };
+        match fast {
+            Some(data) => Ok(data),
+            None => {
+                let value: serde_json::Value = serde_json::from_str(json)
+                    .map_err(|e| crate::FieldError::new("data", format!("not valid JSON: {e}")))?;
+                EventData::decode(kind, &value)
+            }
+        }
+    }
+
     pub fn event_type(&self) -> EventType {
         match self {
             EventData::PartyRegistered(_) => EventType::PartyRegistered,

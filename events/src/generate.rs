@@ -37,6 +37,8 @@ pub struct History {
     agreements: Vec<String>,
     /// (pledge id, donor, recipient, project)
     pledges: Vec<(String, String, String, Option<String>)>,
+    /// Indexes into `pledges` of pledges that name no project.
+    unclaimed: Vec<usize>,
     /// (project id, beneficiary, funders)
     projects: Vec<(String, String, Vec<String>)>,
     /// Ids of events that may still be retracted.
@@ -51,6 +53,7 @@ impl History {
             parties: Vec::new(),
             agreements: Vec::new(),
             pledges: Vec::new(),
+            unclaimed: Vec::new(),
             projects: Vec::new(),
             retractable: Vec::new(),
         }
@@ -72,10 +75,10 @@ impl History {
 
     /// Two different parties.
     fn two_parties(&mut self) -> (String, String) {
-        let a = self.party();
-        let others: Vec<&String> = self.parties.iter().filter(|p| **p != a).collect();
-        let b = (*others.choose(&mut self.rng).expect("two parties come first")).clone();
-        (a, b)
+        let n = self.parties.len();
+        let a = self.rng.random_range(0..n);
+        let b = (a + self.rng.random_range(1..n)) % n;
+        (self.parties[a].clone(), self.parties[b].clone())
     }
 
     fn point(&mut self, year: i32) -> String {
@@ -280,6 +283,9 @@ impl History {
             data.insert("project".into(), json!(project));
         }
         self.aid_payload(&mut data);
+        if project.is_none() {
+            self.unclaimed.push(self.pledges.len());
+        }
         self.pledges.push((id, donor, recipient, project));
         ("aid.pledged", Value::Object(data))
     }
@@ -308,11 +314,9 @@ impl History {
 
     fn project_launched(&mut self, n: u64) -> (&'static str, Value) {
         let id = format!("project-{n}");
-        let unclaimed: Vec<_> = self.pledges.iter().filter(|p| p.3.is_none()).cloned().collect();
-        let (beneficiary, funders, pledge) = match unclaimed.choose(&mut self.rng) {
-            Some((pledge, donor, recipient, _)) if self.rng.random_bool(0.5) => {
-                (recipient.clone(), vec![donor.clone()], Some(pledge.clone()))
-            }
+        let claimed = self.unclaimed.choose(&mut self.rng).map(|i| self.pledges[*i].clone());
+        let (beneficiary, funders, pledge) = match claimed {
+            Some((pledge, donor, recipient, _)) if self.rng.random_bool(0.5) => (recipient, vec![donor], Some(pledge)),
             _ => {
                 let (funder, beneficiary) = self.two_parties();
                 (beneficiary, vec![funder], None)

@@ -34,5 +34,5 @@ pub use date::Edtf;
 pub use error::{FieldError, Rejection};
 pub use known::{EntityKey, EntityKind, Known, KnownEvent};
 pub use money::{Currency, Money};
-pub use record::{Record, GENESIS_PREV};
+pub use record::{Record, RecordRef, GENESIS_PREV};
 pub use submission::{Checked, Expect, Validated};

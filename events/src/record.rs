@@ -31,6 +31,30 @@ pub struct Record {
     pub event_type: String,
 }
 
+/// A stored record read without copying its payload: the fields a fold needs,
+/// borrowed from the stored bytes, with `data` left as raw JSON so it can be
+/// decoded once, straight into its typed payload.
+#[derive(Debug, Deserialize)]
+pub struct RecordRef<'a> {
+    pub seq: u64,
+    #[serde(borrow)]
+    pub id: std::borrow::Cow<'a, str>,
+    #[serde(borrow, rename = "type")]
+    pub event_type: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    pub occurred: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    pub data: &'a serde_json::value::RawValue,
+}
+
+impl<'a> RecordRef<'a> {
+    /// Decodes stored bytes; other fields are skipped, not checked (that is
+    /// `ChainVerifier`'s job).
+    pub fn decode(bytes: &'a [u8]) -> Result<RecordRef<'a>, String> {
+        serde_json::from_slice(bytes).map_err(|e| format!("not a record: {e}"))
+    }
+}
+
 /// The record without `hash`: what the hash is computed over.
 #[derive(Serialize)]
 struct Unsealed<'a> {

@@ -6,6 +6,7 @@
 
 use crate::{day, latest, Day, Event, Retractions};
 use chrono::NaiveDate;
+use events::data::{AgreementKind, AgreementLevel};
 use events::{Edtf, EventData};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -16,8 +17,8 @@ struct Signing {
     first: Day,
     signed: String,
     title: String,
-    kind: String,
-    level: String,
+    kind: AgreementKind,
+    level: AgreementLevel,
     parties: Vec<String>,
     effective: String,
 }
@@ -48,8 +49,8 @@ pub struct Agreements {
 pub struct ActiveAgreement {
     pub agreement: String,
     pub title: String,
-    pub kind: String,
-    pub level: String,
+    pub kind: AgreementKind,
+    pub level: AgreementLevel,
     pub parties: Vec<String>,
     pub signed: String,
     pub effective: String,
@@ -62,8 +63,8 @@ pub struct AgreementsView {
     pub agreements: Vec<ActiveAgreement>,
 }
 
-/// The snake_case wire name of a vocabulary enum.
-pub(crate) fn wire_name(value: &impl Serialize) -> String {
+/// The snake_case wire name of a vocabulary enum, for display.
+pub fn wire_name(value: &impl Serialize) -> String {
     match serde_json::to_value(value) {
         Ok(serde_json::Value::String(name)) => name,
         _ => String::new(),
@@ -81,8 +82,8 @@ impl Agreements {
                     first,
                     signed: event.occurred.to_string(),
                     title: d.title.clone(),
-                    kind: wire_name(&d.kind),
-                    level: wire_name(&d.level),
+                    kind: d.kind,
+                    level: d.level,
                     parties: d.parties.clone(),
                     effective: d.effective.clone(),
                 });
@@ -130,8 +131,8 @@ fn active(id: &str, facts: &Facts, today: Day, at_seq: u64, retractions: &Retrac
     inside.then(|| ActiveAgreement {
         agreement: id.to_string(),
         title,
-        kind: signing.kind.clone(),
-        level: signing.level.clone(),
+        kind: signing.kind,
+        level: signing.level,
         parties: signing.parties.clone(),
         signed: signing.signed.clone(),
         effective,

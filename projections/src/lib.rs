@@ -20,9 +20,9 @@ pub mod projects;
 pub mod visits;
 
 use chrono::{Datelike, NaiveDate};
-use events::{Edtf, EventData, EventType, Record};
+use events::{Edtf, EventData, EventType, Record, RecordRef};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// A day as a compact integer (days from the common era), for facts.
 pub type Day = i32;
@@ -54,6 +54,19 @@ impl<'a> Event<'a> {
         })
     }
 
+    /// The fast path from stored bytes: one pass of JSON decoding, straight
+    /// into the typed payload.
+    pub fn decode_stored(record: &'a RecordRef<'a>) -> Option<Event<'a>> {
+        let event_type = record.event_type.parse::<EventType>().ok()?;
+        Some(Event {
+            seq: record.seq,
+            id: &record.id,
+            occurred: &record.occurred,
+            when: record.occurred.parse().ok()?,
+            data: EventData::decode_json(event_type, record.data.get()).ok()?,
+        })
+    }
+
     pub fn first_day(&self) -> Day {
         day(self.when.first_day())
     }
@@ -68,10 +81,16 @@ pub trait Fold {
 /// not retracted at or before it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Retractions {
-    /// Ids of records that produced facts → their seq.
-    fact_seqs: BTreeMap<String, u64>,
+    /// Ids of records that produced facts → their seq. Serialized sorted,
+    /// so that the same state always gives the same checkpoint bytes.
+    #[serde(serialize_with = "sorted")]
+    fact_seqs: HashMap<String, u64>,
     /// Seq of a retracted fact → seq of its retraction.
     retracted_by: BTreeMap<u64, u64>,
+}
+
+fn sorted<S: serde::Serializer>(map: &HashMap<String, u64>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(map.iter().collect::<BTreeMap<_, _>>())
 }
 
 impl Retractions {
@@ -96,7 +115,7 @@ pub struct Views {
 impl Views {
     /// Bumped whenever the serialized layout or the fold's meaning changes,
     /// so that an older checkpoint is discarded and rebuilt, never trusted.
-    pub const FORMAT: u32 = 1;
+    pub const FORMAT: u32 = 2;
 
     /// `at_seq` as a query uses it: at most what has been folded.
     fn cut(&self, at_seq: Option<u64>) -> u64 {
@@ -141,6 +160,19 @@ impl Views {
         if produced {
             self.retractions.fact_seqs.insert(event.id.to_string(), event.seq);
         }
+    }
+}
+
+impl Views {
+    /// Folds one record from its stored bytes (the rebuild's fast path).
+    /// Returns its seq, or why the bytes are not a record.
+    pub fn apply_stored(&mut self, bytes: &[u8]) -> Result<u64, String> {
+        let record = RecordRef::decode(bytes)?;
+        match Event::decode_stored(&record) {
+            Some(event) => self.apply_event(&event),
+            None => self.seq = self.seq.max(record.seq),
+        }
+        Ok(record.seq)
     }
 }
 

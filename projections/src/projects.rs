@@ -3,10 +3,9 @@
 //! reported percentage, and the money pledged and delivered for the project
 //! on or before `as_of`, per currency.
 
-use crate::agreements::wire_name;
 use crate::{day, latest, Day, Event, Retractions};
 use chrono::NaiveDate;
-use events::data::MoneyData;
+use events::data::{MoneyData, ProgressStatus};
 use events::{Currency, EventData, Money};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -24,7 +23,7 @@ struct Report {
     seq: u64,
     first: Day,
     occurred: String,
-    status: String,
+    status: ProgressStatus,
     percent: Option<i64>,
 }
 
@@ -63,7 +62,7 @@ pub struct OutstandingProject {
     pub name: String,
     pub beneficiary: String,
     pub percent: Option<i64>,
-    pub status: Option<String>,
+    pub status: Option<ProgressStatus>,
     pub last_report: Option<String>,
     pub pledged: Vec<Amount>,
     pub delivered: Vec<Amount>,
@@ -126,7 +125,7 @@ impl Projects {
                 seq: event.seq,
                 first,
                 occurred: event.occurred.to_string(),
-                status: wire_name(&d.status),
+                status: d.status,
                 percent: d.percent,
             }),
             EventData::ProjectCompleted(d) => {
@@ -175,7 +174,7 @@ fn outstanding(
         name: launch.name.clone(),
         beneficiary: launch.beneficiary.clone(),
         percent,
-        status: last.map(|r| r.status.clone()),
+        status: last.map(|r| r.status),
         last_report: last.map(|r| r.occurred.clone()),
         pledged: money(true),
         delivered: money(false),

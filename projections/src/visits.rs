@@ -1,9 +1,8 @@
 //! The visit timeline: every visit, ordered by the first day of `occurred`,
 //! then seq, over all of valid time.
 
-use crate::agreements::wire_name;
 use crate::{Day, Event, Retractions};
-use events::data::Person;
+use events::data::{Person, VisitLevel};
 use events::EventData;
 use serde::{Deserialize, Serialize};
 
@@ -26,7 +25,7 @@ pub struct VisitRow {
     pub delegation_of: String,
     pub host: String,
     pub led_by: Person,
-    pub level: Option<String>,
+    pub level: Option<VisitLevel>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,7 +48,7 @@ impl Visits {
                 delegation_of: d.delegation_of.clone(),
                 host: d.host.clone(),
                 led_by: d.led_by.clone(),
-                level: d.level.as_ref().map(wire_name),
+                level: d.level,
             },
         });
         true

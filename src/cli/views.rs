@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::store::Ledger;
 use chrono::NaiveDate;
 use comfy_table::{presets, CellAlignment, ContentArrangement, Table};
-use projections::agreements::AgreementsView;
+use projections::agreements::{wire_name, AgreementsView};
 use projections::aid::{AidView, Year};
 use projections::projects::{Amount, ProjectsView};
 use projections::visits::VisitsView;
@@ -74,8 +74,8 @@ pub fn agreements_table(view: &AgreementsView) -> String {
         table.add_row(vec![
             a.agreement.clone(),
             a.title.clone(),
-            a.kind.clone(),
-            a.level.clone(),
+            wire_name(&a.kind),
+            wire_name(&a.level),
             a.parties.join("\n"),
             a.signed.clone(),
             a.effective.clone(),
@@ -123,7 +123,7 @@ pub fn projects_table(view: &ProjectsView) -> String {
             p.name.clone(),
             p.beneficiary.clone(),
             p.percent.map_or("—".into(), |v| v.to_string()),
-            p.status.clone().unwrap_or_else(|| "no report".into()),
+            p.status.as_ref().map_or_else(|| "no report".into(), wire_name),
             p.last_report.clone().unwrap_or_else(|| "—".into()),
             money_lines(&p.pledged),
             money_lines(&p.delivered),
@@ -190,7 +190,7 @@ pub fn visits_table(view: &VisitsView) -> String {
             v.delegation_of.clone(),
             v.host.clone(),
             led_by,
-            v.level.clone().unwrap_or_else(|| "—".into()),
+            v.level.as_ref().map_or_else(|| "—".into(), wire_name),
         ]);
     }
     format!("Visits (ledger at seq {}): {}\n{}", view.at_seq, view.visits.len(), render(table, view.visits.len()))

@@ -6,7 +6,7 @@
 //!
 //! Value layout: format (u32 BE) ‖ seq (u64 BE) ‖ hash (64 hex bytes) ‖ JSON.
 
-use projections::{Fold, Views};
+use projections::Views;
 
 const KEY: &[u8] = b"views";
 const HEADER_BYTES: usize = 4 + 8 + 64;
@@ -64,8 +64,7 @@ pub fn catch_up(views: &mut Views, log: &sled::Tree, mut progress: impl FnMut(u6
     for entry in log.range((views.seq + 1).to_be_bytes()..) {
         let (key, value) = entry.map_err(|e| events::ChainError { seq: views.seq + 1, problem: e.to_string() })?;
         let seq = <[u8; 8]>::try_from(key.as_ref()).map(u64::from_be_bytes).unwrap_or(0);
-        let record = events::Record::decode(&value).map_err(|problem| events::ChainError { seq, problem })?;
-        views.apply(&record);
+        views.apply_stored(&value).map_err(|problem| events::ChainError { seq, problem })?;
         progress(seq);
     }
     Ok(())
