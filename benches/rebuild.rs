@@ -141,8 +141,8 @@ fn main() {
         ("raw sled scan of `log`", scan),
         ("scan + JSON decode (typed, as the fold does)", decode),
         ("scan + JSON decode (generic serde_json::Value)", generic),
-        ("full fold of all four projections", fold),
-        ("amity rebuild (fold + checkpoint save)", full),
+        ("full fold, one thread", fold),
+        ("amity rebuild (decode ∥ fold, + checkpoint)", full),
     ] {
         println!("{name:<48} {:>12.0} {:>9.0}% {:>9.0} MiB", rate(phase), 100.0 * rate(phase) / rate(decode), phase.1);
     }

@@ -73,7 +73,7 @@ pub fn wire_name(value: &impl Serialize) -> String {
 
 impl Agreements {
     /// Folds one event; true if it produced a fact.
-    pub(crate) fn apply(&mut self, event: &Event<'_>) -> bool {
+    pub(crate) fn apply(&mut self, event: &Event) -> bool {
         let first = event.first_day();
         match &event.data {
             EventData::AgreementSigned(d) => {

@@ -108,7 +108,7 @@ pub struct AidView {
 }
 
 impl Aid {
-    pub(crate) fn apply(&mut self, event: &Event<'_>) -> bool {
+    pub(crate) fn apply(&mut self, event: &Event) -> bool {
         let (pledged, donor, recipient, amount, items) = match &event.data {
             EventData::AidPledged(d) => (true, &d.donor, &d.recipient, &d.amount, &d.items),
             EventData::AidDelivered(d) => (false, &d.donor, &d.recipient, &d.amount, &d.items),

@@ -31,40 +31,46 @@ pub fn day(date: NaiveDate) -> Day {
     date.num_days_from_ce()
 }
 
-/// A record decoded once for all projections.
-pub struct Event<'a> {
+/// A record decoded once for all projections. Owned, so that decoding can
+/// run on another thread than folding.
+pub struct Event {
     pub seq: u64,
-    pub id: &'a str,
-    pub occurred: &'a str,
+    pub id: String,
+    pub occurred: String,
     pub when: Edtf,
     pub data: EventData,
 }
 
-impl<'a> Event<'a> {
+impl Event {
     /// `None` for a record whose type, date or data do not decode: the
     /// ledger never stores one, and a fold never panics on one.
-    pub fn decode(record: &'a Record) -> Option<Event<'a>> {
+    pub fn decode(record: &Record) -> Option<Event> {
         let event_type = record.event_type.parse::<EventType>().ok()?;
         Some(Event {
             seq: record.seq,
-            id: &record.id,
-            occurred: &record.occurred,
+            id: record.id.clone(),
+            occurred: record.occurred.clone(),
             when: record.occurred.parse().ok()?,
             data: EventData::decode(event_type, &record.data).ok()?,
         })
     }
 
     /// The fast path from stored bytes: one pass of JSON decoding, straight
-    /// into the typed payload.
-    pub fn decode_stored(record: &'a RecordRef<'a>) -> Option<Event<'a>> {
-        let event_type = record.event_type.parse::<EventType>().ok()?;
-        Some(Event {
-            seq: record.seq,
-            id: &record.id,
-            occurred: &record.occurred,
-            when: record.occurred.parse().ok()?,
-            data: EventData::decode_json(event_type, record.data.get()).ok()?,
-        })
+    /// into the typed payload. Returns the record's seq and its event (`None`
+    /// if its payload does not decode), or why the bytes are not a record.
+    pub fn from_stored(bytes: &[u8]) -> Result<(u64, Option<Event>), String> {
+        let record = RecordRef::decode(bytes)?;
+        let event = (|| {
+            let event_type = record.event_type.parse::<EventType>().ok()?;
+            Some(Event {
+                seq: record.seq,
+                id: record.id.to_string(),
+                occurred: record.occurred.to_string(),
+                when: record.occurred.parse().ok()?,
+                data: EventData::decode_json(event_type, record.data.get()).ok()?,
+            })
+        })();
+        Ok((record.seq, event))
     }
 
     pub fn first_day(&self) -> Day {
@@ -139,7 +145,7 @@ impl Views {
     }
 
     /// Folds one decoded event.
-    pub fn apply_event(&mut self, event: &Event<'_>) {
+    pub fn apply_event(&mut self, event: &Event) {
         debug_assert!(event.seq > self.seq, "records are folded in seq order");
         self.seq = event.seq;
         let produced = match &event.data {
@@ -158,7 +164,7 @@ impl Views {
             }
         };
         if produced {
-            self.retractions.fact_seqs.insert(event.id.to_string(), event.seq);
+            self.retractions.fact_seqs.insert(event.id.clone(), event.seq);
         }
     }
 }
@@ -167,12 +173,17 @@ impl Views {
     /// Folds one record from its stored bytes (the rebuild's fast path).
     /// Returns its seq, or why the bytes are not a record.
     pub fn apply_stored(&mut self, bytes: &[u8]) -> Result<u64, String> {
-        let record = RecordRef::decode(bytes)?;
-        match Event::decode_stored(&record) {
-            Some(event) => self.apply_event(&event),
-            None => self.seq = self.seq.max(record.seq),
+        let (seq, event) = Event::from_stored(bytes)?;
+        self.apply_decoded(seq, event.as_ref());
+        Ok(seq)
+    }
+
+    /// Folds what [`Event::from_stored`] decoded.
+    pub fn apply_decoded(&mut self, seq: u64, event: Option<&Event>) {
+        match event {
+            Some(event) => self.apply_event(event),
+            None => self.seq = self.seq.max(seq),
         }
-        Ok(record.seq)
     }
 }
 

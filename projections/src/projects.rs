@@ -97,7 +97,7 @@ pub(crate) fn amounts<'a>(facts: impl Iterator<Item = (Currency, u128)> + 'a) ->
 }
 
 impl Projects {
-    pub(crate) fn apply(&mut self, event: &Event<'_>) -> bool {
+    pub(crate) fn apply(&mut self, event: &Event) -> bool {
         let first = event.first_day();
         let mut money_for = |project: &Option<String>, amount: &Option<MoneyData>, pledged: bool| {
             let (Some(project), Some(money)) = (project, amount.as_ref().and_then(money)) else {

@@ -35,7 +35,7 @@ pub struct VisitsView {
 }
 
 impl Visits {
-    pub(crate) fn apply(&mut self, event: &Event<'_>) -> bool {
+    pub(crate) fn apply(&mut self, event: &Event) -> bool {
         let EventData::VisitHeld(d) = &event.data else {
             return false;
         };

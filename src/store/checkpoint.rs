@@ -6,7 +6,8 @@
 //!
 //! Value layout: format (u32 BE) ‖ seq (u64 BE) ‖ hash (64 hex bytes) ‖ JSON.
 
-use projections::Views;
+use events::ChainError;
+use projections::{Event, Views};
 
 const KEY: &[u8] = b"views";
 const HEADER_BYTES: usize = 4 + 8 + 64;
@@ -59,13 +60,55 @@ pub fn drop_all(tree: &sled::Tree) -> sled::Result<()> {
     tree.clear()
 }
 
+/// Records per message between the decoding thread and the folding one.
+const FOLD_BATCH_RECORDS: usize = 1024;
+/// Batches in flight between the two: bounds the memory the pipeline holds.
+const FOLD_BATCHES_IN_FLIGHT: usize = 4;
+
+type Decoded = Result<Vec<(u64, Option<Event>)>, ChainError>;
+
 /// Folds log records after `views.seq`, calling `progress` with each seq.
-pub fn catch_up(views: &mut Views, log: &sled::Tree, mut progress: impl FnMut(u64)) -> Result<(), events::ChainError> {
-    for entry in log.range((views.seq + 1).to_be_bytes()..) {
-        let (key, value) = entry.map_err(|e| events::ChainError { seq: views.seq + 1, problem: e.to_string() })?;
-        let seq = <[u8; 8]>::try_from(key.as_ref()).map(u64::from_be_bytes).unwrap_or(0);
-        views.apply_stored(&value).map_err(|problem| events::ChainError { seq, problem })?;
-        progress(seq);
+/// Decoding (the larger cost) runs on a second thread, a bounded pipeline
+/// ahead of the fold, so a rebuild uses both cores.
+pub fn catch_up(views: &mut Views, log: &sled::Tree, mut progress: impl FnMut(u64)) -> Result<(), ChainError> {
+    let from = views.seq + 1;
+    std::thread::scope(|scope| {
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<Decoded>(FOLD_BATCHES_IN_FLIGHT);
+        scope.spawn(move || decode_log(log, from, sender));
+        for batch in receiver {
+            for (seq, event) in batch? {
+                views.apply_decoded(seq, event.as_ref());
+                progress(seq);
+            }
+        }
+        Ok(())
+    })
+}
+
+/// The decoding side of [`catch_up`]: stops at the first bad record, or when
+/// the fold stops listening.
+fn decode_log(log: &sled::Tree, from: u64, sender: std::sync::mpsc::SyncSender<Decoded>) {
+    let mut batch = Vec::with_capacity(FOLD_BATCH_RECORDS);
+    for entry in log.range(from.to_be_bytes()..) {
+        let decoded = entry.map_err(|e| ChainError { seq: from, problem: e.to_string() }).and_then(|(key, value)| {
+            let seq = <[u8; 8]>::try_from(key.as_ref()).map(u64::from_be_bytes).unwrap_or(0);
+            Event::from_stored(&value).map_err(|problem| ChainError { seq, problem })
+        });
+        match decoded {
+            Ok(item) => batch.push(item),
+            Err(error) => {
+                let _ = sender.send(Err(error));
+                return;
+            }
+        }
+        if batch.len() == FOLD_BATCH_RECORDS {
+            if sender.send(Ok(std::mem::take(&mut batch))).is_err() {
+                return;
+            }
+            batch.reserve(FOLD_BATCH_RECORDS);
+        }
     }
-    Ok(())
+    if !batch.is_empty() {
+        let _ = sender.send(Ok(batch));
+    }
 }

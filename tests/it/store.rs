@@ -233,3 +233,46 @@ fn the_index_is_rebuilt_from_the_log_when_it_falls_behind() {
     }
     ledger.verify(|_| {}).unwrap();
 }
+
+#[test]
+fn a_truncated_sled_file_is_caught_by_the_anchor() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = open(dir.path());
+    for submission in History::generate(9, 20) {
+        ledger.append(checked(&submission)).unwrap();
+    }
+    ledger.close().unwrap();
+    std::fs::write(dir.path().join("ledger/db"), b"").unwrap();
+    for entry in std::fs::read_dir(dir.path().join("ledger")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap().to_string_lossy().starts_with("snap.") {
+            std::fs::remove_file(path).unwrap();
+        }
+    }
+    match Ledger::open(dir.path(), Options::default()) {
+        Ok(ledger) => panic!("opened with head {:?} after its data file was emptied", ledger.head()),
+        Err(Error::Chain(e)) => assert!(e.problem.contains("seq 20 was acknowledged"), "{e}"),
+        Err(other) => panic!("expected the anchor to name the loss, got {other}"),
+    }
+}
+
+#[test]
+fn a_damaged_sled_conf_never_opens_as_an_empty_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = open(dir.path());
+    for submission in History::generate(8, 20) {
+        ledger.append(checked(&submission)).unwrap();
+    }
+    ledger.close().unwrap();
+    std::fs::write(dir.path().join("ledger/conf"), b"segment_size: banana\n").unwrap();
+    match Ledger::open(dir.path(), Options::default()) {
+        Ok(ledger) => panic!("opened with head {:?} after its conf was damaged", ledger.head()),
+        Err(error) => {
+            let message = error.to_string();
+            assert!(
+                message.contains("seq") || message.contains("conf") || message.contains("cannot open"),
+                "{message}"
+            );
+        }
+    }
+}
