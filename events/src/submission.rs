@@ -81,6 +81,29 @@ impl Checked {
         Checked::from_value(parse_strict(text)?)
     }
 
+    /// Decodes one submission or a JSON array of them (a batch), with the same
+    /// strict JSON rules. A batch may be up to `bytes_max` bytes and
+    /// `count_max` submissions; an error names the 0-based index it is in.
+    pub fn parse_many(bytes: &[u8], bytes_max: usize, count_max: usize) -> Result<Vec<Checked>, (usize, Rejection)> {
+        let text = bytes.trim_ascii();
+        if !text.starts_with(b"[") {
+            return Checked::parse(text).map(|one| vec![one]).map_err(|e| (0, e));
+        }
+        if text.len() > bytes_max {
+            let rule = format!("{} bytes is more than the {bytes_max} a batch may have", text.len());
+            return Err((0, Rejection::one("batch", rule)));
+        }
+        let text = std::str::from_utf8(text)
+            .map_err(|e| (0, Rejection::one("batch", format!("not valid UTF-8 (at byte {})", e.valid_up_to()))))?;
+        let Value::Array(items) = parse_strict(text).map_err(|e| (0, e))? else {
+            return Err((0, Rejection::one("batch", "must be a JSON array of submissions")));
+        };
+        if items.is_empty() || items.len() > count_max {
+            return Err((0, Rejection::one("batch", format!("must hold 1 to {count_max} submissions"))));
+        }
+        items.into_iter().enumerate().map(|(i, item)| Checked::from_value(item).map_err(|e| (i, e))).collect()
+    }
+
     /// Checks a submission already decoded (one element of an HTTP batch).
     pub fn from_value(value: Value) -> Result<Checked, Rejection> {
         let mut errors = Errors::default();

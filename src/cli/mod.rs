@@ -6,6 +6,7 @@
 mod demo;
 mod import;
 mod read;
+mod serve;
 mod views;
 
 use crate::error::{Error, Result};
@@ -85,6 +86,28 @@ pub enum Command {
     },
     /// Drop the projection checkpoint and refold the whole log.
     Rebuild,
+    /// Serve the HTTP API and event streams until SIGINT or SIGTERM.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:7341")]
+        addr: std::net::SocketAddr,
+        /// A file whose first line is the write token (else `AMITY_TOKEN`).
+        #[arg(long)]
+        token_file: Option<PathBuf>,
+    },
+    /// Print records after a position as NDJSON, from a server (`--url`) or
+    /// the local ledger; with --follow, keep printing new ones.
+    Subscribe {
+        #[arg(long)]
+        url: Option<String>,
+        #[arg(long, default_value_t = 0)]
+        after: u64,
+        #[arg(long)]
+        follow: bool,
+        #[arg(long = "type")]
+        type_prefix: Option<String>,
+        #[arg(long)]
+        party: Option<String>,
+    },
 }
 
 /// Runs the command line and returns the exit code for success.
@@ -111,6 +134,10 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
             views::view(&open_existing(&args.db)?, view, as_of, at_seq, json)
         }
         Command::Rebuild => views::rebuild(&open_existing(&args.db)?),
+        Command::Serve { addr, token_file } => serve::serve(&args.db, addr, token_file),
+        Command::Subscribe { url, after, follow, type_prefix, party } => {
+            serve::subscribe(&args.db, url, after, follow, crate::subscribe::Filter { type_prefix, party })
+        }
     }
     .map(|()| ExitCode::SUCCESS)
 }

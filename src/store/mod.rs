@@ -96,6 +96,8 @@ struct Shared {
     log: sled::Tree,
     index: sled::Tree,
     checkpoints: sled::Tree,
+    /// Named subscription positions: name → seq (u64 big-endian).
+    subscriptions: sled::Tree,
     head: watch::Receiver<Head>,
     /// The live views, updated by the committer after each durable batch. A
     /// std lock, not tokio's: nothing async happens while it is held.
@@ -148,6 +150,7 @@ impl Ledger {
         check_anchor(&log, &anchor_path, last_seq)?;
         reconcile_index(&log, &index, last_seq)?;
         let checkpoints = db.open_tree("checkpoints")?;
+        let subscriptions = db.open_tree("subscriptions")?;
         let (views, checkpointed_seq) = load_views(&checkpoints, &log, &last_hash)?;
         let views = Arc::new(RwLock::new(views));
         let anchor = AnchorFile::open(&anchor_path)?;
@@ -182,6 +185,7 @@ impl Ledger {
                 log,
                 index,
                 checkpoints,
+                subscriptions,
                 head: head_rx,
                 views,
                 sender: Mutex::new(Some(sender)),
@@ -320,6 +324,26 @@ impl Ledger {
         Ok(Verified { count: verifier.count(), head: verifier.head_hash().to_string() })
     }
 
+    /// Stores a named subscription's position durably: the consumer has
+    /// handled every record up to and including `seq`.
+    pub fn ack(&self, name: &str, seq: u64) -> Result<()> {
+        check_subscription_name(name)?;
+        let head = self.head().seq;
+        if seq > head {
+            return Err(Error::Usage(format!("seq: {seq} is beyond the durable head {head}")));
+        }
+        self.shared.subscriptions.insert(name.as_bytes(), &seq.to_be_bytes())?;
+        self.shared.db.flush()?;
+        Ok(())
+    }
+
+    /// A named subscription's stored position, if it has one.
+    pub fn position(&self, name: &str) -> Result<Option<u64>> {
+        check_subscription_name(name)?;
+        let stored = self.shared.subscriptions.get(name.as_bytes())?;
+        Ok(stored.and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok()).map(u64::from_be_bytes))
+    }
+
     /// Reads the live views (as of the durable head).
     pub fn read_views<T>(&self, read: impl FnOnce(&Views) -> T) -> T {
         read(&self.shared.views.read().expect("not poisoned"))
@@ -331,13 +355,20 @@ impl Ledger {
     pub fn rebuild(&self, progress: impl FnMut(u64)) -> Result<u64> {
         let mut live = self.shared.views.write().expect("not poisoned");
         checkpoint::drop_all(&self.shared.checkpoints)?;
-        let mut views = Views::default();
-        checkpoint::catch_up(&mut views, &self.shared.log, progress)?;
+        let views = self.refold(progress)?;
         let hash = self.get(views.seq)?.map(|r| r.hash).unwrap_or_else(|| GENESIS_PREV.to_string());
         checkpoint::save(&self.shared.checkpoints, &views, &hash)?;
         let count = views.seq;
         *live = views;
         Ok(count)
+    }
+
+    /// Folds the whole log into fresh views (decoding on a second thread),
+    /// touching neither the live views nor the checkpoint.
+    pub fn refold(&self, progress: impl FnMut(u64)) -> Result<Views> {
+        let mut views = Views::default();
+        checkpoint::catch_up(&mut views, &self.shared.log, progress)?;
+        Ok(views)
     }
 
     /// Stops the committer after it has written everything queued, and
@@ -349,6 +380,22 @@ impl Ledger {
         }
         self.shared.db.flush()?;
         Ok(())
+    }
+}
+
+/// Longest subscription name; names use the event-id alphabet.
+pub const SUBSCRIPTION_NAME_CHARS_MAX: usize = 128;
+
+fn check_subscription_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= SUBSCRIPTION_NAME_CHARS_MAX
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "name: `{name}` must be 1 to {SUBSCRIPTION_NAME_CHARS_MAX} characters of A-Z a-z 0-9 . _ : -"
+        )))
     }
 }
 

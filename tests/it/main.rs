@@ -3,5 +3,6 @@
 mod cli;
 mod common;
 mod history;
+mod server;
 mod store;
 mod views;

@@ -1,0 +1,192 @@
+//! `amity serve` and `amity subscribe`: the HTTP service, and its reference
+//! client (which can also read a local ledger directly). Must never: start
+//! accepting writes without a token.
+
+use super::read::print;
+use super::usage;
+use crate::error::{Error, Result};
+use crate::server::{run, AppState};
+use crate::store::{Ledger, Options};
+use crate::subscribe::Filter;
+use futures::StreamExt;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// How often `subscribe --url --follow` reconnects after the stream drops
+/// before giving up.
+const RECONNECTS_MAX: u32 = 30;
+/// Pause between reconnects.
+const RECONNECT_DELAY_MS: u64 = 1000;
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| Error::Storage(e.to_string()))
+}
+
+/// The write token: `AMITY_TOKEN`, else the first line of `token_file`.
+fn token(token_file: Option<&Path>) -> Result<Option<String>> {
+    if let Ok(token) = std::env::var("AMITY_TOKEN") {
+        if !token.trim().is_empty() {
+            return Ok(Some(token.trim().to_string()));
+        }
+    }
+    let Some(path) = token_file else { return Ok(None) };
+    let text = std::fs::read_to_string(path).map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
+    let token = text.lines().next().unwrap_or("").trim().to_string();
+    if token.is_empty() {
+        return Err(usage(format!("{} holds no token", path.display())));
+    }
+    Ok(Some(token))
+}
+
+pub fn serve(dir: &Path, addr: SocketAddr, token_file: Option<PathBuf>) -> Result<()> {
+    let token = token(token_file.as_deref())?;
+    let ledger = Ledger::open(dir, Options::default())?;
+    runtime()?.block_on(async {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let bound = listener.local_addr()?;
+        if token.is_none() {
+            tracing::warn!("no token configured (AMITY_TOKEN or --token-file): writes are refused, reads are served");
+            eprintln!("amity: no token configured (AMITY_TOKEN or --token-file): writes are refused, reads are served");
+        }
+        print(&format!("amity: listening on http://{bound}"))?;
+        let _ = std::io::stdout().flush();
+        let (stop, shutdown) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("shutting down: no new connections, ending streams, draining the committer");
+            let _ = stop.send(true);
+        });
+        run(listener, AppState::new(ledger.clone(), token, shutdown)).await?;
+        Ok::<(), Error>(())
+    })?;
+    ledger.close()
+}
+
+async fn wait_for_signal() {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async {
+            match terminate.as_mut() {
+                Some(signal) => { signal.recv().await; }
+                None => std::future::pending::<()>().await,
+            }
+        } => {}
+    }
+}
+
+/// Prints one stored record as an NDJSON line.
+fn emit(bytes: &[u8]) -> Result<()> {
+    print(&String::from_utf8_lossy(bytes))
+}
+
+pub fn subscribe(dir: &Path, url: Option<String>, after: u64, follow: bool, filter: Filter) -> Result<()> {
+    match url {
+        None => subscribe_local(dir, after, follow, filter),
+        Some(url) => {
+            runtime()?.block_on(subscribe_remote(url.trim_end_matches('/').to_string(), after, follow, filter))
+        }
+    }
+}
+
+fn subscribe_local(dir: &Path, after: u64, follow: bool, filter: Filter) -> Result<()> {
+    let ledger = super::open_existing(dir)?;
+    if !follow {
+        for entry in ledger.range_bytes(after + 1, ledger.head().seq) {
+            let (_, bytes) = entry?;
+            if filter.matches(&bytes) {
+                emit(&bytes)?;
+            }
+        }
+        return Ok(());
+    }
+    runtime()?.block_on(async {
+        let stream = ledger.subscribe(after, filter);
+        futures::pin_mut!(stream);
+        while let Some(delivered) = stream.next().await {
+            emit(&delivered?.bytes)?;
+        }
+        Ok(())
+    })
+}
+
+fn remote(e: reqwest::Error) -> Error {
+    Error::Storage(format!("the server: {e}"))
+}
+
+async fn subscribe_remote(url: String, mut after: u64, follow: bool, filter: Filter) -> Result<()> {
+    let client = reqwest::Client::new();
+    if !follow {
+        loop {
+            let mut query = vec![("after", after.to_string()), ("limit", "1000".to_string())];
+            if let Some(prefix) = &filter.type_prefix {
+                query.push(("type", prefix.clone()));
+            }
+            let page: serde_json::Value = client
+                .get(format!("{url}/events"))
+                .query(&query)
+                .send()
+                .await
+                .map_err(remote)?
+                .json()
+                .await
+                .map_err(remote)?;
+            for record in page["records"].as_array().into_iter().flatten() {
+                let matches = filter.matches(record.to_string().as_bytes());
+                if matches {
+                    emit(serde_json::to_string(record).expect("a Value serializes").as_bytes())?;
+                }
+            }
+            let next = page["next_after"].as_u64().unwrap_or(after);
+            if next == after {
+                return Ok(());
+            }
+            after = next;
+        }
+    }
+    let mut failures = 0;
+    loop {
+        match follow_once(&client, &url, &mut after, &filter).await {
+            Ok(()) => failures = 0,
+            Err(e) => {
+                failures += 1;
+                if failures > RECONNECTS_MAX {
+                    return Err(e);
+                }
+                tracing::warn!(error = %e, after, "stream dropped; reconnecting with Last-Event-ID");
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(RECONNECT_DELAY_MS)).await;
+    }
+}
+
+/// One SSE connection, resumed after `after`; advances it as records arrive.
+async fn follow_once(client: &reqwest::Client, url: &str, after: &mut u64, filter: &Filter) -> Result<()> {
+    use eventsource_stream::Eventsource;
+    let mut query = vec![];
+    if let Some(prefix) = &filter.type_prefix {
+        query.push(("type", prefix.clone()));
+    }
+    if let Some(party) = &filter.party {
+        query.push(("party", party.clone()));
+    }
+    let response = client
+        .get(format!("{url}/events/stream"))
+        .query(&query)
+        .header("Last-Event-ID", after.to_string())
+        .send()
+        .await
+        .map_err(remote)?
+        .error_for_status()
+        .map_err(remote)?;
+    let mut events = response.bytes_stream().eventsource();
+    while let Some(event) = events.next().await {
+        let event = event.map_err(|e| Error::Storage(format!("the stream: {e}")))?;
+        if let Ok(seq) = event.id.parse::<u64>() {
+            emit(event.data.as_bytes())?;
+            *after = seq;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,367 @@
+//! The HTTP API (axum): writes behind a bearer token, reads and views for
+//! anyone who can reach it, and Server-Sent Events for subscribers. `app`
+//! builds the router apart from `run`, so tests bind port 0. Must never:
+//! accept a write without the token, or keep a stream open after shutdown.
+//!
+//! | route | what |
+//! |---|---|
+//! | `POST /events` | one submission or a JSON array (all-or-nothing); token |
+//! | `GET /events?after&limit&type` | a page of stored records |
+//! | `GET /events/stream?after&type&party` | SSE; honours `Last-Event-ID` |
+//! | `GET /views/{agreements,projects,aid,visits}?as_of&at_seq` | the spec's views |
+//! | `GET /verify`, `GET /health` | chain check; head and uptime |
+//! | `PUT/GET /subscriptions/{name}` | a named subscription's position; PUT needs the token |
+
+use crate::error::Error;
+use crate::store::{Ledger, BATCH_SUBMISSIONS_MAX};
+use crate::subscribe::Filter;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use futures::StreamExt;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{watch, Semaphore};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+
+/// Largest request body: a batch of submissions.
+pub const REQUEST_BODY_BYTES_MAX: usize = 8 * 1024 * 1024;
+/// Most submissions in one `POST /events` batch.
+pub const POST_BATCH_SUBMISSIONS_MAX: usize = BATCH_SUBMISSIONS_MAX;
+/// Most records in one `GET /events` page.
+pub const PAGE_RECORDS_MAX: u64 = 1000;
+/// Most records one `GET /events` request scans looking for matches, so a
+/// rare filter cannot make one request read the whole log.
+pub const PAGE_SCAN_RECORDS_MAX: u64 = 10_000;
+/// Most SSE streams open at once; more get 503.
+pub const STREAMS_MAX: usize = 256;
+/// How long a non-streaming request may take, body included.
+pub const REQUEST_TIMEOUT_MS: u64 = 30_000;
+/// Interval of SSE keep-alive comments.
+pub const KEEP_ALIVE_MS: u64 = 15_000;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub ledger: Ledger,
+    /// The write token; `None` refuses every write.
+    pub token: Option<Arc<str>>,
+    pub started: Instant,
+    /// Permits for open SSE streams.
+    pub streams: Arc<Semaphore>,
+    /// Turns true when the server shuts down; open streams then end.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl AppState {
+    pub fn new(ledger: Ledger, token: Option<String>, shutdown: watch::Receiver<bool>) -> AppState {
+        AppState {
+            ledger,
+            token: token.map(Arc::from),
+            started: Instant::now(),
+            streams: Arc::new(Semaphore::new(STREAMS_MAX)),
+            shutdown,
+        }
+    }
+}
+
+pub fn app(state: AppState) -> Router {
+    let timed = Router::new()
+        .route("/events", post(post_events).get(get_events))
+        .route("/views/{view}", get(get_view))
+        .route("/verify", get(get_verify))
+        .route("/health", get(get_health))
+        .route("/subscriptions/{name}", get(get_subscription).put(put_subscription))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_millis(REQUEST_TIMEOUT_MS)));
+    Router::new()
+        .route("/events/stream", get(stream_events))
+        .merge(timed)
+        .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(tracing::Level::INFO))
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+        .with_state(state)
+}
+
+/// Serves until `shutdown` turns true, then ends open streams, waits for
+/// requests in flight, and returns. The caller closes the ledger.
+pub async fn run(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
+    let mut shutdown = state.shutdown.clone();
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        })
+        .await
+}
+
+/// A JSON error body: `{"error": kind, "message": text, ...}`.
+fn error_response(error: &Error, index: Option<usize>) -> Response {
+    let (status, kind) = match error {
+        Error::Invalid(_) | Error::Usage(_) => (StatusCode::BAD_REQUEST, "rejected"),
+        Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+        Error::Chain(_) | Error::Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "storage"),
+    };
+    let mut body = json!({"error": kind, "message": error.to_string()});
+    if let Error::Invalid(rejection) = error {
+        body["errors"] = serde_json::to_value(&rejection.errors).expect("field errors serialize");
+    }
+    if let Some(index) = index {
+        body["index"] = json!(index);
+    }
+    (status, axum::Json(body)).into_response()
+}
+
+fn refuse(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(json!({"error": "unauthorized", "message": message}))).into_response()
+}
+
+/// Checks `Authorization: Bearer <token>` in constant time; the refusal
+/// to send when it does not hold.
+fn refusal(state: &AppState, headers: &HeaderMap) -> Option<Response> {
+    let Some(token) = &state.token else {
+        return Some(refuse(StatusCode::FORBIDDEN, "writes are disabled: the server has no token configured"));
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let matches: bool = subtle::ConstantTimeEq::ct_eq(presented.as_bytes(), token.as_bytes()).into();
+    if matches && !presented.is_empty() {
+        None
+    } else {
+        Some(refuse(StatusCode::UNAUTHORIZED, "a valid `Authorization: Bearer <token>` header is required"))
+    }
+}
+
+/// Stored records as a JSON array, byte for byte as stored.
+fn records_json(records: impl IntoIterator<Item = Vec<u8>>) -> String {
+    let mut out = String::from("[");
+    for (i, bytes) in records.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&String::from_utf8_lossy(&bytes));
+    }
+    out.push(']');
+    out
+}
+
+fn json_text(status: StatusCode, text: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], text).into_response()
+}
+
+async fn post_events(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Some(refusal) = refusal(&state, &headers) {
+        return refusal;
+    }
+    let submissions = match events::Checked::parse_many(&body, REQUEST_BODY_BYTES_MAX, POST_BATCH_SUBMISSIONS_MAX) {
+        Ok(submissions) => submissions,
+        Err((index, rejection)) => return error_response(&Error::Invalid(rejection), Some(index)),
+    };
+    let batch = body.trim_ascii_start().starts_with(b"[");
+    match state.ledger.append_group_async(submissions).await {
+        Err(e) => error_response(&e.error, Some(e.index)),
+        Ok(appended) => {
+            let status = if appended.iter().all(|a| a.existed) { StatusCode::OK } else { StatusCode::CREATED };
+            let records: Vec<Vec<u8>> = appended.iter().map(|a| a.record.canonical_bytes()).collect();
+            if batch {
+                json_text(status, records_json(records))
+            } else {
+                json_text(status, String::from_utf8_lossy(&records[0]).into_owned())
+            }
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct PageQuery {
+    #[serde(default)]
+    after: u64,
+    limit: Option<u64>,
+    #[serde(rename = "type")]
+    type_prefix: Option<String>,
+}
+
+async fn get_events(State(state): State<AppState>, Query(query): Query<PageQuery>) -> Response {
+    let limit = query.limit.unwrap_or(100).clamp(1, PAGE_RECORDS_MAX);
+    let filter = Filter { type_prefix: query.type_prefix, party: None };
+    let ledger = state.ledger.clone();
+    let page = tokio::task::spawn_blocking(move || -> crate::Result<(Vec<Vec<u8>>, u64)> {
+        let head = ledger.head().seq;
+        let scan_to = head.min(query.after.saturating_add(PAGE_SCAN_RECORDS_MAX));
+        let mut records = Vec::new();
+        let mut next_after = query.after;
+        for entry in ledger.range_bytes(query.after + 1, scan_to) {
+            let (seq, bytes) = entry?;
+            next_after = seq;
+            if filter.matches(&bytes) {
+                records.push(bytes);
+                if records.len() as u64 == limit {
+                    break;
+                }
+            }
+        }
+        Ok((records, next_after.max(query.after.min(scan_to))))
+    })
+    .await;
+    match page {
+        Ok(Ok((records, next_after))) => {
+            json_text(StatusCode::OK, format!("{{\"next_after\":{next_after},\"records\":{}}}", records_json(records)))
+        }
+        Ok(Err(e)) => error_response(&e, None),
+        Err(e) => error_response(&Error::Storage(e.to_string()), None),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct StreamQuery {
+    #[serde(default)]
+    after: u64,
+    #[serde(rename = "type")]
+    type_prefix: Option<String>,
+    party: Option<String>,
+}
+
+async fn stream_events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<StreamQuery>,
+) -> Response {
+    let Ok(permit) = state.streams.clone().try_acquire_owned() else {
+        let body = json!({"error": "busy", "message": format!("at most {STREAMS_MAX} streams may be open")});
+        return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
+    };
+    let last_event_id = headers.get("last-event-id").and_then(|v| v.to_str().ok()).map(str::trim);
+    let after = match last_event_id.map(str::parse::<u64>) {
+        None => query.after,
+        Some(Ok(seq)) => seq,
+        Some(Err(_)) => {
+            let error = Error::Usage("Last-Event-ID: must be the seq of the last record received".into());
+            return error_response(&error, None);
+        }
+    };
+    let filter = Filter { type_prefix: query.type_prefix, party: query.party };
+    tracing::info!(after, ?filter, "subscriber connected");
+    let mut shutdown = state.shutdown.clone();
+    let stopped = async move {
+        let _ = shutdown.wait_for(|stop| *stop).await;
+    };
+    let records = state.ledger.subscribe(after, filter).take_until(stopped);
+    let events = records.map(move |delivered| {
+        let _held = &permit;
+        delivered
+            .map(|d| Event::default().id(d.seq.to_string()).event(d.event_type).data(String::from_utf8_lossy(&d.bytes)))
+    });
+    let events = async_stream::stream! {
+        futures::pin_mut!(events);
+        while let Some(event) = events.next().await {
+            yield event;
+        }
+        tracing::info!("subscriber disconnected");
+    };
+    Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_millis(KEEP_ALIVE_MS))).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct ViewQuery {
+    as_of: Option<String>,
+    at_seq: Option<u64>,
+}
+
+async fn get_view(State(state): State<AppState>, Path(view): Path<String>, Query(query): Query<ViewQuery>) -> Response {
+    let as_of = match query.as_of.as_deref().map(events::date::parse_day) {
+        None => chrono::Utc::now().date_naive(),
+        Some(Ok(day)) => day,
+        Some(Err(e)) => return error_response(&Error::Usage(format!("as_of: {e}")), None),
+    };
+    let at_seq = query.at_seq;
+    let body: Option<Value> = state.ledger.read_views(|views| {
+        let value = match view.as_str() {
+            "agreements" => serde_json::to_value(views.agreements(as_of, at_seq)),
+            "projects" => serde_json::to_value(views.projects(as_of, at_seq)),
+            "aid" => serde_json::to_value(views.aid(at_seq)),
+            "visits" => serde_json::to_value(views.visits(at_seq)),
+            _ => return None,
+        };
+        Some(value.expect("views serialize"))
+    });
+    match body {
+        Some(body) => axum::Json(body).into_response(),
+        None => {
+            let body = json!({"error": "not_found", "message": "views are agreements, projects, aid and visits"});
+            (StatusCode::NOT_FOUND, axum::Json(body)).into_response()
+        }
+    }
+}
+
+async fn get_verify(State(state): State<AppState>) -> Response {
+    let ledger = state.ledger.clone();
+    match tokio::task::spawn_blocking(move || ledger.verify(|_| {})).await {
+        Ok(Ok(verified)) => {
+            axum::Json(json!({"ok": true, "count": verified.count, "head": verified.head})).into_response()
+        }
+        Ok(Err(Error::Chain(e))) => {
+            axum::Json(json!({"ok": false, "seq": e.seq, "problem": e.problem})).into_response()
+        }
+        Ok(Err(e)) => error_response(&e, None),
+        Err(e) => error_response(&Error::Storage(e.to_string()), None),
+    }
+}
+
+async fn get_health(State(state): State<AppState>) -> Response {
+    let head = state.ledger.head();
+    axum::Json(json!({"seq": head.seq, "head": head.hash, "uptime_s": state.started.elapsed().as_secs()}))
+        .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Ack {
+    seq: u64,
+}
+
+async fn put_subscription(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(refusal) = refusal(&state, &headers) {
+        return refusal;
+    }
+    let ack: Ack = match serde_json::from_slice(&body) {
+        Ok(ack) => ack,
+        Err(e) => return error_response(&Error::Usage(format!("body: must be {{\"seq\": N}} ({e})")), None),
+    };
+    let ledger = state.ledger.clone();
+    let stored = {
+        let name = name.clone();
+        tokio::task::spawn_blocking(move || ledger.ack(&name, ack.seq)).await
+    };
+    match stored {
+        Ok(Ok(())) => axum::Json(json!({"name": name, "seq": ack.seq})).into_response(),
+        Ok(Err(e)) => error_response(&e, None),
+        Err(e) => error_response(&Error::Storage(e.to_string()), None),
+    }
+}
+
+async fn get_subscription(State(state): State<AppState>, Path(name): Path<String>) -> Response {
+    match state.ledger.position(&name) {
+        Ok(Some(seq)) => axum::Json(json!({"name": name, "seq": seq})).into_response(),
+        Ok(None) => {
+            let body = json!({"error": "not_found", "message": format!("no subscription named `{name}`")});
+            (StatusCode::NOT_FOUND, axum::Json(body)).into_response()
+        }
+        Err(e) => error_response(&e, None),
+    }
+}

@@ -1,0 +1,276 @@
+//! The HTTP service as clients use it: writes behind the token, SSE
+//! subscribers that must see exactly the log, reconnects with
+//! `Last-Event-ID`, and a shutdown with streams open.
+
+use crate::common::*;
+use amity::server::{run, AppState, REQUEST_BODY_BYTES_MAX};
+use amity::Ledger;
+use eventsource_stream::Eventsource;
+use futures::StreamExt;
+use serde_json::{json, Value};
+use std::time::Duration;
+use tokio::sync::watch;
+
+const TOKEN: &str = "test-token-4f1c";
+/// A bound on how long any one await in these tests may take: a hang fails
+/// the test instead of blocking CI. It is not a performance assertion.
+const HANG_LIMIT: Duration = Duration::from_secs(120);
+
+struct Server {
+    url: String,
+    ledger: Ledger,
+    stop: watch::Sender<bool>,
+    handle: tokio::task::JoinHandle<std::io::Result<()>>,
+    _dir: tempfile::TempDir,
+}
+
+async fn start(token: Option<&str>) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = open(dir.path());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, shutdown) = watch::channel(false);
+    let state = AppState::new(ledger.clone(), token.map(str::to_string), shutdown);
+    let handle = tokio::spawn(run(listener, state));
+    Server { url, ledger, stop, handle, _dir: dir }
+}
+
+async fn bounded<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(HANG_LIMIT, future).await.expect("did not hang")
+}
+
+fn activity(id: &str) -> Value {
+    json!({"id": id, "type": "activity.held", "occurred": "2023-11",
+        "data": {"category": "exchange", "title": format!("event {id}"), "parties": ["vn/hanoi", "la/vientiane"]}})
+}
+
+async fn seed(server: &Server, count: usize) {
+    let mut group = vec![checked(&party("p-hn", "vn/hanoi", "VN")), checked(&party("p-vt", "la/vientiane", "LA"))];
+    group.extend((2..count).map(|i| checked(&activity(&format!("seed-{i}")))));
+    server.ledger.append_group_async(group).await.unwrap();
+}
+
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    body: impl Into<reqwest::Body>,
+) -> (u16, Value) {
+    let mut request = client.post(format!("{url}/events")).body(body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+async fn head(client: &reqwest::Client, url: &str) -> u64 {
+    let health: Value = client.get(format!("{url}/health")).send().await.unwrap().json().await.unwrap();
+    health["seq"].as_u64().unwrap()
+}
+
+/// Reads an SSE stream from `after` until seq `until`, optionally dropping
+/// the connection after `drop_after` records and resuming with
+/// `Last-Event-ID`. Returns every (seq, type, data) received.
+async fn subscribe(url: String, after: u64, until: u64, drop_after: Option<usize>) -> Vec<(u64, String, String)> {
+    let client = reqwest::Client::new();
+    let mut received: Vec<(u64, String, String)> = Vec::new();
+    let mut last = after;
+    let mut dropped = false;
+    while last < until {
+        let mut request = client.get(format!("{url}/events/stream"));
+        if received.is_empty() && !dropped {
+            request = request.query(&[("after", after)]);
+        } else {
+            request = request.header("Last-Event-ID", last.to_string());
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let mut events = response.bytes_stream().eventsource();
+        while let Some(event) = events.next().await {
+            let event = event.unwrap();
+            let seq: u64 = event.id.parse().unwrap();
+            received.push((seq, event.event, event.data));
+            last = seq;
+            if last == until {
+                break;
+            }
+            if drop_after.is_some_and(|n| received.len() == n) && !dropped {
+                dropped = true;
+                break;
+            }
+        }
+    }
+    received
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_sse_subscribers_see_exactly_the_log_while_eight_writers_post() {
+    const SEEDED: u64 = 100;
+    const WRITERS: usize = 8;
+    const EACH: usize = 625;
+    let server = start(Some(TOKEN)).await;
+    seed(&server, SEEDED as usize).await;
+    let total = SEEDED + (WRITERS * EACH) as u64;
+
+    let subscribers: Vec<_> = (0..50u64)
+        .map(|i| {
+            let after = (i * 7) % SEEDED;
+            // Every fifth subscriber disconnects midway and resumes.
+            let drop_after = (i % 5 == 0).then_some(40 + i as usize);
+            (after, tokio::spawn(subscribe(server.url.clone(), after, total, drop_after)))
+        })
+        .collect();
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let url = server.url.clone();
+            tokio::spawn(async move {
+                let client = reqwest::Client::new();
+                for i in 0..EACH {
+                    let (status, body) =
+                        post(&client, &url, Some(TOKEN), activity(&format!("w{w}-{i}")).to_string()).await;
+                    assert_eq!(status, 201, "{body}");
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        bounded(writer).await.unwrap();
+    }
+    assert_eq!(server.ledger.head().seq, total);
+
+    for (after, subscriber) in subscribers {
+        let received = bounded(subscriber).await.unwrap();
+        let seqs: Vec<u64> = received.iter().map(|(seq, _, _)| *seq).collect();
+        assert_eq!(
+            seqs,
+            (after + 1..=total).collect::<Vec<_>>(),
+            "subscriber after {after}: every record once, in order"
+        );
+        for (seq, event_type, data) in received.iter().step_by(97) {
+            let stored = server.ledger.get_bytes(*seq).unwrap().unwrap();
+            assert_eq!(data.as_bytes(), stored.as_slice(), "seq {seq} is delivered exactly as stored");
+            let record: Value = serde_json::from_str(data).unwrap();
+            assert_eq!(&record["type"], event_type);
+        }
+    }
+    server.stop.send(true).unwrap();
+    bounded(server.handle).await.unwrap().unwrap();
+    assert_eq!(server.ledger.verify(|_| {}).unwrap().count, total);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_need_the_token_and_rejected_requests_append_nothing() {
+    let server = start(Some(TOKEN)).await;
+    seed(&server, 3).await;
+    let client = reqwest::Client::new();
+    let url = &server.url;
+    let good = activity("good-1").to_string();
+
+    assert_eq!(post(&client, url, None, good.clone()).await.0, 401);
+    assert_eq!(post(&client, url, Some("wrong-token"), good.clone()).await.0, 401);
+    assert_eq!(post(&client, url, Some(""), good.clone()).await.0, 401);
+
+    let bad_date = json!({"type": "activity.held", "occurred": "2023-02-30",
+        "data": {"category": "exchange", "title": "t", "parties": ["vn/hanoi"]}});
+    let (status, body) = post(&client, url, Some(TOKEN), bad_date.to_string()).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["errors"][0]["field"], "occurred", "{body}");
+
+    let batch = json!([activity("b-1"), {"type": "activity.held", "occurred": "2023", "data": {"category": "x"}}]);
+    let (status, body) = post(&client, url, Some(TOKEN), batch.to_string()).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["index"], 1, "the error names the batch element: {body}");
+
+    let huge = format!(
+        r#"{{"type":"activity.held","occurred":"2023","data":{{"title":"{}"}}}}"#,
+        "a".repeat(REQUEST_BODY_BYTES_MAX)
+    );
+    assert_eq!(post(&client, url, Some(TOKEN), huge).await.0, 413);
+
+    let (status, body) = post(&client, url, Some(TOKEN), "{\"type\":").await;
+    assert_eq!(status, 400, "{body}");
+
+    assert_eq!(head(&client, url).await, 3, "no rejected request appended anything");
+
+    let (status, body) = post(&client, url, Some(TOKEN), json!([activity("b-1"), activity("b-2")]).to_string()).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body.as_array().unwrap().len(), 2);
+    let (status, _) = post(&client, url, Some(TOKEN), activity("b-1").to_string()).await;
+    assert_eq!(status, 200, "an idempotent re-send appends nothing and says so");
+    let mut changed = activity("b-1");
+    changed["data"]["title"] = json!("other");
+    assert_eq!(post(&client, url, Some(TOKEN), changed.to_string()).await.0, 409);
+    assert_eq!(head(&client, url).await, 5);
+
+    // Named subscriptions need the token to move.
+    let ack = client.put(format!("{url}/subscriptions/relay")).body(r#"{"seq": 4}"#).send().await.unwrap();
+    assert_eq!(ack.status(), 401);
+    let ack =
+        client.put(format!("{url}/subscriptions/relay")).bearer_auth(TOKEN).body(r#"{"seq": 4}"#).send().await.unwrap();
+    assert_eq!(ack.status(), 200);
+    let position: Value = client.get(format!("{url}/subscriptions/relay")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(position["seq"], 4);
+    let beyond = client
+        .put(format!("{url}/subscriptions/relay"))
+        .bearer_auth(TOKEN)
+        .body(r#"{"seq": 99}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(beyond.status(), 400);
+    server.stop.send(true).unwrap();
+    bounded(server.handle).await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_token_the_server_serves_reads_and_refuses_writes() {
+    let server = start(None).await;
+    seed(&server, 3).await;
+    let client = reqwest::Client::new();
+    let (status, body) = post(&client, &server.url, Some(TOKEN), activity("x").to_string()).await;
+    assert_eq!(status, 403, "{body}");
+    let page: Value =
+        client.get(format!("{}/events?after=1&limit=1", server.url)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(page["next_after"], 2);
+    assert_eq!(page["records"][0]["seq"], 2);
+    let view = client.get(format!("{}/views/visits", server.url)).send().await.unwrap();
+    assert_eq!(view.status(), 200);
+    assert_eq!(head(&client, &server.url).await, 3);
+    server.stop.send(true).unwrap();
+    bounded(server.handle).await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_with_streams_open_ends_them_and_loses_no_acknowledged_write() {
+    let server = start(Some(TOKEN)).await;
+    seed(&server, 3).await;
+    let client = reqwest::Client::new();
+    let mut streams = Vec::new();
+    for _ in 0..3 {
+        let response = client.get(format!("{}/events/stream?after=0", server.url)).send().await.unwrap();
+        streams.push(response.bytes_stream().eventsource());
+    }
+    let (status, body) = post(&client, &server.url, Some(TOKEN), activity("last-word").to_string()).await;
+    assert_eq!(status, 201);
+    let acknowledged = body["seq"].as_u64().unwrap();
+    for stream in &mut streams {
+        // Each stream delivers what was written, then stays open.
+        for expected in 1..=acknowledged {
+            let event = bounded(stream.next()).await.unwrap().unwrap();
+            assert_eq!(event.id, expected.to_string());
+        }
+    }
+    server.stop.send(true).unwrap();
+    bounded(server.handle).await.unwrap().unwrap();
+    for stream in &mut streams {
+        assert!(bounded(stream.next()).await.is_none(), "the stream ended with the server");
+    }
+    let dir = server._dir;
+    server.ledger.close().unwrap();
+    let reopened = open(dir.path());
+    assert_eq!(reopened.head().seq, acknowledged);
+    assert_eq!(reopened.seq_of("last-word").unwrap(), Some(acknowledged));
+}
