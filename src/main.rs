@@ -3,6 +3,12 @@
 
 use std::process::ExitCode;
 
+/// mimalloc, not glibc's allocator: decoding and folding records allocate
+/// and free many small strings, often on different threads, and glibc's
+/// malloc spent a quarter of a rebuild on that (BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))

@@ -4,5 +4,6 @@ mod cli;
 mod common;
 mod history;
 mod server;
+mod slow;
 mod store;
 mod views;

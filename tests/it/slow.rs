@@ -1,0 +1,104 @@
+//! A subscriber that stops reading must cost the server nothing: two real
+//! `amity serve` processes take the same 20,000 writes, one with a stalled
+//! SSE subscriber and one without; every write is acknowledged on both, and
+//! the stalled one's resident memory ends within a small bound of the other's.
+
+use serde_json::json;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+const TOKEN: &str = "slow-subscriber-token";
+const EVENTS: usize = 20_000;
+const BATCH: usize = 500;
+/// How much more the server with a stalled subscriber may hold. The records
+/// written total about 5 MiB; a server that buffered them for the stalled
+/// subscriber would exceed this.
+const RSS_MARGIN_MIB: f64 = 24.0;
+
+struct Served {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(dir: &std::path::Path) -> Served {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_amity"))
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .env("AMITY_DB", dir)
+        .env("AMITY_TOKEN", TOKEN)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().strip_prefix("amity: listening on ").expect("the server says where it listens").to_string();
+    Served { child, url }
+}
+
+fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    kib / 1024.0
+}
+
+async fn write_all(url: &str) {
+    let client = reqwest::Client::new();
+    let parties = json!([
+        {"id": "p-hn", "type": "party.registered", "occurred": "2022", "data": {"party": "vn/hanoi", "name": "Hà Nội", "kind": "city", "country": "VN"}},
+        {"id": "p-vt", "type": "party.registered", "occurred": "2022", "data": {"party": "la/vientiane", "name": "Viêng Chăn", "kind": "city", "country": "LA"}},
+    ]);
+    let response = client.post(format!("{url}/events")).bearer_auth(TOKEN).body(parties.to_string()).send().await.unwrap();
+    assert_eq!(response.status(), 201);
+    for start in (0..EVENTS).step_by(BATCH) {
+        let batch: Vec<_> = (start..start + BATCH)
+            .map(|i| {
+                json!({"id": format!("e{i}"), "type": "activity.held", "occurred": "2023",
+                    "data": {"category": "exchange", "title": format!("a record long enough to matter, number {i}"), "parties": ["vn/hanoi", "la/vientiane"]}})
+            })
+            .collect();
+        let response =
+            client.post(format!("{url}/events")).bearer_auth(TOKEN).body(json!(batch).to_string()).send().await.unwrap();
+        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_subscriber_neither_blocks_writers_nor_grows_server_memory() {
+    let work = tempfile::tempdir().unwrap();
+    let stalled_server = serve(&work.path().join("stalled"));
+    let baseline_server = serve(&work.path().join("baseline"));
+
+    // Connect, read nothing, keep the connection open.
+    let client = reqwest::Client::new();
+    let stalled = client.get(format!("{}/events/stream?after=0", stalled_server.url)).send().await.unwrap();
+    assert_eq!(stalled.status(), 200);
+
+    write_all(&stalled_server.url).await;
+    write_all(&baseline_server.url).await;
+
+    for served in [&stalled_server, &baseline_server] {
+        let health: serde_json::Value = client.get(format!("{}/health", served.url)).send().await.unwrap().json().await.unwrap();
+        assert_eq!(health["seq"], EVENTS as u64 + 2, "every write was acknowledged");
+    }
+    let with_stalled = rss_mib(stalled_server.child.id());
+    let without = rss_mib(baseline_server.child.id());
+    eprintln!("server RSS: {with_stalled:.1} MiB with a stalled subscriber, {without:.1} MiB without");
+    assert!(
+        with_stalled < without + RSS_MARGIN_MIB,
+        "a stalled subscriber grew the server to {with_stalled:.1} MiB (baseline {without:.1} MiB)"
+    );
+    drop(stalled);
+}
