@@ -1,0 +1,200 @@
+//! Service benchmark, in one process on loopback:
+//! 1. durable appends/s with 64 concurrent clients, over HTTP and, as the
+//!    baseline, through the library (same committer, no HTTP);
+//! 2. SSE delivery latency from acknowledgement to receipt (p50, p99) for
+//!    100 subscribers while a writer posts a steady 5,000 events/s.
+//!
+//! `cargo bench --bench http -- [--appends N] [--seconds S]`
+
+use amity::server::{run, AppState};
+use amity::{Ledger, Options};
+use eventsource_stream::Eventsource;
+use events::Checked;
+use futures::StreamExt;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const TOKEN: &str = "bench";
+const CLIENTS: usize = 64;
+const SUBSCRIBERS: usize = 100;
+const RATE_PER_S: u64 = 5000;
+const TICK_MS: u64 = 10;
+
+fn arg(name: &str, default: u64) -> u64 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn activity(id: &str) -> Value {
+    json!({"id": id, "type": "activity.held", "occurred": "2023-11",
+        "data": {"category": "exchange", "title": format!("benchmark event {id}"), "parties": ["vn/hanoi", "la/vientiane"]}})
+}
+
+fn checked(value: &Value) -> Checked {
+    Checked::parse(&serde_json::to_vec(value).unwrap()).unwrap()
+}
+
+fn fresh_ledger(dir: &std::path::Path) -> Ledger {
+    let ledger = Ledger::open(dir, Options::default()).unwrap();
+    let parties = [
+        json!({"type": "party.registered", "occurred": "2022", "data": {"party": "vn/hanoi", "name": "Hà Nội", "kind": "city", "country": "VN"}}),
+        json!({"type": "party.registered", "occurred": "2022", "data": {"party": "la/vientiane", "name": "Viêng Chăn", "kind": "city", "country": "LA"}}),
+    ];
+    ledger.append_group(parties.iter().map(checked).collect()).unwrap();
+    ledger
+}
+
+async fn serve(ledger: &Ledger) -> (String, tokio::sync::watch::Sender<bool>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    tokio::spawn(run(listener, AppState::new(ledger.clone(), Some(TOKEN.into()), shutdown)));
+    (url, stop)
+}
+
+/// `appends` single-submission appends from 64 concurrent tasks; records/s.
+async fn appends_over_http(url: &str, appends: u64) -> f64 {
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            let (client, url) = (client.clone(), url.to_string());
+            tokio::spawn(async move {
+                for i in (c as u64..appends).step_by(CLIENTS) {
+                    let response = client
+                        .post(format!("{url}/events"))
+                        .bearer_auth(TOKEN)
+                        .body(activity(&format!("h{i}")).to_string())
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(response.status(), 201);
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    appends as f64 / started.elapsed().as_secs_f64()
+}
+
+async fn appends_through_library(ledger: &Ledger, appends: u64) -> f64 {
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            let ledger = ledger.clone();
+            tokio::spawn(async move {
+                for i in (c as u64..appends).step_by(CLIENTS) {
+                    ledger.append_group_async(vec![checked(&activity(&format!("l{i}")))]).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    appends as f64 / started.elapsed().as_secs_f64()
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+async fn sse_latency(url: &str, ledger: &Ledger, seconds: u64) -> (Vec<f64>, usize) {
+    let start_seq = ledger.head().seq;
+    let total = RATE_PER_S * seconds;
+    let until = start_seq + total;
+    let acked: Arc<Mutex<HashMap<u64, Instant>>> = Arc::default();
+    let subscribers: Vec<_> = (0..SUBSCRIBERS)
+        .map(|_| {
+            let url = url.to_string();
+            tokio::spawn(async move {
+                let response = reqwest::Client::new()
+                    .get(format!("{url}/events/stream?after={start_seq}"))
+                    .send()
+                    .await
+                    .unwrap();
+                let mut events = response.bytes_stream().eventsource();
+                let mut received = Vec::with_capacity(total as usize);
+                while let Some(event) = events.next().await {
+                    let seq: u64 = event.unwrap().id.parse().unwrap();
+                    received.push((seq, Instant::now()));
+                    if seq == until {
+                        break;
+                    }
+                }
+                received
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await; // let the subscribers connect before the clock starts
+    let client = reqwest::Client::new();
+    let per_tick = RATE_PER_S * TICK_MS / 1000;
+    let mut tick = tokio::time::interval(Duration::from_millis(TICK_MS));
+    let mut sent = 0;
+    while sent < total {
+        tick.tick().await;
+        let batch: Vec<Value> = (sent..sent + per_tick).map(|i| activity(&format!("s{i}"))).collect();
+        let response =
+            client.post(format!("{url}/events")).bearer_auth(TOKEN).body(json!(batch).to_string()).send().await.unwrap();
+        let now = Instant::now();
+        let records: Vec<Value> = response.json().await.unwrap();
+        let mut acked = acked.lock().unwrap();
+        for record in records {
+            acked.insert(record["seq"].as_u64().unwrap(), now);
+        }
+        sent += per_tick;
+    }
+    let mut latencies_ms = Vec::new();
+    let mut complete = 0;
+    for subscriber in subscribers {
+        let received = subscriber.await.unwrap();
+        if received.len() as u64 == total {
+            complete += 1;
+        }
+        let acked = acked.lock().unwrap();
+        for (seq, at) in received {
+            if let Some(ack) = acked.get(&seq) {
+                latencies_ms.push(at.saturating_duration_since(*ack).as_secs_f64() * 1000.0);
+            }
+        }
+    }
+    latencies_ms.sort_by(f64::total_cmp);
+    (latencies_ms, complete)
+}
+
+fn main() {
+    let appends = arg("--appends", 20_000);
+    let seconds = arg("--seconds", 5);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let work = tempfile::tempdir().unwrap();
+        let library = fresh_ledger(&work.path().join("library"));
+        let http = fresh_ledger(&work.path().join("http"));
+        let (url, stop) = serve(&http).await;
+        let baseline = appends_through_library(&library, appends).await;
+        let over_http = appends_over_http(&url, appends).await;
+        println!("durable appends, {CLIENTS} concurrent clients, {appends} appends each way");
+        println!("{:<40} {:>12.0} /s", "library (committer, no HTTP)", baseline);
+        println!("{:<40} {:>12.0} /s   {:.0}% of library", "HTTP POST /events", over_http, 100.0 * over_http / baseline);
+
+        let (latencies, complete) = sse_latency(&url, &http, seconds).await;
+        println!(
+            "SSE: {SUBSCRIBERS} subscribers, {RATE_PER_S} events/s for {seconds} s: {complete}/{SUBSCRIBERS} received every event"
+        );
+        println!(
+            "delivery latency, acknowledgement to receipt: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} deliveries)",
+            percentile(&latencies, 0.50),
+            percentile(&latencies, 0.99),
+            latencies.last().copied().unwrap_or(0.0),
+            latencies.len()
+        );
+        let _ = stop.send(true);
+    });
+}
