@@ -8,8 +8,8 @@
 
 use amity::server::{run, AppState};
 use amity::{Ledger, Options};
-use eventsource_stream::Eventsource;
 use events::Checked;
+use eventsource_stream::Eventsource;
 use futures::StreamExt;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -115,11 +115,8 @@ async fn sse_latency(url: &str, ledger: &Ledger, seconds: u64) -> (Vec<f64>, usi
         .map(|_| {
             let url = url.to_string();
             tokio::spawn(async move {
-                let response = reqwest::Client::new()
-                    .get(format!("{url}/events/stream?after={start_seq}"))
-                    .send()
-                    .await
-                    .unwrap();
+                let response =
+                    reqwest::Client::new().get(format!("{url}/events/stream?after={start_seq}")).send().await.unwrap();
                 let mut events = response.bytes_stream().eventsource();
                 let mut received = Vec::with_capacity(total as usize);
                 while let Some(event) = events.next().await {
@@ -141,8 +138,13 @@ async fn sse_latency(url: &str, ledger: &Ledger, seconds: u64) -> (Vec<f64>, usi
     while sent < total {
         tick.tick().await;
         let batch: Vec<Value> = (sent..sent + per_tick).map(|i| activity(&format!("s{i}"))).collect();
-        let response =
-            client.post(format!("{url}/events")).bearer_auth(TOKEN).body(json!(batch).to_string()).send().await.unwrap();
+        let response = client
+            .post(format!("{url}/events"))
+            .bearer_auth(TOKEN)
+            .body(json!(batch).to_string())
+            .send()
+            .await
+            .unwrap();
         let now = Instant::now();
         let records: Vec<Value> = response.json().await.unwrap();
         let mut acked = acked.lock().unwrap();
@@ -172,11 +174,11 @@ async fn sse_latency(url: &str, ledger: &Ledger, seconds: u64) -> (Vec<f64>, usi
 fn main() {
     let appends = arg("--appends", 20_000);
     let seconds = arg("--seconds", 5);
+    let work = tempfile::tempdir().unwrap();
+    let library = fresh_ledger(&work.path().join("library"));
+    let http = fresh_ledger(&work.path().join("http"));
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     runtime.block_on(async {
-        let work = tempfile::tempdir().unwrap();
-        let library = fresh_ledger(&work.path().join("library"));
-        let http = fresh_ledger(&work.path().join("http"));
         let (url, stop) = serve(&http).await;
         let baseline = appends_through_library(&library, appends).await;
         let over_http = appends_over_http(&url, appends).await;

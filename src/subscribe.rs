@@ -52,6 +52,21 @@ pub struct Delivered {
     pub bytes: Vec<u8>,
 }
 
+/// The `type` of a stored record without parsing it: stored bytes are JCS,
+/// keys sorted, so `type` is always the last member (`…,"type":"x.y"}`), and
+/// type names never need escaping. Falls back to a full decode otherwise.
+fn stored_type(bytes: &[u8]) -> String {
+    const KEY: &[u8] = b",\"type\":\"";
+    let tail = bytes.strip_suffix(b"\"}").and_then(|body| {
+        let start = body.windows(KEY.len()).rposition(|w| w == KEY)? + KEY.len();
+        std::str::from_utf8(&body[start..]).ok().filter(|t| !t.contains('"') && !t.contains('\\'))
+    });
+    match tail {
+        Some(event_type) => event_type.to_string(),
+        None => RecordRef::decode(bytes).map(|r| r.event_type.into_owned()).unwrap_or_default(),
+    }
+}
+
 impl Ledger {
     /// Records after `after` that pass `filter`, in seq order, forever (the
     /// stream ends only when the ledger closes, or with a storage error).
@@ -79,7 +94,7 @@ impl Ledger {
                     }
                     next += 1;
                     if filter.matches(&bytes) {
-                        let event_type = RecordRef::decode(&bytes).map(|r| r.event_type.into_owned()).unwrap_or_default();
+                        let event_type = stored_type(&bytes);
                         yield Delivered { seq, event_type, bytes };
                     }
                 }
@@ -88,5 +103,15 @@ impl Ledger {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_type_is_read_from_the_tail_of_canonical_bytes() {
+        let record = br#"{"data":{"note":"a \"type\":\"trap\""},"seq":1,"type":"aid.pledged"}"#;
+        assert_eq!(super::stored_type(record), "aid.pledged");
+        assert_eq!(super::stored_type(b"not json"), "");
     }
 }

@@ -60,7 +60,8 @@ async fn write_all(url: &str) {
         {"id": "p-hn", "type": "party.registered", "occurred": "2022", "data": {"party": "vn/hanoi", "name": "Hà Nội", "kind": "city", "country": "VN"}},
         {"id": "p-vt", "type": "party.registered", "occurred": "2022", "data": {"party": "la/vientiane", "name": "Viêng Chăn", "kind": "city", "country": "LA"}},
     ]);
-    let response = client.post(format!("{url}/events")).bearer_auth(TOKEN).body(parties.to_string()).send().await.unwrap();
+    let response =
+        client.post(format!("{url}/events")).bearer_auth(TOKEN).body(parties.to_string()).send().await.unwrap();
     assert_eq!(response.status(), 201);
     for start in (0..EVENTS).step_by(BATCH) {
         let batch: Vec<_> = (start..start + BATCH)
@@ -69,8 +70,13 @@ async fn write_all(url: &str) {
                     "data": {"category": "exchange", "title": format!("a record long enough to matter, number {i}"), "parties": ["vn/hanoi", "la/vientiane"]}})
             })
             .collect();
-        let response =
-            client.post(format!("{url}/events")).bearer_auth(TOKEN).body(json!(batch).to_string()).send().await.unwrap();
+        let response = client
+            .post(format!("{url}/events"))
+            .bearer_auth(TOKEN)
+            .body(json!(batch).to_string())
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
     }
 }
@@ -90,7 +96,8 @@ async fn a_stalled_subscriber_neither_blocks_writers_nor_grows_server_memory() {
     write_all(&baseline_server.url).await;
 
     for served in [&stalled_server, &baseline_server] {
-        let health: serde_json::Value = client.get(format!("{}/health", served.url)).send().await.unwrap().json().await.unwrap();
+        let health: serde_json::Value =
+            client.get(format!("{}/health", served.url)).send().await.unwrap().json().await.unwrap();
         assert_eq!(health["seq"], EVENTS as u64 + 2, "every write was acknowledged");
     }
     let with_stalled = rss_mib(stalled_server.child.id());
