@@ -1,7 +1,9 @@
-//! A subscriber that stops reading must cost the server nothing: two real
-//! `amity serve` processes take the same 20,000 writes, one with a stalled
-//! SSE subscriber and one without; every write is acknowledged on both, and
-//! the stalled one's resident memory ends within a small bound of the other's.
+//! `amity serve` as a process: a subscriber that stops reading must cost the
+//! server nothing (two servers take the same 20,000 writes, one with a
+//! stalled SSE subscriber and one without; every write is acknowledged on
+//! both, and the stalled one's resident memory ends within a small bound of
+//! the other's); SIGTERM with a stream open exits 0; and `amity subscribe
+//! --url` prints exactly what `amity export` prints.
 
 use serde_json::json;
 use std::io::{BufRead, BufReader};
@@ -28,10 +30,15 @@ impl Drop for Served {
 }
 
 fn serve(dir: &std::path::Path) -> Served {
+    serve_with(dir, &[])
+}
+
+fn serve_with(dir: &std::path::Path, env: &[(&str, &str)]) -> Served {
     let mut child = Command::new(env!("CARGO_BIN_EXE_amity"))
         .args(["serve", "--addr", "127.0.0.1:0"])
         .env("AMITY_DB", dir)
         .env("AMITY_TOKEN", TOKEN)
+        .envs(env.iter().copied())
         .env_remove("RUST_LOG")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -108,4 +115,48 @@ async fn a_stalled_subscriber_neither_blocks_writers_nor_grows_server_memory() {
         "a stalled subscriber grew the server to {with_stalled:.1} MiB (baseline {without:.1} MiB)"
     );
     drop(stalled);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_a_stream_open_exits_0_and_keeps_every_write() {
+    let work = tempfile::tempdir().unwrap();
+    let db = work.path().join("db");
+    let mut served = serve(&db);
+    write_all(&served.url).await;
+    let client = reqwest::Client::new();
+    let stream = client.get(format!("{}/events/stream?after=0", served.url)).send().await.unwrap();
+    assert_eq!(stream.status(), 200);
+    let pid = served.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = tokio::task::spawn_blocking(move || {
+        let status = served.child.wait().unwrap();
+        drop(served);
+        status
+    })
+    .await
+    .unwrap();
+    assert_eq!(status.code(), Some(0), "a graceful stop exits 0");
+    let body = stream.text().await.unwrap_or_default();
+    assert!(body.contains("id: 1\n"), "the stream delivered before it ended");
+    let verify = crate::common::amity(&db, &["verify"], b"");
+    assert!(crate::common::text(&verify.stdout).starts_with(&format!("ok {} records", EVENTS + 2)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribe_over_http_prints_exactly_the_export() {
+    let work = tempfile::tempdir().unwrap();
+    let db = work.path().join("db");
+    let served = serve(&db);
+    write_all(&served.url).await;
+    let url = served.url.clone();
+    let (printed, exported) = tokio::task::spawn_blocking(move || {
+        let other = work.path().join("unused");
+        let printed = crate::common::amity(&other, &["subscribe", "--url", &url, "--after", "0"], b"");
+        assert!(printed.status.success(), "{}", crate::common::text(&printed.stderr));
+        drop(served);
+        (printed.stdout, crate::common::export(&db))
+    })
+    .await
+    .unwrap();
+    assert!(printed == exported, "subscribe --url printed {} bytes, export {}", printed.len(), exported.len());
 }
