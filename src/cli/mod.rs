@@ -7,6 +7,7 @@ mod demo;
 mod import;
 mod read;
 mod serve;
+mod stress;
 mod views;
 
 use crate::error::{Error, Result};
@@ -94,6 +95,15 @@ pub enum Command {
         #[arg(long)]
         token_file: Option<PathBuf>,
     },
+    /// The crash harness's writer: append forever from many writers, printing
+    /// `SEQ ID HASH` per acknowledgement.
+    #[command(hide = true)]
+    Stress {
+        #[arg(long, default_value_t = 16)]
+        writers: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
     /// Print records after a position as NDJSON, from a server (`--url`) or
     /// the local ledger; with --follow, keep printing new ones.
     Subscribe {
@@ -134,6 +144,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
             views::view(&open_existing(&args.db)?, view, as_of, at_seq, json)
         }
         Command::Rebuild => views::rebuild(&open_existing(&args.db)?),
+        Command::Stress { writers, seed } => stress::run(&args.db, writers, seed),
         Command::Serve { addr, token_file } => serve::serve(&args.db, addr, token_file),
         Command::Subscribe { url, after, follow, type_prefix, party } => {
             serve::subscribe(&args.db, url, after, follow, crate::subscribe::Filter { type_prefix, party })

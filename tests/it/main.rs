@@ -2,6 +2,7 @@
 
 mod cli;
 mod common;
+mod crash;
 mod history;
 mod server;
 mod slow;
