@@ -256,3 +256,24 @@ fn append(ledger: &Ledger, source: Source<'_>, total: u64) -> Result<Imported> {
     bar.finish_and_clear();
     Ok(Imported { appended, existed })
 }
+
+/// `amity restore FILE|-`: stored records (an export) into a new ledger.
+pub fn restore(dir: &Path, file: &Path) -> Result<()> {
+    let reader: Box<dyn BufRead> = if file.as_os_str() == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        let opened = File::open(file).map_err(|e| usage(format!("cannot read {}: {e}", file.display())))?;
+        Box::new(BufReader::with_capacity(1 << 20, opened))
+    };
+    let limit = events::limits::RECORD_BYTES_MAX;
+    let records = Lines::new(reader, limit).filter_map(|line| match line {
+        Err(e) => Some(Err(Error::from(e))),
+        Ok((_, Ok(bytes))) if bytes.trim_ascii().is_empty() => None,
+        Ok((_, Ok(bytes))) => Some(Ok(bytes)),
+        Ok((number, Err(length))) => {
+            Some(Err(usage(format!("line {number}: {length} bytes is more than a record may have"))))
+        }
+    });
+    let verified = Ledger::restore(dir, records)?;
+    print(&format!("restored into {}: ok {} records, head {}", dir.display(), verified.count, verified.head))
+}

@@ -87,6 +87,12 @@ pub enum Command {
     },
     /// Drop the projection checkpoint and refold the whole log.
     Rebuild,
+    /// Copy the ledger, as of its durable head, into a new directory; the
+    /// copy is verified and its head compared.
+    Backup { dir: PathBuf },
+    /// Create the ledger (--db, which must not exist) from an `amity export`
+    /// (FILE or `-`), byte for byte, checking the chain; prints the head.
+    Restore { file: PathBuf },
     /// Serve the HTTP API and event streams until SIGINT or SIGTERM.
     Serve {
         #[arg(long, default_value = "127.0.0.1:7341")]
@@ -144,6 +150,16 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
             views::view(&open_existing(&args.db)?, view, as_of, at_seq, json)
         }
         Command::Rebuild => views::rebuild(&open_existing(&args.db)?),
+        Command::Backup { dir } => {
+            let verified = open_existing(&args.db)?.backup(&dir)?;
+            read::print(&format!(
+                "backed up to {}: ok {} records, head {}",
+                dir.display(),
+                verified.count,
+                verified.head
+            ))
+        }
+        Command::Restore { file } => import::restore(&args.db, &file),
         Command::Stress { writers, seed } => stress::run(&args.db, writers, seed),
         Command::Serve { addr, token_file } => serve::serve(&args.db, addr, token_file),
         Command::Subscribe { url, after, follow, type_prefix, party } => {

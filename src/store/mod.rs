@@ -371,6 +371,68 @@ impl Ledger {
         Ok(views)
     }
 
+    /// A consistent copy of this ledger, as of its durable head now, into a
+    /// new ledger at `dest` (which must not exist); the copy is verified and
+    /// its head compared with this one's. Appends may continue meanwhile.
+    pub fn backup(&self, dest: &Path) -> Result<Verified> {
+        let head = self.head();
+        let copied = Ledger::restore(dest, self.range_bytes(1, head.seq).map(|entry| entry.map(|(_, bytes)| bytes)))?;
+        if copied.count != head.seq || copied.head != head.hash {
+            return Err(Error::Storage(format!(
+                "the backup ends at seq {} hash {}, not seq {} hash {}",
+                copied.count, copied.head, head.seq, head.hash
+            )));
+        }
+        Ok(copied)
+    }
+
+    /// Creates a ledger at `dir` (which must not exist) from stored records,
+    /// byte for byte (an `amity export`, or another ledger's log), checking
+    /// the chain as they come. This is the one writer of a `log` tree besides
+    /// the committer: it runs before any committer exists for `dir`. The
+    /// index and views are then derived on open, as after a crash.
+    pub fn restore(dir: &Path, records: impl Iterator<Item = Result<Vec<u8>>>) -> Result<Verified> {
+        if dir.exists() {
+            return Err(Error::Usage(format!("{} already exists; restore only into a new directory", dir.display())));
+        }
+        std::fs::create_dir_all(dir)?;
+        // Nothing half-written stays behind: a failed restore removes what it
+        // made (and a crashed one leaves no anchor, so it cannot be opened).
+        Ledger::restore_into(dir, records).inspect_err(|_| {
+            let _ = std::fs::remove_dir_all(dir);
+        })
+    }
+
+    fn restore_into(dir: &Path, records: impl Iterator<Item = Result<Vec<u8>>>) -> Result<Verified> {
+        let sled_dir = dir.join("ledger");
+        let db = open_sled(&sled_dir, CACHE_BYTES_DEFAULT)?;
+        let log = db.open_tree("log")?;
+        let mut verifier = ChainVerifier::default();
+        let mut batch = sled::Batch::default();
+        let mut in_batch = 0;
+        for bytes in records {
+            let bytes = bytes?;
+            let record = verifier.check(&(verifier.count() + 1).to_be_bytes(), &bytes)?;
+            batch.insert(&record.seq.to_be_bytes(), bytes);
+            in_batch += 1;
+            if in_batch == BATCH_SUBMISSIONS_MAX {
+                log.apply_batch(std::mem::take(&mut batch))?;
+                in_batch = 0;
+            }
+        }
+        log.apply_batch(batch)?;
+        db.flush()?;
+        std::fs::File::open(sled_dir.join("db"))?.sync_data()?;
+        let verified = Verified { count: verifier.count(), head: verifier.head_hash().to_string() };
+        AnchorFile::open(&dir.join("anchor"))?.write(&Anchor { seq: verified.count, hash: verified.head.clone() })?;
+        drop(log);
+        drop(db);
+        let restored = Ledger::open(dir, Options::default())?;
+        let checked = restored.verify(|_| {})?;
+        restored.close()?;
+        Ok(checked)
+    }
+
     /// Stops the committer after it has written everything queued, and
     /// flushes. Other clones of this ledger can no longer append.
     pub fn close(self) -> Result<()> {

@@ -274,3 +274,58 @@ async fn shutdown_with_streams_open_ends_them_and_loses_no_acknowledged_write() 
     assert_eq!(reopened.head().seq, acknowledged);
     assert_eq!(reopened.seq_of("last-word").unwrap(), Some(acknowledged));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_requests_get_bounded_clean_refusals_and_the_server_keeps_serving() {
+    let server = start(Some(TOKEN)).await;
+    seed(&server, 3).await;
+    let client = reqwest::Client::new();
+    let url = &server.url;
+    let with_token = |body: Vec<u8>| client.post(format!("{url}/events")).bearer_auth(TOKEN).body(body);
+
+    let mut invalid_utf8 = activity("bad-utf8").to_string().into_bytes();
+    invalid_utf8[30] = 0xff;
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000)).into_bytes();
+    let deep_object =
+        format!(r#"{{"type":"x","occurred":"2022","data":{}1{}}}"#, "{\"a\":".repeat(50_000), "}".repeat(50_000));
+    let cases: Vec<(&str, Vec<u8>, u16)> = vec![
+        ("invalid UTF-8", invalid_utf8, 400),
+        ("deeply nested arrays", deep, 400),
+        ("deeply nested objects", deep_object.into_bytes(), 400),
+        ("empty body", Vec::new(), 400),
+        ("a bare number", b"12345".to_vec(), 400),
+        ("a float", br#"{"type":"x","occurred":"2022","data":{"n":0.1}}"#.to_vec(), 400),
+        ("too large", vec![b' '; REQUEST_BODY_BYTES_MAX + 1], 413),
+        ("an empty batch", b"[]".to_vec(), 400),
+    ];
+    for (name, body, status) in cases {
+        let response = with_token(body).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), status, "{name}");
+    }
+    // The body's content type is not trusted: only the bytes are judged.
+    let response = client
+        .post(format!("{url}/events"))
+        .bearer_auth(TOKEN)
+        .header("content-type", "text/plain")
+        .body("<xml/>")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    for path in ["/views/../verify", "/events/..%2F..%2Fetc", "//health", "/views/%00", "/subscriptions/..", "/nope"] {
+        let response = client.get(format!("{url}{path}")).send().await.unwrap();
+        assert!(response.status().is_client_error() || response.status().is_success(), "{path}: {}", response.status());
+    }
+    let bad_name =
+        client.put(format!("{url}/subscriptions/a%20b")).bearer_auth(TOKEN).body(r#"{"seq":1}"#).send().await.unwrap();
+    assert_eq!(bad_name.status(), 400);
+    // Many idle connections do not stop the server answering.
+    let mut idle = Vec::new();
+    for _ in 0..200 {
+        idle.push(tokio::net::TcpStream::connect(url.trim_start_matches("http://")).await.unwrap());
+    }
+    assert_eq!(head(&client, url).await, 3, "nothing was appended, and the server still answers");
+    drop(idle);
+    server.stop.send(true).unwrap();
+    bounded(server.handle).await.unwrap().unwrap();
+}

@@ -276,3 +276,33 @@ fn a_damaged_sled_conf_never_opens_as_an_empty_ledger() {
         }
     }
 }
+
+#[test]
+fn two_writers_racing_on_one_stream_with_expect_exactly_one_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = open(dir.path());
+    ledger.append(checked(&party("p1", "vn/hanoi", "VN"))).unwrap();
+    ledger.append(checked(&party("p2", "la/vientiane", "LA"))).unwrap();
+    for round in 0..50u64 {
+        // party:vn/hanoi has been named by its registration and one visit per round.
+        let version = round + 1;
+        let racers: Vec<_> = (0..2)
+            .map(|racer| {
+                let ledger = ledger.clone();
+                std::thread::spawn(move || {
+                    let id = format!("visit-{round}-{racer}");
+                    let submission = json!({"id": id, "type": "visit.held", "occurred": "2023",
+                        "expect": {"stream": "party:vn/hanoi", "version": version},
+                        "data": {"visit": id, "delegation_of": "vn/hanoi", "host": "la/vientiane", "led_by": {"name": "A"}}});
+                    ledger.append(checked(&submission))
+                })
+            })
+            .collect();
+        let results: Vec<_> = racers.into_iter().map(|r| r.join().unwrap()).collect();
+        let wins = results.iter().filter(|r| r.is_ok()).count();
+        let conflicts = results.iter().filter(|r| matches!(r, Err(Error::Conflict(_)))).count();
+        assert_eq!((wins, conflicts), (1, 1), "round {round}: {results:?}");
+    }
+    assert_eq!(ledger.head().seq, 2 + 50, "nothing half-written: one visit per round");
+    ledger.verify(|_| {}).unwrap();
+}
