@@ -150,3 +150,80 @@ fn sigkill_during_rebuild_keeps_views_and_chain() {
         check_after_crash(&dir, &[], &context).close().unwrap();
     }
 }
+
+/// Rust exits with 101 when a thread panics on its way out of `main`.
+const PANIC_EXIT: i32 = 101;
+
+#[test]
+fn flipped_truncated_or_deleted_sled_files_never_panic() {
+    let base = base_seed();
+    eprintln!("damage seed {base}");
+    let work = tempfile::tempdir().unwrap();
+    let pristine = work.path().join("pristine");
+    let file = work.path().join("history.ndjson");
+    write_ndjson(&file, &History::generate(base, 300));
+    assert!(amity(&pristine, &["import", file.to_str().unwrap()], b"").status.success());
+    let mut rng = SmallRng::seed_from_u64(base);
+    for round in 0..24u64 {
+        let dir = work.path().join(format!("damaged-{round}"));
+        copy_dir(&pristine, &dir);
+        let files: Vec<_> = walk(&dir);
+        let target = &files[rng.random_range(0..files.len())];
+        let mut bytes = std::fs::read(target).unwrap();
+        let damage = match rng.random_range(0..3) {
+            0 if !bytes.is_empty() => {
+                for _ in 0..rng.random_range(1..16) {
+                    let at = rng.random_range(0..bytes.len());
+                    bytes[at] ^= 1 << rng.random_range(0..8);
+                }
+                std::fs::write(target, &bytes).unwrap();
+                "flipped bits in"
+            }
+            1 => {
+                let keep = rng.random_range(0..=bytes.len());
+                bytes.truncate(keep);
+                std::fs::write(target, &bytes).unwrap();
+                "truncated"
+            }
+            _ => {
+                std::fs::remove_file(target).unwrap();
+                "deleted"
+            }
+        };
+        for command in [&["verify"][..], &["view", "aid", "--json"][..]] {
+            let output = amity(&dir, command, b"");
+            let context = format!("round {round}: {damage} {}; `amity {}`", target.display(), command.join(" "));
+            assert_ne!(output.status.code(), Some(PANIC_EXIT), "{context} panicked: {}", text(&output.stderr));
+            assert!(output.status.code().is_some(), "{context} died by a signal");
+            if !output.status.success() {
+                assert!(!text(&output.stderr).trim().is_empty(), "{context} failed without saying why");
+            }
+        }
+    }
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
+}

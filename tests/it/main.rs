@@ -6,5 +6,6 @@ mod crash;
 mod history;
 mod server;
 mod slow;
+mod soak;
 mod store;
 mod views;
