@@ -227,3 +227,84 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+#[test]
+fn sigkill_of_the_server_under_http_writers_loses_no_acknowledged_write() {
+    const ROUNDS: u64 = 5;
+    let base = base_seed();
+    eprintln!("server crash seed {base}");
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let mut acknowledged: Vec<(u64, String, String)> = Vec::new();
+    for round in 0..ROUNDS {
+        let seed = base.wrapping_add(round);
+        let kill_after = SmallRng::seed_from_u64(seed).random_range(1..200usize);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_amity"))
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .env("AMITY_DB", dir.path())
+            .env("AMITY_TOKEN", "crash")
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let url = line.trim().strip_prefix("amity: listening on ").unwrap().to_string();
+        let acks = runtime.block_on(http_writers_until(url, seed, kill_after));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        acknowledged.extend(acks);
+        let context = format!("server round {round}, seed {seed}, killed after {kill_after} acks");
+        check_after_crash(dir.path(), &acknowledged, &context).close().unwrap();
+    }
+}
+
+/// Eight HTTP writers post until `kill_after` acknowledgements have arrived,
+/// then return every acknowledgement received (the kill follows at once,
+/// while other requests are still in flight).
+async fn http_writers_until(url: String, seed: u64, kill_after: usize) -> Vec<(u64, String, String)> {
+    let client = reqwest::Client::new();
+    let parties = serde_json::json!([
+        {"id": "crash-hn", "type": "party.registered", "occurred": "2022", "data": {"party": "vn/hanoi", "name": "Hà Nội", "kind": "city", "country": "VN"}},
+        {"id": "crash-vt", "type": "party.registered", "occurred": "2022", "data": {"party": "la/vientiane", "name": "Viêng Chăn", "kind": "city", "country": "LA"}},
+    ]);
+    let response =
+        client.post(format!("{url}/events")).bearer_auth("crash").body(parties.to_string()).send().await.unwrap();
+    assert!(response.status().is_success());
+    let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
+    let writers: Vec<_> = (0..8)
+        .map(|w| {
+            let (client, url, sender) = (client.clone(), url.clone(), sender.clone());
+            tokio::spawn(async move {
+                for i in 0u64.. {
+                    let id = format!("crash-{seed}-{w}-{i}");
+                    let body = serde_json::json!({"id": id, "type": "activity.held", "occurred": "2023",
+                        "data": {"category": "exchange", "title": "crash", "parties": ["vn/hanoi", "la/vientiane"]}});
+                    let Ok(response) =
+                        client.post(format!("{url}/events")).bearer_auth("crash").body(body.to_string()).send().await
+                    else {
+                        return;
+                    };
+                    let Ok(record) = response.json::<serde_json::Value>().await else { return };
+                    let ack = (record["seq"].as_u64().unwrap(), id, record["hash"].as_str().unwrap().to_string());
+                    if sender.send(ack).is_err() {
+                        return;
+                    }
+                }
+            })
+        })
+        .collect();
+    drop(sender);
+    let mut acks = Vec::new();
+    while let Some(ack) = receiver.recv().await {
+        acks.push(ack);
+        if acks.len() == kill_after {
+            break;
+        }
+    }
+    for writer in writers {
+        writer.abort();
+    }
+    acks
+}
