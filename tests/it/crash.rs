@@ -239,21 +239,9 @@ fn sigkill_of_the_server_under_http_writers_loses_no_acknowledged_write() {
     for round in 0..ROUNDS {
         let seed = base.wrapping_add(round);
         let kill_after = SmallRng::seed_from_u64(seed).random_range(1..200usize);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_amity"))
-            .args(["serve", "--addr", "127.0.0.1:0"])
-            .env("AMITY_DB", dir.path())
-            .env("AMITY_TOKEN", "crash")
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let url = line.trim().strip_prefix("amity: listening on ").unwrap().to_string();
-        let acks = runtime.block_on(http_writers_until(url, seed, kill_after));
-        child.kill().unwrap();
-        child.wait().unwrap();
+        let served = serve_process(dir.path(), "crash");
+        let acks = runtime.block_on(http_writers_until(served.url.clone(), seed, kill_after));
+        drop(served); // SIGKILL, with requests still in flight
         acknowledged.extend(acks);
         let context = format!("server round {round}, seed {seed}, killed after {kill_after} acks");
         check_after_crash(dir.path(), &acknowledged, &context).close().unwrap();
@@ -265,12 +253,8 @@ fn sigkill_of_the_server_under_http_writers_loses_no_acknowledged_write() {
 /// while other requests are still in flight).
 async fn http_writers_until(url: String, seed: u64, kill_after: usize) -> Vec<(u64, String, String)> {
     let client = reqwest::Client::new();
-    let parties = serde_json::json!([
-        {"id": "crash-hn", "type": "party.registered", "occurred": "2022", "data": {"party": "vn/hanoi", "name": "Hà Nội", "kind": "city", "country": "VN"}},
-        {"id": "crash-vt", "type": "party.registered", "occurred": "2022", "data": {"party": "la/vientiane", "name": "Viêng Chăn", "kind": "city", "country": "LA"}},
-    ]);
     let response =
-        client.post(format!("{url}/events")).bearer_auth("crash").body(parties.to_string()).send().await.unwrap();
+        client.post(format!("{url}/events")).bearer_auth("crash").body(two_capitals().to_string()).send().await.unwrap();
     assert!(response.status().is_success());
     let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
     let writers: Vec<_> = (0..8)

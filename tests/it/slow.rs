@@ -5,9 +5,9 @@
 //! the other's); SIGTERM with a stream open exits 0; and `amity subscribe
 //! --url` prints exactly what `amity export` prints.
 
+use crate::common::{rss_mib, serve_process, two_capitals};
 use serde_json::json;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 const TOKEN: &str = "slow-subscriber-token";
 const EVENTS: usize = 20_000;
@@ -17,58 +17,10 @@ const BATCH: usize = 500;
 /// subscriber would exceed this.
 const RSS_MARGIN_MIB: f64 = 24.0;
 
-struct Served {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(dir: &std::path::Path) -> Served {
-    serve_with(dir, &[])
-}
-
-fn serve_with(dir: &std::path::Path, env: &[(&str, &str)]) -> Served {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_amity"))
-        .args(["serve", "--addr", "127.0.0.1:0"])
-        .env("AMITY_DB", dir)
-        .env("AMITY_TOKEN", TOKEN)
-        .envs(env.iter().copied())
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().strip_prefix("amity: listening on ").expect("the server says where it listens").to_string();
-    Served { child, url }
-}
-
-fn rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let kib: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap();
-    kib / 1024.0
-}
-
 async fn write_all(url: &str) {
     let client = reqwest::Client::new();
-    let parties = json!([
-        {"id": "p-hn", "type": "party.registered", "occurred": "2022", "data": {"party": "vn/hanoi", "name": "Hà Nội", "kind": "city", "country": "VN"}},
-        {"id": "p-vt", "type": "party.registered", "occurred": "2022", "data": {"party": "la/vientiane", "name": "Viêng Chăn", "kind": "city", "country": "LA"}},
-    ]);
     let response =
-        client.post(format!("{url}/events")).bearer_auth(TOKEN).body(parties.to_string()).send().await.unwrap();
+        client.post(format!("{url}/events")).bearer_auth(TOKEN).body(two_capitals().to_string()).send().await.unwrap();
     assert_eq!(response.status(), 201);
     for start in (0..EVENTS).step_by(BATCH) {
         let batch: Vec<_> = (start..start + BATCH)
@@ -91,8 +43,8 @@ async fn write_all(url: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_subscriber_neither_blocks_writers_nor_grows_server_memory() {
     let work = tempfile::tempdir().unwrap();
-    let stalled_server = serve(&work.path().join("stalled"));
-    let baseline_server = serve(&work.path().join("baseline"));
+    let stalled_server = serve_process(&work.path().join("stalled"), TOKEN);
+    let baseline_server = serve_process(&work.path().join("baseline"), TOKEN);
 
     // Connect, read nothing, keep the connection open.
     let client = reqwest::Client::new();
@@ -121,7 +73,7 @@ async fn a_stalled_subscriber_neither_blocks_writers_nor_grows_server_memory() {
 async fn sigterm_with_a_stream_open_exits_0_and_keeps_every_write() {
     let work = tempfile::tempdir().unwrap();
     let db = work.path().join("db");
-    let mut served = serve(&db);
+    let mut served = serve_process(&db, TOKEN);
     write_all(&served.url).await;
     let client = reqwest::Client::new();
     let stream = client.get(format!("{}/events/stream?after=0", served.url)).send().await.unwrap();
@@ -146,7 +98,7 @@ async fn sigterm_with_a_stream_open_exits_0_and_keeps_every_write() {
 async fn subscribe_over_http_prints_exactly_the_export() {
     let work = tempfile::tempdir().unwrap();
     let db = work.path().join("db");
-    let served = serve(&db);
+    let served = serve_process(&db, TOKEN);
     write_all(&served.url).await;
     let url = served.url.clone();
     let (printed, exported) = tokio::task::spawn_blocking(move || {

@@ -3,11 +3,11 @@
 //! all on loopback. Every request succeeds, every subscriber receives the
 //! whole log in order, resident memory stays flat, and the chain verifies.
 
+use crate::common::{rss_mib, serve_process, two_capitals};
 use eventsource_stream::Eventsource;
 use futures::StreamExt;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,41 +22,16 @@ const SUBSCRIBERS: usize = 8;
 /// with time).
 const RSS_GROWTH_MIB_MAX: f64 = 96.0;
 
-fn rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse::<f64>().ok())
-        .unwrap_or(0.0)
-        / 1024.0
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn steady_load_keeps_memory_flat_and_every_subscriber_complete() {
     let seconds: u64 = std::env::var("AMITY_SOAK_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(20);
     let work = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_amity"))
-        .args(["serve", "--addr", "127.0.0.1:0"])
-        .env("AMITY_DB", work.path().join("db"))
-        .env("AMITY_TOKEN", TOKEN)
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().strip_prefix("amity: listening on ").unwrap().to_string();
-    let pid = child.id();
+    let mut served = serve_process(&work.path().join("db"), TOKEN);
+    let url = served.url.clone();
+    let pid = served.child.id();
     let client = reqwest::Client::new();
-    let parties = json!([
-        {"id": "p-hn", "type": "party.registered", "occurred": "2022", "data": {"party": "vn/hanoi", "name": "Hà Nội", "kind": "city", "country": "VN"}},
-        {"id": "p-vt", "type": "party.registered", "occurred": "2022", "data": {"party": "la/vientiane", "name": "Viêng Chăn", "kind": "city", "country": "LA"}},
-    ]);
     let response =
-        client.post(format!("{url}/events")).bearer_auth(TOKEN).body(parties.to_string()).send().await.unwrap();
+        client.post(format!("{url}/events")).bearer_auth(TOKEN).body(two_capitals().to_string()).send().await.unwrap();
     assert_eq!(response.status(), 201);
 
     let final_seq = Arc::new(AtomicU64::new(0));
@@ -164,5 +139,5 @@ async fn steady_load_keeps_memory_flat_and_every_subscriber_complete() {
     );
     assert!(end < early + RSS_GROWTH_MIB_MAX, "RSS grew from {early:.1} to {end:.1} MiB");
     let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
-    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert_eq!(served.child.wait().unwrap().code(), Some(0));
 }

@@ -97,3 +97,56 @@ pub fn raw_sled(dir: &Path) -> sled::Db {
         }
     }
 }
+
+/// A real `amity serve` process on a loopback port of its choosing. Killed
+/// when dropped, if it has not exited already.
+pub struct ServeProcess {
+    pub child: std::process::Child,
+    pub url: String,
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `amity serve` on the ledger in `dir` with `token`, and waits for
+/// the line that says where it listens.
+pub fn serve_process(dir: &Path, token: &str) -> ServeProcess {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_amity"))
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .env("AMITY_DB", dir)
+        .env("AMITY_TOKEN", token)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the amity binary runs");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().strip_prefix("amity: listening on ").expect("the server says where it listens").to_string();
+    ServeProcess { child, url }
+}
+
+/// Resident memory of process `pid`, in MiB (Linux).
+pub fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+/// The two capitals, as a batch a test posts before its activities.
+pub fn two_capitals() -> Value {
+    serde_json::json!([
+        {"id": "p-hn", "type": "party.registered", "occurred": "2022", "data": {"party": "vn/hanoi", "name": "Hà Nội", "kind": "city", "country": "VN"}},
+        {"id": "p-vt", "type": "party.registered", "occurred": "2022", "data": {"party": "la/vientiane", "name": "Viêng Chăn", "kind": "city", "country": "LA"}},
+    ])
+}
