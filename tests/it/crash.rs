@@ -253,8 +253,13 @@ fn sigkill_of_the_server_under_http_writers_loses_no_acknowledged_write() {
 /// while other requests are still in flight).
 async fn http_writers_until(url: String, seed: u64, kill_after: usize) -> Vec<(u64, String, String)> {
     let client = reqwest::Client::new();
-    let response =
-        client.post(format!("{url}/events")).bearer_auth("crash").body(two_capitals().to_string()).send().await.unwrap();
+    let response = client
+        .post(format!("{url}/events"))
+        .bearer_auth("crash")
+        .body(two_capitals().to_string())
+        .send()
+        .await
+        .unwrap();
     assert!(response.status().is_success());
     let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
     let writers: Vec<_> = (0..8)
