@@ -58,6 +58,9 @@ pub struct AppState {
     pub streams: Arc<Semaphore>,
     /// Turns true when the server shuts down; open streams then end.
     pub shutdown: watch::Receiver<bool>,
+    /// How long a non-streaming request may take, body included
+    /// ([`REQUEST_TIMEOUT_MS`] unless a test shortens it).
+    pub request_timeout: Duration,
 }
 
 impl AppState {
@@ -68,6 +71,7 @@ impl AppState {
             started: Instant::now(),
             streams: Arc::new(Semaphore::new(STREAMS_MAX)),
             shutdown,
+            request_timeout: Duration::from_millis(REQUEST_TIMEOUT_MS),
         }
     }
 }
@@ -79,7 +83,7 @@ pub fn app(state: AppState) -> Router {
         .route("/verify", get(get_verify))
         .route("/health", get(get_health))
         .route("/subscriptions/{name}", get(get_subscription).put(put_subscription))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_millis(REQUEST_TIMEOUT_MS)));
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.request_timeout));
     Router::new()
         .route("/events/stream", get(stream_events))
         .merge(timed)

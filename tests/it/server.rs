@@ -329,3 +329,32 @@ async fn hostile_requests_get_bounded_clean_refusals_and_the_server_keeps_servin
     server.stop.send(true).unwrap();
     bounded(server.handle).await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_body_is_cut_off_and_the_server_keeps_serving() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = open(dir.path());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (stop, shutdown) = watch::channel(false);
+    let mut state = AppState::new(ledger.clone(), Some(TOKEN.into()), shutdown);
+    state.request_timeout = Duration::from_millis(500);
+    let handle = tokio::spawn(run(listener, state));
+
+    // Promise 1,000 bytes, send 10, then stall.
+    let mut slow = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!(
+        "POST /events HTTP/1.1\r\nhost: {address}\r\nauthorization: Bearer {TOKEN}\r\ncontent-length: 1000\r\n\r\n{{\"type\":\"a"
+    );
+    slow.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = vec![0; 256];
+    let read = bounded(slow.read(&mut answer)).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer[..read]).to_string();
+    assert!(answer.starts_with("HTTP/1.1 408"), "a stalled body is refused: {answer}");
+
+    let client = reqwest::Client::new();
+    assert_eq!(head(&client, &format!("http://{address}")).await, 0, "nothing appended, still serving");
+    stop.send(true).unwrap();
+    bounded(handle).await.unwrap().unwrap();
+}
