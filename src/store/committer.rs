@@ -13,7 +13,7 @@ use super::{Appended, GroupError, Head, Request};
 use crate::error::Error;
 use events::limits::RECORD_BYTES_MAX;
 use events::{Checked, Known, Record};
-use projections::{Fold, Views};
+use projections::{Event, Views};
 use std::fs::File;
 use std::sync::{Arc, RwLock};
 use tokio::sync::{mpsc, watch};
@@ -110,14 +110,16 @@ impl Committer {
     fn commit(&mut self, batch: Vec<Request>) -> Result<(), String> {
         let reader = IndexReader::new(&self.index, &self.log);
         let mut overlay = Overlay::new(&reader);
-        let mut sealed: Vec<(Record, Vec<u8>)> = Vec::new();
+        // Each new record, its stored bytes, and its event for the views
+        // (typed already by validation, so the fold need not decode it).
+        let mut sealed: Vec<(Record, Vec<u8>, Event)> = Vec::new();
         let mut pending: Vec<Pending> = Vec::new();
         let first_seq = self.next_seq;
         let (mut next_seq, mut head_hash, mut last_at) =
             (self.next_seq, self.head_hash.clone(), self.last_recorded_at.clone());
         for request in batch {
             let mut group = Overlay::new(&overlay);
-            let mut group_records: Vec<(Record, Vec<u8>)> = Vec::new();
+            let mut group_records: Vec<(Record, Vec<u8>, Event)> = Vec::new();
             let mut appended = Vec::new();
             let mut outcome = Ok(());
             for (index, submission) in request.submissions.into_iter().enumerate() {
@@ -128,17 +130,17 @@ impl Committer {
                     clock: self.clock.as_ref(),
                 };
                 let lookup = |seq: u64| -> Option<Record> {
-                    let local = sealed.iter().chain(group_records.iter()).find(|(r, _)| r.seq == seq);
+                    let local = sealed.iter().chain(group_records.iter()).find(|(r, _, _)| r.seq == seq);
                     match local {
-                        Some((record, _)) => Some(record.clone()),
+                        Some((record, _, _)) => Some(record.clone()),
                         None => self.log.get(seq.to_be_bytes()).ok().flatten().and_then(|b| Record::decode(&b).ok()),
                     }
                 };
                 match append_one(&mut group, submission, &mut state, lookup) {
-                    Ok((record, bytes, existed)) => {
-                        appended.push(Appended { record: record.clone(), existed });
-                        if !existed {
-                            group_records.push((record, bytes));
+                    Ok((record, bytes, event)) => {
+                        appended.push(Appended { record: record.clone(), existed: event.is_none() });
+                        if let Some(event) = event {
+                            group_records.push((record, bytes, event));
                         }
                     }
                     Err(error) => {
@@ -160,7 +162,7 @@ impl Committer {
                     // Roll the group back: its seqs and chain head are reused.
                     drop(group);
                     next_seq = first_seq + sealed.len() as u64;
-                    if let Some((last, _)) = sealed.last() {
+                    if let Some((last, _, _)) = sealed.last() {
                         head_hash.clone_from(&last.hash);
                         last_at.clone_from(&last.recorded_at);
                     } else {
@@ -174,7 +176,7 @@ impl Committer {
         let changes = overlay.into_changes();
         if !sealed.is_empty() {
             let mut log_batch = sled::Batch::default();
-            for (record, bytes) in &sealed {
+            for (record, bytes, _) in &sealed {
                 log_batch.insert(&record.seq.to_be_bytes(), bytes.as_slice());
             }
             let written = self
@@ -187,7 +189,7 @@ impl Committer {
             if let Err(reason) = written {
                 return Err(self.fail_pending(pending, reason));
             }
-            let (last, _) = sealed.last().expect("not empty");
+            let (last, _, _) = sealed.last().expect("not empty");
             let anchor = Anchor { seq: last.seq, hash: last.hash.clone() };
             if let Err(e) = self.anchor.write(&anchor) {
                 return Err(self.fail_pending(pending, format!("writing the anchor: {e}")));
@@ -197,8 +199,8 @@ impl Committer {
             self.last_recorded_at.clone_from(&last.recorded_at);
             {
                 let mut views = self.views.write().expect("not poisoned");
-                for (record, _) in &sealed {
-                    views.apply(record);
+                for (_, _, event) in &sealed {
+                    views.apply_event(event);
                 }
             }
             self.head.send_replace(Head { seq: last.seq, hash: last.hash.clone() });
@@ -241,24 +243,26 @@ struct SealState<'a> {
 }
 
 /// One submission: the idempotency check, validation, `expect`, sealing.
-/// Returns the record, its stored bytes, and whether it already existed.
+/// Returns the record, its stored bytes, and its event for the views (`None`
+/// if it already existed, so nothing is appended or folded).
 fn append_one(
     group: &mut Overlay<impl Known>,
     submission: Checked,
     state: &mut SealState<'_>,
     lookup: impl Fn(u64) -> Option<Record>,
-) -> Result<(Record, Vec<u8>, bool), Error> {
+) -> Result<(Record, Vec<u8>, Option<Event>), Error> {
     let validated = match admit(group, submission)? {
         Admission::Existing(seq) => {
             let record =
                 lookup(seq).ok_or_else(|| Error::Storage(format!("seq {seq} is indexed but cannot be read")))?;
             let bytes = record.canonical_bytes();
-            return Ok((record, bytes, true));
+            return Ok((record, bytes, None));
         }
         Admission::New(validated) => validated,
     };
     let (checked, effects) = (*validated).into_parts();
     let event_type = checked.event_type();
+    let (when, typed) = (checked.occurred(), checked.typed().clone());
     let (id, _, occurred, data, sources) = checked.into_record_parts();
     let id = id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     let now = state.clock.now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
@@ -282,5 +286,6 @@ fn append_one(
     *state.next_seq += 1;
     state.head_hash.clone_from(&record.hash);
     state.last_at.clone_from(&record.recorded_at);
-    Ok((record, bytes, false))
+    let event = Event { seq: record.seq, id: record.id.clone(), occurred: record.occurred.clone(), when, data: typed };
+    Ok((record, bytes, Some(event)))
 }
