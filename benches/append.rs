@@ -99,6 +99,11 @@ fn committer_concurrent(dir: &Path, count: usize) -> (f64, f64) {
 fn main() {
     let count = arg("--records", 20_000) as usize;
     let work = tempfile::tempdir().unwrap();
+    if std::env::args().any(|a| a == "--concurrent-only") {
+        let (many, _) = committer_concurrent(&work.path().join("many"), count);
+        println!("committer, 64 concurrent writers: {many:.0} /s");
+        return;
+    }
     let sealed: Vec<Vec<u8>> = seal(&History::generate(7, count)).iter().map(events::Record::canonical_bytes).collect();
     let one = committer_one_writer(&work.path().join("one"), count.min(5_000));
     let raw_one = raw_sled(&work.path().join("raw-one"), &sealed[..count.min(5_000)], 1);
