@@ -215,7 +215,7 @@ async fn get_events(State(state): State<AppState>, Query(query): Query<PageQuery
                 }
             }
         }
-        Ok((records, next_after.max(query.after.min(scan_to))))
+        Ok((records, next_after))
     })
     .await;
     match page {

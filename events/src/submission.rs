@@ -78,7 +78,7 @@ impl Checked {
         }
         let text = std::str::from_utf8(bytes)
             .map_err(|e| Rejection::one("submission", format!("not valid UTF-8 (at byte {})", e.valid_up_to())))?;
-        Checked::from_value(parse_strict(text)?)
+        Checked::from_strict_value(parse_strict(text)?)
     }
 
     /// Decodes one submission or a JSON array of them (a batch), with the same
@@ -101,16 +101,13 @@ impl Checked {
         if items.is_empty() || items.len() > count_max {
             return Err((0, Rejection::one("batch", format!("must hold 1 to {count_max} submissions"))));
         }
-        items.into_iter().enumerate().map(|(i, item)| Checked::from_value(item).map_err(|e| (i, e))).collect()
+        items.into_iter().enumerate().map(|(i, item)| Checked::from_strict_value(item).map_err(|e| (i, e))).collect()
     }
 
-    /// Checks a submission already decoded (one element of an HTTP batch).
-    pub fn from_value(value: Value) -> Result<Checked, Rejection> {
+    /// The field rules, for a value [`parse_strict`] produced (so its JSON
+    /// rules already hold and are not walked again).
+    fn from_strict_value(value: Value) -> Result<Checked, Rejection> {
         let mut errors = Errors::default();
-        check_numbers_and_depth(&value, "submission", 0, &mut errors);
-        if !errors.is_empty() {
-            return Err(errors.into_rejection());
-        }
         let Value::Object(mut fields) = value else {
             return Err(Rejection::one("submission", "must be a JSON object"));
         };
@@ -233,8 +230,9 @@ impl Checked {
     /// Checks the rules that depend on what the ledger already holds.
     pub fn validate(self, known: &impl Known) -> Result<Validated, Rejection> {
         let mut errors = Errors::default();
-        if let Some((key, _)) = known::introduction(&self.typed) {
-            if known.entity(&key).is_some() {
+        let introduces = known::introduction(&self.typed);
+        if let Some((key, _)) = &introduces {
+            if known.entity(key).is_some() {
                 let field = format!("data.{}", key.kind.as_str());
                 errors.push(field, format!("{} `{}` already exists; ids are never reused", key.kind.as_str(), key.id));
             }
@@ -262,11 +260,7 @@ impl Checked {
         if errors.is_empty() {
             check_consistency(&self.typed, known, &mut errors);
         }
-        let effects = known::Effects {
-            introduces: known::introduction(&self.typed),
-            streams: known::streams(&self.typed, &target_streams),
-            retracts,
-        };
+        let effects = known::Effects { introduces, streams: known::streams(&self.typed, &target_streams), retracts };
         errors.into_result(Validated { checked: self, effects })
     }
 }
@@ -439,37 +433,6 @@ impl StrictSeed {
             return Err(E::custom(format!("nested deeper than {JSON_DEPTH_MAX} levels")));
         }
         Ok(StrictSeed { depth: self.depth + 1 })
-    }
-}
-
-/// The same rules for a value decoded elsewhere (an element of a batch).
-fn check_numbers_and_depth(value: &Value, path: &str, depth: usize, errors: &mut Errors) {
-    if depth > JSON_DEPTH_MAX {
-        errors.push(path, format!("nested deeper than {JSON_DEPTH_MAX} levels"));
-        return;
-    }
-    match value {
-        Value::Number(n) => {
-            let in_range =
-                n.as_i64().map(|v| v.unsigned_abs() <= INTEGER_ABS_MAX).or(n.as_u64().map(|v| v <= INTEGER_ABS_MAX));
-            match in_range {
-                None => errors.push(path, format!("{n} is a float; the ledger has no floats")),
-                Some(false) => errors.push(path, format!("integer {n} is outside ±{INTEGER_ABS_MAX}")),
-                Some(true) => {}
-            }
-        }
-        Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                check_numbers_and_depth(item, &format!("{path}[{i}]"), depth + 1, errors);
-            }
-        }
-        Value::Object(fields) => {
-            for (key, item) in fields {
-                let child = if path == "submission" { key.clone() } else { format!("{path}.{key}") };
-                check_numbers_and_depth(item, &child, depth + 1, errors);
-            }
-        }
-        _ => {}
     }
 }
 

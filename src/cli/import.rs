@@ -228,7 +228,9 @@ fn append(ledger: &Ledger, source: Source<'_>, total: u64) -> Result<Imported> {
         let results = ledger.append_group(std::mem::take(chunk)).map_err(|e| {
             // The dry run passed, so only a concurrent writer or the disk can
             // get here; earlier chunks stay appended (re-import is idempotent).
-            usage(format!("import stopped after {appended} appended: {e}"))
+            // The error keeps its kind, so the exit code says which it was.
+            eprintln!("import stopped after {appended} appended");
+            e.error
         })?;
         for result in results {
             if result.existed {

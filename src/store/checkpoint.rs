@@ -16,7 +16,8 @@ const HEADER_BYTES: usize = 4 + 8 + 64;
 /// new one (and always on close).
 pub const CHECKPOINT_INTERVAL_RECORDS: u64 = 100_000;
 
-/// Why a stored checkpoint was not used; logged, then the views rebuilt.
+/// The stored checkpoint, if there is one. The error says why it cannot be
+/// used; the caller logs it and rebuilds the views.
 pub fn load(tree: &sled::Tree, log: &sled::Tree) -> Result<Option<Views>, String> {
     let Some(bytes) = tree.get(KEY).map_err(|e| e.to_string())? else {
         return Ok(None);
@@ -91,7 +92,7 @@ fn decode_log(log: &sled::Tree, from: u64, sender: std::sync::mpsc::SyncSender<D
     let mut batch = Vec::with_capacity(FOLD_BATCH_RECORDS);
     for entry in log.range(from.to_be_bytes()..) {
         let decoded = entry.map_err(|e| ChainError { seq: from, problem: e.to_string() }).and_then(|(key, value)| {
-            let seq = <[u8; 8]>::try_from(key.as_ref()).map(u64::from_be_bytes).unwrap_or(0);
+            let seq = super::log_seq(&key)?;
             Event::from_stored(&value).map_err(|problem| ChainError { seq, problem })
         });
         match decoded {

@@ -12,6 +12,7 @@
 //! - `e<kind>:<id>` → the entity's attributes, as JSON.
 //! - `m:head` → the last seq the index has absorbed.
 
+use super::be_u64;
 use crate::error::Error;
 use events::known::{self, Effects, EntityAttrs};
 use events::{Checked, EntityKey, EventData, EventType, Known, KnownEvent, Record, Validated};
@@ -25,10 +26,6 @@ fn key(prefix: u8, name: &str) -> Vec<u8> {
     key.push(prefix);
     key.extend_from_slice(name.as_bytes());
     key
-}
-
-fn be_u64(bytes: &[u8]) -> Option<u64> {
-    <[u8; 8]>::try_from(bytes).ok().map(u64::from_be_bytes)
 }
 
 /// Reads the committed index (and the log, for events' content). A sled read

@@ -29,6 +29,18 @@ pub const QUEUE_REQUESTS_MAX: usize = 1024;
 /// uses somewhat more than this; it is set explicitly so RSS stays bounded.
 pub const CACHE_BYTES_DEFAULT: u64 = 64 * 1024 * 1024;
 
+/// A `u64` stored big-endian (log keys, stream versions, positions); `None`
+/// when the bytes are not eight long.
+fn be_u64(bytes: &[u8]) -> Option<u64> {
+    <[u8; 8]>::try_from(bytes).ok().map(u64::from_be_bytes)
+}
+
+/// The seq a `log` key stands for, or the chain error that it is no seq.
+fn log_seq(key: &[u8]) -> Result<u64, ChainError> {
+    be_u64(key)
+        .ok_or_else(|| ChainError { seq: 0, problem: format!("a log key of {} bytes is not an 8-byte seq", key.len()) })
+}
+
 impl From<sled::Error> for Error {
     fn from(error: sled::Error) -> Self {
         Error::Storage(error.to_string())
@@ -139,9 +151,7 @@ impl Ledger {
         let (last_seq, last_hash, last_at) = match log.last()? {
             None => (0, GENESIS_PREV.to_string(), String::new()),
             Some((key, value)) => {
-                let seq = <[u8; 8]>::try_from(key.as_ref()).map(u64::from_be_bytes).map_err(|_| {
-                    Error::Chain(ChainError { seq: 0, problem: "the log's last key is not an 8-byte seq".into() })
-                })?;
+                let seq = log_seq(&key)?;
                 let record = Record::decode(&value).map_err(|problem| ChainError { seq, problem })?;
                 (seq, record.hash, record.recorded_at)
             }
@@ -192,10 +202,6 @@ impl Ledger {
                 committer: Mutex::new(Some(handle)),
             }),
         })
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.shared.dir
     }
 
     /// The durable head.
@@ -277,10 +283,7 @@ impl Ledger {
     pub fn range_bytes(&self, from: u64, to: u64) -> impl Iterator<Item = Result<(u64, Vec<u8>)>> + '_ {
         self.shared.log.range(from.to_be_bytes()..=to.to_be_bytes()).map(|entry| {
             let (key, value) = entry?;
-            let seq = <[u8; 8]>::try_from(key.as_ref())
-                .map(u64::from_be_bytes)
-                .map_err(|_| Error::Chain(ChainError { seq: 0, problem: "a log key is not an 8-byte seq".into() }))?;
-            Ok((seq, value.to_vec()))
+            Ok((log_seq(&key)?, value.to_vec()))
         })
     }
 
@@ -317,7 +320,7 @@ impl Ledger {
             return Err(ChainError { seq: head.seq, problem }.into());
         }
         let last_seq = match self.shared.log.last()? {
-            Some((key, _)) => <[u8; 8]>::try_from(key.as_ref()).map(u64::from_be_bytes).unwrap_or(0),
+            Some((key, _)) => log_seq(&key)?,
             None => 0,
         };
         check_anchor(&self.shared.log, &self.shared.dir.join("anchor"), last_seq)?;
@@ -341,7 +344,7 @@ impl Ledger {
     pub fn position(&self, name: &str) -> Result<Option<u64>> {
         check_subscription_name(name)?;
         let stored = self.shared.subscriptions.get(name.as_bytes())?;
-        Ok(stored.and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok()).map(u64::from_be_bytes))
+        Ok(stored.and_then(|v| be_u64(&v)))
     }
 
     /// Reads the live views (as of the durable head).
@@ -596,7 +599,7 @@ fn reconcile_index(log: &sled::Tree, index: &sled::Tree, last_seq: u64) -> Resul
     let mut overlay = Overlay::new(&reader);
     for entry in log.range(from.to_be_bytes()..) {
         let (key, value) = entry?;
-        let seq = <[u8; 8]>::try_from(key.as_ref()).map(u64::from_be_bytes).unwrap_or(0);
+        let seq = log_seq(&key)?;
         let record = Record::decode(&value).map_err(|problem| ChainError { seq, problem })?;
         overlay.absorb_record(&record).map_err(|problem| ChainError { seq, problem })?;
     }
