@@ -29,12 +29,17 @@ impl Filter {
         if self.type_prefix.is_none() && self.party.is_none() {
             return true;
         }
-        let Ok(record) = RecordRef::decode(bytes) else { return false };
-        if self.type_prefix.as_deref().is_some_and(|p| !record.event_type.starts_with(p)) {
+        self.accepts(&stored_type(bytes), bytes)
+    }
+
+    /// [`Filter::matches`], for a stored record whose type is already read.
+    fn accepts(&self, event_type: &str, bytes: &[u8]) -> bool {
+        if self.type_prefix.as_deref().is_some_and(|p| !event_type.starts_with(p)) {
             return false;
         }
         let Some(party) = &self.party else { return true };
-        let Ok(event_type) = record.event_type.parse::<EventType>() else { return false };
+        let Ok(record) = RecordRef::decode(bytes) else { return false };
+        let Ok(event_type) = event_type.parse::<EventType>() else { return false };
         if event_type == EventType::EventRetracted {
             return true;
         }
@@ -93,8 +98,8 @@ impl Ledger {
                         Err(Error::Storage(format!("seq {next} is missing from the log")))?;
                     }
                     next += 1;
-                    if filter.matches(&bytes) {
-                        let event_type = stored_type(&bytes);
+                    let event_type = stored_type(&bytes);
+                    if filter.accepts(&event_type, &bytes) {
                         yield Delivered { seq, event_type, bytes };
                     }
                 }
@@ -113,5 +118,26 @@ mod tests {
         let record = br#"{"data":{"note":"a \"type\":\"trap\""},"seq":1,"type":"aid.pledged"}"#;
         assert_eq!(super::stored_type(record), "aid.pledged");
         assert_eq!(super::stored_type(b"not json"), "");
+    }
+
+    #[test]
+    fn filters_by_type_prefix_and_named_party() {
+        use super::Filter;
+        let stored = |submission: serde_json::Value| events::generate::seal(&[submission])[0].canonical_bytes();
+        let visit = stored(serde_json::json!({"type": "visit.held", "occurred": "2023",
+            "data": {"visit": "v", "delegation_of": "vn/hanoi", "host": "la/vientiane", "led_by": {"name": "A"}}}));
+        let retraction = stored(serde_json::json!({"type": "event.retracted", "occurred": "2024",
+            "data": {"target": "x", "reason": "r"}}));
+        let filter = |type_prefix: Option<&str>, party: Option<&str>| Filter {
+            type_prefix: type_prefix.map(str::to_string),
+            party: party.map(str::to_string),
+        };
+        assert!(filter(None, None).matches(&visit));
+        assert!(filter(Some("visit."), None).matches(&visit));
+        assert!(!filter(Some("aid."), None).matches(&visit));
+        assert!(filter(None, Some("la/vientiane")).matches(&visit));
+        assert!(!filter(None, Some("la")).matches(&visit));
+        assert!(filter(None, Some("la")).matches(&retraction), "retractions pass a party filter");
+        assert!(!filter(Some("visit."), None).matches(b"not a record"));
     }
 }
