@@ -15,28 +15,10 @@ use events::generate::History;
 use events::{Checked, EventData, EventType, Record, RecordRef};
 use projections::Views;
 use std::path::PathBuf;
+use support::{arg, median, peak_rss_mib, reset_peak_rss};
+
+mod support;
 use std::time::Instant;
-
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-/// Peak resident set size since the last reset, in MiB (Linux).
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0);
-    kib / 1024.0
-}
-
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
 
 fn ledger_with(records: u64) -> Ledger {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("target/bench/rebuild-{records}"));
@@ -65,11 +47,6 @@ fn ledger_with(records: u64) -> Ledger {
     ledger
 }
 
-fn median(mut samples: Vec<f64>) -> f64 {
-    samples.sort_by(f64::total_cmp);
-    samples[samples.len() / 2]
-}
-
 /// Runs `phase` `runs` times; returns (median seconds, peak RSS MiB).
 fn measure(runs: u64, mut phase: impl FnMut() -> u64, expected: u64) -> (f64, f64) {
     let mut seconds = Vec::new();
@@ -93,7 +70,7 @@ fn main() {
         log_bytes as f64 / records as f64
     );
 
-    if std::env::args().any(|a| a == "--fold-only") {
+    if support::flag("--fold-only") {
         let (seconds, _) = measure(runs, || ledger.refold(|_| {}).unwrap().seq, records);
         println!("decode ∥ fold: {:.0} records/s", records as f64 / seconds);
         return;

@@ -28,7 +28,7 @@ pub mod money;
 pub mod record;
 pub mod submission;
 
-pub use chain::{ChainError, ChainVerifier};
+pub use chain::{check_alone, ChainError, ChainVerifier, Link};
 pub use data::{EventData, EventType};
 pub use date::Edtf;
 pub use error::{FieldError, Rejection};

@@ -79,7 +79,7 @@ struct Content<'a> {
     event_type: &'a str,
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
@@ -127,6 +127,39 @@ impl Record {
         sha256_hex(&serde_json::to_vec(&unsealed).expect("a Value always serializes"))
     }
 
+    /// Writes the JCS form of the record without `hash` (what `hash` is the
+    /// SHA-256 of) into `buffer`, replacing what it held. Returns where
+    /// `data`'s value ends: the canonical form has `,"hash":"…"` there.
+    pub fn write_unsealed(&self, buffer: &mut Vec<u8>) -> usize {
+        #[derive(Serialize)]
+        struct Tail<'a> {
+            id: &'a str,
+            occurred: &'a str,
+            prev: &'a str,
+            recorded_at: &'a str,
+            seq: u64,
+            sources: &'a Value,
+            #[serde(rename = "type")]
+            event_type: &'a str,
+        }
+        buffer.clear();
+        buffer.extend_from_slice(b"{\"data\":");
+        serde_json::to_writer(&mut *buffer, &self.data).expect("a Value always serializes");
+        let data_end = buffer.len();
+        let tail = Tail {
+            id: &self.id,
+            occurred: &self.occurred,
+            prev: &self.prev,
+            recorded_at: &self.recorded_at,
+            seq: self.seq,
+            sources: &self.sources,
+            event_type: &self.event_type,
+        };
+        serde_json::to_writer(&mut *buffer, &tail).expect("a Value always serializes");
+        buffer[data_end] = b',';
+        data_end
+    }
+
     /// The exact bytes stored in the `log` tree and printed by `export`.
     pub fn canonical_bytes(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("a Value always serializes")
@@ -165,6 +198,28 @@ mod tests {
             json!([]),
             GENESIS_PREV.into(),
         )
+    }
+
+    #[test]
+    fn unsealed_form_is_the_canonical_form_without_hash() {
+        let record = sample();
+        let mut buffer = vec![b'x'; 3];
+        let data_end = record.write_unsealed(&mut buffer);
+        let unsealed = Unsealed {
+            data: &record.data,
+            id: &record.id,
+            occurred: &record.occurred,
+            prev: &record.prev,
+            recorded_at: &record.recorded_at,
+            seq: record.seq,
+            sources: &record.sources,
+            event_type: &record.event_type,
+        };
+        assert_eq!(String::from_utf8(buffer.clone()).unwrap(), serde_json::to_string(&unsealed).unwrap());
+        let mut spliced = buffer[..data_end].to_vec();
+        spliced.extend_from_slice(format!(",\"hash\":\"{}\"", record.hash).as_bytes());
+        spliced.extend_from_slice(&buffer[data_end..]);
+        assert_eq!(spliced, record.canonical_bytes());
     }
 
     #[test]

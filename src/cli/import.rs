@@ -219,44 +219,55 @@ fn report(line: u64, error: &Error) {
     }
 }
 
-/// The second pass: appends in chunks, each durable before the next.
+/// The second pass: appends in chunks, each durable before the next. A
+/// second thread reads and parses the next chunk while the committer writes
+/// this one, so parsing and writing overlap.
 fn append(ledger: &Ledger, source: Source<'_>, total: u64) -> Result<Imported> {
     let bar = progress_bar(total, "appending");
     let (mut appended, mut existed) = (0u64, 0u64);
-    let mut chunk = Vec::with_capacity(BATCH_SUBMISSIONS_MAX);
-    let mut flush = |chunk: &mut Vec<Checked>| -> Result<()> {
-        let results = ledger.append_group(std::mem::take(chunk)).map_err(|e| {
-            // The dry run passed, so only a concurrent writer or the disk can
-            // get here; earlier chunks stay appended (re-import is idempotent).
-            // The error keeps its kind, so the exit code says which it was.
-            eprintln!("import stopped after {appended} appended");
-            e.error
-        })?;
-        for result in results {
-            if result.existed {
-                existed += 1;
-            } else {
-                appended += 1;
+    let (chunks, parsed) = std::sync::mpsc::sync_channel::<Result<Vec<Checked>>>(1);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let mut chunk = Vec::with_capacity(BATCH_SUBMISSIONS_MAX);
+            let lines = match source.lines() {
+                Ok(lines) => lines,
+                Err(e) => return drop(chunks.send(Err(e))),
+            };
+            for line in lines {
+                let parsed = line.map_err(Error::from).and_then(|(_, line)| parse_line(line).transpose());
+                match parsed {
+                    Ok(None) => continue,
+                    Ok(Some(checked)) => chunk.push(checked),
+                    Err(e) => return drop(chunks.send(Err(e))),
+                }
+                if chunk.len() == BATCH_SUBMISSIONS_MAX {
+                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(BATCH_SUBMISSIONS_MAX));
+                    if chunks.send(Ok(full)).is_err() {
+                        return;
+                    }
+                }
             }
+            if !chunk.is_empty() {
+                let _ = chunks.send(Ok(chunk));
+            }
+        });
+        for chunk in parsed {
+            let results = ledger.append_group(chunk?).map_err(|e| {
+                // The dry run passed, so only a concurrent writer or the disk
+                // can get here; earlier chunks stay appended (re-import is
+                // idempotent). The error keeps its kind, so the exit code
+                // says which it was.
+                eprintln!("import stopped after {appended} appended");
+                e.error
+            })?;
+            let fresh = results.iter().filter(|r| !r.existed).count() as u64;
+            appended += fresh;
+            existed += results.len() as u64 - fresh;
+            bar.set_position(appended + existed);
         }
-        bar.set_position(appended + existed);
-        Ok(())
-    };
-    for line in source.lines()? {
-        let (_, line) = line?;
-        let Some(parsed) = parse_line(line) else {
-            continue;
-        };
-        chunk.push(parsed?);
-        if chunk.len() == BATCH_SUBMISSIONS_MAX {
-            flush(&mut chunk)?;
-        }
-    }
-    if !chunk.is_empty() {
-        flush(&mut chunk)?;
-    }
-    bar.finish_and_clear();
-    Ok(Imported { appended, existed })
+        bar.finish_and_clear();
+        Ok(Imported { appended, existed })
+    })
 }
 
 /// `amity restore FILE|-`: stored records (an export) into a new ledger.

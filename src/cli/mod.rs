@@ -4,7 +4,7 @@
 //! ledger except through [`crate::Ledger`]'s committer.
 
 mod demo;
-mod import;
+pub mod import;
 mod read;
 mod serve;
 mod stress;

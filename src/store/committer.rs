@@ -4,7 +4,7 @@
 //! [`BATCH_SUBMISSIONS_MAX`]), validates each group against the index plus
 //! what this batch already holds, writes the batch with one `apply_batch` on
 //! `log` and one on `index`, flushes sled, `fdatasync`s its file, rewrites
-//! the anchor, and only then acknowledges. Must never: acknowledge a record
+//! the anchor (synced at most a second later), and only then acknowledges. Must never: acknowledge a record
 //! before it is durable, or let one rejected group affect another.
 
 use super::anchor::{Anchor, AnchorFile};
@@ -15,6 +15,7 @@ use events::limits::RECORD_BYTES_MAX;
 use events::{Checked, Known, Record};
 use projections::{Event, Views};
 use std::fs::File;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use tokio::sync::{mpsc, watch};
 
@@ -53,6 +54,7 @@ pub(super) struct Committer {
     pub next_seq: u64,
     pub head_hash: String,
     pub last_recorded_at: String,
+    pub batches: Arc<AtomicU64>,
 }
 
 struct Pending {
@@ -88,6 +90,9 @@ impl Committer {
             }
         }
         if failed.is_none() {
+            if let Err(e) = self.anchor.sync() {
+                tracing::warn!(error = %e, "could not sync the anchor on close");
+            }
             self.checkpoint();
         }
     }
@@ -191,7 +196,7 @@ impl Committer {
             }
             let (last, _, _) = sealed.last().expect("not empty");
             let anchor = Anchor { seq: last.seq, hash: last.hash.clone() };
-            if let Err(e) = self.anchor.write(&anchor) {
+            if let Err(e) = self.anchor.write_lazily(&anchor) {
                 return Err(self.fail_pending(pending, format!("writing the anchor: {e}")));
             }
             self.next_seq = last.seq + 1;
@@ -203,6 +208,7 @@ impl Committer {
                     views.apply_event(event);
                 }
             }
+            self.batches.fetch_add(1, Ordering::Relaxed);
             self.head.send_replace(Head { seq: last.seq, hash: last.hash.clone() });
             tracing::debug!(records = sealed.len(), requests = pending.len(), head = last.seq, "batch committed");
         }

@@ -15,16 +15,21 @@ pub use committer::{Clock, SystemClock, BATCH_SUBMISSIONS_MAX};
 use crate::error::{Error, Result};
 use anchor::{Anchor, AnchorFile};
 use committer::Committer;
-use events::{ChainError, ChainVerifier, Checked, Record, GENESIS_PREV};
+use events::{check_alone, ChainError, ChainVerifier, Checked, Link, Record, GENESIS_PREV};
 use index::{admit, Admission, IndexReader, Overlay};
 use projections::Views;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// Most requests waiting for the committer; further writers wait to enqueue.
 pub const QUEUE_REQUESTS_MAX: usize = 1024;
+/// Threads that check records on their own while `verify` links them.
+const VERIFY_WORKERS: usize = 2;
+/// Records read from the log and handed to a verify worker at a time.
+const VERIFY_CHUNK_RECORDS: usize = 1024;
 /// sled's page cache. sled counts on-disk bytes, not memory, so the process
 /// uses somewhat more than this; it is set explicitly so RSS stays bounded.
 pub const CACHE_BYTES_DEFAULT: u64 = 64 * 1024 * 1024;
@@ -111,6 +116,8 @@ struct Shared {
     /// Named subscription positions: name → seq (u64 big-endian).
     subscriptions: sled::Tree,
     head: watch::Receiver<Head>,
+    /// Durable batches written since open (for benchmarks: their sizes).
+    batches: Arc<AtomicU64>,
     /// The live views, updated by the committer after each durable batch. A
     /// std lock, not tokio's: nothing async happens while it is held.
     views: Arc<RwLock<Views>>,
@@ -163,7 +170,7 @@ impl Ledger {
         let subscriptions = db.open_tree("subscriptions")?;
         let (views, checkpointed_seq) = load_views(&checkpoints, &log, &last_hash)?;
         let views = Arc::new(RwLock::new(views));
-        let anchor = AnchorFile::open(&anchor_path)?;
+        let mut anchor = AnchorFile::open(&anchor_path)?;
         if last_seq == 0 {
             anchor.write(&Anchor { seq: 0, hash: GENESIS_PREV.to_string() })?;
         }
@@ -171,6 +178,7 @@ impl Ledger {
         let head = Head { seq: last_seq, hash: last_hash.clone() };
         let (head_tx, head_rx) = watch::channel(head);
         let (sender, receiver) = mpsc::channel(QUEUE_REQUESTS_MAX);
+        let batches = Arc::new(AtomicU64::new(0));
         let committer = Committer {
             db: db.clone(),
             log: log.clone(),
@@ -185,6 +193,7 @@ impl Ledger {
             next_seq: last_seq + 1,
             head_hash: last_hash,
             last_recorded_at: last_at,
+            batches: Arc::clone(&batches),
         };
         let handle =
             std::thread::Builder::new().name("amity-committer".into()).spawn(move || committer.run(receiver))?;
@@ -196,6 +205,7 @@ impl Ledger {
                 index,
                 checkpoints,
                 subscriptions,
+                batches,
                 head: head_rx,
                 views,
                 sender: Mutex::new(Some(sender)),
@@ -207,6 +217,12 @@ impl Ledger {
     /// The durable head.
     pub fn head(&self) -> Head {
         self.shared.head.borrow().clone()
+    }
+
+    /// How many durable batches (one `fdatasync` each) the committer has
+    /// written since this ledger was opened.
+    pub fn batches_written(&self) -> u64 {
+        self.shared.batches.load(Ordering::Relaxed)
     }
 
     /// Follows the durable head (for subscriptions).
@@ -297,16 +313,66 @@ impl Ledger {
 
     /// Recomputes every canonical form, hash and link, and checks the head
     /// against the anchor. `progress` is called with each checked seq.
+    ///
+    /// One thread reads the log in chunks; [`VERIFY_WORKERS`] threads check
+    /// each record on its own (decode, canonical form, hash), alternating
+    /// chunks; this thread links them in seq order, so the first failure
+    /// reported is the first in the chain.
     pub fn verify(&self, mut progress: impl FnMut(u64)) -> Result<Verified> {
         // Check up to the durable head as it stood at the start, so that
         // appends made meanwhile by a live server do not count as damage.
         let head = self.head();
         let mut verifier = ChainVerifier::default();
-        for entry in self.shared.log.range(..=head.seq.to_be_bytes()) {
-            let (key, value) = entry?;
-            let record = verifier.check(&key, &value)?;
-            progress(record.seq);
-        }
+        type Chunk = std::result::Result<Vec<(sled::IVec, sled::IVec)>, sled::Error>;
+        type Linked = std::result::Result<Vec<(sled::IVec, std::result::Result<Link, String>)>, sled::Error>;
+        std::thread::scope(|scope| -> Result<()> {
+            let (mut to_workers, mut from_workers) = (Vec::new(), Vec::new());
+            for _ in 0..VERIFY_WORKERS {
+                let (chunks, chunk_rx) = std::sync::mpsc::sync_channel::<Chunk>(2);
+                let (results_tx, results) = std::sync::mpsc::sync_channel::<Linked>(2);
+                scope.spawn(move || {
+                    let mut buffer = Vec::new();
+                    for chunk in chunk_rx {
+                        let checked = chunk.map(|entries| {
+                            let check = |(key, value): (sled::IVec, sled::IVec)| {
+                                let link = check_alone(&value, &mut buffer).map(|(_, link)| link);
+                                (key, link)
+                            };
+                            entries.into_iter().map(check).collect()
+                        });
+                        if results_tx.send(checked).is_err() {
+                            return;
+                        }
+                    }
+                });
+                to_workers.push(chunks);
+                from_workers.push(results);
+            }
+            let log = &self.shared.log;
+            scope.spawn(move || {
+                let mut entries = log.range(..=head.seq.to_be_bytes());
+                for worker in (0..VERIFY_WORKERS).cycle() {
+                    let chunk: Chunk = entries.by_ref().take(VERIFY_CHUNK_RECORDS).collect();
+                    if matches!(&chunk, Ok(entries) if entries.is_empty()) {
+                        return;
+                    }
+                    let failed = chunk.is_err();
+                    if to_workers[worker].send(chunk).is_err() || failed {
+                        return;
+                    }
+                }
+            });
+            for worker in (0..VERIFY_WORKERS).cycle() {
+                let Ok(chunk) = from_workers[worker].recv() else {
+                    return Ok(());
+                };
+                for (key, link) in chunk? {
+                    verifier.link(&key, link)?;
+                    progress(verifier.count());
+                }
+            }
+            Ok(())
+        })?;
         if verifier.count() != head.seq {
             let seq = verifier.count() + 1;
             return Err(ChainError {

@@ -306,3 +306,35 @@ fn two_writers_racing_on_one_stream_with_expect_exactly_one_wins() {
     assert_eq!(ledger.head().seq, 2 + 50, "nothing half-written: one visit per round");
     ledger.verify(|_| {}).unwrap();
 }
+
+/// `verify` checks records on several threads, chunk by chunk; the failure it
+/// reports is still the first in the chain, whichever thread found it.
+#[test]
+fn verify_names_the_first_damaged_seq_whichever_thread_checks_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = open(dir.path());
+    for group in History::generate(5, 5_000).chunks(1_000) {
+        ledger.append_group(group.iter().map(checked).collect()).unwrap();
+    }
+    ledger.close().unwrap();
+    let damage = |seq: u64| {
+        let db = raw_sled(dir.path());
+        let log = db.open_tree("log").unwrap();
+        let mut bytes = log.get(seq.to_be_bytes()).unwrap().unwrap().to_vec();
+        let at = bytes.windows(8).position(|w| w == b"\"hash\":\"").unwrap() + 8;
+        bytes[at] = if bytes[at] == b'0' { b'1' } else { b'0' };
+        log.insert(seq.to_be_bytes(), bytes).unwrap();
+        db.flush().unwrap();
+    };
+    // Seqs in different chunks, so on different threads; the later one first.
+    damage(4_500);
+    damage(2_500);
+    damage(1_500);
+    let mut checked_up_to = 0;
+    let error = open(dir.path()).verify(|seq| checked_up_to = seq).err().expect("damage is found");
+    match error {
+        Error::Chain(e) => assert_eq!(e.seq, 1_500, "{e}"),
+        other => panic!("expected a chain error, got {other}"),
+    }
+    assert_eq!(checked_up_to, 1_499, "every record before the damage was checked, in order");
+}

@@ -1,0 +1,405 @@
+//! The whole-ledger benchmark (issue 6): one command, one generated workload
+//! (every event type, ~300–600-byte records), every rate printed beside its
+//! baseline measured in the same process on the same bytes:
+//!
+//! 1. import of N NDJSON submissions (`amity import`'s code) against raw sled
+//!    and SQLite writing the same record bytes in the same batches;
+//! 2. the store's size on disk against the NDJSON;
+//! 3. verify of the whole chain against SHA-256 of the same bytes alone;
+//! 4. rebuild of the four views against scan + decode;
+//! 5. durable appends onto that N-record ledger, 1 writer and 64 concurrent
+//!    writers, through the real committer, against raw sled (`apply_batch` +
+//!    `flush` + `fdatasync`) and SQLite (WAL, `synchronous=FULL`, one
+//!    transaction per batch, an id index) with the committer's own batch
+//!    sizes;
+//!
+//! with the peak RSS of each phase.
+//!
+//! `cargo bench --bench ledger -- [--records N] [--appends M] [--runs R]`
+//! (defaults 1,000,000, 20,000, 3). The work directory is under
+//! `target/bench/` and removed afterwards.
+
+use amity::cli::import::{import, Source};
+use amity::{Ledger, Options};
+use events::generate::History;
+use events::{Checked, EventData, EventType, RecordRef};
+use sha2::{Digest, Sha256};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use support::{arg, disk_bytes, median, peak_rss_mib, reset_peak_rss};
+
+mod support;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const WRITERS: usize = 64;
+/// sled's cache for every sled database here, set explicitly (amity's default).
+const CACHE_BYTES: u64 = amity::store::CACHE_BYTES_DEFAULT;
+
+/// One printed row: a name, a rate, the baseline it is compared with.
+struct Row {
+    phase: &'static str,
+    name: String,
+    rate: f64,
+    baseline: Option<f64>,
+    rss: f64,
+}
+
+fn print(rows: &[Row]) {
+    println!("{:<10} {:<58} {:>12} {:>9} {:>10}", "phase", "", "records/s", "ratio", "peak RSS");
+    for row in rows {
+        let ratio = row.baseline.map_or(String::new(), |b| format!("{:.0}%", 100.0 * row.rate / b));
+        let rss = if row.rss > 0.0 { format!("{:.0} MiB", row.rss) } else { String::new() };
+        println!("{:<10} {:<58} {:>12.0} {:>9} {:>10}", row.phase, row.name, row.rate, ratio, rss);
+    }
+}
+
+/// A sled database opened as amity opens its own.
+struct RawSled {
+    db: sled::Db,
+    log: sled::Tree,
+    file: std::fs::File,
+    next_seq: u64,
+}
+
+impl RawSled {
+    fn open(dir: &Path) -> RawSled {
+        let db = sled::Config::new().path(dir).cache_capacity(CACHE_BYTES).flush_every_ms(None).open().unwrap();
+        let log = db.open_tree("log").unwrap();
+        let file = std::fs::File::open(dir.join("db")).unwrap();
+        RawSled { db, log, file, next_seq: 1 }
+    }
+
+    /// `apply_batch` + `flush` + `fdatasync`: one durable write of `records`.
+    fn write(&mut self, records: &[Vec<u8>]) {
+        let mut writes = sled::Batch::default();
+        for bytes in records {
+            writes.insert(&self.next_seq.to_be_bytes(), bytes.as_slice());
+            self.next_seq += 1;
+        }
+        self.log.apply_batch(writes).unwrap();
+        self.db.flush().unwrap();
+        self.file.sync_data().unwrap();
+    }
+}
+
+/// SQLite as a user would set it up for a durable log.
+struct Sqlite {
+    connection: rusqlite::Connection,
+    next_seq: i64,
+}
+
+impl Sqlite {
+    fn open(path: &Path) -> Sqlite {
+        let connection = rusqlite::Connection::open(path).unwrap();
+        connection
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
+                 CREATE TABLE log (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, record BLOB NOT NULL);",
+            )
+            .unwrap();
+        Sqlite { connection, next_seq: 1 }
+    }
+
+    /// One transaction of `records`, each with its id.
+    fn write(&mut self, records: &[(String, Vec<u8>)]) {
+        let transaction = self.connection.transaction().unwrap();
+        {
+            let mut insert =
+                transaction.prepare_cached("INSERT INTO log (seq, id, record) VALUES (?1, ?2, ?3)").unwrap();
+            for (id, bytes) in records {
+                insert.execute(rusqlite::params![self.next_seq, id, bytes]).unwrap();
+                self.next_seq += 1;
+            }
+        }
+        transaction.commit().unwrap();
+    }
+}
+
+fn with_id(bytes: Vec<u8>) -> (String, Vec<u8>) {
+    (RecordRef::decode(&bytes).unwrap().id.to_string(), bytes)
+}
+
+/// Writes N generated submissions as NDJSON; returns the file's size.
+fn write_ndjson(path: &Path, records: u64) -> u64 {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut history = History::new(2026);
+    for _ in 0..records {
+        serde_json::to_writer(&mut out, &history.next_submission()).unwrap();
+        out.write_all(b"\n").unwrap();
+    }
+    out.flush().unwrap();
+    std::fs::metadata(path).unwrap().len()
+}
+
+/// Party ids the generated history registers first (seed 2026, as imported).
+fn party_ids() -> Vec<String> {
+    let mut history = History::new(2026);
+    let submissions = (0..200).map(|_| history.next_submission());
+    let parties = submissions.filter(|s| s["type"] == "party.registered").map(|s| s["data"]["party"].clone());
+    parties.map(|p| p.as_str().unwrap().to_string()).take(16).collect()
+}
+
+/// An activity between two of the parties: depends on nothing else, so any
+/// number of writers can append them concurrently.
+fn activity(parties: &[String], i: usize) -> Checked {
+    let submission = serde_json::json!({"type": "activity.held", "occurred": "2023",
+        "data": {"category": "exchange",
+            "title": format!("concurrent append {i} with a title long enough to look like a real one"),
+            "parties": [parties[i % parties.len()], parties[(i + 1) % parties.len()]],
+            "note": "Một ghi chú tiếng Việt để bản ghi có kích thước thật."}});
+    Checked::parse(&serde_json::to_vec(&submission).unwrap()).unwrap()
+}
+
+/// The stored bytes of seqs `from..=to`, in chunks of `batch`.
+fn stored(ledger: &Ledger, from: u64, to: u64, batch: usize) -> Vec<Vec<Vec<u8>>> {
+    let all: Vec<Vec<u8>> = ledger.range_bytes(from, to).map(|e| e.unwrap().1).collect();
+    all.chunks(batch.max(1)).map(<[Vec<u8>]>::to_vec).collect()
+}
+
+/// Times only the writes of pre-read chunks.
+fn timed_writes<T>(chunks: &[Vec<T>], mut write: impl FnMut(&[T])) -> f64 {
+    let count: usize = chunks.iter().map(Vec::len).sum();
+    let started = Instant::now();
+    for chunk in chunks {
+        write(chunk);
+    }
+    count as f64 / started.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let records = arg("--records", 1_000_000);
+    let appends = arg("--appends", 20_000) as usize;
+    let runs = arg("--runs", 3);
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench");
+    std::fs::create_dir_all(&root).unwrap();
+    let work = tempfile::tempdir_in(&root).unwrap();
+    let (ledger_dir, ndjson) = (work.path().join("ledger"), work.path().join("input.ndjson"));
+    let mut rows = Vec::new();
+
+    let ndjson_bytes = write_ndjson(&ndjson, records);
+    println!(
+        "ledger benchmark: {records} generated submissions ({:.0} MiB of NDJSON), {appends} appends, median of {runs} runs",
+        ndjson_bytes as f64 / (1 << 20) as f64
+    );
+
+    // 1. Import, as `amity import FILE` does it: check every line, then append.
+    let ledger = Ledger::open(&ledger_dir, Options { cache_bytes: CACHE_BYTES, ..Options::default() }).unwrap();
+    reset_peak_rss();
+    let started = Instant::now();
+    let imported = import(&ledger, Source::File(&ndjson)).unwrap();
+    let import_rate = records as f64 / started.elapsed().as_secs_f64();
+    let import_rss = peak_rss_mib();
+    assert_eq!(imported.appended, records);
+    let batch = amity::store::BATCH_SUBMISSIONS_MAX;
+    let chunks = stored(&ledger, 1, records, batch);
+    let record_bytes: u64 = chunks.iter().flatten().map(|b| b.len() as u64).sum();
+    let mut raw = RawSled::open(&work.path().join("raw-sled"));
+    let raw_import = timed_writes(&chunks, |c| raw.write(c));
+    let with_ids: Vec<Vec<(String, Vec<u8>)>> =
+        chunks.into_iter().map(|c| c.into_iter().map(with_id).collect()).collect();
+    let mut sqlite = Sqlite::open(&work.path().join("sqlite.db"));
+    let sqlite_import = timed_writes(&with_ids, |c| sqlite.write(c));
+    drop(with_ids);
+    rows.push(Row {
+        phase: "import",
+        name: format!("raw sled, same bytes, {batch} per write"),
+        rate: raw_import,
+        baseline: None,
+        rss: 0.0,
+    });
+    rows.push(Row {
+        phase: "import",
+        name: format!("SQLite, same bytes, {batch} per transaction"),
+        rate: sqlite_import,
+        baseline: Some(raw_import),
+        rss: 0.0,
+    });
+    rows.push(Row {
+        phase: "import",
+        name: "amity import (check pass + append pass)".into(),
+        rate: import_rate,
+        baseline: Some(raw_import),
+        rss: import_rss,
+    });
+
+    // 2. Size on disk. sled's files include space it has not reclaimed yet.
+    let (ledger_size, raw_size, sqlite_size) = (
+        disk_bytes(&ledger_dir),
+        disk_bytes(&work.path().join("raw-sled")),
+        disk_bytes(&work.path().join("sqlite.db")) + disk_bytes(&work.path().join("sqlite.db-wal")),
+    );
+
+    // 3. Verify against SHA-256 of the same bytes.
+    let (mut sha_rates, mut verify_rates) = (Vec::new(), Vec::new());
+    reset_peak_rss();
+    for _ in 0..runs {
+        let started = Instant::now();
+        let mut hashed = 0u64;
+        for entry in ledger.range_bytes(1, records) {
+            std::hint::black_box(Sha256::digest(entry.unwrap().1));
+            hashed += 1;
+        }
+        sha_rates.push(hashed as f64 / started.elapsed().as_secs_f64());
+        let started = Instant::now();
+        let verified = ledger.verify(|_| {}).unwrap();
+        verify_rates.push(verified.count as f64 / started.elapsed().as_secs_f64());
+    }
+    let verify_rss = peak_rss_mib();
+    let sha = median(sha_rates);
+    rows.push(Row {
+        phase: "verify",
+        name: "scan + SHA-256 of each record's bytes".into(),
+        rate: sha,
+        baseline: None,
+        rss: 0.0,
+    });
+    rows.push(Row {
+        phase: "verify",
+        name: "amity verify (decode, JCS, hash, prev, order)".into(),
+        rate: median(verify_rates),
+        baseline: Some(sha),
+        rss: verify_rss,
+    });
+
+    // 4. Rebuild against scan + the typed decode the fold uses.
+    let (mut decode_rates, mut rebuild_rates) = (Vec::new(), Vec::new());
+    reset_peak_rss();
+    for _ in 0..runs {
+        let started = Instant::now();
+        let mut decoded = 0u64;
+        for entry in ledger.range_bytes(1, records) {
+            let bytes = entry.unwrap().1;
+            let record = RecordRef::decode(&bytes).unwrap();
+            let kind = record.event_type.parse::<EventType>().unwrap();
+            std::hint::black_box(EventData::decode_json(kind, record.data.get()).unwrap());
+            decoded += 1;
+        }
+        decode_rates.push(decoded as f64 / started.elapsed().as_secs_f64());
+        let started = Instant::now();
+        let folded = ledger.rebuild(|_| {}).unwrap();
+        rebuild_rates.push(folded as f64 / started.elapsed().as_secs_f64());
+    }
+    let rebuild_rss = peak_rss_mib();
+    let decode = median(decode_rates);
+    rows.push(Row { phase: "rebuild", name: "scan + typed decode".into(), rate: decode, baseline: None, rss: 0.0 });
+    rows.push(Row {
+        phase: "rebuild",
+        name: "amity rebuild (fold four views + checkpoint)".into(),
+        rate: median(rebuild_rates),
+        baseline: Some(decode),
+        rss: rebuild_rss,
+    });
+
+    // 5. Durable appends onto the N-record ledger; the baselines continue
+    // the raw sled and SQLite logs the import phase filled.
+    let parties = party_ids();
+    let one_count = appends.min(5_000);
+    let (mut committer_one, mut raw_one, mut sqlite_one) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut committer_many, mut raw_many, mut sqlite_many, mut batch_sizes) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    reset_peak_rss();
+    for run in 0..runs as usize {
+        let offset = run * (one_count + appends);
+        let before = ledger.head().seq;
+        let submissions: Vec<Checked> = (0..one_count).map(|i| activity(&parties, offset + i)).collect();
+        let started = Instant::now();
+        for submission in submissions {
+            ledger.append(submission).unwrap();
+        }
+        committer_one.push(one_count as f64 / started.elapsed().as_secs_f64());
+        let chunks = stored(&ledger, before + 1, before + one_count as u64, 1);
+        raw_one.push(timed_writes(&chunks, |c| raw.write(c)));
+        let chunks: Vec<Vec<_>> = chunks.into_iter().map(|c| c.into_iter().map(with_id).collect()).collect();
+        sqlite_one.push(timed_writes(&chunks, |c| sqlite.write(c)));
+
+        let (before, batches_before) = (ledger.head().seq, ledger.batches_written());
+        let started = Instant::now();
+        runtime.block_on(async {
+            let tasks: Vec<_> = (0..WRITERS)
+                .map(|w| {
+                    let (ledger, parties) = (ledger.clone(), parties.clone());
+                    tokio::spawn(async move {
+                        for i in (w..appends).step_by(WRITERS) {
+                            let submission = activity(&parties, offset + one_count + i);
+                            ledger.append_group_async(vec![submission]).await.unwrap();
+                        }
+                    })
+                })
+                .collect();
+            for task in tasks {
+                task.await.unwrap();
+            }
+        });
+        committer_many.push(appends as f64 / started.elapsed().as_secs_f64());
+        let batches = (ledger.batches_written() - batches_before).max(1);
+        let per_batch = appends.div_ceil(batches as usize);
+        batch_sizes.push(per_batch as f64);
+        let chunks = stored(&ledger, before + 1, before + appends as u64, per_batch);
+        raw_many.push(timed_writes(&chunks, |c| raw.write(c)));
+        let chunks: Vec<Vec<_>> = chunks.into_iter().map(|c| c.into_iter().map(with_id).collect()).collect();
+        sqlite_many.push(timed_writes(&chunks, |c| sqlite.write(c)));
+    }
+    let append_rss = peak_rss_mib();
+    let (raw_one, raw_many) = (median(raw_one), median(raw_many));
+    let per_batch = median(batch_sizes);
+    rows.push(Row {
+        phase: "append",
+        name: "raw sled, 1 record per durable write".into(),
+        rate: raw_one,
+        baseline: None,
+        rss: 0.0,
+    });
+    rows.push(Row {
+        phase: "append",
+        name: "SQLite, 1 record per transaction".into(),
+        rate: median(sqlite_one),
+        baseline: Some(raw_one),
+        rss: 0.0,
+    });
+    rows.push(Row {
+        phase: "append",
+        name: "amity committer, 1 writer".into(),
+        rate: median(committer_one),
+        baseline: Some(raw_one),
+        rss: 0.0,
+    });
+    rows.push(Row {
+        phase: "append",
+        name: format!("raw sled, {per_batch:.0} records per durable write"),
+        rate: raw_many,
+        baseline: None,
+        rss: 0.0,
+    });
+    rows.push(Row {
+        phase: "append",
+        name: format!("SQLite, {per_batch:.0} records per transaction"),
+        rate: median(sqlite_many),
+        baseline: Some(raw_many),
+        rss: 0.0,
+    });
+    rows.push(Row {
+        phase: "append",
+        name: format!("amity committer, {WRITERS} writers (batches of {per_batch:.0})"),
+        rate: median(committer_many),
+        baseline: Some(raw_many),
+        rss: append_rss,
+    });
+    ledger.close().unwrap();
+
+    print(&rows);
+    let mib = |b: u64| b as f64 / (1 << 20) as f64;
+    println!(
+        "on disk after import: NDJSON {:.0} MiB; records (JCS) {:.0} MiB; amity ledger {:.0} MiB = {:.2}× the NDJSON; raw sled {:.0} MiB; SQLite {:.0} MiB",
+        mib(ndjson_bytes),
+        mib(record_bytes),
+        mib(ledger_size),
+        ledger_size as f64 / ndjson_bytes as f64,
+        mib(raw_size),
+        mib(sqlite_size)
+    );
+    println!("sled cache {} MiB in every sled database", CACHE_BYTES >> 20);
+}
