@@ -215,7 +215,7 @@ impl Committer {
         for Pending { reply, appended } in pending {
             let _ = reply.send(Ok(appended));
         }
-        if self.next_seq - 1 - self.checkpointed_seq >= super::CHECKPOINT_INTERVAL_RECORDS {
+        if super::checkpoint::checkpoint_due(self.next_seq - 1, self.checkpointed_seq) {
             self.checkpoint();
         }
         Ok(())

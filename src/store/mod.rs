@@ -600,7 +600,7 @@ fn load_views(checkpoints: &sled::Tree, log: &sled::Tree, head_hash: &str) -> Re
     };
     let from = views.seq;
     checkpoint::catch_up(&mut views, log, |_| {})?;
-    if views.seq - from >= CHECKPOINT_INTERVAL_RECORDS {
+    if checkpoint::checkpoint_due(views.seq, from) {
         checkpoint::save(checkpoints, &views, head_hash)?;
         let seq = views.seq;
         return Ok((views, seq));
