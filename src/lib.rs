@@ -14,6 +14,7 @@
 
 pub mod cli;
 pub mod error;
+pub mod relay;
 pub mod server;
 pub mod store;
 pub mod subscribe;

@@ -5,6 +5,7 @@
 
 mod demo;
 pub mod import;
+mod nats;
 mod read;
 mod serve;
 mod stress;
@@ -100,6 +101,46 @@ pub enum Command {
         /// A file whose first line is the write token (else `AMITY_TOKEN`).
         #[arg(long)]
         token_file: Option<PathBuf>,
+        /// Also relay the ledger into NATS JetStream at these URLs
+        /// (comma-separated), as `amity relay` does.
+        #[arg(long, value_name = "URL")]
+        relay_nats: Option<String>,
+        #[command(flatten)]
+        stream: StreamArgs,
+    },
+    /// Relay every record, unmodified and exactly once in seq order, into a
+    /// NATS JetStream stream as `<prefix>.<type>`, following the ledger of a
+    /// running server (--url) or the local one (--db) until SIGINT/SIGTERM.
+    Relay {
+        /// NATS server URLs, comma-separated (members of one cluster).
+        #[arg(long, value_name = "URL")]
+        nats: String,
+        /// Follow a running `amity serve` (which owns the ledger) instead of
+        /// opening --db; its write token is needed to store the position.
+        #[arg(long)]
+        url: Option<String>,
+        /// A file whose first line is the server's write token (else `AMITY_TOKEN`).
+        #[arg(long)]
+        token_file: Option<PathBuf>,
+        #[command(flatten)]
+        stream: StreamArgs,
+    },
+    /// Rebuild the four views from a JetStream stream alone, verifying the
+    /// hash chain and every message's headers on the way, and print them as
+    /// `amity view` does (all four, or one).
+    FollowNats {
+        #[arg(long, value_name = "URL")]
+        nats: String,
+        #[arg(long, default_value = "amity")]
+        stream: String,
+        #[arg(value_enum)]
+        view: Option<views::ViewKind>,
+        #[arg(long, value_parser = views::parse_day)]
+        as_of: Option<chrono::NaiveDate>,
+        #[arg(long)]
+        at_seq: Option<u64>,
+        #[arg(long)]
+        json: bool,
     },
     /// The crash harness's writer: append forever from many writers, printing
     /// `SEQ ID HASH` per acknowledgement.
@@ -161,12 +202,57 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
         }
         Command::Restore { file } => import::restore(&args.db, &file),
         Command::Stress { writers, seed } => stress::run(&args.db, writers, seed),
-        Command::Serve { addr, token_file } => serve::serve(&args.db, addr, token_file),
+        Command::Serve { addr, token_file, relay_nats, stream } => {
+            let relay = relay_nats.map(|nats| stream.config(&nats));
+            serve::serve(&args.db, addr, token_file, relay)
+        }
+        Command::Relay { nats, url, token_file, stream } => {
+            nats::relay(&args.db, nats::RelayArgs { config: stream.config(&nats), url, token_file })
+        }
+        Command::FollowNats { nats, stream, view, as_of, at_seq, json } => {
+            let as_of = as_of.unwrap_or_else(views::today);
+            nats::follow_nats(nats::FollowArgs { nats, stream, view, as_of, at_seq, json })
+        }
         Command::Subscribe { url, after, follow, type_prefix, party } => {
             serve::subscribe(&args.db, url, after, follow, crate::subscribe::Filter { type_prefix, party })
         }
     }
     .map(|()| ExitCode::SUCCESS)
+}
+
+/// The JetStream stream a relay writes.
+#[derive(Debug, clap::Args)]
+pub struct StreamArgs {
+    /// The stream's name (created if missing).
+    #[arg(long = "stream", default_value = "amity")]
+    name: String,
+    /// Subjects are `<prefix>.<type>`, e.g. `amity.aid.pledged`.
+    #[arg(long, default_value = "amity")]
+    subject_prefix: String,
+    /// Copies JetStream keeps of a stream it creates (3 for a 3-node cluster).
+    #[arg(long, default_value_t = 1)]
+    replicas: usize,
+    /// Seconds JetStream remembers a `Nats-Msg-Id` to drop a resent publish.
+    /// Order and exactly-once rest on `Nats-Expected-Last-Sequence`, not on
+    /// this window.
+    #[arg(long, default_value_t = 120)]
+    duplicate_window: u64,
+    /// The named subscription that holds the relay's position (default
+    /// `relay-<stream>`).
+    #[arg(long)]
+    subscription: Option<String>,
+}
+
+impl StreamArgs {
+    fn config(&self, nats: &str) -> crate::relay::RelayConfig {
+        let mut config = crate::relay::RelayConfig::new(nats, &self.name, &self.subject_prefix);
+        config.replicas = self.replicas;
+        config.duplicate_window = std::time::Duration::from_secs(self.duplicate_window);
+        if let Some(name) = &self.subscription {
+            config.subscription.clone_from(name);
+        }
+        config
+    }
 }
 
 /// Opens a ledger that must already exist (read-only commands).

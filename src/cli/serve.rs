@@ -5,6 +5,7 @@
 use super::read::print;
 use super::usage;
 use crate::error::{Error, Result};
+use crate::relay::RelayConfig;
 use crate::server::{run, AppState};
 use crate::store::{Ledger, Options};
 use crate::subscribe::Filter;
@@ -19,12 +20,12 @@ const RECONNECTS_MAX: u32 = 30;
 /// Pause between reconnects.
 const RECONNECT_DELAY_MS: u64 = 1000;
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| Error::Storage(e.to_string()))
 }
 
 /// The write token: `AMITY_TOKEN`, else the first line of `token_file`.
-fn token(token_file: Option<&Path>) -> Result<Option<String>> {
+pub(super) fn token(token_file: Option<&Path>) -> Result<Option<String>> {
     if let Ok(token) = std::env::var("AMITY_TOKEN") {
         if !token.trim().is_empty() {
             return Ok(Some(token.trim().to_string()));
@@ -39,7 +40,9 @@ fn token(token_file: Option<&Path>) -> Result<Option<String>> {
     Ok(Some(token))
 }
 
-pub fn serve(dir: &Path, addr: SocketAddr, token_file: Option<PathBuf>) -> Result<()> {
+/// Serves until SIGINT/SIGTERM; with `relay`, also relays the ledger into
+/// NATS JetStream from inside this process (which owns the ledger).
+pub fn serve(dir: &Path, addr: SocketAddr, token_file: Option<PathBuf>, relay: Option<RelayConfig>) -> Result<()> {
     let token = token(token_file.as_deref())?;
     let ledger = Ledger::open(dir, Options::default())?;
     runtime()?.block_on(async {
@@ -57,13 +60,26 @@ pub fn serve(dir: &Path, addr: SocketAddr, token_file: Option<PathBuf>) -> Resul
             tracing::info!("shutting down: no new connections, ending streams, draining the committer");
             let _ = stop.send(true);
         });
+        let relaying = relay.map(|config| {
+            eprintln!("amity: relaying to stream {} at {}", config.stream, config.nats);
+            let (source, stopped) = (crate::relay::Source::Local(ledger.clone()), shutdown.clone());
+            tokio::spawn(async move {
+                if let Err(e) = crate::relay::run(source, config, stopped).await {
+                    tracing::error!(error = %e, "the relay stopped");
+                    eprintln!("amity: the relay stopped: {e}");
+                }
+            })
+        });
         run(listener, AppState::new(ledger.clone(), token, shutdown)).await?;
+        if let Some(relaying) = relaying {
+            let _ = relaying.await;
+        }
         Ok::<(), Error>(())
     })?;
     ledger.close()
 }
 
-async fn wait_for_signal() {
+pub(super) async fn wait_for_signal() {
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}

@@ -11,6 +11,7 @@ use projections::agreements::{wire_name, AgreementsView};
 use projections::aid::{AidView, Year};
 use projections::projects::{Amount, ProjectsView};
 use projections::visits::VisitsView;
+use projections::Views;
 use std::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -31,20 +32,24 @@ pub fn parse_day(text: &str) -> Result<NaiveDate, String> {
 }
 
 pub fn view(ledger: &Ledger, kind: ViewKind, as_of: NaiveDate, at_seq: Option<u64>, json: bool) -> Result<()> {
-    let text = ledger.read_views(|views| {
-        let to_json = |value: serde_json::Result<String>| value.expect("views always serialize");
-        match (kind, json) {
-            (ViewKind::Agreements, true) => to_json(serde_json::to_string_pretty(&views.agreements(as_of, at_seq))),
-            (ViewKind::Projects, true) => to_json(serde_json::to_string_pretty(&views.projects(as_of, at_seq))),
-            (ViewKind::Aid, true) => to_json(serde_json::to_string_pretty(&views.aid(at_seq))),
-            (ViewKind::Visits, true) => to_json(serde_json::to_string_pretty(&views.visits(at_seq))),
-            (ViewKind::Agreements, false) => agreements_table(&views.agreements(as_of, at_seq)),
-            (ViewKind::Projects, false) => projects_table(&views.projects(as_of, at_seq)),
-            (ViewKind::Aid, false) => aid_tables(&views.aid(at_seq)),
-            (ViewKind::Visits, false) => visits_table(&views.visits(at_seq)),
-        }
-    });
+    let text = ledger.read_views(|views| render(views, kind, as_of, at_seq, json));
     super::read::print(&text)
+}
+
+/// One view of `views` as `amity view` prints it: a table, or with `json`
+/// the view's JSON shape (spec section 5).
+pub fn render(views: &Views, kind: ViewKind, as_of: NaiveDate, at_seq: Option<u64>, json: bool) -> String {
+    let to_json = |value: serde_json::Result<String>| value.expect("views always serialize");
+    match (kind, json) {
+        (ViewKind::Agreements, true) => to_json(serde_json::to_string_pretty(&views.agreements(as_of, at_seq))),
+        (ViewKind::Projects, true) => to_json(serde_json::to_string_pretty(&views.projects(as_of, at_seq))),
+        (ViewKind::Aid, true) => to_json(serde_json::to_string_pretty(&views.aid(at_seq))),
+        (ViewKind::Visits, true) => to_json(serde_json::to_string_pretty(&views.visits(at_seq))),
+        (ViewKind::Agreements, false) => agreements_table(&views.agreements(as_of, at_seq)),
+        (ViewKind::Projects, false) => projects_table(&views.projects(as_of, at_seq)),
+        (ViewKind::Aid, false) => aid_tables(&views.aid(at_seq)),
+        (ViewKind::Visits, false) => visits_table(&views.visits(at_seq)),
+    }
 }
 
 fn table(header: &[&str], right_aligned: &[usize]) -> Table {
@@ -60,7 +65,7 @@ fn table(header: &[&str], right_aligned: &[usize]) -> Table {
 }
 
 /// A table, or a line saying there is nothing to show.
-fn render(table: Table, rows: usize) -> String {
+fn table_or_none(table: Table, rows: usize) -> String {
     if rows == 0 {
         "  (none)".to_string()
     } else {
@@ -86,7 +91,7 @@ pub fn agreements_table(view: &AgreementsView) -> String {
         view.as_of,
         view.at_seq,
         view.agreements.len(),
-        render(table, view.agreements.len())
+        table_or_none(table, view.agreements.len())
     )
 }
 
@@ -134,7 +139,7 @@ pub fn projects_table(view: &ProjectsView) -> String {
         view.as_of,
         view.at_seq,
         view.projects.len(),
-        render(table, view.projects.len())
+        table_or_none(table, view.projects.len())
     )
 }
 
@@ -171,9 +176,9 @@ pub fn aid_tables(view: &AidView) -> String {
         "Aid in money, by year (ledger at seq {}): {} rows\n{}\n\nAid in kind, by year: {} rows\n{}",
         view.at_seq,
         view.money.len(),
-        render(money, view.money.len()),
+        table_or_none(money, view.money.len()),
         view.items.len(),
-        render(items, view.items.len())
+        table_or_none(items, view.items.len())
     )
 }
 
@@ -193,7 +198,12 @@ pub fn visits_table(view: &VisitsView) -> String {
             v.level.as_ref().map_or_else(|| "—".into(), wire_name),
         ]);
     }
-    format!("Visits (ledger at seq {}): {}\n{}", view.at_seq, view.visits.len(), render(table, view.visits.len()))
+    format!(
+        "Visits (ledger at seq {}): {}\n{}",
+        view.at_seq,
+        view.visits.len(),
+        table_or_none(table, view.visits.len())
+    )
 }
 
 pub fn rebuild(ledger: &Ledger) -> Result<()> {

@@ -1,0 +1,140 @@
+//! `amity relay` (the ledger into NATS JetStream) and `amity follow-nats`
+//! (a remote service that needs nothing but the stream: it verifies the hash
+//! chain and rebuilds the four views from JetStream alone).
+
+use super::read::print;
+use super::views::{render, ViewKind};
+use crate::error::{Error, Result};
+use crate::relay::{self, RelayConfig, Source, HASH_HEADER, SEQ_HEADER};
+use async_nats::jetstream::{self, consumer::DeliverPolicy};
+use chrono::NaiveDate;
+use events::ChainVerifier;
+use futures::StreamExt;
+use projections::Views;
+use std::path::{Path, PathBuf};
+
+/// Where `amity relay` reads the ledger: a running server, or the local
+/// ledger directory when no server owns it.
+pub struct RelayArgs {
+    pub config: RelayConfig,
+    pub url: Option<String>,
+    pub token_file: Option<PathBuf>,
+}
+
+pub fn relay(dir: &Path, args: RelayArgs) -> Result<()> {
+    let runtime = super::serve::runtime()?;
+    let (ledger, source) = match &args.url {
+        Some(url) => (None, Source::remote(url, super::serve::token(args.token_file.as_deref())?)),
+        None => {
+            let ledger = super::open_existing(dir)?;
+            (Some(ledger.clone()), Source::Local(ledger))
+        }
+    };
+    let outcome = runtime.block_on(async {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            super::serve::wait_for_signal().await;
+            let _ = stop.send(true);
+        });
+        eprintln!(
+            "amity relay: to stream {} at {} ({}.<type>)",
+            args.config.stream, args.config.nats, args.config.subject_prefix
+        );
+        relay::run(source, args.config, stopped).await
+    });
+    if let Some(ledger) = ledger {
+        ledger.close()?;
+    }
+    outcome
+}
+
+/// What `amity follow-nats` prints.
+pub struct FollowArgs {
+    pub nats: String,
+    pub stream: String,
+    pub view: Option<ViewKind>,
+    pub as_of: NaiveDate,
+    pub at_seq: Option<u64>,
+    pub json: bool,
+}
+
+fn chain(seq: u64, problem: String) -> Error {
+    Error::Chain(events::ChainError { seq, problem })
+}
+
+pub fn follow_nats(args: FollowArgs) -> Result<()> {
+    let views = super::serve::runtime()?.block_on(read_stream(&args.nats, &args.stream))?;
+    let kinds = match args.view {
+        Some(kind) => vec![kind],
+        None => vec![ViewKind::Agreements, ViewKind::Projects, ViewKind::Aid, ViewKind::Visits],
+    };
+    for kind in kinds {
+        print(&render(&views, kind, args.as_of, args.at_seq, args.json))?;
+    }
+    Ok(())
+}
+
+/// Reads the stream from its first message to the last one it held when we
+/// started, checking each message against the chain and its headers, and
+/// folds them into the views.
+async fn read_stream(nats: &str, name: &str) -> Result<Views> {
+    let config = RelayConfig::new(nats, name, "");
+    let context = jetstream::new(relay::connect(&config).await?);
+    let mut stream =
+        context.get_stream(name).await.map_err(|e| Error::Usage(format!("stream {name} at {nats}: {e}")))?;
+    let end = stream.info().await.map_err(|e| Error::Storage(format!("NATS: {e}")))?.state.last_sequence;
+    let mut views = Views::default();
+    let mut verifier = ChainVerifier::default();
+    if end == 0 {
+        eprintln!("amity follow-nats: stream {name} is empty");
+        return Ok(views);
+    }
+    let consumer = stream
+        .create_consumer(jetstream::consumer::pull::OrderedConfig {
+            deliver_policy: DeliverPolicy::All,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| Error::Storage(format!("NATS: creating a consumer on {name}: {e}")))?;
+    let mut messages = consumer.messages().await.map_err(|e| Error::Storage(format!("NATS: {e}")))?;
+    while let Some(message) = messages.next().await {
+        let message = message.map_err(|e| Error::Storage(format!("NATS: reading {name}: {e}")))?;
+        let position = message.info().map_err(|e| Error::Storage(format!("NATS: {e}")))?.stream_sequence;
+        let seq = verifier.count() + 1;
+        if position != seq {
+            return Err(chain(seq, format!("the stream goes on at sequence {position}: a record is missing")));
+        }
+        let header = |key: &str| message.headers.as_ref().and_then(|h| h.get(key)).map(|v| v.as_str().to_string());
+        if header(SEQ_HEADER) != Some(seq.to_string()) {
+            return Err(chain(seq, format!("header {SEQ_HEADER} is {:?}", header(SEQ_HEADER))));
+        }
+        let record = verifier.check(&seq.to_be_bytes(), &message.payload)?;
+        if header(HASH_HEADER).as_deref() != Some(record.hash.as_str()) {
+            return Err(chain(
+                seq,
+                format!("header {HASH_HEADER} is {:?}, the record's hash {}", header(HASH_HEADER), record.hash),
+            ));
+        }
+        if header("Nats-Msg-Id").as_deref() != Some(record.id.as_str()) {
+            return Err(chain(
+                seq,
+                format!("Nats-Msg-Id is {:?}, the record's id {}", header("Nats-Msg-Id"), record.id),
+            ));
+        }
+        if !message.subject.ends_with(&format!(".{}", record.event_type)) {
+            return Err(chain(
+                seq,
+                format!("subject {} does not end in its type {}", message.subject, record.event_type),
+            ));
+        }
+        views.apply_stored(&message.payload).map_err(|problem| chain(seq, problem.to_string()))?;
+        if seq == end {
+            break;
+        }
+    }
+    if verifier.count() != end {
+        return Err(chain(verifier.count() + 1, format!("the stream ended before sequence {end}")));
+    }
+    eprintln!("amity follow-nats: verified {end} records from stream {name}; head {}", verifier.head_hash());
+    Ok(views)
+}
