@@ -31,6 +31,10 @@ pub const SEQ_HEADER: &str = "Amity-Seq";
 pub const HASH_HEADER: &str = "Amity-Hash";
 /// Most records published before their acknowledgements are awaited.
 pub const PUBLISH_WINDOW: usize = 512;
+/// Longest wait for any JetStream answer, acknowledgements included: a
+/// publish sent while a stream has no leader (a node just lost, a stream
+/// just created) is otherwise never answered.
+const NATS_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest pause between attempts after a failure.
 const RETRY_DELAY_MAX: Duration = Duration::from_secs(2);
 
@@ -194,6 +198,12 @@ pub async fn connect(config: &RelayConfig) -> Result<async_nats::Client> {
         .map_err(|e| Error::Storage(format!("NATS {}: {e}", config.nats)))
 }
 
+/// A JetStream context whose every request and acknowledgement times out.
+pub async fn context(config: &RelayConfig) -> Result<jetstream::Context> {
+    let client = connect(config).await?;
+    Ok(jetstream::ContextBuilder::new().timeout(NATS_TIMEOUT).build(client))
+}
+
 fn nats(what: &str, e: impl std::fmt::Display) -> Error {
     Error::Storage(format!("NATS: {what}: {e}"))
 }
@@ -255,8 +265,7 @@ pub async fn run(source: Source, config: RelayConfig, mut stop: tokio::sync::wat
 /// One attempt: open the stream, find where to resume, publish until
 /// something fails.
 async fn relay_once(source: &Source, config: &RelayConfig) -> Result<()> {
-    let client = connect(config).await?;
-    let context = jetstream::new(client);
+    let context = context(config).await?;
     let mut stream = stream(&context, config).await?;
     let last = stream.info().await.map_err(|e| nats("reading the stream's state", e))?.state.last_sequence;
     if last > 0 {

@@ -79,7 +79,7 @@ pub fn follow_nats(args: FollowArgs) -> Result<()> {
 /// folds them into the views.
 async fn read_stream(nats: &str, name: &str) -> Result<Views> {
     let config = RelayConfig::new(nats, name, "");
-    let context = jetstream::new(relay::connect(&config).await?);
+    let context = relay::context(&config).await?;
     let mut stream =
         context.get_stream(name).await.map_err(|e| Error::Usage(format!("stream {name} at {nats}: {e}")))?;
     let end = stream.info().await.map_err(|e| Error::Storage(format!("NATS: {e}")))?.state.last_sequence;

@@ -4,6 +4,7 @@ mod cli;
 mod common;
 mod crash;
 mod history;
+mod nats;
 mod server;
 mod slow;
 mod soak;

@@ -331,7 +331,7 @@ fn verify_names_the_first_damaged_seq_whichever_thread_checks_it() {
     damage(2_500);
     damage(1_500);
     let mut checked_up_to = 0;
-    let error = open(dir.path()).verify(|seq| checked_up_to = seq).err().expect("damage is found");
+    let error = open(dir.path()).verify(|seq| checked_up_to = seq).expect_err("damage is found");
     match error {
         Error::Chain(e) => assert_eq!(e.seq, 1_500, "{e}"),
         other => panic!("expected a chain error, got {other}"),

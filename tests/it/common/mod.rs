@@ -115,9 +115,15 @@ impl Drop for ServeProcess {
 /// Starts `amity serve` on the ledger in `dir` with `token`, and waits for
 /// the line that says where it listens.
 pub fn serve_process(dir: &Path, token: &str) -> ServeProcess {
+    serve_process_with(dir, token, &[])
+}
+
+/// [`serve_process`] with more arguments for `amity serve`.
+pub fn serve_process_with(dir: &Path, token: &str, args: &[&str]) -> ServeProcess {
     use std::io::BufRead;
     let mut child = Command::new(env!("CARGO_BIN_EXE_amity"))
         .args(["serve", "--addr", "127.0.0.1:0"])
+        .args(args)
         .env("AMITY_DB", dir)
         .env("AMITY_TOKEN", token)
         .env_remove("RUST_LOG")
