@@ -97,6 +97,23 @@ impl Record {
         sources: Value,
         prev: String,
     ) -> Record {
+        Record::seal_with_bytes(seq, id, event_type, occurred, recorded_at, data, sources, prev).0
+    }
+
+    /// [`Record::seal`], also returning the record's canonical bytes, from
+    /// one serialization: the bytes hashed are the canonical form without
+    /// `,"hash":"…"`, which goes right after `data`, the first key.
+    #[allow(clippy::too_many_arguments)]
+    pub fn seal_with_bytes(
+        seq: u64,
+        id: String,
+        event_type: &str,
+        occurred: String,
+        recorded_at: String,
+        data: Value,
+        sources: Value,
+        prev: String,
+    ) -> (Record, Vec<u8>) {
         let mut record = Record {
             data,
             hash: String::new(),
@@ -108,8 +125,16 @@ impl Record {
             sources,
             event_type: event_type.to_string(),
         };
-        record.hash = record.compute_hash();
-        record
+        let mut unsealed = Vec::with_capacity(512);
+        let data_end = record.write_unsealed(&mut unsealed);
+        record.hash = sha256_hex(&unsealed);
+        let mut bytes = Vec::with_capacity(unsealed.len() + 80);
+        bytes.extend_from_slice(&unsealed[..data_end]);
+        bytes.extend_from_slice(b",\"hash\":\"");
+        bytes.extend_from_slice(record.hash.as_bytes());
+        bytes.push(b'"');
+        bytes.extend_from_slice(&unsealed[data_end..]);
+        (record, bytes)
     }
 
     /// Lower-case hex SHA-256 of the JCS form of the record without `hash`.
@@ -220,6 +245,24 @@ mod tests {
         spliced.extend_from_slice(format!(",\"hash\":\"{}\"", record.hash).as_bytes());
         spliced.extend_from_slice(&buffer[data_end..]);
         assert_eq!(spliced, record.canonical_bytes());
+    }
+
+    #[test]
+    fn sealing_gives_the_canonical_bytes_and_the_hash_of_the_rest() {
+        let record = sample();
+        let (again, bytes) = Record::seal_with_bytes(
+            record.seq,
+            record.id.clone(),
+            &record.event_type,
+            record.occurred.clone(),
+            record.recorded_at.clone(),
+            record.data.clone(),
+            record.sources.clone(),
+            record.prev.clone(),
+        );
+        assert_eq!(bytes, record.canonical_bytes());
+        assert_eq!(again.hash, again.compute_hash());
+        assert_eq!(again, record);
     }
 
     #[test]

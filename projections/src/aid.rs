@@ -50,8 +50,13 @@ pub enum Year {
     Undated,
 }
 
+/// `2021` or `"undated"` in JSON; an `Option<i32>` in binary formats (the
+/// store's checkpoints), which cannot ask what comes next.
 impl Serialize for Year {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if !serializer.is_human_readable() {
+            return self.year().serialize(serializer);
+        }
         match self {
             Year::Year(year) => serializer.serialize_i32(*year),
             Year::Undated => serializer.serialize_str("undated"),
@@ -61,6 +66,9 @@ impl Serialize for Year {
 
 impl<'de> Deserialize<'de> for Year {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if !deserializer.is_human_readable() {
+            return Option::<i32>::deserialize(deserializer).map(Year::from);
+        }
         match serde_json::Value::deserialize(deserializer)? {
             serde_json::Value::String(s) if s == "undated" => Ok(Year::Undated),
             serde_json::Value::Number(n) => n
@@ -69,6 +77,15 @@ impl<'de> Deserialize<'de> for Year {
                 .map(Year::Year)
                 .ok_or_else(|| serde::de::Error::custom("a year")),
             _ => Err(serde::de::Error::custom("a year or \"undated\"")),
+        }
+    }
+}
+
+impl Year {
+    fn year(self) -> Option<i32> {
+        match self {
+            Year::Year(year) => Some(year),
+            Year::Undated => None,
         }
     }
 }

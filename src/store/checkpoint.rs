@@ -4,13 +4,19 @@
 //! truth: one from another format, one whose hash does not match the log at
 //! its seq, or one that does not decode is discarded and rebuilt.
 //!
-//! Value layout: format (u32 BE) ‖ seq (u64 BE) ‖ hash (64 hex bytes) ‖ JSON.
+//! Value layout: format (u32 BE) ‖ seq (u64 BE) ‖ hash (64 hex bytes) ‖
+//! SHA-256 of the rest (32 bytes) ‖ the views in postcard (a compact binary
+//! serde format: saving and loading the whole state is several times faster
+//! than JSON, and smaller). A binary format can decode damaged bytes into a
+//! wrong state without complaint, hence the digest.
 
 use events::ChainError;
 use projections::{Event, Views};
+use sha2::{Digest, Sha256};
 
 const KEY: &[u8] = b"views";
-const HEADER_BYTES: usize = 4 + 8 + 64;
+const HEADER_BYTES: usize = 4 + 8 + 64 + DIGEST_BYTES;
+const DIGEST_BYTES: usize = 32;
 
 /// Records folded since the last checkpoint before the committer writes a
 /// new one (and always on close), at the least; see [`checkpoint_due`].
@@ -41,7 +47,7 @@ pub fn load(tree: &sled::Tree, log: &sled::Tree) -> Result<Option<Views>, String
         return Err(format!("checkpoint format {format} is not the current {}", Views::FORMAT));
     }
     let seq = u64::from_be_bytes(bytes[4..12].try_into().expect("8 bytes"));
-    let hash = std::str::from_utf8(&bytes[12..HEADER_BYTES]).map_err(|_| "checkpoint hash is not text")?;
+    let hash = std::str::from_utf8(&bytes[12..76]).map_err(|_| "checkpoint hash is not text")?;
     let stored = log.get(seq.to_be_bytes()).map_err(|e| e.to_string())?;
     let matches = match stored {
         Some(record) if seq > 0 => events::Record::decode(&record).is_ok_and(|r| r.hash == hash),
@@ -51,7 +57,11 @@ pub fn load(tree: &sled::Tree, log: &sled::Tree) -> Result<Option<Views>, String
     if !matches {
         return Err(format!("checkpoint at seq {seq} does not match the log"));
     }
-    let views: Views = serde_json::from_slice(&bytes[HEADER_BYTES..]).map_err(|e| format!("checkpoint: {e}"))?;
+    let state = &bytes[HEADER_BYTES..];
+    if Sha256::digest(state).as_slice() != &bytes[HEADER_BYTES - DIGEST_BYTES..HEADER_BYTES] {
+        return Err("checkpoint is damaged: its digest does not match".into());
+    }
+    let views: Views = postcard::from_bytes(state).map_err(|e| format!("checkpoint: {e}"))?;
     if views.seq != seq {
         return Err(format!("checkpoint says seq {seq} but its state is at {}", views.seq));
     }
@@ -63,7 +73,10 @@ pub fn save(tree: &sled::Tree, views: &Views, hash: &str) -> sled::Result<()> {
     bytes.extend_from_slice(&Views::FORMAT.to_be_bytes());
     bytes.extend_from_slice(&views.seq.to_be_bytes());
     bytes.extend_from_slice(hash.as_bytes());
-    serde_json::to_writer(&mut bytes, views).expect("views always serialize");
+    bytes.extend_from_slice(&[0; DIGEST_BYTES]);
+    let mut bytes = postcard::to_extend(views, bytes).expect("views always serialize");
+    let digest = Sha256::digest(&bytes[HEADER_BYTES..]);
+    bytes[HEADER_BYTES - DIGEST_BYTES..HEADER_BYTES].copy_from_slice(&digest);
     tree.insert(KEY, bytes)?;
     Ok(())
 }

@@ -273,7 +273,7 @@ fn append_one(
     let id = id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     let now = state.clock.now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
     let recorded_at = if now > *state.last_at { now } else { state.last_at.clone() };
-    let record = Record::seal(
+    let (record, bytes) = Record::seal_with_bytes(
         *state.next_seq,
         id,
         event_type.as_str(),
@@ -283,7 +283,6 @@ fn append_one(
         sources,
         state.head_hash.clone(),
     );
-    let bytes = record.canonical_bytes();
     if bytes.len() > RECORD_BYTES_MAX {
         let rule = format!("the record would be {} bytes, more than {RECORD_BYTES_MAX}", bytes.len());
         return Err(Error::Invalid(events::Rejection::one("submission", rule)));

@@ -122,15 +122,15 @@ fn a_damaged_or_foreign_checkpoint_is_discarded_and_rebuilt() {
     ledger.close().unwrap();
     let good = checkpoint_bytes(dir.path()).unwrap();
 
-    let mut damaged_json = good.clone();
-    let last = damaged_json.len() - 10;
-    damaged_json[last] = b'#';
+    let mut damaged = good.clone();
+    let last = damaged.len() - 10;
+    damaged[last] = b'#';
     let mut old_format = good.clone();
     old_format[..4].copy_from_slice(&(Views::FORMAT + 1).to_be_bytes());
     let mut wrong_hash = good.clone();
     wrong_hash[12] = if wrong_hash[12] == b'a' { b'b' } else { b'a' };
     for (name, bytes) in [
-        ("damaged", damaged_json),
+        ("damaged", damaged),
         ("old format", old_format),
         ("wrong hash", wrong_hash),
         ("truncated", good[..7].to_vec()),
