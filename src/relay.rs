@@ -162,29 +162,36 @@ impl Source {
                 Box::pin(ledger.subscribe(after, Filter::default()).map(|d| d.map(|d| (d.seq, d.bytes))))
             }
             Source::Remote { url, client, .. } => {
-                let (url, client) = (url.clone(), client.clone());
-                Box::pin(async_stream::try_stream! {
-                    use eventsource_stream::Eventsource;
-                    let response = client
-                        .get(format!("{url}/events/stream"))
-                        .header("Last-Event-ID", after.to_string())
-                        .send()
-                        .await
-                        .map_err(remote)?
-                        .error_for_status()
-                        .map_err(remote)?;
-                    let mut events = response.bytes_stream().eventsource();
-                    while let Some(event) = events.next().await {
-                        let event = event.map_err(remote)?;
-                        if let Ok(seq) = event.id.parse::<u64>() {
-                            yield (seq, event.data.into_bytes());
-                        }
-                    }
-                    Err(remote("the event stream ended"))?;
-                })
+                let ended = futures::stream::once(async { Err(remote("the event stream ended")) });
+                Box::pin(server_events(client.clone(), url.clone(), after, Vec::new()).chain(ended))
             }
         }
     }
+}
+
+/// The records of an `amity serve` event stream (SSE) after `after`, with
+/// its `query` filters, as `(seq, stored bytes)`; ends when the server ends
+/// the stream.
+pub fn server_events(client: reqwest::Client, url: String, after: u64, query: Vec<(&'static str, String)>) -> Records {
+    Box::pin(async_stream::try_stream! {
+        use eventsource_stream::Eventsource;
+        let response = client
+            .get(format!("{url}/events/stream"))
+            .query(&query)
+            .header("Last-Event-ID", after.to_string())
+            .send()
+            .await
+            .map_err(remote)?
+            .error_for_status()
+            .map_err(remote)?;
+        let mut events = response.bytes_stream().eventsource();
+        while let Some(event) = events.next().await {
+            let event = event.map_err(remote)?;
+            if let Ok(seq) = event.id.parse::<u64>() {
+                yield (seq, event.data.into_bytes());
+            }
+        }
+    })
 }
 
 /// Connects to NATS (retrying in the background if it is down).

@@ -395,7 +395,8 @@ pub fn seal(submissions: &[Value]) -> Vec<crate::Record> {
             data,
             sources,
             prev.clone(),
-        );
+        )
+        .0;
         prev.clone_from(&record.hash);
         records.push(record);
     }

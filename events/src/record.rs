@@ -55,20 +55,6 @@ impl<'a> RecordRef<'a> {
     }
 }
 
-/// The record without `hash`: what the hash is computed over.
-#[derive(Serialize)]
-struct Unsealed<'a> {
-    data: &'a Value,
-    id: &'a str,
-    occurred: &'a str,
-    prev: &'a str,
-    recorded_at: &'a str,
-    seq: u64,
-    sources: &'a Value,
-    #[serde(rename = "type")]
-    event_type: &'a str,
-}
-
 /// What idempotency compares: a submission's type, occurred, data, sources.
 #[derive(Serialize)]
 struct Content<'a> {
@@ -84,27 +70,12 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 impl Record {
-    /// Builds a record and computes its hash. The caller (the store's
-    /// committer) owns seq, prev and recorded_at.
+    /// Builds a record, computes its hash, and returns it with its canonical
+    /// bytes, from one serialization: the bytes hashed are the canonical form
+    /// without `,"hash":"…"`, which goes right after `data`, the first key.
+    /// The caller (the store's committer) owns seq, prev and recorded_at.
     #[allow(clippy::too_many_arguments)]
     pub fn seal(
-        seq: u64,
-        id: String,
-        event_type: &str,
-        occurred: String,
-        recorded_at: String,
-        data: Value,
-        sources: Value,
-        prev: String,
-    ) -> Record {
-        Record::seal_with_bytes(seq, id, event_type, occurred, recorded_at, data, sources, prev).0
-    }
-
-    /// [`Record::seal`], also returning the record's canonical bytes, from
-    /// one serialization: the bytes hashed are the canonical form without
-    /// `,"hash":"…"`, which goes right after `data`, the first key.
-    #[allow(clippy::too_many_arguments)]
-    pub fn seal_with_bytes(
         seq: u64,
         id: String,
         event_type: &str,
@@ -139,17 +110,9 @@ impl Record {
 
     /// Lower-case hex SHA-256 of the JCS form of the record without `hash`.
     pub fn compute_hash(&self) -> String {
-        let unsealed = Unsealed {
-            data: &self.data,
-            id: &self.id,
-            occurred: &self.occurred,
-            prev: &self.prev,
-            recorded_at: &self.recorded_at,
-            seq: self.seq,
-            sources: &self.sources,
-            event_type: &self.event_type,
-        };
-        sha256_hex(&serde_json::to_vec(&unsealed).expect("a Value always serializes"))
+        let mut unsealed = Vec::with_capacity(512);
+        self.write_unsealed(&mut unsealed);
+        sha256_hex(&unsealed)
     }
 
     /// Writes the JCS form of the record without `hash` (what `hash` is the
@@ -212,6 +175,21 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// The record without `hash`, serialized the plain way: the reference
+    /// for `write_unsealed`.
+    #[derive(Serialize)]
+    struct Unsealed<'a> {
+        data: &'a Value,
+        id: &'a str,
+        occurred: &'a str,
+        prev: &'a str,
+        recorded_at: &'a str,
+        seq: u64,
+        sources: &'a Value,
+        #[serde(rename = "type")]
+        event_type: &'a str,
+    }
+
     fn sample() -> Record {
         Record::seal(
             1,
@@ -223,6 +201,7 @@ mod tests {
             json!([]),
             GENESIS_PREV.into(),
         )
+        .0
     }
 
     #[test]
@@ -250,7 +229,7 @@ mod tests {
     #[test]
     fn sealing_gives_the_canonical_bytes_and_the_hash_of_the_rest() {
         let record = sample();
-        let (again, bytes) = Record::seal_with_bytes(
+        let (again, bytes) = Record::seal(
             record.seq,
             record.id.clone(),
             &record.event_type,

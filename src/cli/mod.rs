@@ -77,14 +77,8 @@ pub enum Command {
     View {
         #[arg(value_enum)]
         view: views::ViewKind,
-        /// Valid time: the day the view describes (default: today, UTC).
-        #[arg(long, value_parser = views::parse_day)]
-        as_of: Option<chrono::NaiveDate>,
-        /// Transaction time: the view as the ledger stood after record N.
-        #[arg(long)]
-        at_seq: Option<u64>,
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        query: ViewQuery,
     },
     /// Drop the projection checkpoint and refold the whole log.
     Rebuild,
@@ -135,12 +129,8 @@ pub enum Command {
         stream: String,
         #[arg(value_enum)]
         view: Option<views::ViewKind>,
-        #[arg(long, value_parser = views::parse_day)]
-        as_of: Option<chrono::NaiveDate>,
-        #[arg(long)]
-        at_seq: Option<u64>,
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        query: ViewQuery,
     },
     /// The crash harness's writer: append forever from many writers, printing
     /// `SEQ ID HASH` per acknowledgement.
@@ -186,9 +176,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
         }
         Command::Show { key } => read::show(&open_existing(&args.db)?, &key),
         Command::Verify => read::verify(&open_existing(&args.db)?),
-        Command::View { view, as_of, at_seq, json } => {
-            let as_of = as_of.unwrap_or_else(views::today);
-            views::view(&open_existing(&args.db)?, view, as_of, at_seq, json)
+        Command::View { view, query } => {
+            let as_of = query.as_of.unwrap_or_else(views::today);
+            views::view(&open_existing(&args.db)?, view, as_of, query.at_seq, query.json)
         }
         Command::Rebuild => views::rebuild(&open_existing(&args.db)?),
         Command::Backup { dir } => {
@@ -209,8 +199,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
         Command::Relay { nats, url, token_file, stream } => {
             nats::relay(&args.db, nats::RelayArgs { config: stream.config(&nats), url, token_file })
         }
-        Command::FollowNats { nats, stream, view, as_of, at_seq, json } => {
-            let as_of = as_of.unwrap_or_else(views::today);
+        Command::FollowNats { nats, stream, view, query } => {
+            let as_of = query.as_of.unwrap_or_else(views::today);
+            let (at_seq, json) = (query.at_seq, query.json);
             nats::follow_nats(nats::FollowArgs { nats, stream, view, as_of, at_seq, json })
         }
         Command::Subscribe { url, after, follow, type_prefix, party } => {
@@ -218,6 +209,19 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
         }
     }
     .map(|()| ExitCode::SUCCESS)
+}
+
+/// Which state of a view to print, and how.
+#[derive(Debug, clap::Args)]
+pub struct ViewQuery {
+    /// Valid time: the day the view describes (default: today, UTC).
+    #[arg(long, value_parser = views::parse_day)]
+    as_of: Option<chrono::NaiveDate>,
+    /// Transaction time: the view as the ledger stood after record N.
+    #[arg(long)]
+    at_seq: Option<u64>,
+    #[arg(long)]
+    json: bool,
 }
 
 /// The JetStream stream a relay writes.

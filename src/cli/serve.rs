@@ -179,7 +179,6 @@ async fn subscribe_remote(url: String, mut after: u64, follow: bool, filter: Fil
 
 /// One SSE connection, resumed after `after`; advances it as records arrive.
 async fn follow_once(client: &reqwest::Client, url: &str, after: &mut u64, filter: &Filter) -> Result<()> {
-    use eventsource_stream::Eventsource;
     let mut query = vec![];
     if let Some(prefix) = &filter.type_prefix {
         query.push(("type", prefix.clone()));
@@ -187,22 +186,11 @@ async fn follow_once(client: &reqwest::Client, url: &str, after: &mut u64, filte
     if let Some(party) = &filter.party {
         query.push(("party", party.clone()));
     }
-    let response = client
-        .get(format!("{url}/events/stream"))
-        .query(&query)
-        .header("Last-Event-ID", after.to_string())
-        .send()
-        .await
-        .map_err(remote)?
-        .error_for_status()
-        .map_err(remote)?;
-    let mut events = response.bytes_stream().eventsource();
-    while let Some(event) = events.next().await {
-        let event = event.map_err(|e| Error::Storage(format!("the stream: {e}")))?;
-        if let Ok(seq) = event.id.parse::<u64>() {
-            emit(event.data.as_bytes())?;
-            *after = seq;
-        }
+    let mut records = crate::relay::server_events(client.clone(), url.to_string(), *after, query);
+    while let Some(record) = records.next().await {
+        let (seq, bytes) = record?;
+        emit(&bytes)?;
+        *after = seq;
     }
     Ok(())
 }

@@ -273,7 +273,7 @@ fn append_one(
     let id = id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     let now = state.clock.now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
     let recorded_at = if now > *state.last_at { now } else { state.last_at.clone() };
-    let (record, bytes) = Record::seal_with_bytes(
+    let (record, bytes) = Record::seal(
         *state.next_seq,
         id,
         event_type.as_str(),
