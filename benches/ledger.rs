@@ -15,8 +15,8 @@
 //!
 //! with the peak RSS of each phase.
 //!
-//! `cargo bench --bench ledger -- [--records N] [--appends M] [--runs R]`
-//! (defaults 1,000,000, 20,000, 3). The work directory is under
+//! `cargo bench --bench ledger -- [--records N] [--appends M] [--runs R] [--cache-mib C]`
+//! (defaults 1,000,000, 20,000, 3, 64). The work directory is under
 //! `target/bench/` and removed afterwards.
 
 use amity::cli::import::{import, Source};
@@ -35,8 +35,11 @@ mod support;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const WRITERS: usize = 64;
-/// sled's cache for every sled database here, set explicitly (amity's default).
-const CACHE_BYTES: u64 = amity::store::CACHE_BYTES_DEFAULT;
+/// sled's cache for every sled database here, set explicitly: amity's
+/// default, or `--cache-mib N`.
+fn cache_bytes() -> u64 {
+    arg("--cache-mib", amity::store::CACHE_BYTES_DEFAULT >> 20) << 20
+}
 
 /// One printed row: a name, a rate, the baseline it is compared with.
 struct Row {
@@ -66,7 +69,7 @@ struct RawSled {
 
 impl RawSled {
     fn open(dir: &Path) -> RawSled {
-        let db = sled::Config::new().path(dir).cache_capacity(CACHE_BYTES).flush_every_ms(None).open().unwrap();
+        let db = sled::Config::new().path(dir).cache_capacity(cache_bytes()).flush_every_ms(None).open().unwrap();
         let log = db.open_tree("log").unwrap();
         let file = std::fs::File::open(dir.join("db")).unwrap();
         RawSled { db, log, file, next_seq: 1 }
@@ -186,7 +189,7 @@ fn main() {
     );
 
     // 1. Import, as `amity import FILE` does it: check every line, then append.
-    let ledger = Ledger::open(&ledger_dir, Options { cache_bytes: CACHE_BYTES, ..Options::default() }).unwrap();
+    let ledger = Ledger::open(&ledger_dir, Options { cache_bytes: cache_bytes(), ..Options::default() }).unwrap();
     reset_peak_rss();
     let started = Instant::now();
     let imported = import(&ledger, Source::File(&ndjson)).unwrap();
@@ -401,5 +404,5 @@ fn main() {
         mib(raw_size),
         mib(sqlite_size)
     );
-    println!("sled cache {} MiB in every sled database", CACHE_BYTES >> 20);
+    println!("sled cache {} MiB in every sled database", cache_bytes() >> 20);
 }
