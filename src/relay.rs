@@ -35,6 +35,8 @@ pub const PUBLISH_WINDOW: usize = 512;
 /// publish sent while a stream has no leader (a node just lost, a stream
 /// just created) is otherwise never answered.
 const NATS_TIMEOUT: Duration = Duration::from_secs(5);
+/// First pause after a failure; it doubles while failures repeat.
+const RETRY_DELAY_MIN: Duration = Duration::from_millis(100);
 /// Longest pause between attempts after a failure.
 const RETRY_DELAY_MAX: Duration = Duration::from_secs(2);
 
@@ -138,17 +140,7 @@ impl Source {
             }
             Source::Remote { url, client, .. } => {
                 let query = [("after", (seq - 1).to_string()), ("limit", "1".to_string())];
-                let page: serde_json::Value = client
-                    .get(format!("{url}/events"))
-                    .query(&query)
-                    .send()
-                    .await
-                    .map_err(remote)?
-                    .error_for_status()
-                    .map_err(remote)?
-                    .json()
-                    .await
-                    .map_err(remote)?;
+                let page = events_page(client, url, &query).await?;
                 page["records"].get(0).cloned().filter(|r| r["seq"].as_u64() == Some(seq))
             }
         };
@@ -161,12 +153,16 @@ impl Source {
             Source::Local(ledger) => {
                 Box::pin(ledger.subscribe(after, Filter::default()).map(|d| d.map(|d| (d.seq, d.bytes))))
             }
-            Source::Remote { url, client, .. } => {
-                let ended = futures::stream::once(async { Err(remote("the event stream ended")) });
-                Box::pin(server_events(client.clone(), url.clone(), after, Vec::new()).chain(ended))
-            }
+            Source::Remote { url, client, .. } => server_events(client.clone(), url.clone(), after, Vec::new()),
         }
     }
+}
+
+/// One page of `GET /events` from an `amity serve` at `url`:
+/// `{"records": […], "next_after": N}`.
+pub async fn events_page(client: &reqwest::Client, url: &str, query: &[(&str, String)]) -> Result<serde_json::Value> {
+    let response = client.get(format!("{url}/events")).query(query).send().await.map_err(remote)?;
+    response.error_for_status().map_err(remote)?.json().await.map_err(remote)
 }
 
 /// The records of an `amity serve` event stream (SSE) after `after`, with
@@ -247,19 +243,22 @@ pub fn resume_point(position: Option<u64>, stream_last: u64) -> u64 {
 /// (the stream holds records of another ledger). Failures of NATS or of the
 /// ledger's server are logged and retried.
 pub async fn run(source: Source, config: RelayConfig, mut stop: tokio::sync::watch::Receiver<bool>) -> Result<()> {
-    let mut delay = Duration::from_millis(100);
+    let mut delay = RETRY_DELAY_MIN;
     loop {
+        let started = std::time::Instant::now();
         let attempt = tokio::select! {
-            outcome = relay_once(&source, &config) => outcome,
+            attempt = relay_once(&source, &config) => attempt,
             _ = stop.wait_for(|stop| *stop) => return Ok(()),
         };
-        match attempt {
-            Ok(()) => delay = Duration::from_millis(100),
-            Err(e @ (Error::Chain(_) | Error::Usage(_))) => return Err(e),
-            Err(e) => {
-                tracing::warn!(error = %e, "relay interrupted; starting again from the stream's last sequence");
-                eprintln!("amity relay: {e}; retrying");
-            }
+        let error = attempt.err().unwrap_or_else(|| Error::Storage("the ledger's record stream ended".into()));
+        if let Error::Chain(_) | Error::Usage(_) = error {
+            return Err(error);
+        }
+        tracing::warn!(error = %error, "relay interrupted; starting again from the stream's last sequence");
+        eprintln!("amity relay: {error}; retrying");
+        // An attempt that ran a while was a fresh failure, not a repeat.
+        if started.elapsed() > RETRY_DELAY_MAX * 4 {
+            delay = RETRY_DELAY_MIN;
         }
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
@@ -270,7 +269,8 @@ pub async fn run(source: Source, config: RelayConfig, mut stop: tokio::sync::wat
 }
 
 /// One attempt: open the stream, find where to resume, publish until
-/// something fails.
+/// something fails or the ledger's record stream ends (a server shutting
+/// down); either way the caller starts again.
 async fn relay_once(source: &Source, config: &RelayConfig) -> Result<()> {
     let context = context(config).await?;
     let mut stream = stream(&context, config).await?;
@@ -317,7 +317,7 @@ async fn relay_once(source: &Source, config: &RelayConfig) -> Result<()> {
             source.ack(&config.subscription, seq).await?;
         }
     }
-    Err(Error::Storage("the ledger's record stream ended".into()))
+    Ok(())
 }
 
 /// What the relay reads from a stored record.

@@ -46,10 +46,11 @@ impl ChainVerifier {
 
     /// Checks the next stored entry. On success returns the decoded record.
     pub fn check(&mut self, key: &[u8], value: &[u8]) -> Result<Record, ChainError> {
-        let mut buffer = Vec::new();
-        let alone = check_alone(value, &mut buffer);
-        let record = alone.as_ref().ok().map(|(record, _)| record.clone());
-        self.link(key, alone.map(|(_, link)| link))?;
+        let (record, link) = match check_alone(value, &mut Vec::new()) {
+            Ok((record, link)) => (Some(record), Ok(link)),
+            Err(problem) => (None, Err(problem)),
+        };
+        self.link(key, link)?;
         Ok(record.expect("linked, so it decoded"))
     }
 

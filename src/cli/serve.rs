@@ -127,10 +127,6 @@ fn subscribe_local(dir: &Path, after: u64, follow: bool, filter: Filter) -> Resu
     })
 }
 
-fn remote(e: reqwest::Error) -> Error {
-    Error::Storage(format!("the server: {e}"))
-}
-
 async fn subscribe_remote(url: String, mut after: u64, follow: bool, filter: Filter) -> Result<()> {
     let client = reqwest::Client::new();
     if !follow {
@@ -139,15 +135,7 @@ async fn subscribe_remote(url: String, mut after: u64, follow: bool, filter: Fil
             if let Some(prefix) = &filter.type_prefix {
                 query.push(("type", prefix.clone()));
             }
-            let page: serde_json::Value = client
-                .get(format!("{url}/events"))
-                .query(&query)
-                .send()
-                .await
-                .map_err(remote)?
-                .json()
-                .await
-                .map_err(remote)?;
+            let page = crate::relay::events_page(&client, &url, &query).await?;
             for record in page["records"].as_array().into_iter().flatten() {
                 let matches = filter.matches(record.to_string().as_bytes());
                 if matches {
