@@ -375,30 +375,26 @@ impl History {
 }
 
 /// Seals generated submissions into a chain of records as the committer
-/// would (ids `gen-<seq>` where a submission has none, one microsecond of
-/// `recorded_at` per record), for tests and benchmarks of pure code.
+/// does (the same [`crate::decide`] and [`crate::Sealer`]; ids `gen-<seq>`
+/// where a submission has none, one microsecond of `recorded_at` per
+/// record), for tests and benchmarks of pure code. Panics on a submission
+/// the ledger would not append: generated histories are valid.
 pub fn seal(submissions: &[Value]) -> Vec<crate::Record> {
-    let mut prev = crate::GENESIS_PREV.to_string();
+    let (mut knowledge, mut sealer) = (crate::Knowledge::default(), crate::Sealer::default());
     let mut records = Vec::with_capacity(submissions.len());
-    for (i, submission) in submissions.iter().enumerate() {
+    for submission in submissions {
         let bytes = serde_json::to_vec(submission).expect("a Value always serializes");
         let checked = crate::Checked::parse(&bytes).expect("generated submissions are valid");
-        let event_type = checked.event_type();
-        let (id, _, occurred, data, sources) = checked.into_record_parts();
-        let seq = i as u64 + 1;
-        let record = crate::Record::seal(
-            seq,
-            id.unwrap_or_else(|| format!("gen-{seq}")),
-            event_type.as_str(),
-            occurred,
-            recorded_at(seq),
-            data,
-            sources,
-            prev.clone(),
-        )
-        .0;
-        prev.clone_from(&record.hash);
-        records.push(record);
+        let admitted = match crate::decide(&knowledge, checked) {
+            crate::Decision::New(admitted) => admitted,
+            other => panic!("a generated submission was not admitted: {other:?}"),
+        };
+        let seq = sealer.next_seq();
+        let id = admitted.checked().id().map_or_else(|| format!("gen-{seq}"), str::to_string);
+        let sealed = sealer.seal(admitted.checked(), &id, &recorded_at(seq));
+        let (checked, effects) = (*admitted).into_parts();
+        knowledge.absorb(seq, &id, checked.event_type(), checked.content_digest(), &effects);
+        records.push(crate::Record::decode(&sealed.bytes).expect("sealed bytes are a record"));
     }
     records
 }

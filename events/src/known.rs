@@ -86,7 +86,7 @@ pub struct KnownEvent {
     /// The streams the event named; a retraction of it names them too.
     pub streams: Vec<String>,
     /// [`crate::record::content_digest`] of its type, occurred, data, sources.
-    pub content: [u8; 32],
+    pub content: crate::record::ContentDigest,
 }
 
 /// The ledger's knowledge, as validation asks for it.

@@ -15,24 +15,31 @@
 //!   exists, and the effects a record has on that knowledge.
 //! - [`record`]: the stored record, its RFC 8785 (JCS) bytes and SHA-256 hash.
 //! - [`chain`]: the auditor's check of a sequence of stored records.
+//! - [`append`]: the write side: [`append::decide`] (may this be appended?)
+//!   and [`append::Sealer`] (the next record of the chain).
+//! - [`knowledge`]: what the ledger knows, folded from the log in memory.
 //! - [`generate`]: seeded random valid histories for tests and benchmarks.
 
+pub mod append;
 pub mod chain;
 pub mod data;
 pub mod date;
 pub mod error;
 pub mod generate;
+pub mod knowledge;
 pub mod known;
 pub mod limits;
 pub mod money;
 pub mod record;
 pub mod submission;
 
+pub use append::{decide, Decision, Sealed, Sealer};
 pub use chain::{check_alone, ChainError, ChainVerifier, Link};
 pub use data::{EventData, EventType};
 pub use date::Edtf;
 pub use error::{FieldError, Rejection};
+pub use knowledge::Knowledge;
 pub use known::{EntityKey, EntityKind, Known, KnownEvent};
 pub use money::{Currency, Money};
-pub use record::{Record, RecordRef, GENESIS_PREV};
+pub use record::{ContentDigest, Record, RecordRef, GENESIS_PREV};
 pub use submission::{Checked, Expect, Validated};

@@ -45,6 +45,10 @@ pub struct RecordRef<'a> {
     pub occurred: std::borrow::Cow<'a, str>,
     #[serde(borrow)]
     pub data: &'a serde_json::value::RawValue,
+    #[serde(borrow)]
+    pub sources: &'a serde_json::value::RawValue,
+    #[serde(borrow)]
+    pub hash: std::borrow::Cow<'a, str>,
 }
 
 impl<'a> RecordRef<'a> {
@@ -55,14 +59,29 @@ impl<'a> RecordRef<'a> {
     }
 }
 
-/// What idempotency compares: a submission's type, occurred, data, sources.
-#[derive(Serialize)]
-struct Content<'a> {
-    data: &'a Value,
-    occurred: &'a str,
-    sources: &'a Value,
-    #[serde(rename = "type")]
-    event_type: &'a str,
+/// What idempotency compares of a submission and a stored record: the first
+/// 16 bytes of a SHA-256 over its type, occurred, and the JCS bytes of its
+/// data and sources (see [`content_digest`]). Sixteen bytes keep the ledger's
+/// in-memory knowledge small; finding two contents with one digest takes
+/// about 2^64 SHA-256 computations, and would only turn a conflict into an
+/// idempotent no-op for the one who found it.
+pub type ContentDigest = [u8; 16];
+
+/// The [`ContentDigest`] of `type`, `occurred` and the JCS bytes of `data`
+/// and `sources`. The parts are joined with NUL bytes, which none of them can
+/// contain (JSON text escapes control characters), so the join is unambiguous.
+/// Internal to the ledger (never stored or sent), so it may change with
+/// the checkpoint format.
+pub fn content_digest(event_type: &str, occurred: &str, data_jcs: &[u8], sources_jcs: &[u8]) -> ContentDigest {
+    let mut hasher = Sha256::new();
+    for (i, part) in [event_type.as_bytes(), occurred.as_bytes(), data_jcs, sources_jcs].into_iter().enumerate() {
+        if i > 0 {
+            hasher.update([0u8]);
+        }
+        hasher.update(part);
+    }
+    let digest = hasher.finalize();
+    digest[..16].try_into().expect("16 of 32 bytes")
 }
 
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
@@ -70,44 +89,6 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 impl Record {
-    /// Builds a record, computes its hash, and returns it with its canonical
-    /// bytes, from one serialization: the bytes hashed are the canonical form
-    /// without `,"hash":"…"`, which goes right after `data`, the first key.
-    /// The caller (the store's committer) owns seq, prev and recorded_at.
-    #[allow(clippy::too_many_arguments)]
-    pub fn seal(
-        seq: u64,
-        id: String,
-        event_type: &str,
-        occurred: String,
-        recorded_at: String,
-        data: Value,
-        sources: Value,
-        prev: String,
-    ) -> (Record, Vec<u8>) {
-        let mut record = Record {
-            data,
-            hash: String::new(),
-            id,
-            occurred,
-            prev,
-            recorded_at,
-            seq,
-            sources,
-            event_type: event_type.to_string(),
-        };
-        let mut unsealed = Vec::with_capacity(512);
-        let data_end = record.write_unsealed(&mut unsealed);
-        record.hash = sha256_hex(&unsealed);
-        let mut bytes = Vec::with_capacity(unsealed.len() + 80);
-        bytes.extend_from_slice(&unsealed[..data_end]);
-        bytes.extend_from_slice(b",\"hash\":\"");
-        bytes.extend_from_slice(record.hash.as_bytes());
-        bytes.push(b'"');
-        bytes.extend_from_slice(&unsealed[data_end..]);
-        (record, bytes)
-    }
-
     /// Lower-case hex SHA-256 of the JCS form of the record without `hash`.
     pub fn compute_hash(&self) -> String {
         let mut unsealed = Vec::with_capacity(512);
@@ -159,15 +140,18 @@ impl Record {
     }
 
     /// Digest of what idempotency compares.
-    pub fn content_digest(&self) -> [u8; 32] {
-        content_digest(&self.event_type, &self.occurred, &self.data, &self.sources)
+    pub fn content_digest(&self) -> ContentDigest {
+        let data = serde_json::to_vec(&self.data).expect("a Value always serializes");
+        let sources = serde_json::to_vec(&self.sources).expect("a Value always serializes");
+        content_digest(&self.event_type, &self.occurred, &data, &sources)
     }
 }
 
-/// SHA-256 of the JCS form of `{data, occurred, sources, type}`.
-pub fn content_digest(event_type: &str, occurred: &str, data: &Value, sources: &Value) -> [u8; 32] {
-    let content = Content { data, occurred, sources, event_type };
-    Sha256::digest(serde_json::to_vec(&content).expect("a Value always serializes")).into()
+impl RecordRef<'_> {
+    /// Digest of what idempotency compares, from the stored JCS bytes.
+    pub fn content_digest(&self) -> ContentDigest {
+        content_digest(&self.event_type, &self.occurred, self.data.get().as_bytes(), self.sources.get().as_bytes())
+    }
 }
 
 #[cfg(test)]
@@ -191,17 +175,11 @@ mod tests {
     }
 
     fn sample() -> Record {
-        Record::seal(
-            1,
-            "ev-1".into(),
-            "party.registered",
-            "2022".into(),
-            "2026-11-22T10:45:50.123456Z".into(),
-            json!({"party": "vn/hanoi", "name": "Hà Nội \"thủ đô\"\n", "kind": "city", "country": "VN"}),
-            json!([]),
-            GENESIS_PREV.into(),
-        )
-        .0
+        let submission = json!({"id": "ev-1", "type": "party.registered", "occurred": "2022",
+            "data": {"party": "vn/hanoi", "name": "Hà Nội \"thủ đô\"\n", "kind": "city", "country": "VN"}});
+        let checked = crate::Checked::parse(&serde_json::to_vec(&submission).unwrap()).unwrap();
+        let sealed = crate::Sealer::default().seal(&checked, "ev-1", "2026-11-22T10:45:50.123456Z");
+        Record::decode(&sealed.bytes).unwrap()
     }
 
     #[test]
@@ -224,24 +202,6 @@ mod tests {
         spliced.extend_from_slice(format!(",\"hash\":\"{}\"", record.hash).as_bytes());
         spliced.extend_from_slice(&buffer[data_end..]);
         assert_eq!(spliced, record.canonical_bytes());
-    }
-
-    #[test]
-    fn sealing_gives_the_canonical_bytes_and_the_hash_of_the_rest() {
-        let record = sample();
-        let (again, bytes) = Record::seal(
-            record.seq,
-            record.id.clone(),
-            &record.event_type,
-            record.occurred.clone(),
-            record.recorded_at.clone(),
-            record.data.clone(),
-            record.sources.clone(),
-            record.prev.clone(),
-        );
-        assert_eq!(bytes, record.canonical_bytes());
-        assert_eq!(again.hash, again.compute_hash());
-        assert_eq!(again, record);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use crate::error::{join_path, Errors, FieldError, Rejection};
 use crate::known::{self, EntityAttrs, EntityKey, EntityKind, Known};
 use crate::limits::*;
 use crate::money::{Currency, Money};
+use crate::record::{content_digest, ContentDigest};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
@@ -19,6 +20,9 @@ use std::fmt;
 /// The largest submission accepted: room is left for the ledger's own fields
 /// so that no stored record exceeds [`RECORD_BYTES_MAX`].
 pub const SUBMISSION_BYTES_MAX: usize = RECORD_BYTES_MAX - 1024;
+
+/// Length of an id the ledger generates (a hyphenated UUIDv7).
+pub const GENERATED_ID_CHARS: usize = 36;
 
 /// Fields the ledger sets; a writer who sends one is told so.
 const LEDGER_FIELDS: [&str; 4] = ["seq", "recorded_at", "prev", "hash"];
@@ -38,9 +42,12 @@ pub struct Checked {
     event_type: EventType,
     occurred: Edtf,
     occurred_text: String,
-    data: Value,
     typed: EventData,
-    sources: Value,
+    /// `data` and `sources` in JCS form, serialized once here: sealing copies
+    /// these bytes, and the content digest is computed from them.
+    data_jcs: Vec<u8>,
+    sources_jcs: Vec<u8>,
+    content: ContentDigest,
     expect: Option<Expect>,
 }
 
@@ -179,7 +186,11 @@ impl Checked {
         };
         match (event_type, occurred, data, typed) {
             (Some(event_type), Some((occurred, occurred_text)), Some(data), Some(typed)) if errors.is_empty() => {
-                Ok(Checked { id, event_type, occurred, occurred_text, data, typed, sources, expect })
+                // With sorted maps and no floats, serde_json's compact form is JCS.
+                let data_jcs = serde_json::to_vec(&data).expect("a Value always serializes");
+                let sources_jcs = serde_json::to_vec(&sources).expect("a Value always serializes");
+                let content = content_digest(event_type.as_str(), &occurred_text, &data_jcs, &sources_jcs);
+                Ok(Checked { id, event_type, occurred, occurred_text, typed, data_jcs, sources_jcs, content, expect })
             }
             _ => Err(errors.into_rejection()),
         }
@@ -201,16 +212,18 @@ impl Checked {
         &self.occurred_text
     }
 
-    pub fn data(&self) -> &Value {
-        &self.data
-    }
-
     pub fn typed(&self) -> &EventData {
         &self.typed
     }
 
-    pub fn sources(&self) -> &Value {
-        &self.sources
+    /// The JCS bytes of `data`, exactly as they will be stored.
+    pub fn data_jcs(&self) -> &[u8] {
+        &self.data_jcs
+    }
+
+    /// The JCS bytes of `sources`, exactly as they will be stored.
+    pub fn sources_jcs(&self) -> &[u8] {
+        &self.sources_jcs
     }
 
     pub fn expect(&self) -> Option<&Expect> {
@@ -218,13 +231,32 @@ impl Checked {
     }
 
     /// What idempotency compares with a stored record of the same id.
-    pub fn content_digest(&self) -> [u8; 32] {
-        crate::record::content_digest(self.event_type.as_str(), &self.occurred_text, &self.data, &self.sources)
+    pub fn content_digest(&self) -> ContentDigest {
+        self.content
     }
 
-    /// Splits off the parts a record is sealed from.
-    pub fn into_record_parts(self) -> (Option<String>, EventType, String, Value, Value) {
-        (self.id, self.event_type, self.occurred_text, self.data, self.sources)
+    /// The typed payload, moved out once the record is sealed (for the views).
+    pub fn into_typed(self) -> EventData {
+        self.typed
+    }
+
+    /// Bytes of the stored record this submission would become, at most:
+    /// its own parts, the ledger's fields at their widest (a 20-digit seq,
+    /// a generated 36-character id when it names none), and the punctuation.
+    /// Sealing produces exactly this minus the seq's unused digits, so the
+    /// size rule decides the same before and after sealing.
+    pub fn record_bytes_max(&self) -> usize {
+        const FRAME: usize =
+            r#"{"data":,"hash":"","id":"","occurred":"","prev":"","recorded_at":"","seq":,"sources":,"type":""}"#.len();
+        const LEDGER_FIELDS: usize = 64 + 64 + 27 + 20;
+        let id = self.id.as_ref().map_or(GENERATED_ID_CHARS, String::len);
+        FRAME
+            + LEDGER_FIELDS
+            + id
+            + self.data_jcs.len()
+            + self.sources_jcs.len()
+            + self.occurred_text.len()
+            + self.event_type.as_str().len()
     }
 
     /// Checks the rules that depend on what the ledger already holds.

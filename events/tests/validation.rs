@@ -3,7 +3,7 @@
 //! Hanoi for Vientiane, its pledge, an agreement, a few events).
 
 use events::known::EntityAttrs;
-use events::{Checked, EntityKey, EntityKind, EventType, Known, KnownEvent};
+use events::{decide, Checked, Decision, EntityKey, EntityKind, EventType, Known, KnownEvent};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -56,40 +56,48 @@ fn fixture() -> Fixture {
             ..EntityAttrs::default()
         },
     );
+    let content = Checked::parse(&serde_json::to_vec(&ev_1()).unwrap()).unwrap().content_digest();
     let event = |seq, event_type, retracted| KnownEvent {
         seq,
         event_type,
         retracted,
         streams: vec!["party:vn".into()],
-        content: [0; 32],
+        content,
     };
     let mut events = HashMap::new();
     events.insert("ev-1".to_string(), event(1, EventType::PartyRegistered, false));
     events.insert("ev-gone".to_string(), event(2, EventType::AidDelivered, true));
     events.insert("ev-retraction".to_string(), event(3, EventType::EventRetracted, false));
-    Fixture { entities, events, streams: HashMap::new() }
+    let streams = HashMap::from([("project:justice-hq".to_string(), 2)]);
+    Fixture { entities, events, streams }
 }
 
-/// Runs both steps of validation on `submission`. `Ok(())` expects it valid;
+/// Parses `submission` and decides it against the fixture, as the committer
+/// and import's dry run do. `Ok(())` expects it new and valid;
 /// `Err((field, fragment))` expects an error on `field` whose rule contains
-/// `fragment` (other errors may accompany it).
+/// `fragment` (other errors may accompany it). A conflict is reported as
+/// field `conflict` and an idempotent re-send as field `existing`, so the
+/// same table covers them.
 fn check(submission: Value, expected: Result<(), (&str, &str)>) {
     let bytes = serde_json::to_vec(&submission).unwrap();
     check_bytes(&bytes, expected);
 }
 
 fn check_bytes(bytes: &[u8], expected: Result<(), (&str, &str)>) {
-    let result = Checked::parse(bytes).and_then(|checked| checked.validate(&fixture()));
+    let result = Checked::parse(bytes).map(|checked| decide(&fixture(), checked));
     let shown = String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).to_string();
-    match (result, expected) {
-        (Ok(_), Ok(())) => {}
-        (Err(rejection), Err((field, fragment))) => {
-            assert!(
-                rejection.errors.iter().any(|e| e.field == field && e.rule.contains(fragment)),
-                "{shown}\nwanted `{field}: …{fragment}…`, got: {rejection}"
-            );
-        }
-        (got, want) => panic!("{shown}\ngot {got:?}\nwanted {want:?}"),
+    let errors = match result {
+        Ok(Decision::New(_)) => Vec::new(),
+        Ok(Decision::Rejected(rejection)) | Err(rejection) => rejection.errors,
+        Ok(Decision::Conflict(message)) => vec![events::FieldError::new("conflict", message)],
+        Ok(Decision::Existing(seq)) => vec![events::FieldError::new("existing", format!("seq {seq}"))],
+    };
+    match expected {
+        Ok(()) => assert!(errors.is_empty(), "{shown}\nwanted it appended, got {errors:?}"),
+        Err((field, fragment)) => assert!(
+            errors.iter().any(|e| e.field == field && e.rule.contains(fragment)),
+            "{shown}\nwanted `{field}: …{fragment}…`, got: {errors:?}"
+        ),
     }
 }
 
@@ -452,4 +460,32 @@ fn one_error_per_broken_rule() {
     let rejection = checked.validate(&fixture()).unwrap_err();
     let fields: Vec<&str> = rejection.errors.iter().map(|e| e.field.as_str()).collect();
     assert_eq!(fields, ["data.donor", "data.recipient"], "{rejection}");
+}
+
+/// `ev-1` as the fixture knows it: the content its digest was taken from.
+fn ev_1() -> Value {
+    json!({"id": "ev-1", "type": "party.registered", "occurred": "2022",
+        "data": {"party": "vn", "name": "Việt Nam", "kind": "country", "country": "VN"}})
+}
+
+#[test]
+fn idempotency_conflicts_and_expect() {
+    check(ev_1(), Err(("existing", "seq 1")));
+    let mut changed = ev_1();
+    changed["occurred"] = json!("2023");
+    check(changed, Err(("conflict", "already seq 1 with other content")));
+    let mut new = ev_1();
+    new["id"] = json!("ev-new");
+    check(new.clone(), Err(("data.party", "`vn` already exists")));
+    new["data"]["party"] = json!("vn/hue");
+    check(new, Ok(()));
+    let progress = |version: u64, project: &str| {
+        json!({"type": "project.progress", "occurred": "2023-11",
+            "expect": {"stream": format!("project:{project}"), "version": version},
+            "data": {"project": project, "status": "reviewed"}})
+    };
+    check(progress(2, "justice-hq"), Ok(()));
+    check(progress(1, "justice-hq"), Err(("conflict", "is at version 2, not the expected 1")));
+    // A broken rule is reported as such, before any `expect` is looked at.
+    check(progress(1, "bridge"), Err(("data.project", "not in the ledger")));
 }

@@ -1,0 +1,291 @@
+//! The write side, pure: [`decide`] answers "may this submission be
+//! appended?" against what the ledger knows, and [`Sealer`] turns an admitted
+//! submission into the next record of the chain (seq, prev, recorded_at, JCS
+//! bytes, hash): the write-side twin of [`crate::ChainVerifier`]. The store's
+//! committer, import's check pass and the history generator all decide and
+//! seal with this code, so a dry run and a commit cannot disagree.
+//! [`Overlay`] is what a group (or a dry run) sees: the ledger's knowledge
+//! plus what it has admitted so far. Must never: read a clock, a file or a
+//! random source (time and generated ids come in as arguments).
+
+use crate::error::Rejection;
+use crate::known::{Effects, EntityAttrs, EntityKey, Known, KnownEvent};
+use crate::limits::RECORD_BYTES_MAX;
+use crate::record::{ContentDigest, GENESIS_PREV};
+use crate::submission::{Checked, Validated};
+use crate::EventType;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+
+/// What the ledger does with one submission.
+#[derive(Debug)]
+pub enum Decision {
+    /// Its id is already at this seq with the same content: append nothing.
+    Existing(u64),
+    /// New, and every rule holds: seal it.
+    New(Box<Validated>),
+    /// Every broken rule (HTTP 400, exit 2).
+    Rejected(Rejection),
+    /// The id exists with other content, or an `expect` did not hold (HTTP
+    /// 409, exit 3).
+    Conflict(String),
+}
+
+/// Decides one submission against `known`: idempotency, then every rule
+/// (references, duplicates, retraction targets, consistency, the record size
+/// limit, all reported together), then `expect`.
+pub fn decide(known: &impl Known, submission: Checked) -> Decision {
+    if let Some(id) = submission.id() {
+        if let Some(existing) = known.event(id) {
+            if existing.content != submission.content_digest() {
+                return Decision::Conflict(format!(
+                    "id `{id}` is already seq {} with other content; re-sending must repeat type, occurred, data and sources exactly",
+                    existing.seq
+                ));
+            }
+            return Decision::Existing(existing.seq);
+        }
+    }
+    let record_bytes = submission.record_bytes_max();
+    let size_rule = (record_bytes > RECORD_BYTES_MAX)
+        .then(|| format!("the record would be up to {record_bytes} bytes, more than {RECORD_BYTES_MAX}"));
+    let validated = match (submission.validate(known), size_rule) {
+        (Err(mut rejection), Some(rule)) => {
+            rejection.errors.push(crate::FieldError { field: "submission".into(), rule });
+            return Decision::Rejected(rejection);
+        }
+        (Err(rejection), None) => return Decision::Rejected(rejection),
+        (Ok(_), Some(rule)) => return Decision::Rejected(Rejection::one("submission", rule)),
+        (Ok(validated), None) => validated,
+    };
+    if let Some(expect) = validated.checked().expect() {
+        let version = known.stream_version(&expect.stream);
+        if version != expect.version {
+            return Decision::Conflict(format!(
+                "stream `{}` is at version {version}, not the expected {}",
+                expect.stream, expect.version
+            ));
+        }
+    }
+    Decision::New(Box::new(validated))
+}
+
+/// One sealed record: what is stored (`bytes`, the JCS form) and the fields
+/// the ledger set, so nobody needs to parse the bytes again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sealed {
+    pub seq: u64,
+    pub id: String,
+    pub event_type: EventType,
+    pub recorded_at: String,
+    pub hash: String,
+    pub bytes: Vec<u8>,
+}
+
+/// The chain's write head: the next seq, the hash it links to, and the last
+/// `recorded_at` (which never goes back). Cloning it is how a group that
+/// fails is rolled back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sealer {
+    next_seq: u64,
+    prev: String,
+    last_recorded_at: String,
+}
+
+impl Default for Sealer {
+    fn default() -> Self {
+        Sealer { next_seq: 1, prev: GENESIS_PREV.to_string(), last_recorded_at: String::new() }
+    }
+}
+
+impl Sealer {
+    /// The head after a stored record: its seq, hash and `recorded_at`.
+    pub fn after(seq: u64, hash: &str, recorded_at: &str) -> Sealer {
+        Sealer { next_seq: seq + 1, prev: hash.to_string(), last_recorded_at: recorded_at.to_string() }
+    }
+
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// The hash the next record links to.
+    pub fn prev(&self) -> &str {
+        &self.prev
+    }
+
+    /// Seals `submission` as the next record. `id` is the submission's own
+    /// or one the caller generated; `now` is the clock, already formatted as
+    /// `recorded_at` is (RFC 3339 UTC, microseconds); an earlier `now` than
+    /// the last record's is raised to it.
+    ///
+    /// One pass: the parts are copied once into the stored form, with room
+    /// for `hash`, and SHA-256 runs over the stored form minus that room,
+    /// which is exactly the record without `hash` in JCS form.
+    pub fn seal(&mut self, submission: &Checked, id: &str, now: &str) -> Sealed {
+        // These go into the bytes unescaped: ids and EDTF dates never need
+        // escaping (their alphabets are checked), nor do type names.
+        debug_assert!(id.bytes().all(|b| b.is_ascii_alphanumeric() || b".:_-".contains(&b)), "{id}");
+        debug_assert!(now.len() == 27, "{now}");
+        if now > self.last_recorded_at.as_str() {
+            self.last_recorded_at = now.to_string();
+        }
+        let seq = self.next_seq;
+        let event_type = submission.event_type();
+        let mut bytes = Vec::with_capacity(submission.record_bytes_max());
+        bytes.extend_from_slice(b"{\"data\":");
+        bytes.extend_from_slice(submission.data_jcs());
+        let hash_at = bytes.len();
+        bytes.extend_from_slice(b",\"hash\":\"");
+        let hex_at = bytes.len();
+        bytes.extend_from_slice(&[b'0'; 64]);
+        bytes.extend_from_slice(b"\"");
+        let rest_at = bytes.len();
+        for (key, value) in [("id", id), ("occurred", submission.occurred_text()), ("prev", &self.prev)] {
+            bytes.extend_from_slice(b",\"");
+            bytes.extend_from_slice(key.as_bytes());
+            bytes.extend_from_slice(b"\":\"");
+            bytes.extend_from_slice(value.as_bytes());
+            bytes.push(b'"');
+        }
+        bytes.extend_from_slice(b",\"recorded_at\":\"");
+        bytes.extend_from_slice(self.last_recorded_at.as_bytes());
+        bytes.extend_from_slice(b"\",\"seq\":");
+        bytes.extend_from_slice(seq.to_string().as_bytes());
+        bytes.extend_from_slice(b",\"sources\":");
+        bytes.extend_from_slice(submission.sources_jcs());
+        bytes.extend_from_slice(b",\"type\":\"");
+        bytes.extend_from_slice(event_type.as_str().as_bytes());
+        bytes.extend_from_slice(b"\"}");
+        let mut hasher = Sha256::new();
+        hasher.update(&bytes[..hash_at]);
+        hasher.update(&bytes[rest_at..]);
+        let hash = hex::encode(hasher.finalize());
+        bytes[hex_at..hex_at + 64].copy_from_slice(hash.as_bytes());
+        debug_assert!(bytes.len() <= submission.record_bytes_max());
+        self.next_seq += 1;
+        self.prev.clone_from(&hash);
+        Sealed { seq, id: id.to_string(), event_type, recorded_at: self.last_recorded_at.clone(), hash, bytes }
+    }
+}
+
+/// Knowledge not yet absorbed by the ledger: a group's, or a dry run's.
+#[derive(Default, Debug)]
+pub struct Changes {
+    events: HashMap<String, KnownEvent>,
+    retracted: HashMap<String, u64>,
+    streams: HashMap<String, u64>,
+    entities: HashMap<EntityKey, EntityAttrs>,
+}
+
+/// The ledger as it will be once what this overlay admitted is appended:
+/// `base` plus changes. A group's overlay sits on the ledger's knowledge; a
+/// dry run's overlay holds a whole import's worth.
+pub struct Overlay<B: Known> {
+    base: B,
+    changes: Changes,
+}
+
+impl<B: Known> Overlay<B> {
+    pub fn new(base: B) -> Self {
+        Overlay { base, changes: Changes::default() }
+    }
+
+    pub fn base(&self) -> &B {
+        &self.base
+    }
+
+    /// Records what appending a record (with these effects) changes. `id`
+    /// is `None` only in a dry run of a submission that names none.
+    pub fn absorb(
+        &mut self,
+        seq: u64,
+        id: Option<&str>,
+        event_type: EventType,
+        content: ContentDigest,
+        effects: &Effects,
+    ) {
+        for stream in &effects.streams {
+            let version = self.stream_version(stream) + 1;
+            self.changes.streams.insert(stream.clone(), version);
+        }
+        if let Some((entity, attrs)) = &effects.introduces {
+            self.changes.entities.insert(entity.clone(), attrs.clone());
+        }
+        if let Some(target) = &effects.retracts {
+            self.changes.retracted.insert(target.clone(), seq);
+        }
+        if let Some(id) = id {
+            // A retraction cannot be retracted, so its streams are never asked for.
+            let streams = if event_type == EventType::EventRetracted { Vec::new() } else { effects.streams.clone() };
+            let event = KnownEvent { seq, event_type, retracted: false, streams, content };
+            self.changes.events.insert(id.to_string(), event);
+        }
+    }
+}
+
+impl<B: Known> Known for Overlay<B> {
+    fn entity(&self, entity: &EntityKey) -> Option<EntityAttrs> {
+        match self.changes.entities.get(entity) {
+            Some(attrs) => Some(attrs.clone()),
+            None => self.base.entity(entity),
+        }
+    }
+
+    fn event(&self, id: &str) -> Option<KnownEvent> {
+        let mut event = match self.changes.events.get(id) {
+            Some(event) => event.clone(),
+            None => self.base.event(id)?,
+        };
+        event.retracted |= self.changes.retracted.contains_key(id);
+        Some(event)
+    }
+
+    fn stream_version(&self, stream: &str) -> u64 {
+        match self.changes.streams.get(stream) {
+            Some(version) => *version,
+            None => self.base.stream_version(stream),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Record;
+    use serde_json::json;
+
+    fn checked(value: serde_json::Value) -> Checked {
+        Checked::parse(&serde_json::to_vec(&value).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn sealing_gives_the_canonical_bytes_and_a_hash_the_verifier_accepts() {
+        let submission = checked(json!({"id": "ev-1", "type": "party.registered", "occurred": "2022-04",
+            "data": {"party": "vn/hanoi", "name": "Hà Nội \"thủ đô\"\n\u{1}", "kind": "city", "country": "VN"},
+            "sources": [{"title": "Báo", "quote": "Hà Nội – Viêng Chăn"}]}));
+        let mut sealer = Sealer::default();
+        let first = sealer.seal(&submission, "ev-1", "2026-11-22T10:45:50.123456Z");
+        let second = sealer.seal(&submission, "ev-2", "2026-11-22T10:45:50.000001Z");
+        let mut verifier = crate::ChainVerifier::default();
+        for sealed in [&first, &second] {
+            let record = verifier.check(&sealed.seq.to_be_bytes(), &sealed.bytes).unwrap();
+            assert_eq!(record.canonical_bytes(), sealed.bytes, "stored bytes are the JCS form");
+            assert_eq!((record.hash.as_str(), record.id.as_str()), (sealed.hash.as_str(), sealed.id.as_str()));
+        }
+        let second: Record = Record::decode(&second.bytes).unwrap();
+        assert_eq!(second.recorded_at, "2026-11-22T10:45:50.123456Z", "recorded_at never goes back");
+        assert_eq!(second.prev, first.hash);
+        assert!(first.bytes.len() <= submission.record_bytes_max());
+    }
+
+    #[test]
+    fn the_content_digest_of_a_submission_is_that_of_its_record() {
+        let submission = checked(json!({"type": "activity.held", "occurred": "2023",
+            "data": {"category": "forum", "title": "T", "parties": ["vn/hanoi"], "figures": {"b": 2, "a": 1}}}));
+        let sealed = Sealer::default().seal(&submission, "x", "2026-11-22T10:45:50.123456Z");
+        let record = Record::decode(&sealed.bytes).unwrap();
+        assert_eq!(record.content_digest(), submission.content_digest());
+        let stored = crate::RecordRef::decode(&sealed.bytes).unwrap();
+        assert_eq!(stored.content_digest(), submission.content_digest());
+    }
+}

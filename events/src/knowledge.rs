@@ -1,0 +1,229 @@
+//! [`Knowledge`]: what the ledger knows, as one in-memory fold of the log,
+//! and the [`Known`] that [`crate::append::decide`] asks. Ids map to their
+//! seq; each seq keeps its content digest, type and the streams it named;
+//! streams keep their version; entities their attributes; retracted seqs are
+//! a set. It is derived from the log alone, checkpointed with the views and
+//! caught up from the log on open, exactly as they are.
+//!
+//! Memory per record, kept small on purpose: a 16-byte hash of the id and
+//! the seq in a hash map (~32 bytes with the map's slack), a 16-byte content
+//! digest, a 1-byte type, a 4-byte end offset and 4 bytes per stream named
+//! (usually 2–4). Stream names are interned once each (an `IndexSet`), so a
+//! party named by a million records costs its name once.
+
+use crate::data::{EventData, EventType};
+use crate::known::{self, Effects, EntityAttrs, EntityKey, Known, KnownEvent};
+use crate::record::{ContentDigest, RecordRef};
+use indexmap::IndexSet;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeSet, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// An event id as the knowledge keys it: the first 16 bytes of its SHA-256.
+/// Two ids with one key would take about 2^64 SHA-256 computations to find.
+type IdKey = u128;
+
+fn id_key(id: &str) -> IdKey {
+    let digest = Sha256::digest(id.as_bytes());
+    u128::from_le_bytes(digest[..16].try_into().expect("16 of 32 bytes"))
+}
+
+/// The keys are already uniformly random (SHA-256), so hashing them again
+/// would only cost time: the map uses their low 64 bits as they are.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 ^= u64::from_le_bytes(word);
+        }
+    }
+
+    fn write_u128(&mut self, key: u128) {
+        self.0 = key as u64;
+    }
+}
+
+type IdMap = HashMap<IdKey, u64, BuildHasherDefault<IdHasher>>;
+
+/// The ledger's knowledge after seq [`Knowledge::seq`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Knowledge {
+    seq: u64,
+    ids: IdMap,
+    /// Per seq (index `seq - 1`): what idempotency compares.
+    contents: Vec<ContentDigest>,
+    /// Per seq: the event type's index in [`EventType::ALL`].
+    types: Vec<u8>,
+    /// Per seq: where its streams end in `stream_refs` (they start where the
+    /// previous seq's end).
+    stream_ends: Vec<u32>,
+    stream_refs: Vec<u32>,
+    /// Every stream named so far; a stream's id is its index here.
+    streams: IndexSet<Box<str>>,
+    /// Per stream id: how many records have named it.
+    versions: Vec<u64>,
+    /// Introduced entities by stream id; attributes only where a pledge or
+    /// project has some (most entities have none).
+    entities: HashMap<u32, Option<Box<EntityAttrs>>>,
+    /// Seqs of retracted records.
+    retracted: BTreeSet<u64>,
+}
+
+impl Knowledge {
+    /// The last seq absorbed.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// The seq of the record with this id, if any.
+    pub fn seq_of(&self, id: &str) -> Option<u64> {
+        self.ids.get(&id_key(id)).copied()
+    }
+
+    /// How many records have named `stream`.
+    pub fn version(&self, stream: &str) -> u64 {
+        self.streams.get_index_of(stream).map_or(0, |i| self.versions[i])
+    }
+
+    fn intern(&mut self, stream: &str) -> u32 {
+        let index = match self.streams.get_index_of(stream) {
+            Some(index) => index,
+            None => {
+                self.versions.push(0);
+                self.streams.insert_full(stream.into()).0
+            }
+        };
+        u32::try_from(index).expect("fewer than 2^32 streams")
+    }
+
+    fn streams_of(&self, seq: u64) -> Vec<String> {
+        let at = (seq - 1) as usize;
+        let start = if at == 0 { 0 } else { self.stream_ends[at - 1] as usize };
+        let end = self.stream_ends[at] as usize;
+        let names = self.stream_refs[start..end].iter().map(|&i| self.streams[i as usize].to_string());
+        names.collect()
+    }
+
+    /// Absorbs the next record, given the effects validation computed for
+    /// it (the committer's path: nothing is decoded again).
+    pub fn absorb(&mut self, seq: u64, id: &str, event_type: EventType, content: ContentDigest, effects: &Effects) {
+        assert_eq!(seq, self.seq + 1, "knowledge absorbs records in seq order");
+        self.seq = seq;
+        self.ids.insert(id_key(id), seq);
+        self.contents.push(content);
+        let type_index = EventType::ALL.iter().position(|t| *t == event_type).expect("a known type");
+        self.types.push(type_index as u8);
+        // A retraction cannot be retracted, so its streams are never asked for.
+        if event_type != EventType::EventRetracted {
+            for stream in &effects.streams {
+                let index = self.intern(stream);
+                self.stream_refs.push(index);
+            }
+        }
+        for stream in &effects.streams {
+            let index = self.intern(stream);
+            self.versions[index as usize] += 1;
+        }
+        self.stream_ends.push(u32::try_from(self.stream_refs.len()).expect("fewer than 2^32 stream references"));
+        if let Some((entity, attrs)) = &effects.introduces {
+            let index = self.intern(&entity.to_string());
+            let attrs = (*attrs != EntityAttrs::default()).then(|| Box::new(attrs.clone()));
+            self.entities.insert(index, attrs);
+        }
+        if let Some(target) = &effects.retracts {
+            if let Some(target_seq) = self.seq_of(target) {
+                self.retracted.insert(target_seq);
+            }
+        }
+    }
+
+    /// Absorbs a stored record (catching up from the log): derives its
+    /// effects as validation did when it was appended. `data` is its typed
+    /// payload, decoded once by the caller (who also folds it into views).
+    pub fn absorb_stored(&mut self, record: &RecordRef<'_>, data: &EventData) -> Result<(), String> {
+        let event_type = record.event_type.parse::<EventType>()?;
+        let mut target_streams = Vec::new();
+        let mut retracts = None;
+        if let EventData::EventRetracted(d) = data {
+            let target = self.event(&d.target).ok_or_else(|| format!("retracts unknown event `{}`", d.target))?;
+            target_streams = target.streams;
+            retracts = Some(d.target.clone());
+        }
+        let effects =
+            Effects { introduces: known::introduction(data), streams: known::streams(data, &target_streams), retracts };
+        if record.seq != self.seq + 1 {
+            return Err(format!("knowledge is at seq {}, so it cannot absorb seq {}", self.seq, record.seq));
+        }
+        self.absorb(record.seq, &record.id, event_type, record.content_digest(), &effects);
+        Ok(())
+    }
+}
+
+impl Known for Knowledge {
+    fn entity(&self, key: &EntityKey) -> Option<EntityAttrs> {
+        let index = self.streams.get_index_of(key.to_string().as_str())?;
+        let attrs = self.entities.get(&(index as u32))?;
+        Some(attrs.as_deref().cloned().unwrap_or_default())
+    }
+
+    fn event(&self, id: &str) -> Option<KnownEvent> {
+        let seq = self.seq_of(id)?;
+        let at = (seq - 1) as usize;
+        Some(KnownEvent {
+            seq,
+            event_type: EventType::ALL[self.types[at] as usize],
+            retracted: self.retracted.contains(&seq),
+            streams: self.streams_of(seq),
+            content: self.contents[at],
+        })
+    }
+
+    fn stream_version(&self, stream: &str) -> u64 {
+        self.version(stream)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::append::{decide, Decision, Sealer};
+    use crate::generate::History;
+    use crate::Checked;
+
+    /// Knowledge absorbed from validation's effects equals knowledge caught
+    /// up from the stored bytes, and it answers as the overlay did.
+    #[test]
+    fn absorbing_effects_and_catching_up_from_stored_bytes_agree() {
+        let mut history = History::new(7);
+        let (mut live, mut caught_up, mut sealer) = (Knowledge::default(), Knowledge::default(), Sealer::default());
+        for _ in 0..2_000 {
+            let submission = history.next_submission();
+            let checked = Checked::parse(&serde_json::to_vec(&submission).unwrap()).unwrap();
+            let Decision::New(admitted) = decide(&live, checked) else { panic!("generated submissions are new") };
+            let id = admitted.checked().id().map_or_else(|| format!("gen-{}", sealer.next_seq()), str::to_string);
+            let sealed = sealer.seal(admitted.checked(), &id, "2026-11-22T10:45:50.123456Z");
+            let (checked, effects) = (*admitted).into_parts();
+            live.absorb(sealed.seq, &id, checked.event_type(), checked.content_digest(), &effects);
+            let stored = RecordRef::decode(&sealed.bytes).unwrap();
+            let data = EventData::decode_json(checked.event_type(), stored.data.get()).unwrap();
+            caught_up.absorb_stored(&stored, &data).unwrap();
+        }
+        assert_eq!(live, caught_up);
+        assert_eq!(live.seq(), 2_000);
+        let round_trip: Knowledge = postcard_like_round_trip(&live);
+        assert_eq!(round_trip, live);
+    }
+
+    fn postcard_like_round_trip(knowledge: &Knowledge) -> Knowledge {
+        serde_json::from_slice(&serde_json::to_vec(knowledge).unwrap()).unwrap()
+    }
+}
