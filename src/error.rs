@@ -1,7 +1,12 @@
 //! The `amity` crate's one error type. Each variant says what the user sees:
-//! the CLI's exit code and (for the service) the HTTP status.
+//! the CLI's exit code and (for the service) the HTTP status. Failures from
+//! outside keep their kind and their source: a full disk, a busy port and an
+//! unreachable server are three different errors, not one string.
 
 use events::{ChainError, Rejection};
+
+/// Any error a failure came from, kept for its message and its kind.
+pub type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -21,10 +26,22 @@ pub enum Error {
     /// result body rather than an error.
     #[error("verification failed: {0}")]
     Chain(#[from] ChainError),
-    /// The disk or sled failed, or the ledger is in use by another process.
+    /// sled or the disk under it failed while reading or writing the ledger.
     /// Exit 4, HTTP 500.
-    #[error("storage error: {0}")]
-    Storage(String),
+    #[error("storage error: {context}: {source}")]
+    Storage { context: String, source: Source },
+    /// The ledger cannot take this request now: it is held by another
+    /// process, closed, or stopped after a storage error. Exit 4, HTTP 503.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// A local file or socket (not the ledger's own storage) failed: an
+    /// address already in use, an unwritable output. Exit 4, HTTP 500.
+    #[error("{context}: {source}")]
+    Io { context: String, source: std::io::Error },
+    /// A peer over the network failed or could not be reached: the ledger's
+    /// server for `--url` commands, NATS for the relay. Exit 5, HTTP 502.
+    #[error("network error: {context}: {source}")]
+    Network { context: String, source: Source },
 }
 
 impl Error {
@@ -34,14 +51,27 @@ impl Error {
             Error::Chain(_) => 1,
             Error::Invalid(_) | Error::Usage(_) => 2,
             Error::Conflict(_) => 3,
-            Error::Storage(_) => 4,
+            Error::Storage { .. } | Error::Unavailable(_) | Error::Io { .. } => 4,
+            Error::Network { .. } => 5,
         }
+    }
+
+    pub fn storage(context: impl Into<String>, source: impl Into<Source>) -> Error {
+        Error::Storage { context: context.into(), source: source.into() }
+    }
+
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Error {
+        Error::Io { context: context.into(), source }
+    }
+
+    pub fn network(context: impl Into<String>, source: impl Into<Source>) -> Error {
+        Error::Network { context: context.into(), source: source.into() }
     }
 }
 
 impl From<std::io::Error> for Error {
     fn from(error: std::io::Error) -> Self {
-        Error::Storage(error.to_string())
+        Error::io("I/O", error)
     }
 }
 

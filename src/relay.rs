@@ -19,7 +19,7 @@
 
 use crate::error::{Error, Result};
 use crate::store::Ledger;
-use crate::subscribe::Filter;
+use crate::subscribe::{Delivered, Filter};
 use async_nats::jetstream::{self, stream::StorageType};
 use futures::{Stream, StreamExt};
 use std::pin::Pin;
@@ -81,10 +81,10 @@ pub enum Source {
     Remote { url: String, token: Option<String>, client: reqwest::Client },
 }
 
-type Records = Pin<Box<dyn Stream<Item = Result<(u64, Vec<u8>)>> + Send>>;
+type Records = Pin<Box<dyn Stream<Item = Result<Delivered>> + Send>>;
 
-fn remote(e: impl std::fmt::Display) -> Error {
-    Error::Storage(format!("the ledger's server: {e}"))
+fn remote(e: reqwest::Error) -> Error {
+    Error::network("the ledger's server", e)
 }
 
 impl Source {
@@ -111,7 +111,9 @@ impl Source {
         match self {
             Source::Local(ledger) => {
                 let (ledger, name) = (ledger.clone(), name.to_string());
-                tokio::task::spawn_blocking(move || ledger.ack(&name, seq)).await.map_err(remote)?
+                tokio::task::spawn_blocking(move || ledger.ack(&name, seq))
+                    .await
+                    .map_err(|e| Error::Unavailable(format!("storing the position: {e}")))?
             }
             Source::Remote { url, client, token } => {
                 let mut request =
@@ -150,9 +152,7 @@ impl Source {
     /// Every record after `after`, then each new one as it is committed.
     fn records(&self, after: u64) -> Records {
         match self {
-            Source::Local(ledger) => {
-                Box::pin(ledger.subscribe(after, Filter::default()).map(|d| d.map(|d| (d.seq, d.bytes))))
-            }
+            Source::Local(ledger) => Box::pin(ledger.subscribe(after, Filter::default())),
             Source::Remote { url, client, .. } => server_events(client.clone(), url.clone(), after, Vec::new()),
         }
     }
@@ -166,8 +166,8 @@ pub async fn events_page(client: &reqwest::Client, url: &str, query: &[(&str, St
 }
 
 /// The records of an `amity serve` event stream (SSE) after `after`, with
-/// its `query` filters, as `(seq, stored bytes)`; ends when the server ends
-/// the stream.
+/// its `query` filters; ends when the server ends the stream. Each event's
+/// data is the stored record, read once here for its id and hash.
 pub fn server_events(client: reqwest::Client, url: String, after: u64, query: Vec<(&'static str, String)>) -> Records {
     Box::pin(async_stream::try_stream! {
         use eventsource_stream::Eventsource;
@@ -182,9 +182,9 @@ pub fn server_events(client: reqwest::Client, url: String, after: u64, query: Ve
             .map_err(remote)?;
         let mut events = response.bytes_stream().eventsource();
         while let Some(event) = events.next().await {
-            let event = event.map_err(remote)?;
+            let event = event.map_err(|e| Error::network("the ledger's event stream", e.to_string()))?;
             if let Ok(seq) = event.id.parse::<u64>() {
-                yield (seq, event.data.into_bytes());
+                yield Delivered::from_stored(seq, event.data.into_bytes())?;
             }
         }
     })
@@ -198,7 +198,7 @@ pub async fn connect(config: &RelayConfig) -> Result<async_nats::Client> {
         .connection_timeout(Duration::from_secs(5))
         .connect(config.servers().as_slice())
         .await
-        .map_err(|e| Error::Storage(format!("NATS {}: {e}", config.nats)))
+        .map_err(|e| Error::network(format!("NATS {}", config.nats), e))
 }
 
 /// A JetStream context whose every request and acknowledgement times out.
@@ -207,8 +207,8 @@ pub async fn context(config: &RelayConfig) -> Result<jetstream::Context> {
     Ok(jetstream::ContextBuilder::new().timeout(NATS_TIMEOUT).build(client))
 }
 
-fn nats(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::Storage(format!("NATS: {what}: {e}"))
+fn nats(what: &str, e: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::network(format!("NATS: {what}"), e)
 }
 
 /// Opens the stream, creating it if missing: file storage, `replicas`
@@ -250,7 +250,7 @@ pub async fn run(source: Source, config: RelayConfig, mut stop: tokio::sync::wat
             attempt = relay_once(&source, &config) => attempt,
             _ = stop.wait_for(|stop| *stop) => return Ok(()),
         };
-        let error = attempt.err().unwrap_or_else(|| Error::Storage("the ledger's record stream ended".into()));
+        let error = attempt.err().unwrap_or_else(|| Error::Unavailable("the ledger's record stream ended".into()));
         if let Error::Chain(_) | Error::Usage(_) = error {
             return Err(error);
         }
@@ -289,14 +289,15 @@ async fn relay_once(source: &Source, config: &RelayConfig) -> Result<()> {
     while let Some(chunk) = records.next().await {
         let mut acks = Vec::with_capacity(chunk.len());
         for record in chunk {
-            let (seq, bytes) = record?;
+            let record = record?;
+            let seq = record.seq;
             if seq != expected {
-                return Err(Error::Storage(format!("the ledger sent seq {seq} where seq {expected} was next")));
+                let problem = format!("the ledger sent seq {seq} where seq {expected} was next");
+                return Err(Error::Chain(events::ChainError { seq: expected, problem }));
             }
             expected += 1;
-            let publish = publication(seq, bytes)?;
-            let subject = format!("{}.{}", config.subject_prefix, publish.0);
-            let ack = context.send_publish(subject, publish.1).await.map_err(|e| nats("publishing", e))?;
+            let subject = format!("{}.{}", config.subject_prefix, record.event_type);
+            let ack = context.send_publish(subject, publication(record)).await.map_err(|e| nats("publishing", e))?;
             acks.push((seq, ack));
         }
         let mut acknowledged = None;
@@ -320,29 +321,16 @@ async fn relay_once(source: &Source, config: &RelayConfig) -> Result<()> {
     Ok(())
 }
 
-/// What the relay reads from a stored record.
-#[derive(serde::Deserialize)]
-struct Addressed<'a> {
-    #[serde(borrow)]
-    id: std::borrow::Cow<'a, str>,
-    #[serde(borrow)]
-    hash: std::borrow::Cow<'a, str>,
-    #[serde(borrow, rename = "type")]
-    event_type: std::borrow::Cow<'a, str>,
-}
-
-/// The subject suffix (the record's type) and the message for one record.
-fn publication(seq: u64, bytes: Vec<u8>) -> Result<(String, jetstream::message::PublishMessage)> {
-    let record: Addressed<'_> = serde_json::from_slice(&bytes)
-        .map_err(|e| Error::Chain(events::ChainError { seq, problem: format!("not a record: {e}") }))?;
-    let (id, hash, event_type) = (record.id.to_string(), record.hash.to_string(), record.event_type.to_string());
-    let publish = jetstream::message::PublishMessage::build()
-        .payload(bytes.into())
-        .message_id(id)
-        .expected_last_sequence(seq - 1)
-        .header(SEQ_HEADER, seq.to_string().as_str())
-        .header(HASH_HEADER, hash.as_str());
-    Ok((event_type, publish))
+/// The message for one record: its stored bytes unmodified, with the
+/// headers that let JetStream (and a consumer) check it; nothing is parsed.
+fn publication(record: Delivered) -> jetstream::message::PublishMessage {
+    let bytes = bytes::Bytes::copy_from_slice(&record.bytes);
+    jetstream::message::PublishMessage::build()
+        .payload(bytes)
+        .message_id(record.id.as_str())
+        .expected_last_sequence(record.seq - 1)
+        .header(SEQ_HEADER, record.seq.to_string().as_str())
+        .header(HASH_HEADER, record.hash.as_str())
 }
 
 /// The message at the stream's last sequence must be this ledger's record

@@ -24,7 +24,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use futures::StreamExt;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{watch, Semaphore};
@@ -112,7 +112,9 @@ fn error_response(error: &Error, index: Option<usize>) -> Response {
     let (status, kind) = match error {
         Error::Invalid(_) | Error::Usage(_) => (StatusCode::BAD_REQUEST, "rejected"),
         Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
-        Error::Chain(_) | Error::Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "storage"),
+        Error::Chain(_) | Error::Storage { .. } | Error::Io { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "storage"),
+        Error::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        Error::Network { .. } => (StatusCode::BAD_GATEWAY, "network"),
     };
     let mut body = json!({"error": kind, "message": error.to_string()});
     if let Error::Invalid(rejection) = error {
@@ -148,13 +150,13 @@ fn refusal(state: &AppState, headers: &HeaderMap) -> Option<Response> {
 }
 
 /// Stored records as a JSON array, byte for byte as stored.
-fn records_json(records: impl IntoIterator<Item = Vec<u8>>) -> String {
+fn records_json<B: AsRef<[u8]>>(records: impl IntoIterator<Item = B>) -> String {
     let mut out = String::from("[");
     for (i, bytes) in records.into_iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        out.push_str(&String::from_utf8_lossy(&bytes));
+        out.push_str(&String::from_utf8_lossy(bytes.as_ref()));
     }
     out.push(']');
     out
@@ -176,12 +178,12 @@ async fn post_events(State(state): State<AppState>, headers: HeaderMap, body: By
     match state.ledger.append_group_async(submissions).await {
         Err(e) => error_response(&e.error, Some(e.index)),
         Ok(appended) => {
+            // The sealed bytes, exactly as stored: nothing is serialized again.
             let status = if appended.iter().all(|a| a.existed) { StatusCode::OK } else { StatusCode::CREATED };
-            let records: Vec<Vec<u8>> = appended.iter().map(|a| a.record.canonical_bytes()).collect();
             if batch {
-                json_text(status, records_json(records))
+                json_text(status, records_json(appended.iter().map(|a| &a.bytes[..])))
             } else {
-                json_text(status, String::from_utf8_lossy(&records[0]).into_owned())
+                json_text(status, String::from_utf8_lossy(&appended[0].bytes).into_owned())
             }
         }
     }
@@ -223,7 +225,7 @@ async fn get_events(State(state): State<AppState>, Query(query): Query<PageQuery
             json_text(StatusCode::OK, format!("{{\"next_after\":{next_after},\"records\":{}}}", records_json(records)))
         }
         Ok(Err(e)) => error_response(&e, None),
-        Err(e) => error_response(&Error::Storage(e.to_string()), None),
+        Err(e) => error_response(&Error::Unavailable(format!("a blocking task failed: {e}")), None),
     }
 }
 
@@ -289,19 +291,27 @@ async fn get_view(State(state): State<AppState>, Path(view): Path<String>, Query
         Some(Err(e)) => return error_response(&Error::Usage(format!("as_of: {e}")), None),
     };
     let at_seq = query.at_seq;
-    let body: Option<Value> = state.ledger.read_views(|views| {
-        let value = match view.as_str() {
-            "agreements" => serde_json::to_value(views.agreements(as_of, at_seq)),
-            "projects" => serde_json::to_value(views.projects(as_of, at_seq)),
-            "aid" => serde_json::to_value(views.aid(at_seq)),
-            "visits" => serde_json::to_value(views.visits(at_seq)),
-            _ => return None,
-        };
-        Some(value.expect("views serialize"))
-    });
+    // Read-your-writes: the views reflect every record durable when the
+    // request came; the query itself runs off the runtime's workers.
+    state.ledger.views_reflect(state.ledger.head().seq).await;
+    let ledger = state.ledger.clone();
+    let body = tokio::task::spawn_blocking(move || {
+        ledger.read_views(|views| {
+            let value = match view.as_str() {
+                "agreements" => serde_json::to_value(views.agreements(as_of, at_seq)),
+                "projects" => serde_json::to_value(views.projects(as_of, at_seq)),
+                "aid" => serde_json::to_value(views.aid(at_seq)),
+                "visits" => serde_json::to_value(views.visits(at_seq)),
+                _ => return None,
+            };
+            Some(value.expect("views serialize"))
+        })
+    })
+    .await;
     match body {
-        Some(body) => axum::Json(body).into_response(),
-        None => {
+        Err(e) => error_response(&Error::Unavailable(format!("a blocking task failed: {e}")), None),
+        Ok(Some(body)) => axum::Json(body).into_response(),
+        Ok(None) => {
             let body = json!({"error": "not_found", "message": "views are agreements, projects, aid and visits"});
             (StatusCode::NOT_FOUND, axum::Json(body)).into_response()
         }
@@ -318,14 +328,16 @@ async fn get_verify(State(state): State<AppState>) -> Response {
             axum::Json(json!({"ok": false, "seq": e.seq, "problem": e.problem})).into_response()
         }
         Ok(Err(e)) => error_response(&e, None),
-        Err(e) => error_response(&Error::Storage(e.to_string()), None),
+        Err(e) => error_response(&Error::Unavailable(format!("a blocking task failed: {e}")), None),
     }
 }
 
 async fn get_health(State(state): State<AppState>) -> Response {
     let head = state.ledger.head();
-    axum::Json(json!({"seq": head.seq, "head": head.hash, "uptime_s": state.started.elapsed().as_secs()}))
-        .into_response()
+    let failure = state.ledger.failure();
+    axum::Json(json!({"seq": head.seq, "head": head.hash, "views_seq": state.ledger.views_seq(),
+        "ok": failure.is_none(), "failure": failure, "uptime_s": state.started.elapsed().as_secs()}))
+    .into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -355,7 +367,7 @@ async fn put_subscription(
     match stored {
         Ok(Ok(())) => axum::Json(json!({"name": name, "seq": ack.seq})).into_response(),
         Ok(Err(e)) => error_response(&e, None),
-        Err(e) => error_response(&Error::Storage(e.to_string()), None),
+        Err(e) => error_response(&Error::Unavailable(format!("a blocking task failed: {e}")), None),
     }
 }
 

@@ -1,15 +1,19 @@
 //! Subscriptions: a stream of stored records after a position, first caught
-//! up from the log, then following the committer's durable head, with no gap,
-//! no duplicate and no reordering at the hand-over (both phases are the same
-//! loop: read the next seqs up to the durable head, then wait for it to move).
-//! A slow subscriber only reads further behind; it never holds up writers and
-//! never buffers more than one chunk. Must never: yield a record that is not
-//! yet durable, or use sled's `watch_prefix` (it blocks writers).
+//! up from the log, then following the durable head, with no gap, no
+//! duplicate and no reordering at the hand-over (both phases are the same
+//! loop: take the next seqs up to the durable head, then wait for it to
+//! move). Recent records come from the ledger's in-memory tail, shared by
+//! every subscriber, with their seq, id, type and hash already known; only a
+//! subscriber further behind than the tail reads the log. A slow subscriber
+//! only reads further behind; it never holds up writers and never buffers
+//! more than one chunk. Must never: yield a record that is not yet durable,
+//! or use sled's `watch_prefix` (it blocks writers).
 
 use crate::error::{Error, Result};
 use crate::store::Ledger;
-use events::{EventData, EventType, RecordRef};
+use events::{ChainError, EventData, EventType, RecordRef};
 use futures::Stream;
+use std::sync::Arc;
 
 /// Records read from the log per blocking read.
 pub const CATCH_UP_CHUNK_RECORDS: u64 = 512;
@@ -49,12 +53,29 @@ impl Filter {
     }
 }
 
-/// One record as delivered: its seq, its type, and its stored bytes.
+/// One record as delivered: its seq, id, type and hash, and its stored
+/// bytes (shared with the tail, never copied per subscriber).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivered {
     pub seq: u64,
+    pub id: String,
     pub event_type: String,
-    pub bytes: Vec<u8>,
+    pub hash: String,
+    pub bytes: Arc<[u8]>,
+}
+
+impl Delivered {
+    /// A record read back from the log.
+    pub fn from_stored(seq: u64, bytes: Vec<u8>) -> Result<Delivered> {
+        let record = RecordRef::decode(&bytes).map_err(|problem| ChainError { seq, problem })?;
+        Ok(Delivered {
+            seq,
+            id: record.id.into_owned(),
+            event_type: record.event_type.into_owned(),
+            hash: record.hash.into_owned(),
+            bytes: bytes.into(),
+        })
+    }
 }
 
 /// The `type` of a stored record without parsing it: stored bytes are JCS,
@@ -89,22 +110,38 @@ impl Ledger {
                     continue;
                 }
                 let to = durable.min(next + CATCH_UP_CHUNK_RECORDS - 1);
-                let reader = ledger.clone();
-                let chunk = tokio::task::spawn_blocking(move || reader.range_bytes(next, to).collect::<Result<Vec<_>>>())
-                    .await
-                    .map_err(|e| Error::Storage(format!("reading the log: {e}")))??;
-                for (seq, bytes) in chunk {
-                    if seq != next {
-                        Err(Error::Storage(format!("seq {next} is missing from the log")))?;
+                let chunk = match ledger.recent(next, to) {
+                    Some(recent) => recent
+                        .iter()
+                        .map(|c| Delivered {
+                            seq: c.seq,
+                            id: c.id.clone(),
+                            event_type: c.event_type.as_str().to_string(),
+                            hash: c.hash.clone(),
+                            bytes: Arc::clone(&c.bytes),
+                        })
+                        .collect(),
+                    None => {
+                        let reader = ledger.clone();
+                        let read = move || -> Result<Vec<Delivered>> {
+                            reader.range_bytes(next, to).map(|entry| entry.and_then(|(seq, bytes)| Delivered::from_stored(seq, bytes))).collect()
+                        };
+                        tokio::task::spawn_blocking(read)
+                            .await
+                            .map_err(|e| Error::Unavailable(format!("the log reader stopped: {e}")))??
+                    }
+                };
+                for delivered in chunk {
+                    if delivered.seq != next {
+                        Err(ChainError { seq: next, problem: "missing from the log".into() })?;
                     }
                     next += 1;
-                    let event_type = stored_type(&bytes);
-                    if filter.accepts(&event_type, &bytes) {
-                        yield Delivered { seq, event_type, bytes };
+                    if filter.accepts(&delivered.event_type, &delivered.bytes) {
+                        yield delivered;
                     }
                 }
                 if next <= to {
-                    Err(Error::Storage(format!("seq {next} is missing from the log")))?;
+                    Err(ChainError { seq: next, problem: "missing from the log".into() })?;
                 }
             }
         }
@@ -123,11 +160,18 @@ mod tests {
     #[test]
     fn filters_by_type_prefix_and_named_party() {
         use super::Filter;
-        let stored = |submission: serde_json::Value| events::generate::seal(&[submission])[0].canonical_bytes();
-        let visit = stored(serde_json::json!({"type": "visit.held", "occurred": "2023",
-            "data": {"visit": "v", "delegation_of": "vn/hanoi", "host": "la/vientiane", "led_by": {"name": "A"}}}));
-        let retraction = stored(serde_json::json!({"type": "event.retracted", "occurred": "2024",
-            "data": {"target": "x", "reason": "r"}}));
+        let party = |id: &str| {
+            serde_json::json!({"type": "party.registered", "occurred": "2022",
+                "data": {"party": id, "name": id, "kind": "city", "country": "VN"}})
+        };
+        let records = events::generate::seal(&[
+            party("vn/hanoi"),
+            party("la/vientiane"),
+            serde_json::json!({"id": "v", "type": "visit.held", "occurred": "2023",
+                "data": {"visit": "v", "delegation_of": "vn/hanoi", "host": "la/vientiane", "led_by": {"name": "A"}}}),
+            serde_json::json!({"type": "event.retracted", "occurred": "2024", "data": {"target": "v", "reason": "r"}}),
+        ]);
+        let (visit, retraction) = (records[2].canonical_bytes(), records[3].canonical_bytes());
         let filter = |type_prefix: Option<&str>, party: Option<&str>| Filter {
             type_prefix: type_prefix.map(str::to_string),
             party: party.map(str::to_string),

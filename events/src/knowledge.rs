@@ -151,6 +151,21 @@ impl Knowledge {
     /// payload, decoded once by the caller (who also folds it into views).
     pub fn absorb_stored(&mut self, record: &RecordRef<'_>, data: &EventData) -> Result<(), String> {
         let event_type = record.event_type.parse::<EventType>()?;
+        self.absorb_data(record.seq, &record.id, event_type, record.content_digest(), data)
+    }
+
+    /// [`Knowledge::absorb_stored`] from the parts of a decoded record.
+    pub fn absorb_data(
+        &mut self,
+        seq: u64,
+        id: &str,
+        event_type: EventType,
+        content: ContentDigest,
+        data: &EventData,
+    ) -> Result<(), String> {
+        if seq != self.seq + 1 {
+            return Err(format!("knowledge is at seq {}, so it cannot absorb seq {seq}", self.seq));
+        }
         let mut target_streams = Vec::new();
         let mut retracts = None;
         if let EventData::EventRetracted(d) = data {
@@ -160,10 +175,7 @@ impl Knowledge {
         }
         let effects =
             Effects { introduces: known::introduction(data), streams: known::streams(data, &target_streams), retracts };
-        if record.seq != self.seq + 1 {
-            return Err(format!("knowledge is at seq {}, so it cannot absorb seq {}", self.seq, record.seq));
-        }
-        self.absorb(record.seq, &record.id, event_type, record.content_digest(), &effects);
+        self.absorb(seq, id, event_type, content, &effects);
         Ok(())
     }
 }

@@ -33,6 +33,7 @@ pub fn day(date: NaiveDate) -> Day {
 
 /// A record decoded once for all projections. Owned, so that decoding can
 /// run on another thread than folding.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Event {
     pub seq: u64,
     pub id: String,

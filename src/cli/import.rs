@@ -182,8 +182,7 @@ fn check(ledger: &Ledger, source: Source<'_>) -> Result<u64> {
         let outcome = parsed.and_then(|checked| dry_run.check(checked));
         match outcome {
             Ok(_) => {}
-            Err(Error::Storage(e)) => return Err(Error::Storage(e)),
-            Err(error) => {
+            Err(error @ (Error::Invalid(_) | Error::Usage(_) | Error::Conflict(_))) => {
                 if matches!(error, Error::Conflict(_)) {
                     conflicts += 1;
                 } else {
@@ -193,6 +192,7 @@ fn check(ledger: &Ledger, source: Source<'_>) -> Result<u64> {
                     report(number, &error);
                 }
             }
+            Err(error) => return Err(error),
         }
     }
     bar.finish_and_clear();

@@ -279,9 +279,9 @@ fn append(dir: &Path, json: Option<String>) -> Result<()> {
     let appended = ledger.append(checked)?;
     ledger.close()?;
     if appended.existed {
-        eprintln!("already present as seq {}; nothing appended", appended.record.seq);
+        eprintln!("already present as seq {}; nothing appended", appended.seq);
     }
-    read::print(&String::from_utf8_lossy(&appended.record.canonical_bytes()))
+    read::print(&String::from_utf8_lossy(&appended.bytes))
 }
 
 /// Turns a usage problem into the error the CLI reports (exit 2).

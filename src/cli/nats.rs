@@ -82,7 +82,8 @@ async fn read_stream(nats: &str, name: &str) -> Result<Views> {
     let context = relay::context(&config).await?;
     let mut stream =
         context.get_stream(name).await.map_err(|e| Error::Usage(format!("stream {name} at {nats}: {e}")))?;
-    let end = stream.info().await.map_err(|e| Error::Storage(format!("NATS: {e}")))?.state.last_sequence;
+    let end =
+        stream.info().await.map_err(|e| Error::network("NATS: reading the stream's state", e))?.state.last_sequence;
     let mut views = Views::default();
     let mut verifier = ChainVerifier::default();
     if end == 0 {
@@ -95,11 +96,12 @@ async fn read_stream(nats: &str, name: &str) -> Result<Views> {
             ..Default::default()
         })
         .await
-        .map_err(|e| Error::Storage(format!("NATS: creating a consumer on {name}: {e}")))?;
-    let mut messages = consumer.messages().await.map_err(|e| Error::Storage(format!("NATS: {e}")))?;
+        .map_err(|e| Error::network(format!("NATS: creating a consumer on {name}"), e))?;
+    let mut messages = consumer.messages().await.map_err(|e| Error::network("NATS: reading messages", e))?;
     while let Some(message) = messages.next().await {
-        let message = message.map_err(|e| Error::Storage(format!("NATS: reading {name}: {e}")))?;
-        let position = message.info().map_err(|e| Error::Storage(format!("NATS: {e}")))?.stream_sequence;
+        let message = message.map_err(|e| Error::network(format!("NATS: reading {name}"), e))?;
+        let position =
+            message.info().map_err(|e| Error::network("NATS: a message's info", e.to_string()))?.stream_sequence;
         let seq = verifier.count() + 1;
         if position != seq {
             return Err(chain(seq, format!("the stream goes on at sequence {position}: a record is missing")));

@@ -21,7 +21,7 @@ const RECONNECTS_MAX: u32 = 30;
 const RECONNECT_DELAY_MS: u64 = 1000;
 
 pub(super) fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| Error::Storage(e.to_string()))
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| Error::io("starting the runtime", e))
 }
 
 /// The write token: `AMITY_TOKEN`, else the first line of `token_file`.
@@ -176,9 +176,9 @@ async fn follow_once(client: &reqwest::Client, url: &str, after: &mut u64, filte
     }
     let mut records = crate::relay::server_events(client.clone(), url.to_string(), *after, query);
     while let Some(record) = records.next().await {
-        let (seq, bytes) = record?;
-        emit(&bytes)?;
-        *after = seq;
+        let record = record?;
+        emit(&record.bytes)?;
+        *after = record.seq;
     }
     Ok(())
 }

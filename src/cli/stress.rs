@@ -27,8 +27,10 @@ pub fn run(dir: &Path, writers: usize, seed: u64) -> Result<()> {
     ];
     ledger.append_group(parties).map_err(|e| e.error)?;
     let out = Arc::new(Mutex::new(std::io::stdout()));
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| Error::Storage(e.to_string()))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("starting the runtime", e))?;
     runtime.block_on(async {
         let tasks: Vec<_> = (0..writers)
             .map(|w| {
@@ -40,7 +42,7 @@ pub fn run(dir: &Path, writers: usize, seed: u64) -> Result<()> {
                             "data": {"category": "exchange", "title": format!("stress {seed} writer {w} record {i}"),
                                 "parties": ["vn/hanoi", "la/vientiane"]}}));
                         let appended = ledger.append_group_async(vec![submission]).await.map_err(|e| e.error)?;
-                        let record = &appended[0].record;
+                        let record = &appended[0];
                         let mut out = out.lock().expect("not poisoned");
                         writeln!(out, "{} {} {}", record.seq, record.id, record.hash)?;
                         out.flush()?;
@@ -50,7 +52,7 @@ pub fn run(dir: &Path, writers: usize, seed: u64) -> Result<()> {
             })
             .collect();
         for task in tasks {
-            task.await.map_err(|e| Error::Storage(e.to_string()))??;
+            task.await.map_err(|e| Error::Unavailable(format!("a writer task failed: {e}")))??;
         }
         Ok(())
     })

@@ -209,9 +209,10 @@ pub fn visits_table(view: &VisitsView) -> String {
 pub fn rebuild(ledger: &Ledger) -> Result<()> {
     let bar = progress_bar(ledger.head().seq, "rebuilding");
     let started = Instant::now();
-    let count = ledger.rebuild(|seq| {
+    let progress = bar.clone();
+    let count = ledger.rebuild(move |seq| {
         if seq % 4096 == 0 {
-            bar.set_position(seq);
+            progress.set_position(seq);
         }
     })?;
     bar.finish_and_clear();

@@ -44,15 +44,14 @@ impl AnchorFile {
         let mut file = match File::open(path) {
             Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::Storage(format!("cannot read the anchor {}: {e}", path.display()))),
+            Err(e) => return Err(Error::storage(format!("reading the anchor {}", path.display()), e)),
         };
         let mut bytes = Vec::with_capacity(ANCHOR_BYTES);
         file.by_ref().take(ANCHOR_BYTES as u64 + 1).read_to_end(&mut bytes)?;
         parse(&bytes).map(Some).ok_or_else(|| {
-            Error::Storage(format!(
-                "the anchor {} is damaged (expected `{MAGIC} <seq> <hash>`); the ledger will not open until it is restored",
-                path.display()
-            ))
+            let problem =
+                format!("damaged (expected `{MAGIC} <seq> <hash>`); the ledger will not open until it is restored");
+            Error::storage(format!("the anchor {}", path.display()), problem)
         })
     }
 

@@ -1,22 +1,51 @@
-//! Projection checkpoints: the views' state and the seq (and hash) it
-//! reflects, in the `checkpoints` tree, so that opening a large ledger does
-//! not replay it from the start. A checkpoint is a cache, never a source of
-//! truth: one from another format, one whose hash does not match the log at
-//! its seq, or one that does not decode is discarded and rebuilt.
+//! Checkpoints of derived state, in the `checkpoints` tree: the views (key
+//! `views`, saved by the projector) and the ledger's knowledge (key
+//! `knowledge`, saved by the committer), each with the seq (and hash) it
+//! reflects, so that opening a large ledger does not replay it from the
+//! start. A checkpoint is a cache, never a source of truth: one from another
+//! format, one whose hash does not match the log at its seq, or one that
+//! does not decode is discarded and rebuilt. [`catch_up`] brings both up to
+//! the log in one pass.
 //!
 //! Value layout: format (u32 BE) ‖ seq (u64 BE) ‖ hash (64 hex bytes) ‖
-//! SHA-256 of the rest (32 bytes) ‖ the views in postcard (a compact binary
+//! SHA-256 of the rest (32 bytes) ‖ the state in postcard (a compact binary
 //! serde format: saving and loading the whole state is several times faster
 //! than JSON, and smaller). A binary format can decode damaged bytes into a
 //! wrong state without complaint, hence the digest.
 
-use events::ChainError;
+use crate::error::{Error, Result};
+use events::{ChainError, ContentDigest, EventType, Knowledge, RecordRef};
 use projections::{Event, Views};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-const KEY: &[u8] = b"views";
 const HEADER_BYTES: usize = 4 + 8 + 64 + DIGEST_BYTES;
 const DIGEST_BYTES: usize = 32;
+
+/// Derived state that is checkpointed.
+pub trait State: Serialize + DeserializeOwned + Default {
+    const KEY: &'static [u8];
+    /// Bumped whenever the serialized layout or the fold's meaning changes.
+    const FORMAT: u32;
+    fn seq(&self) -> u64;
+}
+
+impl State for Views {
+    const KEY: &'static [u8] = b"views";
+    const FORMAT: u32 = Views::FORMAT;
+    fn seq(&self) -> u64 {
+        self.seq
+    }
+}
+
+impl State for Knowledge {
+    const KEY: &'static [u8] = b"knowledge";
+    const FORMAT: u32 = 1;
+    fn seq(&self) -> u64 {
+        Knowledge::seq(self)
+    }
+}
 
 /// Records folded since the last checkpoint before the committer writes a
 /// new one (and always on close), at the least; see [`checkpoint_due`].
@@ -34,23 +63,23 @@ pub fn checkpoint_due(seq: u64, checkpointed: u64) -> bool {
 }
 
 /// The stored checkpoint, if there is one. The error says why it cannot be
-/// used; the caller logs it and rebuilds the views.
-pub fn load(tree: &sled::Tree, log: &sled::Tree) -> Result<Option<Views>, String> {
-    let Some(bytes) = tree.get(KEY).map_err(|e| e.to_string())? else {
+/// used; the caller logs it and rebuilds the state.
+pub fn load<T: State>(tree: &sled::Tree, log: &sled::Tree) -> Result<Option<T>, String> {
+    let Some(bytes) = tree.get(T::KEY).map_err(|e| e.to_string())? else {
         return Ok(None);
     };
     if bytes.len() < HEADER_BYTES {
         return Err("checkpoint is truncated".into());
     }
     let format = u32::from_be_bytes(bytes[..4].try_into().expect("4 bytes"));
-    if format != Views::FORMAT {
-        return Err(format!("checkpoint format {format} is not the current {}", Views::FORMAT));
+    if format != T::FORMAT {
+        return Err(format!("checkpoint format {format} is not the current {}", T::FORMAT));
     }
     let seq = u64::from_be_bytes(bytes[4..12].try_into().expect("8 bytes"));
     let hash = std::str::from_utf8(&bytes[12..76]).map_err(|_| "checkpoint hash is not text")?;
     let stored = log.get(seq.to_be_bytes()).map_err(|e| e.to_string())?;
     let matches = match stored {
-        Some(record) if seq > 0 => events::Record::decode(&record).is_ok_and(|r| r.hash == hash),
+        Some(record) if seq > 0 => RecordRef::decode(&record).is_ok_and(|r| r.hash == hash),
         None if seq == 0 => true,
         _ => false,
     };
@@ -61,28 +90,44 @@ pub fn load(tree: &sled::Tree, log: &sled::Tree) -> Result<Option<Views>, String
     if Sha256::digest(state).as_slice() != &bytes[HEADER_BYTES - DIGEST_BYTES..HEADER_BYTES] {
         return Err("checkpoint is damaged: its digest does not match".into());
     }
-    let views: Views = postcard::from_bytes(state).map_err(|e| format!("checkpoint: {e}"))?;
-    if views.seq != seq {
-        return Err(format!("checkpoint says seq {seq} but its state is at {}", views.seq));
+    let loaded: T = postcard::from_bytes(state).map_err(|e| format!("checkpoint: {e}"))?;
+    if loaded.seq() != seq {
+        return Err(format!("checkpoint says seq {seq} but its state is at {}", loaded.seq()));
     }
-    Ok(Some(views))
+    Ok(Some(loaded))
 }
 
-pub fn save(tree: &sled::Tree, views: &Views, hash: &str) -> sled::Result<()> {
+/// `hash` is the hash of the record at `state.seq()`.
+pub fn save<T: State>(tree: &sled::Tree, state: &T, hash: &str) -> sled::Result<()> {
     let mut bytes = Vec::with_capacity(HEADER_BYTES + 4096);
-    bytes.extend_from_slice(&Views::FORMAT.to_be_bytes());
-    bytes.extend_from_slice(&views.seq.to_be_bytes());
+    bytes.extend_from_slice(&T::FORMAT.to_be_bytes());
+    bytes.extend_from_slice(&state.seq().to_be_bytes());
     bytes.extend_from_slice(hash.as_bytes());
     bytes.extend_from_slice(&[0; DIGEST_BYTES]);
-    let mut bytes = postcard::to_extend(views, bytes).expect("views always serialize");
+    let mut bytes = postcard::to_extend(state, bytes).expect("state always serializes");
     let digest = Sha256::digest(&bytes[HEADER_BYTES..]);
     bytes[HEADER_BYTES - DIGEST_BYTES..HEADER_BYTES].copy_from_slice(&digest);
-    tree.insert(KEY, bytes)?;
+    tree.insert(T::KEY, bytes)?;
     Ok(())
 }
 
-pub fn drop_all(tree: &sled::Tree) -> sled::Result<()> {
-    tree.clear()
+pub fn remove<T: State>(tree: &sled::Tree) -> sled::Result<()> {
+    tree.remove(T::KEY).map(|_| ())
+}
+
+/// The stored checkpoint of `T`, or a fresh state when there is none or it
+/// cannot be used (which is logged, and the bad checkpoint removed).
+pub fn load_or_default<T: State>(tree: &sled::Tree, log: &sled::Tree) -> Result<T> {
+    match load::<T>(tree, log) {
+        Ok(Some(state)) => Ok(state),
+        Ok(None) => Ok(T::default()),
+        Err(reason) => {
+            let key = String::from_utf8_lossy(T::KEY);
+            tracing::warn!(%reason, "discarding the {key} checkpoint; rebuilding it from the log");
+            remove::<T>(tree).map_err(|e| Error::storage("removing a checkpoint", e))?;
+            Ok(T::default())
+        }
+    }
 }
 
 /// Records per message between the decoding thread and the folding one.
@@ -90,19 +135,53 @@ const FOLD_BATCH_RECORDS: usize = 1024;
 /// Batches in flight between the two: bounds the memory the pipeline holds.
 const FOLD_BATCHES_IN_FLIGHT: usize = 4;
 
-type Decoded = Result<Vec<(u64, Option<Event>)>, ChainError>;
+/// One stored record, decoded once for both folds.
+struct Decoded {
+    seq: u64,
+    event_type: Option<EventType>,
+    content: ContentDigest,
+    event: Option<Event>,
+}
 
-/// Folds log records after `views.seq`, calling `progress` with each seq.
-/// Decoding (the larger cost) runs on a second thread, a bounded pipeline
-/// ahead of the fold, so a rebuild uses both cores.
-pub fn catch_up(views: &mut Views, log: &sled::Tree, mut progress: impl FnMut(u64)) -> Result<(), ChainError> {
-    let from = views.seq + 1;
+type Chunk = Result<Vec<Decoded>>;
+
+/// Brings `views` and `knowledge` (either may be absent) up to seq `to`,
+/// reading the log once from the first seq either lacks, and calling
+/// `progress` with each seq. Decoding (the larger cost) runs on a second
+/// thread, a bounded pipeline ahead of the folds, so it uses both cores. A
+/// sled read failure is a storage error; a record that does not decode is a
+/// chain error naming its seq.
+pub fn catch_up(
+    mut views: Option<&mut Views>,
+    mut knowledge: Option<&mut Knowledge>,
+    log: &sled::Tree,
+    to: u64,
+    mut progress: impl FnMut(u64),
+) -> Result<()> {
+    let views_seq = views.as_ref().map_or(u64::MAX, |v| v.seq);
+    let knowledge_seq = knowledge.as_ref().map_or(u64::MAX, |k| k.seq());
+    let from = views_seq.min(knowledge_seq).saturating_add(1);
+    if from > to {
+        return Ok(());
+    }
     std::thread::scope(|scope| {
-        let (sender, receiver) = std::sync::mpsc::sync_channel::<Decoded>(FOLD_BATCHES_IN_FLIGHT);
-        scope.spawn(move || decode_log(log, from, sender));
-        for batch in receiver {
-            for (seq, event) in batch? {
-                views.apply_decoded(seq, event.as_ref());
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<Chunk>(FOLD_BATCHES_IN_FLIGHT);
+        scope.spawn(move || decode_log(log, from, to, sender));
+        for chunk in receiver {
+            for decoded in chunk? {
+                let seq = decoded.seq;
+                if let Some(knowledge) = knowledge.as_deref_mut().filter(|k| k.seq() < seq) {
+                    let (Some(event_type), Some(event)) = (decoded.event_type, &decoded.event) else {
+                        return Err(ChainError { seq, problem: "the record's payload does not decode".into() }.into());
+                    };
+                    let id = &event.id;
+                    knowledge
+                        .absorb_data(seq, id, event_type, decoded.content, &event.data)
+                        .map_err(|problem| ChainError { seq, problem })?;
+                }
+                if let Some(views) = views.as_deref_mut().filter(|v| v.seq < seq) {
+                    views.apply_decoded(seq, decoded.event.as_ref());
+                }
                 progress(seq);
             }
         }
@@ -111,14 +190,24 @@ pub fn catch_up(views: &mut Views, log: &sled::Tree, mut progress: impl FnMut(u6
 }
 
 /// The decoding side of [`catch_up`]: stops at the first bad record, or when
-/// the fold stops listening.
-fn decode_log(log: &sled::Tree, from: u64, sender: std::sync::mpsc::SyncSender<Decoded>) {
+/// the folds stop listening.
+fn decode_log(log: &sled::Tree, from: u64, to: u64, sender: std::sync::mpsc::SyncSender<Chunk>) {
     let mut batch = Vec::with_capacity(FOLD_BATCH_RECORDS);
-    for entry in log.range(from.to_be_bytes()..) {
-        let decoded = entry.map_err(|e| ChainError { seq: from, problem: e.to_string() }).and_then(|(key, value)| {
-            let seq = super::log_seq(&key)?;
-            Event::from_stored(&value).map_err(|problem| ChainError { seq, problem })
-        });
+    let mut expected = from;
+    for entry in log.range(from.to_be_bytes()..=to.to_be_bytes()) {
+        let decoded = entry.map_err(|e| Error::storage(format!("reading the log at seq {expected}"), e)).and_then(
+            |(key, value)| {
+                let seq = super::log_seq(&key)?;
+                if seq != expected {
+                    return Err(ChainError {
+                        seq: expected,
+                        problem: format!("missing: the log goes on at seq {seq}"),
+                    }
+                    .into());
+                }
+                decode(seq, &value).map_err(|problem| ChainError { seq, problem }.into())
+            },
+        );
         match decoded {
             Ok(item) => batch.push(item),
             Err(error) => {
@@ -126,6 +215,7 @@ fn decode_log(log: &sled::Tree, from: u64, sender: std::sync::mpsc::SyncSender<D
                 return;
             }
         }
+        expected += 1;
         if batch.len() == FOLD_BATCH_RECORDS {
             if sender.send(Ok(std::mem::take(&mut batch))).is_err() {
                 return;
@@ -133,9 +223,22 @@ fn decode_log(log: &sled::Tree, from: u64, sender: std::sync::mpsc::SyncSender<D
             batch.reserve(FOLD_BATCH_RECORDS);
         }
     }
-    if !batch.is_empty() {
-        let _ = sender.send(Ok(batch));
+    if !batch.is_empty() && sender.send(Ok(batch)).is_err() {
+        return;
     }
+    if expected <= to {
+        let problem = format!("missing: the log ends at seq {} but seq {to} was acknowledged", expected - 1);
+        let _ = sender.send(Err(ChainError { seq: expected, problem }.into()));
+    }
+}
+
+fn decode(seq: u64, bytes: &[u8]) -> std::result::Result<Decoded, String> {
+    let record = RecordRef::decode(bytes)?;
+    if record.seq != seq {
+        return Err(format!("the record stored here says seq {}", record.seq));
+    }
+    let (_, event) = Event::from_stored(bytes)?;
+    Ok(Decoded { seq, event_type: record.event_type.parse().ok(), content: record.content_digest(), event })
 }
 
 #[cfg(test)]

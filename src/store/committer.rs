@@ -1,27 +1,42 @@
-//! The committer: the one thread that appends. It owns `next_seq`, the chain
-//! head and the last `recorded_at`, so seqs are gapless and commit order is
-//! seq order. It drains whatever writers have queued (up to
-//! [`BATCH_SUBMISSIONS_MAX`]), validates each group against the index plus
-//! what this batch already holds, writes the batch with one `apply_batch` on
-//! `log` and one on `index`, flushes sled, `fdatasync`s its file, rewrites
-//! the anchor (synced at most a second later), and only then acknowledges. Must never: acknowledge a record
-//! before it is durable, or let one rejected group affect another.
+//! The write path, as two threads in a pipeline:
+//!
+//! - the **committer** owns the chain's write head ([`Sealer`]) and the
+//!   ledger's [`Knowledge`]. It drains what writers queued (up to
+//!   [`BATCH_SUBMISSIONS_MAX`] submissions), decides each group against the
+//!   knowledge ([`events::decide`]), seals what is admitted, absorbs it into
+//!   the knowledge, hands the batch to sled (`apply_batch`, in memory), and
+//!   passes it on;
+//! - the **syncer** makes batches durable (sled flush, then `fdatasync` of
+//!   sled's file, then the anchor), acknowledges their writers, pushes their
+//!   records to the [`Tail`] and moves the durable head.
+//!
+//! So batch k+1 is decided and sealed while batch k is being synced, and one
+//! sync covers every batch that arrived meanwhile. Nothing else happens on
+//! the acknowledgement path: the views are folded by the projector, off it.
+//! Must never: acknowledge (or reject) a submission before everything it was
+//! decided against is durable, let one rejected group affect another, or
+//! accept anything more after a storage error.
 
 use super::anchor::{Anchor, AnchorFile};
-use super::index::{admit, Admission, IndexReader, Overlay};
-use super::{Appended, GroupError, Head, Request};
+use super::tail::{Committed, Tail};
+use super::{checkpoint, Appended, GroupError, Head, Request};
 use crate::error::Error;
-use events::limits::RECORD_BYTES_MAX;
-use events::{Checked, Known, Record};
-use projections::{Event, Views};
+use events::append::Overlay;
+use events::{decide, Checked, Decision, Knowledge, Sealer};
+use projections::Event;
 use std::fs::File;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
-use tokio::sync::{mpsc, watch};
+use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::{Arc, Mutex, RwLock};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// Most submissions in one batch: bounds the memory a batch holds and the
-/// latency one fsync adds to the writers waiting on it.
+/// latency one sync adds to the writers waiting on it.
 pub const BATCH_SUBMISSIONS_MAX: usize = 4096;
+/// Batches sealed and handed to sled but not yet synced. The committer waits
+/// when the syncer is this far behind, which bounds what a crash can lose
+/// of unacknowledged work and the memory batches in flight hold.
+pub const BATCHES_IN_FLIGHT_MAX: usize = 4;
 
 /// Where the time comes from: the system clock, or a fixed one in tests.
 pub trait Clock: Send + Sync + 'static {
@@ -36,38 +51,56 @@ impl Clock for SystemClock {
     }
 }
 
-pub(super) struct Committer {
-    pub db: sled::Db,
-    pub log: sled::Tree,
-    pub index: sled::Tree,
-    /// The sled data file, opened once so each batch can `fdatasync` it:
-    /// sled 0.34's flush uses `sync_file_range`, which survives `kill -9`
-    /// but not a power cut.
-    pub db_file: File,
-    pub anchor: AnchorFile,
-    pub clock: Arc<dyn Clock>,
-    pub head: watch::Sender<Head>,
-    pub views: Arc<RwLock<Views>>,
-    pub checkpoints: sled::Tree,
-    /// The seq the last checkpoint reflects.
-    pub checkpointed_seq: u64,
-    pub next_seq: u64,
-    pub head_hash: String,
-    pub last_recorded_at: String,
-    pub batches: Arc<AtomicU64>,
+/// Whether the write path has stopped after a storage error, and why. Once
+/// set it stays set: the ledger must be reopened (after the fault is fixed).
+#[derive(Default)]
+pub struct Failure {
+    reason: Mutex<Option<String>>,
 }
 
-struct Pending {
-    reply: tokio::sync::oneshot::Sender<Result<Vec<Appended>, GroupError>>,
-    appended: Vec<Appended>,
+impl Failure {
+    pub fn get(&self) -> Option<String> {
+        self.reason.lock().expect("not poisoned").clone()
+    }
+
+    fn set(&self, reason: String) {
+        tracing::error!(%reason, "the ledger stopped accepting writes after a storage error");
+        self.reason.lock().expect("not poisoned").get_or_insert(reason);
+    }
+
+    /// What a writer waiting on a stopped ledger is told.
+    fn group_error(&self) -> GroupError {
+        let reason = self.get().unwrap_or_default();
+        let error = Error::Unavailable(format!("the ledger stopped after a storage error: {reason}"));
+        GroupError { index: 0, error }
+    }
+}
+
+type Reply = oneshot::Sender<Result<Vec<Appended>, GroupError>>;
+
+/// A batch sealed and given to sled, on its way to being synced.
+struct Batch {
+    records: Vec<Arc<Committed>>,
+    /// Every request of the batch with its outcome, sent once durable.
+    replies: Vec<(Reply, Result<Vec<Appended>, GroupError>)>,
+}
+
+pub(super) struct Committer {
+    pub log: sled::Tree,
+    pub checkpoints: sled::Tree,
+    pub knowledge: Arc<RwLock<Knowledge>>,
+    /// The seq the stored knowledge checkpoint reflects.
+    pub knowledge_saved: u64,
+    pub sealer: Sealer,
+    pub clock: Arc<dyn Clock>,
+    pub failure: Arc<Failure>,
 }
 
 impl Committer {
-    pub fn run(mut self, mut requests: mpsc::Receiver<Request>) {
-        let mut failed: Option<String> = None;
+    fn run(mut self, mut requests: mpsc::Receiver<Request>, syncer: SyncSender<Batch>) {
         while let Some(first) = requests.blocking_recv() {
+            let mut count = first.submissions.len();
             let mut batch = vec![first];
-            let mut count = batch[0].submissions.len();
             while count < BATCH_SUBMISSIONS_MAX {
                 match requests.try_recv() {
                     Ok(request) => {
@@ -77,220 +110,226 @@ impl Committer {
                     Err(_) => break,
                 }
             }
-            if let Some(reason) = &failed {
+            if self.failure.get().is_some() {
                 for request in batch {
-                    let error = Error::Storage(format!("the ledger stopped after a storage error: {reason}"));
-                    let _ = request.reply.send(Err(GroupError { index: 0, error }));
+                    let _ = request.reply.send(Err(self.failure.group_error()));
                 }
                 continue;
             }
-            if let Err(reason) = self.commit(batch) {
-                tracing::error!(%reason, "committer stopped after a storage error");
-                failed = Some(reason);
+            let sealed = self.commit(batch);
+            if syncer.send(sealed).is_err() {
+                break;
+            }
+            let seq = self.sealer.next_seq() - 1;
+            if checkpoint::checkpoint_due(seq, self.knowledge_saved) {
+                self.save_knowledge();
             }
         }
-        if failed.is_none() {
+        if self.failure.get().is_none() && self.sealer.next_seq() - 1 != self.knowledge_saved {
+            self.save_knowledge();
+        }
+    }
+
+    /// A failed save only costs a longer catch-up on the next open.
+    fn save_knowledge(&mut self) {
+        let knowledge = self.knowledge.read().expect("not poisoned");
+        match checkpoint::save(&self.checkpoints, &*knowledge, self.sealer.prev()) {
+            Ok(()) => self.knowledge_saved = knowledge.seq(),
+            Err(e) => tracing::warn!(error = %e, "could not save the knowledge checkpoint"),
+        }
+    }
+
+    /// Decides and seals every group of the batch and gives the new records
+    /// to sled. Rejected groups take nothing from the chain: their seqs are
+    /// reused by the next group.
+    fn commit(&mut self, requests: Vec<Request>) -> Batch {
+        let now = self.clock.now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+        let mut records: Vec<Arc<Committed>> = Vec::new();
+        let mut replies = Vec::with_capacity(requests.len());
+        let lock = Arc::clone(&self.knowledge);
+        let mut knowledge = lock.write().expect("not poisoned");
+        for Request { submissions, reply } in requests {
+            let rollback = self.sealer.clone();
+            match self.group(&mut knowledge, submissions, &records, &now) {
+                Ok((group, appended)) => {
+                    records.extend(group);
+                    replies.push((reply, Ok(appended)));
+                }
+                Err(error) => {
+                    self.sealer = rollback;
+                    replies.push((reply, Err(error)));
+                }
+            }
+        }
+        drop(knowledge);
+        if !records.is_empty() {
+            let mut writes = sled::Batch::default();
+            for record in &records {
+                writes.insert(&record.seq.to_be_bytes(), &*record.bytes);
+            }
+            if let Err(e) = self.log.apply_batch(writes) {
+                self.failure.set(format!("writing the log: {e}"));
+            }
+        }
+        Batch { records, replies }
+    }
+
+    /// One group, all or nothing: each submission is decided against the
+    /// knowledge plus what the group admitted before it. On success the
+    /// knowledge absorbs the group's records.
+    fn group(
+        &mut self,
+        knowledge: &mut Knowledge,
+        submissions: Vec<Checked>,
+        earlier: &[Arc<Committed>],
+        now: &str,
+    ) -> Result<(Vec<Arc<Committed>>, Vec<Appended>), GroupError> {
+        let mut overlay = Overlay::new(&*knowledge);
+        let mut records: Vec<Arc<Committed>> = Vec::new();
+        let mut appended = Vec::with_capacity(submissions.len());
+        let mut absorbed = Vec::new();
+        for (index, submission) in submissions.into_iter().enumerate() {
+            let fail = |error| GroupError { index, error };
+            let admitted = match decide(&overlay, submission) {
+                Decision::New(admitted) => admitted,
+                Decision::Existing(seq) => {
+                    appended.push(self.existing(seq, earlier, &records).map_err(fail)?);
+                    continue;
+                }
+                Decision::Rejected(rejection) => return Err(fail(Error::Invalid(rejection))),
+                Decision::Conflict(message) => return Err(fail(Error::Conflict(message))),
+            };
+            let id = match admitted.checked().id() {
+                Some(id) => id.to_string(),
+                None => uuid::Uuid::now_v7().to_string(),
+            };
+            let sealed = self.sealer.seal(admitted.checked(), &id, now);
+            let (checked, effects) = (*admitted).into_parts();
+            overlay.absorb(sealed.seq, Some(&id), checked.event_type(), checked.content_digest(), &effects);
+            absorbed.push((sealed.seq, checked.event_type(), checked.content_digest(), effects));
+            let event = Event {
+                seq: sealed.seq,
+                id: id.clone(),
+                occurred: checked.occurred_text().to_string(),
+                when: checked.occurred(),
+                data: checked.into_typed(),
+            };
+            let committed = Arc::new(Committed {
+                seq: sealed.seq,
+                id,
+                event_type: sealed.event_type,
+                hash: sealed.hash,
+                bytes: sealed.bytes.into(),
+                event: Some(event),
+            });
+            appended.push(Appended::from_committed(&committed, false));
+            records.push(committed);
+        }
+        drop(overlay);
+        for ((seq, event_type, content, effects), record) in absorbed.into_iter().zip(&records) {
+            knowledge.absorb(seq, &record.id, event_type, content, &effects);
+        }
+        Ok((records, appended))
+    }
+
+    /// The record an idempotent re-send names: in this group, earlier in
+    /// this batch, or in the log (sealed there by an earlier batch, which
+    /// the syncer makes durable before it acknowledges this one).
+    fn existing(&self, seq: u64, earlier: &[Arc<Committed>], group: &[Arc<Committed>]) -> Result<Appended, Error> {
+        if let Some(record) = earlier.iter().chain(group).find(|r| r.seq == seq) {
+            return Ok(Appended::from_committed(record, true));
+        }
+        let bytes = self
+            .log
+            .get(seq.to_be_bytes())
+            .map_err(|e| Error::storage(format!("reading seq {seq}"), e))?
+            .ok_or_else(|| Error::Unavailable(format!("seq {seq} is known but not in the log")))?;
+        Appended::from_stored(seq, bytes.to_vec())
+    }
+}
+
+pub(super) struct Syncer {
+    pub db: sled::Db,
+    /// The sled data file, opened once so each sync can `fdatasync` it:
+    /// sled 0.34's flush uses `sync_file_range`, which survives `kill -9`
+    /// but not a power cut.
+    pub db_file: File,
+    pub anchor: AnchorFile,
+    pub head: watch::Sender<Head>,
+    pub tail: Arc<Tail>,
+    pub failure: Arc<Failure>,
+    /// Durable syncs since open (for benchmarks: batch sizes).
+    pub batches: Arc<AtomicU64>,
+}
+
+impl Syncer {
+    fn run(mut self, batches: Receiver<Batch>) {
+        while let Ok(first) = batches.recv() {
+            let mut group = vec![first];
+            group.extend(batches.try_iter());
+            self.sync(group);
+        }
+        if self.failure.get().is_none() {
             if let Err(e) = self.anchor.sync() {
                 tracing::warn!(error = %e, "could not sync the anchor on close");
             }
-            self.checkpoint();
         }
     }
 
-    /// Saves the live views if they moved since the last checkpoint. A
-    /// failure only costs a longer catch-up on the next open.
-    fn checkpoint(&mut self) {
-        let views = self.views.read().expect("not poisoned");
-        if views.seq == self.checkpointed_seq {
+    /// Makes every batch of `group` durable with one flush and one
+    /// `fdatasync`, then acknowledges them in order and publishes them.
+    fn sync(&mut self, group: Vec<Batch>) {
+        let last = group.iter().rev().find_map(|batch| batch.records.last().cloned());
+        if let Some(last) = &last {
+            if self.failure.get().is_none() {
+                if let Err(reason) = self.make_durable(last) {
+                    self.failure.set(reason);
+                }
+            }
+        }
+        if self.failure.get().is_some() {
+            for batch in group {
+                for (reply, _) in batch.replies {
+                    let _ = reply.send(Err(self.failure.group_error()));
+                }
+            }
             return;
         }
-        match super::checkpoint::save(&self.checkpoints, &views, &self.head_hash) {
-            Ok(()) => self.checkpointed_seq = views.seq,
-            Err(e) => tracing::warn!(error = %e, "could not save the projection checkpoint"),
+        // Publish before acknowledging, so that a writer who reads right
+        // after its acknowledgement finds its record (read-your-writes).
+        for batch in &group {
+            self.tail.push(&batch.records);
         }
-    }
-
-    /// Validates, writes and acknowledges one batch. Returns an error only
-    /// for storage failures, after which the committer accepts nothing more.
-    fn commit(&mut self, batch: Vec<Request>) -> Result<(), String> {
-        let reader = IndexReader::new(&self.index, &self.log);
-        let mut overlay = Overlay::new(&reader);
-        // Each new record, its stored bytes, and its event for the views
-        // (typed already by validation, so the fold need not decode it).
-        let mut sealed: Vec<(Record, Vec<u8>, Event)> = Vec::new();
-        let mut pending: Vec<Pending> = Vec::new();
-        let first_seq = self.next_seq;
-        let (mut next_seq, mut head_hash, mut last_at) =
-            (self.next_seq, self.head_hash.clone(), self.last_recorded_at.clone());
-        for request in batch {
-            let mut group = Overlay::new(&overlay);
-            let mut group_records: Vec<(Record, Vec<u8>, Event)> = Vec::new();
-            let mut appended = Vec::new();
-            let mut outcome = Ok(());
-            for (index, submission) in request.submissions.into_iter().enumerate() {
-                let mut state = SealState {
-                    next_seq: &mut next_seq,
-                    head_hash: &mut head_hash,
-                    last_at: &mut last_at,
-                    clock: self.clock.as_ref(),
-                };
-                let lookup = |seq: u64| -> Option<Record> {
-                    let local = sealed.iter().chain(group_records.iter()).find(|(r, _, _)| r.seq == seq);
-                    match local {
-                        Some((record, _, _)) => Some(record.clone()),
-                        None => self.log.get(seq.to_be_bytes()).ok().flatten().and_then(|b| Record::decode(&b).ok()),
-                    }
-                };
-                match append_one(&mut group, submission, &mut state, lookup) {
-                    Ok((record, bytes, event)) => {
-                        appended.push(Appended { record: record.clone(), existed: event.is_none() });
-                        if let Some(event) = event {
-                            group_records.push((record, bytes, event));
-                        }
-                    }
-                    Err(error) => {
-                        outcome = Err(GroupError { index, error });
-                        break;
-                    }
-                }
-                if let Some(e) = reader.take_error() {
-                    return Err(self.fail_batch(pending, request.reply, format!("reading the index: {e}")));
-                }
-            }
-            match outcome {
-                Ok(()) => {
-                    overlay.merge(group.into_changes());
-                    sealed.extend(group_records);
-                    pending.push(Pending { reply: request.reply, appended });
-                }
-                Err(error) => {
-                    // Roll the group back: its seqs and chain head are reused.
-                    drop(group);
-                    next_seq = first_seq + sealed.len() as u64;
-                    if let Some((last, _, _)) = sealed.last() {
-                        head_hash.clone_from(&last.hash);
-                        last_at.clone_from(&last.recorded_at);
-                    } else {
-                        head_hash.clone_from(&self.head_hash);
-                        last_at.clone_from(&self.last_recorded_at);
-                    }
-                    let _ = request.reply.send(Err(error));
-                }
-            }
-        }
-        let changes = overlay.into_changes();
-        if !sealed.is_empty() {
-            let mut log_batch = sled::Batch::default();
-            for (record, bytes, _) in &sealed {
-                log_batch.insert(&record.seq.to_be_bytes(), bytes.as_slice());
-            }
-            let written = self
-                .log
-                .apply_batch(log_batch)
-                .and_then(|_| self.index.apply_batch(changes.to_batch()))
-                .and_then(|_| self.db.flush().map(|_| ()))
-                .map_err(|e| e.to_string())
-                .and_then(|_| self.db_file.sync_data().map_err(|e| e.to_string()));
-            if let Err(reason) = written {
-                return Err(self.fail_pending(pending, reason));
-            }
-            let (last, _, _) = sealed.last().expect("not empty");
-            let anchor = Anchor { seq: last.seq, hash: last.hash.clone() };
-            if let Err(e) = self.anchor.write_lazily(&anchor) {
-                return Err(self.fail_pending(pending, format!("writing the anchor: {e}")));
-            }
-            self.next_seq = last.seq + 1;
-            self.head_hash.clone_from(&last.hash);
-            self.last_recorded_at.clone_from(&last.recorded_at);
-            {
-                let mut views = self.views.write().expect("not poisoned");
-                for (_, _, event) in &sealed {
-                    views.apply_event(event);
-                }
-            }
+        if let Some(last) = last {
             self.batches.fetch_add(1, Ordering::Relaxed);
             self.head.send_replace(Head { seq: last.seq, hash: last.hash.clone() });
-            tracing::debug!(records = sealed.len(), requests = pending.len(), head = last.seq, "batch committed");
+            tracing::debug!(head = last.seq, "batches durable");
         }
-        for Pending { reply, appended } in pending {
-            let _ = reply.send(Ok(appended));
+        for batch in group {
+            for (reply, outcome) in batch.replies {
+                let _ = reply.send(outcome);
+            }
         }
-        if super::checkpoint::checkpoint_due(self.next_seq - 1, self.checkpointed_seq) {
-            self.checkpoint();
-        }
-        Ok(())
     }
 
-    fn fail_pending(&self, pending: Vec<Pending>, reason: String) -> String {
-        for Pending { reply, .. } in pending {
-            let error = Error::Storage(format!("the batch was not written: {reason}"));
-            let _ = reply.send(Err(GroupError { index: 0, error }));
-        }
-        reason
-    }
-
-    fn fail_batch(
-        &self,
-        pending: Vec<Pending>,
-        reply: tokio::sync::oneshot::Sender<Result<Vec<Appended>, GroupError>>,
-        reason: String,
-    ) -> String {
-        let error = Error::Storage(format!("the batch was not written: {reason}"));
-        let _ = reply.send(Err(GroupError { index: 0, error }));
-        self.fail_pending(pending, reason)
+    fn make_durable(&mut self, last: &Committed) -> Result<(), String> {
+        self.db.flush().map_err(|e| format!("flushing sled: {e}"))?;
+        self.db_file.sync_data().map_err(|e| format!("syncing sled's file: {e}"))?;
+        let anchor = Anchor { seq: last.seq, hash: last.hash.clone() };
+        self.anchor.write_lazily(&anchor).map_err(|e| format!("writing the anchor: {e}"))
     }
 }
 
-struct SealState<'a> {
-    next_seq: &'a mut u64,
-    head_hash: &'a mut String,
-    last_at: &'a mut String,
-    clock: &'a dyn Clock,
-}
-
-/// One submission: the idempotency check, validation, `expect`, sealing.
-/// Returns the record, its stored bytes, and its event for the views (`None`
-/// if it already existed, so nothing is appended or folded).
-fn append_one(
-    group: &mut Overlay<impl Known>,
-    submission: Checked,
-    state: &mut SealState<'_>,
-    lookup: impl Fn(u64) -> Option<Record>,
-) -> Result<(Record, Vec<u8>, Option<Event>), Error> {
-    let validated = match admit(group, submission)? {
-        Admission::Existing(seq) => {
-            let record =
-                lookup(seq).ok_or_else(|| Error::Storage(format!("seq {seq} is indexed but cannot be read")))?;
-            let bytes = record.canonical_bytes();
-            return Ok((record, bytes, None));
-        }
-        Admission::New(validated) => validated,
-    };
-    let (checked, effects) = (*validated).into_parts();
-    let event_type = checked.event_type();
-    let (when, typed) = (checked.occurred(), checked.typed().clone());
-    let (id, _, occurred, data, sources) = checked.into_record_parts();
-    let id = id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-    let now = state.clock.now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
-    let recorded_at = if now > *state.last_at { now } else { state.last_at.clone() };
-    let (record, bytes) = Record::seal(
-        *state.next_seq,
-        id,
-        event_type.as_str(),
-        occurred,
-        recorded_at,
-        data,
-        sources,
-        state.head_hash.clone(),
-    );
-    if bytes.len() > RECORD_BYTES_MAX {
-        let rule = format!("the record would be {} bytes, more than {RECORD_BYTES_MAX}", bytes.len());
-        return Err(Error::Invalid(events::Rejection::one("submission", rule)));
-    }
-    group.absorb(record.seq, Some(&record.id), event_type, record.content_digest(), &effects);
-    *state.next_seq += 1;
-    state.head_hash.clone_from(&record.hash);
-    state.last_at.clone_from(&record.recorded_at);
-    let event = Event { seq: record.seq, id: record.id.clone(), occurred: record.occurred.clone(), when, data: typed };
-    Ok((record, bytes, Some(event)))
+/// Starts the committer and the syncer; returns the channel writers queue on.
+pub(super) fn start(
+    committer: Committer,
+    syncer: Syncer,
+    queue_requests_max: usize,
+) -> std::io::Result<(mpsc::Sender<Request>, Vec<std::thread::JoinHandle<()>>)> {
+    let (sender, requests) = mpsc::channel(queue_requests_max);
+    let (to_syncer, batches) = std::sync::mpsc::sync_channel(BATCHES_IN_FLIGHT_MAX);
+    let committer =
+        std::thread::Builder::new().name("amity-committer".into()).spawn(move || committer.run(requests, to_syncer))?;
+    let syncer = std::thread::Builder::new().name("amity-syncer".into()).spawn(move || syncer.run(batches))?;
+    Ok((sender, vec![committer, syncer]))
 }

@@ -1,27 +1,41 @@
 //! The store: the only module that imports sled. A ledger directory holds
-//! `ledger/` (the sled database: trees `log` and `index`) and `anchor`.
-//! Writers hand [`Checked`] submissions to the committer thread and wait for
-//! its acknowledgement; readers read sled directly. Must never: write to the
-//! `log` tree outside the committer, or store anything in `log` but records.
+//! `ledger/` (the sled database: trees `log`, `checkpoints`, `subscriptions`)
+//! and `anchor`. Writers hand [`Checked`] submissions to the committer and
+//! wait for the syncer's acknowledgement; the projector folds the views off
+//! that path; readers take recent records from the tail and older ones from
+//! the log. Must never: write to the `log` tree outside the committer (or a
+//! restore into a new ledger), or store anything in `log` but records.
+//!
+//! The path of one record: a writer parses it (`Checked::parse`, on its own
+//! thread) → the committer decides it against the in-memory knowledge,
+//! seals it and hands it to sled → the syncer flushes and `fdatasync`s,
+//! acknowledges the writer and publishes it to the tail and the durable head
+//! → the projector, subscribers and the relay take it from the tail.
 
 mod anchor;
 mod checkpoint;
 mod committer;
-mod index;
+mod projector;
+mod tail;
 
 pub use checkpoint::CHECKPOINT_INTERVAL_RECORDS;
 pub use committer::{Clock, SystemClock, BATCH_SUBMISSIONS_MAX};
+pub use tail::{Committed, TAIL_BYTES_MAX, TAIL_RECORDS_MAX};
 
 use crate::error::{Error, Result};
 use anchor::{Anchor, AnchorFile};
-use committer::Committer;
-use events::{check_alone, ChainError, ChainVerifier, Checked, Link, Record, GENESIS_PREV};
-use index::{admit, Admission, IndexReader, Overlay};
+use committer::{Committer, Failure, Syncer};
+use events::append::Overlay;
+use events::{
+    check_alone, decide, ChainError, ChainVerifier, Checked, Decision, Knowledge, Link, Record, RecordRef, Sealer,
+};
 use projections::Views;
+use projector::{Command, Projector};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
+use tail::Tail;
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// Most requests waiting for the committer; further writers wait to enqueue.
@@ -48,7 +62,7 @@ fn log_seq(key: &[u8]) -> Result<u64, ChainError> {
 
 impl From<sled::Error> for Error {
     fn from(error: sled::Error) -> Self {
-        Error::Storage(error.to_string())
+        Error::storage("sled", error)
     }
 }
 
@@ -59,12 +73,40 @@ pub struct Head {
     pub hash: String,
 }
 
-/// One acknowledged submission: the stored record, and whether it was
+/// One acknowledged submission: the stored record's seq, id, hash and bytes
+/// (exactly as stored, shared, never re-serialized), and whether it was
 /// already there (an idempotent re-send appends nothing).
 #[derive(Debug, Clone)]
 pub struct Appended {
-    pub record: Record,
+    pub seq: u64,
+    pub id: String,
+    pub hash: String,
+    pub bytes: Arc<[u8]>,
     pub existed: bool,
+}
+
+impl Appended {
+    fn from_committed(record: &Committed, existed: bool) -> Appended {
+        Appended {
+            seq: record.seq,
+            id: record.id.clone(),
+            hash: record.hash.clone(),
+            bytes: Arc::clone(&record.bytes),
+            existed,
+        }
+    }
+
+    /// An earlier record, read back from the log.
+    fn from_stored(seq: u64, bytes: Vec<u8>) -> Result<Appended> {
+        let record = RecordRef::decode(&bytes).map_err(|problem| ChainError { seq, problem })?;
+        let (id, hash) = (record.id.into_owned(), record.hash.into_owned());
+        Ok(Appended { seq, id, hash, bytes: bytes.into(), existed: true })
+    }
+
+    /// The stored record, decoded (for callers that want its fields).
+    pub fn record(&self) -> Record {
+        Record::decode(&self.bytes).expect("the ledger stores only records")
+    }
 }
 
 /// A group that was not appended: which submission (0-based) and why.
@@ -111,52 +153,74 @@ struct Shared {
     dir: PathBuf,
     db: sled::Db,
     log: sled::Tree,
-    index: sled::Tree,
-    checkpoints: sled::Tree,
     /// Named subscription positions: name → seq (u64 big-endian).
     subscriptions: sled::Tree,
     head: watch::Receiver<Head>,
-    /// Durable batches written since open (for benchmarks: their sizes).
+    /// Durable syncs since open (for benchmarks: their sizes).
     batches: Arc<AtomicU64>,
-    /// The live views, updated by the committer after each durable batch. A
-    /// std lock, not tokio's: nothing async happens while it is held.
+    /// What the ledger knows: written by the committer only. A std lock, not
+    /// tokio's: nothing async happens while it is held.
+    knowledge: Arc<RwLock<Knowledge>>,
+    /// The live views, written by the projector only (std lock, as above).
     views: Arc<RwLock<Views>>,
+    /// The seq the live views reflect.
+    views_seq: watch::Receiver<u64>,
+    tail: Arc<Tail>,
+    failure: Arc<Failure>,
     sender: Mutex<Option<mpsc::Sender<Request>>>,
-    committer: Mutex<Option<JoinHandle<()>>>,
+    commands: Mutex<Option<mpsc::UnboundedSender<Command>>>,
+    /// The committer, the syncer and the projector, in the order they stop.
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Shared {
+    /// Stops the write path after it has written everything queued, then
+    /// the projector after it has folded it; returns whether every thread
+    /// ended without panicking.
+    fn stop(&self) -> bool {
+        self.sender.lock().expect("not poisoned").take();
+        self.commands.lock().expect("not poisoned").take();
+        let threads = std::mem::take(&mut *self.threads.lock().expect("not poisoned"));
+        // Join every thread, even after one has panicked.
+        let joined: Vec<bool> = threads.into_iter().map(|handle| handle.join().is_ok()).collect();
+        joined.into_iter().all(|ok| ok)
+    }
 }
 
 impl Drop for Shared {
     fn drop(&mut self) {
-        self.sender.lock().expect("not poisoned").take();
-        if let Some(handle) = self.committer.lock().expect("not poisoned").take() {
-            let _ = handle.join();
-        }
+        self.stop();
         let _ = self.db.flush();
     }
 }
 
 impl Ledger {
-    /// Opens the ledger in `dir`, checking the log against its anchor and
-    /// bringing the index up to the log.
+    /// Opens the ledger in `dir`: checks the log against its anchor, loads
+    /// the knowledge and views from their checkpoints and catches both up
+    /// from the log in one pass, then starts the committer, the syncer and
+    /// the projector.
     pub fn open(dir: &Path, options: Options) -> Result<Ledger> {
         let sled_dir = dir.join("ledger");
         if !sled_dir.exists() {
             if !options.create {
                 return Err(Error::Usage(format!("no ledger at {} (append or import creates one)", dir.display())));
             }
-            std::fs::create_dir_all(dir)?;
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
         }
         let db = open_sled(&sled_dir, options.cache_bytes).map_err(|e| {
             if is_lock_held(&e) {
-                Error::Storage(format!("{} is in use by another process ({e})", dir.display()))
+                Error::Unavailable(format!("{} is in use by another process", dir.display()))
             } else {
-                Error::Storage(format!("cannot open {}: {e}", sled_dir.display()))
+                Error::storage(format!("cannot open {}", sled_dir.display()), e)
             }
         })?;
+        // Ledgers from before the knowledge lived in memory had an index tree.
+        if db.tree_names().iter().any(|name| name.as_ref() == b"index") {
+            db.drop_tree("index")?;
+        }
         let log = db.open_tree("log")?;
-        let index = db.open_tree("index")?;
         let (last_seq, last_hash, last_at) = match log.last()? {
-            None => (0, GENESIS_PREV.to_string(), String::new()),
+            None => (0, events::GENESIS_PREV.to_string(), String::new()),
             Some((key, value)) => {
                 let seq = log_seq(&key)?;
                 let record = Record::decode(&value).map_err(|problem| ChainError { seq, problem })?;
@@ -165,51 +229,76 @@ impl Ledger {
         };
         let anchor_path = dir.join("anchor");
         check_anchor(&log, &anchor_path, last_seq)?;
-        reconcile_index(&log, &index, last_seq)?;
         let checkpoints = db.open_tree("checkpoints")?;
         let subscriptions = db.open_tree("subscriptions")?;
-        let (views, checkpointed_seq) = load_views(&checkpoints, &log, &last_hash)?;
-        let views = Arc::new(RwLock::new(views));
+        let mut knowledge: Knowledge = checkpoint::load_or_default(&checkpoints, &log)?;
+        let mut views: Views = checkpoint::load_or_default(&checkpoints, &log)?;
+        let (mut knowledge_saved, mut views_saved) = (knowledge.seq(), views.seq);
+        checkpoint::catch_up(Some(&mut views), Some(&mut knowledge), &log, last_seq, |_| {})?;
+        if checkpoint::checkpoint_due(last_seq, knowledge_saved.min(views_saved)) {
+            checkpoint::save(&checkpoints, &knowledge, &last_hash)?;
+            checkpoint::save(&checkpoints, &views, &last_hash)?;
+            (knowledge_saved, views_saved) = (last_seq, last_seq);
+        }
         let mut anchor = AnchorFile::open(&anchor_path)?;
         if last_seq == 0 {
-            anchor.write(&Anchor { seq: 0, hash: GENESIS_PREV.to_string() })?;
+            anchor.write(&Anchor { seq: 0, hash: last_hash.clone() })?;
         }
-        let db_file = std::fs::File::open(sled_dir.join("db"))?;
-        let head = Head { seq: last_seq, hash: last_hash.clone() };
-        let (head_tx, head_rx) = watch::channel(head);
-        let (sender, receiver) = mpsc::channel(QUEUE_REQUESTS_MAX);
-        let batches = Arc::new(AtomicU64::new(0));
+        let db_file = std::fs::File::open(sled_dir.join("db"))
+            .map_err(|e| Error::storage(format!("opening {}", sled_dir.join("db").display()), e))?;
+        let knowledge = Arc::new(RwLock::new(knowledge));
+        let (views, views_seq) = (Arc::new(RwLock::new(views)), watch::channel(last_seq));
+        let (head_tx, head_rx) = watch::channel(Head { seq: last_seq, hash: last_hash.clone() });
+        let (batches, tail, failure) = (Arc::new(AtomicU64::new(0)), Arc::new(Tail::default()), Arc::default());
         let committer = Committer {
-            db: db.clone(),
             log: log.clone(),
-            index: index.clone(),
+            checkpoints: checkpoints.clone(),
+            knowledge: Arc::clone(&knowledge),
+            knowledge_saved,
+            sealer: Sealer::after(last_seq, &last_hash, &last_at),
+            clock: options.clock,
+            failure: Arc::clone(&failure),
+        };
+        let syncer = Syncer {
+            db: db.clone(),
             db_file,
             anchor,
-            clock: options.clock,
             head: head_tx,
-            views: Arc::clone(&views),
-            checkpoints: checkpoints.clone(),
-            checkpointed_seq,
-            next_seq: last_seq + 1,
-            head_hash: last_hash,
-            last_recorded_at: last_at,
+            tail: Arc::clone(&tail),
+            failure: Arc::clone(&failure),
             batches: Arc::clone(&batches),
         };
-        let handle =
-            std::thread::Builder::new().name("amity-committer".into()).spawn(move || committer.run(receiver))?;
+        let projector = Projector {
+            log: log.clone(),
+            checkpoints,
+            views: Arc::clone(&views),
+            views_seq: views_seq.0,
+            head: head_rx.clone(),
+            tail: Arc::clone(&tail),
+            saved: views_saved,
+        };
+        let (sender, mut threads) = committer::start(committer, syncer, QUEUE_REQUESTS_MAX)
+            .map_err(|e| Error::io("starting the committer", e))?;
+        let (commands, command_rx) = mpsc::unbounded_channel();
+        let spawned =
+            std::thread::Builder::new().name("amity-projector".into()).spawn(move || projector.run(command_rx));
+        threads.push(spawned.map_err(|e| Error::io("starting the projector", e))?);
         Ok(Ledger {
             shared: Arc::new(Shared {
                 dir: dir.to_path_buf(),
                 db,
                 log,
-                index,
-                checkpoints,
                 subscriptions,
                 batches,
                 head: head_rx,
+                knowledge,
                 views,
+                views_seq: views_seq.1,
+                tail,
+                failure,
                 sender: Mutex::new(Some(sender)),
-                committer: Mutex::new(Some(handle)),
+                commands: Mutex::new(Some(commands)),
+                threads: Mutex::new(threads),
             }),
         })
     }
@@ -236,26 +325,29 @@ impl Ledger {
             .lock()
             .expect("not poisoned")
             .clone()
-            .ok_or_else(|| Error::Storage("the ledger is closed".into()))
+            .ok_or_else(|| Error::Unavailable("the ledger is closed".into()))
+    }
+
+    /// Why the ledger stopped accepting writes, if it did (a storage error).
+    pub fn failure(&self) -> Option<String> {
+        self.shared.failure.get()
     }
 
     /// Appends a group all-or-nothing and waits until it is durable. Must not
     /// be called from inside an async runtime (use [`Ledger::append_group_async`]).
     pub fn append_group(&self, submissions: Vec<Checked>) -> Result<Vec<Appended>, GroupError> {
         let (reply, response) = oneshot::channel();
-        let closed = || GroupError { index: 0, error: Error::Storage("the committer has stopped".into()) };
         let sender = self.sender().map_err(|error| GroupError { index: 0, error })?;
-        sender.blocking_send(Request { submissions, reply }).map_err(|_| closed())?;
-        response.blocking_recv().map_err(|_| closed())?
+        sender.blocking_send(Request { submissions, reply }).map_err(|_| stopped())?;
+        response.blocking_recv().map_err(|_| stopped())?
     }
 
     /// The async form of [`Ledger::append_group`].
     pub async fn append_group_async(&self, submissions: Vec<Checked>) -> Result<Vec<Appended>, GroupError> {
         let (reply, response) = oneshot::channel();
-        let closed = || GroupError { index: 0, error: Error::Storage("the committer has stopped".into()) };
         let sender = self.sender().map_err(|error| GroupError { index: 0, error })?;
-        sender.send(Request { submissions, reply }).await.map_err(|_| closed())?;
-        response.await.map_err(|_| closed())?
+        sender.send(Request { submissions, reply }).await.map_err(|_| stopped())?;
+        response.await.map_err(|_| stopped())?
     }
 
     /// Appends one submission and waits until it is durable.
@@ -265,20 +357,26 @@ impl Ledger {
             .map_err(|e| e.error)
     }
 
-    /// A dry run: checks submissions in order as if appended (later ones
-    /// may refer to what earlier ones introduce), appending nothing.
+    /// A dry run: decides submissions in order as the committer would
+    /// (later ones may refer to what earlier ones introduce), appending
+    /// nothing.
     pub fn dry_run(&self) -> DryRun<'_> {
-        let reader = IndexReader::new(&self.shared.index, &self.shared.log);
+        let reader = KnowledgeReader(&self.shared.knowledge);
         DryRun { overlay: Overlay::new(reader), next_seq: self.head().seq + 1 }
     }
 
-    /// The stored bytes at `seq`.
+    /// The stored bytes at `seq`, if it is durable.
     pub fn get_bytes(&self, seq: u64) -> Result<Option<Vec<u8>>> {
-        Ok(self.shared.log.get(seq.to_be_bytes())?.map(|v| v.to_vec()))
+        if seq > self.head().seq {
+            return Ok(None);
+        }
+        let stored =
+            self.shared.log.get(seq.to_be_bytes()).map_err(|e| Error::storage(format!("reading seq {seq}"), e))?;
+        Ok(stored.map(|v| v.to_vec()))
     }
 
     pub fn get(&self, seq: u64) -> Result<Option<Record>> {
-        match self.shared.log.get(seq.to_be_bytes())? {
+        match self.get_bytes(seq)? {
             None => Ok(None),
             Some(bytes) => {
                 Record::decode(&bytes).map(Some).map_err(|problem| Error::Chain(ChainError { seq, problem }))
@@ -286,13 +384,16 @@ impl Ledger {
         }
     }
 
+    /// The seq of the durable record with this id.
     pub fn seq_of(&self, id: &str) -> Result<Option<u64>> {
-        let reader = IndexReader::new(&self.shared.index, &self.shared.log);
-        let seq = reader.seq_of(id);
-        match reader.take_error() {
-            Some(e) => Err(e.into()),
-            None => Ok(seq),
-        }
+        let seq = self.shared.knowledge.read().expect("not poisoned").seq_of(id);
+        Ok(seq.filter(|seq| *seq <= self.head().seq))
+    }
+
+    /// Durable records from `from` to `to` inclusive, from the in-memory
+    /// tail when it still holds them (`None` when the log must be read).
+    pub fn recent(&self, from: u64, to: u64) -> Option<Vec<Arc<Committed>>> {
+        self.shared.tail.get(from, to.min(self.head().seq))
     }
 
     /// Stored `(seq, bytes)` from `from` to `to` inclusive, in seq order.
@@ -413,30 +514,51 @@ impl Ledger {
         Ok(stored.and_then(|v| be_u64(&v)))
     }
 
-    /// Reads the live views (as of the durable head).
+    /// Reads the live views once they reflect every record durable when
+    /// called (read-your-writes: an append acknowledged before this call is
+    /// in what `read` sees).
     pub fn read_views<T>(&self, read: impl FnOnce(&Views) -> T) -> T {
+        self.wait_for_views(self.head().seq);
         read(&self.shared.views.read().expect("not poisoned"))
     }
 
-    /// Drops the checkpoint and refolds the whole log, calling `progress`
-    /// with each seq; returns how many records were folded. Writers wait
-    /// while it runs, so that no append is missed.
-    pub fn rebuild(&self, progress: impl FnMut(u64)) -> Result<u64> {
-        let mut live = self.shared.views.write().expect("not poisoned");
-        checkpoint::drop_all(&self.shared.checkpoints)?;
-        let views = self.refold(progress)?;
-        let hash = self.get(views.seq)?.map(|r| r.hash).unwrap_or_else(|| GENESIS_PREV.to_string());
-        checkpoint::save(&self.shared.checkpoints, &views, &hash)?;
-        let count = views.seq;
-        *live = views;
-        Ok(count)
+    /// The seq the live views reflect now.
+    pub fn views_seq(&self) -> u64 {
+        *self.shared.views_seq.borrow()
     }
 
-    /// Folds the whole log into fresh views (decoding on a second thread),
-    /// touching neither the live views nor the checkpoint.
+    /// Waits until the views reflect `seq` (or the projector has stopped).
+    pub fn wait_for_views(&self, seq: u64) {
+        let mut views_seq = self.shared.views_seq.clone();
+        let _ = futures::executor::block_on(views_seq.wait_for(|folded| *folded >= seq));
+    }
+
+    /// The async form of [`Ledger::wait_for_views`].
+    pub async fn views_reflect(&self, seq: u64) {
+        let mut views_seq = self.shared.views_seq.clone();
+        let _ = views_seq.wait_for(|folded| *folded >= seq).await;
+    }
+
+    /// Drops the views and their checkpoint and refolds the log up to the
+    /// durable head, calling `progress` with each seq; returns how many
+    /// records were folded. The projector does it between two folds, so
+    /// appends go on meanwhile and every record is folded exactly once.
+    pub fn rebuild(&self, progress: impl FnMut(u64) + Send + 'static) -> Result<u64> {
+        let (reply, response) = oneshot::channel();
+        let command = Command::Rebuild { progress: Box::new(progress), reply };
+        let commands = self.shared.commands.lock().expect("not poisoned").clone();
+        let sent = commands.is_some_and(|commands| commands.send(command).is_ok());
+        if !sent {
+            return Err(Error::Unavailable("the ledger is closed".into()));
+        }
+        response.blocking_recv().map_err(|_| Error::Unavailable("the projector has stopped".into()))?
+    }
+
+    /// Folds the log up to the durable head into fresh views (decoding on a
+    /// second thread), touching neither the live views nor the checkpoint.
     pub fn refold(&self, progress: impl FnMut(u64)) -> Result<Views> {
         let mut views = Views::default();
-        checkpoint::catch_up(&mut views, &self.shared.log, progress)?;
+        checkpoint::catch_up(Some(&mut views), None, &self.shared.log, self.head().seq, progress)?;
         Ok(views)
     }
 
@@ -447,10 +569,11 @@ impl Ledger {
         let head = self.head();
         let copied = Ledger::restore(dest, self.range_bytes(1, head.seq).map(|entry| entry.map(|(_, bytes)| bytes)))?;
         if copied.count != head.seq || copied.head != head.hash {
-            return Err(Error::Storage(format!(
-                "the backup ends at seq {} hash {}, not seq {} hash {}",
-                copied.count, copied.head, head.seq, head.hash
-            )));
+            return Err(ChainError {
+                seq: copied.count,
+                problem: format!("the backup ends at hash {}, not seq {} hash {}", copied.head, head.seq, head.hash),
+            }
+            .into());
         }
         Ok(copied)
     }
@@ -459,12 +582,12 @@ impl Ledger {
     /// byte for byte (an `amity export`, or another ledger's log), checking
     /// the chain as they come. This is the one writer of a `log` tree besides
     /// the committer: it runs before any committer exists for `dir`. The
-    /// index and views are then derived on open, as after a crash.
+    /// knowledge and views are then derived on open, as after a crash.
     pub fn restore(dir: &Path, records: impl Iterator<Item = Result<Vec<u8>>>) -> Result<Verified> {
         if dir.exists() {
             return Err(Error::Usage(format!("{} already exists; restore only into a new directory", dir.display())));
         }
-        std::fs::create_dir_all(dir)?;
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
         // Nothing half-written stays behind: a failed restore removes what it
         // made (and a crashed one leaves no anchor, so it cannot be opened).
         Ledger::restore_into(dir, records).inspect_err(|_| {
@@ -491,7 +614,9 @@ impl Ledger {
         }
         log.apply_batch(batch)?;
         db.flush()?;
-        std::fs::File::open(sled_dir.join("db"))?.sync_data()?;
+        std::fs::File::open(sled_dir.join("db"))
+            .and_then(|file| file.sync_data())
+            .map_err(|e| Error::storage("syncing the restored ledger", e))?;
         let verified = Verified { count: verifier.count(), head: verifier.head_hash().to_string() };
         AnchorFile::open(&dir.join("anchor"))?.write(&Anchor { seq: verified.count, hash: verified.head.clone() })?;
         drop(log);
@@ -505,9 +630,11 @@ impl Ledger {
     /// Stops the committer after it has written everything queued, and
     /// flushes. Other clones of this ledger can no longer append.
     pub fn close(self) -> Result<()> {
-        self.shared.sender.lock().expect("not poisoned").take();
-        if let Some(handle) = self.shared.committer.lock().expect("not poisoned").take() {
-            handle.join().map_err(|_| Error::Storage("the committer panicked".into()))?;
+        if !self.shared.stop() {
+            return Err(Error::Unavailable("a thread of the ledger panicked".into()));
+        }
+        if let Some(reason) = self.shared.failure.get() {
+            return Err(Error::Unavailable(format!("the ledger stopped after a storage error: {reason}")));
         }
         self.shared.db.flush()?;
         Ok(())
@@ -558,9 +685,31 @@ fn open_sled(path: &Path, cache_bytes: u64) -> sled::Result<sled::Db> {
     }
 }
 
+fn stopped() -> GroupError {
+    GroupError { index: 0, error: Error::Unavailable("the committer has stopped".into()) }
+}
+
+/// The knowledge as a dry run reads it: one short read lock per question, so
+/// a long dry run never holds up the committer.
+struct KnowledgeReader<'a>(&'a RwLock<Knowledge>);
+
+impl events::Known for KnowledgeReader<'_> {
+    fn entity(&self, key: &events::EntityKey) -> Option<events::known::EntityAttrs> {
+        self.0.read().expect("not poisoned").entity(key)
+    }
+
+    fn event(&self, id: &str) -> Option<events::KnownEvent> {
+        self.0.read().expect("not poisoned").event(id)
+    }
+
+    fn stream_version(&self, stream: &str) -> u64 {
+        self.0.read().expect("not poisoned").version(stream)
+    }
+}
+
 /// See [`Ledger::dry_run`].
 pub struct DryRun<'a> {
-    overlay: Overlay<IndexReader<'a>>,
+    overlay: Overlay<KnowledgeReader<'a>>,
     next_seq: u64,
 }
 
@@ -568,14 +717,12 @@ impl DryRun<'_> {
     /// Decides one submission as the committer would: `Ok(true)` if it is
     /// already in the ledger (or earlier in this run) with the same content.
     pub fn check(&mut self, submission: Checked) -> Result<bool> {
-        let admitted = admit(&self.overlay, submission);
-        if let Some(e) = self.overlay.base().take_error() {
-            return Err(e.into());
-        }
-        match admitted? {
-            Admission::Existing(_) => Ok(true),
-            Admission::New(validated) => {
-                let (checked, effects) = (*validated).into_parts();
+        match decide(&self.overlay, submission) {
+            Decision::Existing(_) => Ok(true),
+            Decision::Rejected(rejection) => Err(Error::Invalid(rejection)),
+            Decision::Conflict(message) => Err(Error::Conflict(message)),
+            Decision::New(admitted) => {
+                let (checked, effects) = (*admitted).into_parts();
                 let content = checked.content_digest();
                 self.overlay.absorb(self.next_seq, checked.id(), checked.event_type(), content, &effects);
                 self.next_seq += 1;
@@ -585,39 +732,14 @@ impl DryRun<'_> {
     }
 }
 
-/// The views from the checkpoint, caught up from the log; rebuilt from the
-/// start when the checkpoint is missing, stale in format, or damaged. Also
-/// returns the seq the stored checkpoint now reflects (0 for none).
-fn load_views(checkpoints: &sled::Tree, log: &sled::Tree, head_hash: &str) -> Result<(Views, u64)> {
-    let mut views = match checkpoint::load(checkpoints, log) {
-        Ok(Some(views)) => views,
-        Ok(None) => Views::default(),
-        Err(reason) => {
-            tracing::warn!(%reason, "discarding the projection checkpoint; rebuilding");
-            checkpoint::drop_all(checkpoints)?;
-            Views::default()
-        }
-    };
-    let from = views.seq;
-    checkpoint::catch_up(&mut views, log, |_| {})?;
-    if checkpoint::checkpoint_due(views.seq, from) {
-        checkpoint::save(checkpoints, &views, head_hash)?;
-        let seq = views.seq;
-        return Ok((views, seq));
-    }
-    Ok((views, from))
-}
-
 /// Refuses a log that lost or altered acknowledged records.
 fn check_anchor(log: &sled::Tree, path: &Path, last_seq: u64) -> Result<()> {
     let Some(anchor) = AnchorFile::read(path)? else {
         if last_seq == 0 {
             return Ok(());
         }
-        return Err(Error::Storage(format!(
-            "the anchor {} is missing for a ledger of {last_seq} records; restore it from a backup",
-            path.display()
-        )));
+        let problem = format!("missing for a ledger of {last_seq} records; restore it from a backup");
+        return Err(Error::storage(format!("the anchor {}", path.display()), problem));
     };
     if anchor.seq > last_seq {
         return Err(Error::Chain(ChainError {
@@ -640,40 +762,5 @@ fn check_anchor(log: &sled::Tree, path: &Path, last_seq: u64) -> Result<()> {
             problem: format!("hash {} differs from the anchor's {}", record.hash, anchor.hash),
         }));
     }
-    Ok(())
-}
-
-/// Brings the index up to the log: replays records it has not absorbed, or
-/// rebuilds it whole if it is ahead of the log (which a prefix-preserving
-/// crash cannot cause, so it means damage).
-fn reconcile_index(log: &sled::Tree, index: &sled::Tree, last_seq: u64) -> Result<()> {
-    let reader = IndexReader::new(index, log);
-    let indexed = reader.head().unwrap_or(0);
-    if let Some(e) = reader.take_error() {
-        return Err(e.into());
-    }
-    if indexed == last_seq {
-        return Ok(());
-    }
-    let from = if indexed > last_seq {
-        index.clear()?;
-        1
-    } else {
-        indexed + 1
-    };
-    let reader = IndexReader::new(index, log);
-    let mut overlay = Overlay::new(&reader);
-    for entry in log.range(from.to_be_bytes()..) {
-        let (key, value) = entry?;
-        let seq = log_seq(&key)?;
-        let record = Record::decode(&value).map_err(|problem| ChainError { seq, problem })?;
-        overlay.absorb_record(&record).map_err(|problem| ChainError { seq, problem })?;
-    }
-    let changes = overlay.into_changes();
-    if let Some(e) = reader.take_error() {
-        return Err(e.into());
-    }
-    index.apply_batch(changes.to_batch())?;
-    index.flush()?;
     Ok(())
 }

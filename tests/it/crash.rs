@@ -86,7 +86,7 @@ fn sigkill_under_concurrent_writers_loses_no_acknowledged_record() {
     let ledger = Ledger::open(dir.path(), Options::default()).unwrap();
     let head = ledger.head();
     let appended = ledger.append(checked(&party("after-crashes", "th/bangkok", "TH"))).unwrap();
-    assert_eq!((appended.record.seq, appended.record.prev.as_str()), (head.seq + 1, head.hash.as_str()));
+    assert_eq!((appended.record().seq, appended.record().prev.as_str()), (head.seq + 1, head.hash.as_str()));
     ledger.verify(|_| {}).unwrap();
     assert!(all_acks.len() as u64 >= STRESS_ROUNDS, "every round acknowledged something");
 }

@@ -15,7 +15,7 @@ fn idempotent_resend_returns_the_existing_record_and_appends_nothing() {
     assert!(!first.existed);
     let again = ledger.append(checked(&party("ev-hanoi", "vn/hanoi", "VN"))).unwrap();
     assert!(again.existed);
-    assert_eq!(again.record, first.record);
+    assert_eq!(again.record(), first.record());
     assert_eq!(ledger.head().seq, 1);
     let mut other = party("ev-hanoi", "vn/hanoi", "VN");
     other["data"]["name"] = json!("Thủ đô Hà Nội");
@@ -126,7 +126,7 @@ fn many_concurrent_writers_get_gapless_seqs_and_every_ack_is_stored() {
                         let submission = json!({"id": format!("w{w}-{i}"), "type": "activity.held", "occurred": "2023",
                             "data": {"category": "exchange", "title": format!("writer {w} event {i}"), "parties": ["vn/a", "la/b"]}});
                         let appended = ledger.append_group_async(vec![checked(&submission)]).await.unwrap();
-                        let record = appended.into_iter().next().unwrap().record;
+                        let record = appended.into_iter().next().unwrap().record();
                         acks.push((record.seq, record.canonical_bytes()));
                     }
                     acks
@@ -208,26 +208,39 @@ fn a_log_shorter_than_its_anchor_refuses_to_open() {
 }
 
 #[test]
-fn the_index_is_rebuilt_from_the_log_when_it_falls_behind() {
+fn the_knowledge_is_caught_up_from_the_log_when_its_checkpoint_is_stale_or_lost() {
     let dir = tempfile::tempdir().unwrap();
     let history = History::generate(11, 120);
     let ledger = open(dir.path());
-    for submission in &history[..100] {
+    for submission in &history[..60] {
         ledger.append(checked(submission)).unwrap();
     }
     ledger.close().unwrap();
-    // Simulate a crash between the log write and the index write.
-    {
-        let db = raw_sled(dir.path());
-        db.open_tree("index").unwrap().clear().unwrap();
-        db.flush().unwrap();
+    let stale =
+        raw_sled(dir.path()).open_tree("checkpoints").unwrap().get("knowledge").unwrap().expect("saved on close");
+    let ledger = open(dir.path());
+    for submission in &history[60..100] {
+        ledger.append(checked(submission)).unwrap();
+    }
+    ledger.close().unwrap();
+    for damage in ["stale", "lost"] {
+        {
+            let checkpoints = raw_sled(dir.path()).open_tree("checkpoints").unwrap();
+            match damage {
+                "stale" => checkpoints.insert("knowledge", stale.clone()).map(drop).unwrap(),
+                _ => checkpoints.remove("knowledge").map(drop).unwrap(),
+            }
+            checkpoints.flush().unwrap();
+        }
+        let ledger = open(dir.path());
+        // Re-sending an old id is still idempotent, and references still resolve.
+        for submission in history[..100].iter().filter(|s| s.get("id").is_some()) {
+            assert!(ledger.append(checked(submission)).unwrap().existed, "{damage}: {submission}");
+        }
+        assert_eq!(ledger.head().seq, 100, "{damage}");
+        ledger.close().unwrap();
     }
     let ledger = open(dir.path());
-    // Re-sending an old id is still idempotent, and references still resolve.
-    for submission in history[..100].iter().filter(|s| s.get("id").is_some()) {
-        assert!(ledger.append(checked(submission)).unwrap().existed);
-    }
-    assert_eq!(ledger.head().seq, 100);
     for submission in &history[100..] {
         ledger.append(checked(submission)).unwrap();
     }
