@@ -172,6 +172,7 @@ async fn sse_latency(url: &str, ledger: &Ledger, seconds: u64) -> (Vec<f64>, usi
 }
 
 fn main() {
+    amity::tune_allocator();
     let appends = arg("--appends", 20_000);
     let seconds = arg("--seconds", 5);
     let work = tempfile::tempdir().unwrap();

@@ -187,6 +187,7 @@ fn timed_writes<T>(
 }
 
 fn main() {
+    amity::tune_allocator();
     let records = arg("--records", 1_000_000);
     let appends = arg("--appends", 20_000) as usize;
     let runs = arg("--runs", 3);

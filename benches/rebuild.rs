@@ -61,6 +61,7 @@ fn measure(runs: u64, mut phase: impl FnMut() -> u64, expected: u64) -> (f64, f6
 }
 
 fn main() {
+    amity::tune_allocator();
     let records = arg("--records", 1_000_000);
     let runs = arg("--runs", 5);
     let ledger = ledger_with(records);

@@ -219,12 +219,16 @@ pub fn references(data: &EventData) -> Vec<(String, EntityKey)> {
 /// A retraction names its target's streams, which only the ledger knows, so
 /// the caller passes them.
 pub fn streams(data: &EventData, retraction_target_streams: &[String]) -> Vec<String> {
-    let mut names: Vec<String> = references(data).into_iter().map(|(_, key)| key.to_string()).collect();
-    if let Some((key, _)) = introduction(data) {
-        names.push(key.to_string());
-    }
-    names.extend(retraction_target_streams.iter().cloned());
-    names.sort();
-    names.dedup();
-    names
+    let references = references(data);
+    let introduced = introduction(data);
+    let named = references.iter().map(|(_, key)| key).chain(introduced.as_ref().map(|(key, _)| key));
+    stream_names(named, retraction_target_streams.to_vec())
+}
+
+/// Distinct, sorted stream names of these entities and these other streams.
+pub fn stream_names<'a>(entities: impl Iterator<Item = &'a EntityKey>, mut others: Vec<String>) -> Vec<String> {
+    others.extend(entities.map(EntityKey::to_string));
+    others.sort_unstable();
+    others.dedup();
+    others
 }

@@ -171,8 +171,12 @@ impl Checked {
         if data.is_none() {
             errors.push("data", "is required");
         }
-        let typed = match (event_type, &data) {
-            (Some(kind), Some(data)) => match EventData::decode(kind, data) {
+        // With sorted maps and no floats, serde_json's compact form is JCS.
+        // The typed payload is decoded from that text: faster than from the
+        // `Value`, and the bytes are needed anyway.
+        let data_jcs = data.as_ref().map(|data| serde_json::to_string(data).expect("a Value always serializes"));
+        let typed = match (event_type, &data_jcs) {
+            (Some(kind), Some(json)) => match EventData::decode_json(kind, json) {
                 Ok(typed) => {
                     check_payload(&typed, &mut errors);
                     Some(typed)
@@ -184,10 +188,9 @@ impl Checked {
             },
             _ => None,
         };
-        match (event_type, occurred, data, typed) {
-            (Some(event_type), Some((occurred, occurred_text)), Some(data), Some(typed)) if errors.is_empty() => {
-                // With sorted maps and no floats, serde_json's compact form is JCS.
-                let data_jcs = serde_json::to_vec(&data).expect("a Value always serializes");
+        match (event_type, occurred, data_jcs, typed) {
+            (Some(event_type), Some((occurred, occurred_text)), Some(data_jcs), Some(typed)) if errors.is_empty() => {
+                let data_jcs = data_jcs.into_bytes();
                 let sources_jcs = serde_json::to_vec(&sources).expect("a Value always serializes");
                 let content = content_digest(event_type.as_str(), &occurred_text, &data_jcs, &sources_jcs);
                 Ok(Checked { id, event_type, occurred, occurred_text, typed, data_jcs, sources_jcs, content, expect })
@@ -269,9 +272,10 @@ impl Checked {
                 errors.push(field, format!("{} `{}` already exists; ids are never reused", key.kind.as_str(), key.id));
             }
         }
-        for (field, key) in known::references(&self.typed) {
-            if known.entity(&key).is_none() {
-                errors.push(field, format!("{} `{}` is not in the ledger", key.kind.as_str(), key.id));
+        let references = known::references(&self.typed);
+        for (field, key) in &references {
+            if known.entity(key).is_none() {
+                errors.push(field.clone(), format!("{} `{}` is not in the ledger", key.kind.as_str(), key.id));
             }
         }
         let mut target_streams = Vec::new();
@@ -292,7 +296,9 @@ impl Checked {
         if errors.is_empty() {
             check_consistency(&self.typed, known, &mut errors);
         }
-        let effects = known::Effects { introduces, streams: known::streams(&self.typed, &target_streams), retracts };
+        let named = references.iter().map(|(_, key)| key).chain(introduces.as_ref().map(|(key, _)| key));
+        let streams = known::stream_names(named, target_streams);
+        let effects = known::Effects { introduces, streams, retracts };
         errors.into_result(Validated { checked: self, effects })
     }
 }
@@ -367,6 +373,14 @@ fn check_consistency(data: &EventData, known: &impl Known, errors: &mut Errors) 
 fn parse_strict(text: &str) -> Result<Value, Rejection> {
     // serde_json's own nesting limit (128) stays on; ours is lower and
     // enforced by StrictSeed. The byte limit already bounds array lengths.
+    // Tracking the path costs time on every value, so it is done only when
+    // the fast parse failed, to name where.
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    if let Ok(value) = (StrictSeed { depth: 0 }).deserialize(&mut deserializer) {
+        if deserializer.end().is_ok() {
+            return Ok(value);
+        }
+    }
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let value = serde_path_to_error::deserialize::<_, StrictValue>(&mut deserializer)
         .map_err(|e| Rejection::one(join_path("", e.path()), format!("not valid JSON: {}", e.into_inner())))?;

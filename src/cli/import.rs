@@ -1,8 +1,11 @@
 //! `amity import FILE|-`: NDJSON submissions, all checked before any is
-//! appended. Two passes over the input keep memory bounded by one chunk, not
-//! the file: the first checks every line in a dry run (so later lines may
-//! refer to entities earlier lines introduce), the second appends in chunks
-//! of [`BATCH_SUBMISSIONS_MAX`]. Standard input is spooled to a file in the
+//! appended. Two passes over the input keep memory bounded by a few chunks,
+//! not the file: the first decides every line in a dry run (the committer's
+//! own [`events::decide`], so later lines may refer to entities earlier
+//! lines introduce), the second appends in chunks of
+//! [`BATCH_SUBMISSIONS_MAX`], a couple in flight so the committer seals one
+//! while the syncer writes another. In both passes a second thread reads and
+//! parses ahead. Standard input is spooled to a file in the
 //! ledger directory for the second pass, and removed afterwards.
 //! Must never: append anything when a line is bad.
 
@@ -15,6 +18,10 @@ use events::Checked;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
+
+/// Chunks queued to the committer before the import waits for the oldest:
+/// enough that one is sealed while another is synced.
+const CHUNKS_IN_FLIGHT_MAX: usize = 2;
 
 /// Most bad lines printed; the rest are counted.
 const ERRORS_PRINTED_MAX: usize = 200;
@@ -163,38 +170,78 @@ pub fn run(dir: &Path, file: &Path) -> Result<()> {
     ))
 }
 
+/// One parsed line: its number, its bytes' length, and the submission (or
+/// why it is not one).
+type Parsed = (u64, u64, Result<Checked>);
+
+/// Reads and parses `source` on its own thread, in chunks of up to
+/// [`BATCH_SUBMISSIONS_MAX`] non-blank lines, so that parsing (the larger
+/// cost of each pass) runs beside the deciding and writing. A failure to
+/// read ends the chunks with that error.
+fn parse_chunks<'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    source: Source<'scope>,
+) -> std::sync::mpsc::Receiver<Result<Vec<Parsed>>> {
+    let (chunks, parsed) = std::sync::mpsc::sync_channel::<Result<Vec<Parsed>>>(2);
+    scope.spawn(move || {
+        let mut chunk = Vec::with_capacity(BATCH_SUBMISSIONS_MAX);
+        let lines = match source.lines() {
+            Ok(lines) => lines,
+            Err(e) => return drop(chunks.send(Err(e))),
+        };
+        for line in lines {
+            let (number, line) = match line {
+                Ok(line) => line,
+                Err(e) => return drop(chunks.send(Err(Error::io("reading the input", e)))),
+            };
+            let length = line.as_ref().map_or_else(|len| *len, |b| b.len() as u64) + 1;
+            if let Some(submission) = parse_line(line) {
+                chunk.push((number, length, submission));
+            }
+            if chunk.len() == BATCH_SUBMISSIONS_MAX {
+                let full = std::mem::replace(&mut chunk, Vec::with_capacity(BATCH_SUBMISSIONS_MAX));
+                if chunks.send(Ok(full)).is_err() {
+                    return;
+                }
+            }
+        }
+        if !chunk.is_empty() {
+            let _ = chunks.send(Ok(chunk));
+        }
+    });
+    parsed
+}
+
 /// The first pass. Returns how many submissions the file holds.
 fn check(ledger: &Ledger, source: Source<'_>) -> Result<u64> {
     let bar = progress_bar(source.len()?, "checking");
     let mut dry_run = ledger.dry_run();
     let (mut total, mut bad, mut conflicts) = (0u64, 0u64, 0u64);
     let mut bytes_read = 0u64;
-    for line in source.lines()? {
-        let (number, line) = line?;
-        bytes_read += line.as_ref().map_or_else(|len| *len, |b| b.len() as u64) + 1;
-        if number % 1024 == 0 {
-            bar.set_position(bytes_read);
-        }
-        let Some(parsed) = parse_line(line) else {
-            continue;
-        };
-        total += 1;
-        let outcome = parsed.and_then(|checked| dry_run.check(checked));
-        match outcome {
-            Ok(_) => {}
-            Err(error @ (Error::Invalid(_) | Error::Usage(_) | Error::Conflict(_))) => {
-                if matches!(error, Error::Conflict(_)) {
-                    conflicts += 1;
-                } else {
-                    bad += 1;
-                }
-                if bad + conflicts <= ERRORS_PRINTED_MAX as u64 {
-                    report(number, &error);
+    std::thread::scope(|scope| -> Result<()> {
+        for chunk in parse_chunks(scope, source) {
+            for (number, length, parsed) in chunk? {
+                bytes_read += length;
+                total += 1;
+                match parsed.and_then(|checked| dry_run.check(checked)) {
+                    Ok(_) => {}
+                    Err(error @ (Error::Invalid(_) | Error::Usage(_) | Error::Conflict(_))) => {
+                        if matches!(error, Error::Conflict(_)) {
+                            conflicts += 1;
+                        } else {
+                            bad += 1;
+                        }
+                        if bad + conflicts <= ERRORS_PRINTED_MAX as u64 {
+                            report(number, &error);
+                        }
+                    }
+                    Err(error) => return Err(error),
                 }
             }
-            Err(error) => return Err(error),
+            bar.set_position(bytes_read);
         }
-    }
+        Ok(())
+    })?;
     bar.finish_and_clear();
     let failed = bad + conflicts;
     if failed > ERRORS_PRINTED_MAX as u64 {
@@ -225,38 +272,13 @@ fn report(line: u64, error: &Error) {
 fn append(ledger: &Ledger, source: Source<'_>, total: u64) -> Result<Imported> {
     let bar = progress_bar(total, "appending");
     let (mut appended, mut existed) = (0u64, 0u64);
-    let (chunks, parsed) = std::sync::mpsc::sync_channel::<Result<Vec<Checked>>>(1);
     std::thread::scope(|scope| {
-        scope.spawn(move || {
-            let mut chunk = Vec::with_capacity(BATCH_SUBMISSIONS_MAX);
-            let lines = match source.lines() {
-                Ok(lines) => lines,
-                Err(e) => return drop(chunks.send(Err(e))),
-            };
-            for line in lines {
-                let parsed = line.map_err(Error::from).and_then(|(_, line)| parse_line(line).transpose());
-                match parsed {
-                    Ok(None) => continue,
-                    Ok(Some(checked)) => chunk.push(checked),
-                    Err(e) => return drop(chunks.send(Err(e))),
-                }
-                if chunk.len() == BATCH_SUBMISSIONS_MAX {
-                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(BATCH_SUBMISSIONS_MAX));
-                    if chunks.send(Ok(full)).is_err() {
-                        return;
-                    }
-                }
-            }
-            if !chunk.is_empty() {
-                let _ = chunks.send(Ok(chunk));
-            }
-        });
-        for chunk in parsed {
-            let results = ledger.append_group(chunk?).map_err(|e| {
-                // The dry run passed, so only a concurrent writer or the disk
-                // can get here; earlier chunks stay appended (re-import is
-                // idempotent). The error keeps its kind, so the exit code
-                // says which it was.
+        let mut in_flight = std::collections::VecDeque::new();
+        let mut settle = |submitted: crate::store::Submitted| -> Result<()> {
+            let results = submitted.wait().map_err(|e| {
+                // The dry run passed, so only the disk can get here; earlier
+                // chunks stay appended (re-import is idempotent). The error
+                // keeps its kind, so the exit code says which it was.
                 eprintln!("import stopped after {appended} appended");
                 e.error
             })?;
@@ -264,6 +286,19 @@ fn append(ledger: &Ledger, source: Source<'_>, total: u64) -> Result<Imported> {
             appended += fresh;
             existed += results.len() as u64 - fresh;
             bar.set_position(appended + existed);
+            Ok(())
+        };
+        for chunk in parse_chunks(scope, source) {
+            // The check pass saw every line parse, so an error here is the
+            // input changing under the import.
+            let submissions = chunk?.into_iter().map(|(_, _, parsed)| parsed).collect::<Result<Vec<_>>>()?;
+            in_flight.push_back(ledger.submit_group(submissions).map_err(|e| e.error)?);
+            if in_flight.len() > CHUNKS_IN_FLIGHT_MAX {
+                settle(in_flight.pop_front().expect("not empty"))?;
+            }
+        }
+        for submitted in in_flight {
+            settle(submitted)?;
         }
         bar.finish_and_clear();
         Ok(Imported { appended, existed })

@@ -4,11 +4,11 @@
 //!   ledger's [`Knowledge`]. It drains what writers queued (up to
 //!   [`BATCH_SUBMISSIONS_MAX`] submissions), decides each group against the
 //!   knowledge ([`events::decide`]), seals what is admitted, absorbs it into
-//!   the knowledge, hands the batch to sled (`apply_batch`, in memory), and
-//!   passes it on;
-//! - the **syncer** makes batches durable (sled flush, then `fdatasync` of
-//!   sled's file, then the anchor), acknowledges their writers, pushes their
-//!   records to the [`Tail`] and moves the durable head.
+//!   the knowledge, and passes the batch on;
+//! - the **syncer** writes batches to sled (one `apply_batch` for all that
+//!   arrived meanwhile), makes them durable (sled flush, then `fdatasync` of
+//!   sled's file, then the anchor), pushes their records to the [`Tail`],
+//!   moves the durable head, and acknowledges their writers.
 //!
 //! So batch k+1 is decided and sealed while batch k is being synced, and one
 //! sync covers every batch that arrived meanwhile. Nothing else happens on
@@ -21,9 +21,10 @@ use super::anchor::{Anchor, AnchorFile};
 use super::tail::{Committed, Tail};
 use super::{checkpoint, Appended, GroupError, Head, Request};
 use crate::error::Error;
-use events::append::Overlay;
+use events::known::Effects;
 use events::{decide, Checked, Decision, Knowledge, Sealer};
 use projections::Event;
+use std::collections::VecDeque;
 use std::fs::File;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender};
@@ -94,6 +95,11 @@ pub(super) struct Committer {
     pub sealer: Sealer,
     pub clock: Arc<dyn Clock>,
     pub failure: Arc<Failure>,
+    /// The durable head, to know which sealed records sled already holds.
+    pub head: watch::Receiver<Head>,
+    /// Records sealed and handed on but not yet durable (at most
+    /// [`BATCHES_IN_FLIGHT_MAX`] batches), for idempotent re-sends of them.
+    pub unsynced: VecDeque<Arc<Committed>>,
 }
 
 impl Committer {
@@ -139,10 +145,14 @@ impl Committer {
         }
     }
 
-    /// Decides and seals every group of the batch and gives the new records
-    /// to sled. Rejected groups take nothing from the chain: their seqs are
-    /// reused by the next group.
+    /// Decides and seals every group of the batch. Rejected groups take
+    /// nothing from the chain or the knowledge: their seqs are reused by the
+    /// next group.
     fn commit(&mut self, requests: Vec<Request>) -> Batch {
+        let durable = self.head.borrow().seq;
+        while self.unsynced.front().is_some_and(|record| record.seq <= durable) {
+            self.unsynced.pop_front();
+        }
         let now = self.clock.now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
         let mut records: Vec<Arc<Committed>> = Vec::new();
         let mut replies = Vec::with_capacity(requests.len());
@@ -150,54 +160,53 @@ impl Committer {
         let mut knowledge = lock.write().expect("not poisoned");
         for Request { submissions, reply } in requests {
             let rollback = self.sealer.clone();
-            match self.group(&mut knowledge, submissions, &records, &now) {
-                Ok((group, appended)) => {
-                    records.extend(group);
-                    replies.push((reply, Ok(appended)));
-                }
-                Err(error) => {
-                    self.sealer = rollback;
-                    replies.push((reply, Err(error)));
-                }
+            let outcome = self.group(&mut knowledge, submissions, &mut records, &now);
+            if outcome.is_err() {
+                self.sealer = rollback;
             }
+            replies.push((reply, outcome));
         }
         drop(knowledge);
-        if !records.is_empty() {
-            let mut writes = sled::Batch::default();
-            for record in &records {
-                writes.insert(&record.seq.to_be_bytes(), &*record.bytes);
-            }
-            if let Err(e) = self.log.apply_batch(writes) {
-                self.failure.set(format!("writing the log: {e}"));
-            }
-        }
+        self.unsynced.extend(records.iter().cloned());
         Batch { records, replies }
     }
 
     /// One group, all or nothing: each submission is decided against the
-    /// knowledge plus what the group admitted before it. On success the
-    /// knowledge absorbs the group's records.
+    /// knowledge, which absorbs it at once (so later ones in the group may
+    /// refer to it); if one fails, what the group absorbed is undone and
+    /// its records are taken back out of `records`.
     fn group(
         &mut self,
         knowledge: &mut Knowledge,
         submissions: Vec<Checked>,
-        earlier: &[Arc<Committed>],
+        records: &mut Vec<Arc<Committed>>,
         now: &str,
-    ) -> Result<(Vec<Arc<Committed>>, Vec<Appended>), GroupError> {
-        let mut overlay = Overlay::new(&*knowledge);
-        let mut records: Vec<Arc<Committed>> = Vec::new();
+    ) -> Result<Vec<Appended>, GroupError> {
+        let first = records.len();
         let mut appended = Vec::with_capacity(submissions.len());
-        let mut absorbed = Vec::new();
+        let mut absorbed: Vec<Effects> = Vec::new();
+        let mut failed = None;
         for (index, submission) in submissions.into_iter().enumerate() {
-            let fail = |error| GroupError { index, error };
-            let admitted = match decide(&overlay, submission) {
+            let admitted = match decide(&*knowledge, submission) {
                 Decision::New(admitted) => admitted,
-                Decision::Existing(seq) => {
-                    appended.push(self.existing(seq, earlier, &records).map_err(fail)?);
-                    continue;
+                Decision::Existing(seq) => match self.existing(seq, records) {
+                    Ok(existing) => {
+                        appended.push(existing);
+                        continue;
+                    }
+                    Err(error) => {
+                        failed = Some(GroupError { index, error });
+                        break;
+                    }
+                },
+                Decision::Rejected(rejection) => {
+                    failed = Some(GroupError { index, error: Error::Invalid(rejection) });
+                    break;
                 }
-                Decision::Rejected(rejection) => return Err(fail(Error::Invalid(rejection))),
-                Decision::Conflict(message) => return Err(fail(Error::Conflict(message))),
+                Decision::Conflict(message) => {
+                    failed = Some(GroupError { index, error: Error::Conflict(message) });
+                    break;
+                }
             };
             let id = match admitted.checked().id() {
                 Some(id) => id.to_string(),
@@ -205,8 +214,8 @@ impl Committer {
             };
             let sealed = self.sealer.seal(admitted.checked(), &id, now);
             let (checked, effects) = (*admitted).into_parts();
-            overlay.absorb(sealed.seq, Some(&id), checked.event_type(), checked.content_digest(), &effects);
-            absorbed.push((sealed.seq, checked.event_type(), checked.content_digest(), effects));
+            knowledge.absorb(sealed.seq, &id, checked.event_type(), checked.content_digest(), &effects);
+            absorbed.push(effects);
             let event = Event {
                 seq: sealed.seq,
                 id: id.clone(),
@@ -225,18 +234,20 @@ impl Committer {
             appended.push(Appended::from_committed(&committed, false));
             records.push(committed);
         }
-        drop(overlay);
-        for ((seq, event_type, content, effects), record) in absorbed.into_iter().zip(&records) {
-            knowledge.absorb(seq, &record.id, event_type, content, &effects);
+        let Some(error) = failed else {
+            return Ok(appended);
+        };
+        for (record, effects) in records.drain(first..).rev().zip(absorbed.iter().rev()) {
+            knowledge.unabsorb(record.seq, &record.id, effects);
         }
-        Ok((records, appended))
+        Err(error)
     }
 
-    /// The record an idempotent re-send names: in this group, earlier in
-    /// this batch, or in the log (sealed there by an earlier batch, which
-    /// the syncer makes durable before it acknowledges this one).
-    fn existing(&self, seq: u64, earlier: &[Arc<Committed>], group: &[Arc<Committed>]) -> Result<Appended, Error> {
-        if let Some(record) = earlier.iter().chain(group).find(|r| r.seq == seq) {
+    /// The record an idempotent re-send names: in this batch, in one sealed
+    /// but not yet synced, or in the log. The syncer makes every earlier
+    /// batch durable before it acknowledges this one.
+    fn existing(&self, seq: u64, batch: &[Arc<Committed>]) -> Result<Appended, Error> {
+        if let Some(record) = batch.iter().chain(&self.unsynced).find(|r| r.seq == seq) {
             return Ok(Appended::from_committed(record, true));
         }
         let bytes = self
@@ -250,6 +261,7 @@ impl Committer {
 
 pub(super) struct Syncer {
     pub db: sled::Db,
+    pub log: sled::Tree,
     /// The sled data file, opened once so each sync can `fdatasync` it:
     /// sled 0.34's flush uses `sync_file_range`, which survives `kill -9`
     /// but not a power cut.
@@ -276,13 +288,14 @@ impl Syncer {
         }
     }
 
-    /// Makes every batch of `group` durable with one flush and one
-    /// `fdatasync`, then acknowledges them in order and publishes them.
+    /// Writes every batch of `group` to sled and makes them durable with one
+    /// flush and one `fdatasync`, then publishes and acknowledges them in
+    /// order.
     fn sync(&mut self, group: Vec<Batch>) {
         let last = group.iter().rev().find_map(|batch| batch.records.last().cloned());
         if let Some(last) = &last {
             if self.failure.get().is_none() {
-                if let Err(reason) = self.make_durable(last) {
+                if let Err(reason) = self.write(&group).and_then(|()| self.make_durable(last)) {
                     self.failure.set(reason);
                 }
             }
@@ -310,6 +323,14 @@ impl Syncer {
                 let _ = reply.send(outcome);
             }
         }
+    }
+
+    fn write(&self, group: &[Batch]) -> Result<(), String> {
+        let mut writes = sled::Batch::default();
+        for record in group.iter().flat_map(|batch| &batch.records) {
+            writes.insert(&record.seq.to_be_bytes(), &*record.bytes);
+        }
+        self.log.apply_batch(writes).map_err(|e| format!("writing the log: {e}"))
     }
 
     fn make_durable(&mut self, last: &Committed) -> Result<(), String> {

@@ -258,9 +258,12 @@ impl Ledger {
             sealer: Sealer::after(last_seq, &last_hash, &last_at),
             clock: options.clock,
             failure: Arc::clone(&failure),
+            head: head_rx.clone(),
+            unsynced: Default::default(),
         };
         let syncer = Syncer {
             db: db.clone(),
+            log: log.clone(),
             db_file,
             anchor,
             head: head_tx,
@@ -336,10 +339,18 @@ impl Ledger {
     /// Appends a group all-or-nothing and waits until it is durable. Must not
     /// be called from inside an async runtime (use [`Ledger::append_group_async`]).
     pub fn append_group(&self, submissions: Vec<Checked>) -> Result<Vec<Appended>, GroupError> {
+        self.submit_group(submissions)?.wait()
+    }
+
+    /// Queues a group for appending without waiting for it: groups queued
+    /// one after another are decided and written in that order, and the
+    /// pipeline seals the next while the last is being synced. Must not be
+    /// called from inside an async runtime.
+    pub fn submit_group(&self, submissions: Vec<Checked>) -> Result<Submitted, GroupError> {
         let (reply, response) = oneshot::channel();
         let sender = self.sender().map_err(|error| GroupError { index: 0, error })?;
         sender.blocking_send(Request { submissions, reply }).map_err(|_| stopped())?;
-        response.blocking_recv().map_err(|_| stopped())?
+        Ok(Submitted(response))
     }
 
     /// The async form of [`Ledger::append_group`].
@@ -682,6 +693,16 @@ fn open_sled(path: &Path, cache_bytes: u64) -> sled::Result<sled::Db> {
             }
             result => return result,
         }
+    }
+}
+
+/// A group queued by [`Ledger::submit_group`].
+pub struct Submitted(oneshot::Receiver<Result<Vec<Appended>, GroupError>>);
+
+impl Submitted {
+    /// Waits until the group is durable (or refused).
+    pub fn wait(self) -> Result<Vec<Appended>, GroupError> {
+        self.0.blocking_recv().map_err(|_| stopped())?
     }
 }
 
