@@ -184,7 +184,7 @@ pub fn server_events(client: reqwest::Client, url: String, after: u64, query: Ve
         while let Some(event) = events.next().await {
             let event = event.map_err(|e| Error::network("the ledger's event stream", e.to_string()))?;
             if let Ok(seq) = event.id.parse::<u64>() {
-                yield Delivered::from_stored(seq, event.data.into_bytes())?;
+                yield std::sync::Arc::new(crate::store::Committed::from_stored(seq, event.data.into_bytes())?);
             }
         }
     })
@@ -296,7 +296,7 @@ async fn relay_once(source: &Source, config: &RelayConfig) -> Result<()> {
                 return Err(Error::Chain(events::ChainError { seq: expected, problem }));
             }
             expected += 1;
-            let subject = format!("{}.{}", config.subject_prefix, record.event_type);
+            let subject = format!("{}.{}", config.subject_prefix, record.event_type.as_str());
             let ack = context.send_publish(subject, publication(record)).await.map_err(|e| nats("publishing", e))?;
             acks.push((seq, ack));
         }
@@ -324,6 +324,7 @@ async fn relay_once(source: &Source, config: &RelayConfig) -> Result<()> {
 /// The message for one record: its stored bytes unmodified, with the
 /// headers that let JetStream (and a consumer) check it; nothing is parsed.
 fn publication(record: Delivered) -> jetstream::message::PublishMessage {
+    // One copy into the message; `Bytes` cannot borrow the shared record.
     let bytes = bytes::Bytes::copy_from_slice(&record.bytes);
     jetstream::message::PublishMessage::build()
         .payload(bytes)

@@ -18,7 +18,6 @@ use crate::subscribe::Filter;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -263,19 +262,30 @@ async fn stream_events(
         let _ = shutdown.wait_for(|stop| *stop).await;
     };
     let records = state.ledger.subscribe(after, filter).take_until(stopped);
-    let events = records.map(move |delivered| {
-        let _held = &permit;
-        delivered
-            .map(|d| Event::default().id(d.seq.to_string()).event(d.event_type).data(String::from_utf8_lossy(&d.bytes)))
-    });
-    let events = async_stream::stream! {
-        futures::pin_mut!(events);
-        while let Some(event) = events.next().await {
-            yield event;
+    // Each record's frame is rendered once and shared by every subscriber
+    // (axum's `Sse` would format an `Event` per subscriber per record).
+    let frames = async_stream::stream! {
+        let _held = permit;
+        futures::pin_mut!(records);
+        let mut keep_alive = tokio::time::interval(Duration::from_millis(KEEP_ALIVE_MS));
+        keep_alive.tick().await;
+        loop {
+            tokio::select! {
+                delivered = records.next() => match delivered {
+                    Some(Ok(record)) => yield Ok::<_, std::convert::Infallible>(record.sse_frame()),
+                    Some(Err(error)) => {
+                        tracing::warn!(%error, "subscription ended by an error");
+                        break;
+                    }
+                    None => break,
+                },
+                _ = keep_alive.tick() => yield Ok(Bytes::from_static(b":\n\n")),
+            }
         }
         tracing::info!("subscriber disconnected");
     };
-    Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_millis(KEEP_ALIVE_MS))).into_response()
+    let headers = [(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")];
+    (headers, axum::body::Body::from_stream(frames)).into_response()
 }
 
 #[derive(Debug, Deserialize)]

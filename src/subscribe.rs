@@ -10,7 +10,7 @@
 //! or use sled's `watch_prefix` (it blocks writers).
 
 use crate::error::{Error, Result};
-use crate::store::Ledger;
+use crate::store::{Committed, Ledger};
 use events::{ChainError, EventData, EventType, RecordRef};
 use futures::Stream;
 use std::sync::Arc;
@@ -53,30 +53,10 @@ impl Filter {
     }
 }
 
-/// One record as delivered: its seq, id, type and hash, and its stored
-/// bytes (shared with the tail, never copied per subscriber).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Delivered {
-    pub seq: u64,
-    pub id: String,
-    pub event_type: String,
-    pub hash: String,
-    pub bytes: Arc<[u8]>,
-}
-
-impl Delivered {
-    /// A record read back from the log.
-    pub fn from_stored(seq: u64, bytes: Vec<u8>) -> Result<Delivered> {
-        let record = RecordRef::decode(&bytes).map_err(|problem| ChainError { seq, problem })?;
-        Ok(Delivered {
-            seq,
-            id: record.id.into_owned(),
-            event_type: record.event_type.into_owned(),
-            hash: record.hash.into_owned(),
-            bytes: bytes.into(),
-        })
-    }
-}
+/// One record as delivered: its seq, id, type and hash, its stored bytes
+/// and its SSE frame, shared with the tail and every other subscriber (a
+/// recent record is delivered to any number of them without a copy).
+pub type Delivered = Arc<Committed>;
 
 /// The `type` of a stored record without parsing it: stored bytes are JCS,
 /// keys sorted, so `type` is always the last member (`…,"type":"x.y"}`), and
@@ -110,21 +90,13 @@ impl Ledger {
                     continue;
                 }
                 let to = durable.min(next + CATCH_UP_CHUNK_RECORDS - 1);
-                let chunk = match ledger.recent(next, to) {
-                    Some(recent) => recent
-                        .iter()
-                        .map(|c| Delivered {
-                            seq: c.seq,
-                            id: c.id.clone(),
-                            event_type: c.event_type.as_str().to_string(),
-                            hash: c.hash.clone(),
-                            bytes: Arc::clone(&c.bytes),
-                        })
-                        .collect(),
+                let chunk: Vec<Delivered> = match ledger.recent(next, to) {
+                    Some(recent) => recent,
                     None => {
                         let reader = ledger.clone();
                         let read = move || -> Result<Vec<Delivered>> {
-                            reader.range_bytes(next, to).map(|entry| entry.and_then(|(seq, bytes)| Delivered::from_stored(seq, bytes))).collect()
+                            let stored = reader.range_bytes(next, to);
+                            stored.map(|entry| entry.and_then(|(seq, bytes)| Committed::from_stored(seq, bytes).map(Arc::new))).collect()
                         };
                         tokio::task::spawn_blocking(read)
                             .await
@@ -136,7 +108,7 @@ impl Ledger {
                         Err(ChainError { seq: next, problem: "missing from the log".into() })?;
                     }
                     next += 1;
-                    if filter.accepts(&delivered.event_type, &delivered.bytes) {
+                    if filter.accepts(delivered.event_type.as_str(), &delivered.bytes) {
                         yield delivered;
                     }
                 }

@@ -223,14 +223,14 @@ impl Committer {
                 when: checked.occurred(),
                 data: checked.into_typed(),
             };
-            let committed = Arc::new(Committed {
-                seq: sealed.seq,
+            let committed = Arc::new(Committed::new(
+                sealed.seq,
                 id,
-                event_type: sealed.event_type,
-                hash: sealed.hash,
-                bytes: sealed.bytes.into(),
-                event: Some(event),
-            });
+                sealed.event_type,
+                sealed.hash,
+                sealed.bytes.into(),
+                Some(event),
+            ));
             appended.push(Appended::from_committed(&committed, false));
             records.push(committed);
         }

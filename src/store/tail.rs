@@ -5,10 +5,11 @@
 //! So a new record is read from sled by nobody, however many follow it.
 //! Must never: hold a record that is not durable, or grow past its bounds.
 
-use events::EventType;
+use crate::error::Result;
+use events::{ChainError, EventType, RecordRef};
 use projections::Event;
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Most records the tail keeps.
 pub const TAIL_RECORDS_MAX: usize = 16_384;
@@ -18,8 +19,8 @@ pub const TAIL_BYTES_MAX: usize = 16 * 1024 * 1024;
 
 /// One durable record as the committer sealed it: its stored bytes, the
 /// fields readers want without parsing them, and its typed event for the
-/// projector (`None` only for records read back from the log whose payload
-/// does not decode, which the ledger never writes).
+/// projector (`None` for records read back from the log, which readers
+/// other than the projector never need typed). Shared by every reader.
 #[derive(Debug)]
 pub struct Committed {
     pub seq: u64,
@@ -28,6 +29,44 @@ pub struct Committed {
     pub hash: String,
     pub bytes: Arc<[u8]>,
     pub event: Option<Event>,
+    /// The record as one Server-Sent Events frame, rendered on first use
+    /// and then shared by every subscriber.
+    frame: OnceLock<bytes::Bytes>,
+}
+
+impl Committed {
+    pub fn new(
+        seq: u64,
+        id: String,
+        event_type: EventType,
+        hash: String,
+        bytes: Arc<[u8]>,
+        event: Option<Event>,
+    ) -> Self {
+        Committed { seq, id, event_type, hash, bytes, event, frame: OnceLock::new() }
+    }
+
+    /// A record read back from the log: its fields read from the bytes.
+    pub fn from_stored(seq: u64, bytes: Vec<u8>) -> Result<Committed> {
+        let record = RecordRef::decode(&bytes).map_err(|problem| ChainError { seq, problem })?;
+        let event_type = record.event_type.parse().map_err(|problem| ChainError { seq, problem })?;
+        let (id, hash) = (record.id.into_owned(), record.hash.into_owned());
+        Ok(Committed::new(seq, id, event_type, hash, bytes.into(), None))
+    }
+
+    /// `id: <seq>`, `event: <type>`, `data: <the stored bytes>`: one SSE
+    /// frame. Stored bytes are one line (JCS escapes every newline).
+    pub fn sse_frame(&self) -> bytes::Bytes {
+        let frame = self.frame.get_or_init(|| {
+            let mut frame = Vec::with_capacity(self.bytes.len() + 64);
+            frame
+                .extend_from_slice(format!("id: {}\nevent: {}\ndata: ", self.seq, self.event_type.as_str()).as_bytes());
+            frame.extend_from_slice(&self.bytes);
+            frame.extend_from_slice(b"\n\n");
+            frame.into()
+        });
+        frame.clone()
+    }
 }
 
 #[derive(Default)]
@@ -79,14 +118,14 @@ mod tests {
     use super::*;
 
     fn committed(seq: u64, bytes: usize) -> Arc<Committed> {
-        Arc::new(Committed {
+        Arc::new(Committed::new(
             seq,
-            id: format!("ev-{seq}"),
-            event_type: EventType::ActivityHeld,
-            hash: String::new(),
-            bytes: vec![b'x'; bytes].into(),
-            event: None,
-        })
+            format!("ev-{seq}"),
+            EventType::ActivityHeld,
+            String::new(),
+            vec![b'x'; bytes].into(),
+            None,
+        ))
     }
 
     #[test]
