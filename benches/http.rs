@@ -1,6 +1,9 @@
 //! Service benchmark, in one process on loopback:
 //! 1. durable appends/s with 64 concurrent clients, over HTTP and, as the
-//!    baseline, through the library (same committer, no HTTP);
+//!    baselines, through the library (same committer, no HTTP) and into a
+//!    PostgreSQL events table (`id` unique, `synchronous_commit=on`, one
+//!    insert per transaction from 64 connections), a cluster the benchmark
+//!    starts and stops itself from Debian's `postgresql` binaries;
 //! 2. SSE delivery latency from acknowledgement to receipt (p50, p99) for
 //!    100 subscribers while a writer posts a steady 5,000 events/s.
 //!
@@ -13,6 +16,7 @@ use eventsource_stream::Eventsource;
 use futures::StreamExt;
 use serde_json::{json, Value};
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -171,6 +175,113 @@ async fn sse_latency(url: &str, ledger: &Ledger, seconds: u64) -> (Vec<f64>, usi
     (latencies_ms, complete)
 }
 
+/// A throwaway PostgreSQL cluster (Debian's binaries), owned by the
+/// `postgres` user as `initdb` demands, listening on 127.0.0.1 only, with
+/// durable commits (`fsync` and `synchronous_commit` on, their defaults);
+/// stopped and removed on drop.
+struct Postgres {
+    bin: PathBuf,
+    dir: PathBuf,
+    port: u16,
+}
+
+impl Postgres {
+    /// `None` (and why, on stderr) where PostgreSQL is not installed.
+    fn start() -> Option<Postgres> {
+        let bin = std::fs::read_dir("/usr/lib/postgresql").ok()?.flatten().map(|e| e.path().join("bin")).max()?;
+        let dir = PathBuf::from(format!("/tmp/amity-bench-pg-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).ok()?;
+        let as_postgres = |program: &str, args: &[&str]| {
+            let status = std::process::Command::new("runuser")
+                .args(["-u", "postgres", "--"])
+                .arg(bin.join(program))
+                .args(args)
+                .stdout(std::process::Stdio::null())
+                .status();
+            status.is_ok_and(|s| s.success())
+        };
+        if !std::process::Command::new("chown").arg("postgres").arg(&dir).status().is_ok_and(|s| s.success()) {
+            eprintln!("PostgreSQL peer skipped: cannot give {} to the postgres user", dir.display());
+            return None;
+        }
+        let data = dir.join("data");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+        let options = format!(
+            "-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c max_connections=100 -c fsync=on -c synchronous_commit=on",
+            dir.display()
+        );
+        let started = as_postgres("initdb", &["-D", data.to_str()?, "-A", "trust", "-U", "postgres"])
+            && as_postgres(
+                "pg_ctl",
+                &["-D", data.to_str()?, "-o", &options, "-l", dir.join("log").to_str()?, "-w", "start"],
+            );
+        if !started {
+            eprintln!("PostgreSQL peer skipped: the cluster did not start (see {})", dir.display());
+            return None;
+        }
+        Some(Postgres { bin, dir, port })
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let data = self.dir.join("data");
+        let _ = std::process::Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(self.bin.join("pg_ctl"))
+            .args(["-D", data.to_str().unwrap_or_default(), "-m", "immediate", "stop"])
+            .stdout(std::process::Stdio::null())
+            .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The same appends into a PostgreSQL events table, one transaction each,
+/// from 64 connections: what a service would do with PostgreSQL alone.
+async fn appends_into_postgres(postgres: &Postgres, appends: u64) -> f64 {
+    let config = format!("host=127.0.0.1 port={} user=postgres dbname=postgres", postgres.port);
+    let connect = || async {
+        let (client, connection) = tokio_postgres::connect(&config, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(connection);
+        client
+    };
+    connect()
+        .await
+        .batch_execute(
+            "CREATE TABLE events (seq bigserial PRIMARY KEY, id text NOT NULL UNIQUE, type text NOT NULL,
+                occurred text NOT NULL, record jsonb NOT NULL)",
+        )
+        .await
+        .unwrap();
+    let mut clients = Vec::new();
+    for _ in 0..CLIENTS {
+        clients.push(connect().await);
+    }
+    let started = Instant::now();
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .enumerate()
+        .map(|(c, client)| {
+            tokio::spawn(async move {
+                let insert = client
+                    .prepare("INSERT INTO events (id, type, occurred, record) VALUES ($1, $2, $3, $4::text::jsonb)")
+                    .await
+                    .unwrap();
+                for i in (c as u64..appends).step_by(CLIENTS) {
+                    let id = format!("p{i}");
+                    let record = activity(&id).to_string();
+                    client.execute(&insert, &[&id, &"activity.held", &"2023-11", &record]).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    appends as f64 / started.elapsed().as_secs_f64()
+}
+
 fn main() {
     amity::tune_allocator();
     let appends = arg("--appends", 20_000);
@@ -186,6 +297,15 @@ fn main() {
         println!("durable appends, {CLIENTS} concurrent clients, {appends} appends each way");
         println!("{:<40} {:>12.0} /s", "library (committer, no HTTP)", baseline);
         println!("{:<40} {:>12.0} /s   {:.0}% of library", "HTTP POST /events", over_http, 100.0 * over_http / baseline);
+        if let Some(postgres) = Postgres::start() {
+            let peer = appends_into_postgres(&postgres, appends).await;
+            println!(
+                "{:<40} {:>12.0} /s   HTTP is {:.2}× PostgreSQL",
+                "PostgreSQL INSERT, 64 connections",
+                peer,
+                over_http / peer
+            );
+        }
 
         let (latencies, complete) = sse_latency(&url, &http, seconds).await;
         println!(

@@ -22,9 +22,9 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 /// An event id as the knowledge keys it: the first 16 bytes of its SHA-256.
 /// Two ids with one key would take about 2^64 SHA-256 computations to find.
-type IdKey = u128;
+pub type IdKey = u128;
 
-fn id_key(id: &str) -> IdKey {
+pub fn id_key(id: &str) -> IdKey {
     let digest = Sha256::digest(id.as_bytes());
     u128::from_le_bytes(digest[..16].try_into().expect("16 of 32 bytes"))
 }
@@ -32,7 +32,7 @@ fn id_key(id: &str) -> IdKey {
 /// The keys are already uniformly random (SHA-256), so hashing them again
 /// would only cost time: the map uses their low 64 bits as they are.
 #[derive(Default)]
-struct IdHasher(u64);
+pub struct IdHasher(u64);
 
 impl Hasher for IdHasher {
     fn finish(&self) -> u64 {
@@ -52,13 +52,14 @@ impl Hasher for IdHasher {
     }
 }
 
-type IdMap = HashMap<IdKey, u64, BuildHasherDefault<IdHasher>>;
+/// A map keyed by [`IdKey`]s.
+pub type IdMap<V> = HashMap<IdKey, V, BuildHasherDefault<IdHasher>>;
 
 /// The ledger's knowledge after seq [`Knowledge::seq`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Knowledge {
     seq: u64,
-    ids: IdMap,
+    ids: IdMap<u64>,
     /// Per seq (index `seq - 1`): what idempotency compares.
     contents: Vec<ContentDigest>,
     /// Per seq: the event type's index in [`EventType::ALL`].

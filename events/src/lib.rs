@@ -34,7 +34,7 @@ pub mod record;
 pub mod submission;
 
 pub use append::{decide, Decision, Sealed, Sealer};
-pub use chain::{check_alone, ChainError, ChainVerifier, Link};
+pub use chain::{check_alone, check_stored, ChainError, ChainVerifier, Link};
 pub use data::{EventData, EventType};
 pub use date::Edtf;
 pub use error::{FieldError, Rejection};

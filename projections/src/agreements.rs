@@ -4,7 +4,7 @@
 //! from the latest amendment on or before D that gives each; `kind`, `level`
 //! and `parties` are as signed.
 
-use crate::{day, latest, Day, Event, Retractions};
+use crate::{day, latest, Day, Event, Retractions, Text};
 use chrono::NaiveDate;
 use events::data::{AgreementKind, AgreementLevel};
 use events::{Edtf, EventData};
@@ -15,20 +15,20 @@ use std::collections::BTreeMap;
 struct Signing {
     seq: u64,
     first: Day,
-    signed: String,
-    title: String,
+    signed: Text,
+    title: Text,
     kind: AgreementKind,
     level: AgreementLevel,
-    parties: Vec<String>,
-    effective: String,
+    parties: Vec<Text>,
+    effective: Text,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Amendment {
     seq: u64,
     first: Day,
-    effective: Option<String>,
-    title: Option<String>,
+    effective: Option<Text>,
+    title: Option<Text>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,20 +80,20 @@ impl Agreements {
                 self.by_id.entry(d.agreement.clone()).or_default().signings.push(Signing {
                     seq: event.seq,
                     first,
-                    signed: event.occurred.to_string(),
-                    title: d.title.clone(),
+                    signed: event.occurred.as_str().into(),
+                    title: d.title.as_str().into(),
                     kind: d.kind,
                     level: d.level,
-                    parties: d.parties.clone(),
-                    effective: d.effective.clone(),
+                    parties: d.parties.iter().map(|p| p.as_str().into()).collect(),
+                    effective: d.effective.as_str().into(),
                 });
             }
             EventData::AgreementAmended(d) => {
                 self.by_id.entry(d.agreement.clone()).or_default().amendments.push(Amendment {
                     seq: event.seq,
                     first,
-                    effective: d.effective.clone(),
-                    title: d.title.clone(),
+                    effective: d.effective.as_deref().map(Text::from),
+                    title: d.title.as_deref().map(Text::from),
                 });
             }
             EventData::AgreementTerminated(d) => {
@@ -121,11 +121,13 @@ fn active(id: &str, facts: &Facts, today: Day, at_seq: u64, retractions: &Retrac
     let amendments: Vec<&Amendment> = facts.amendments.iter().filter(|a| seen(a.seq, a.first)).collect();
     let by_order = |a: &&Amendment| (a.first, a.seq);
     let effective = latest(amendments.iter().filter(|a| a.effective.is_some()), |a| by_order(a))
-        .and_then(|a| a.effective.clone())
-        .unwrap_or_else(|| signing.effective.clone());
+        .and_then(|a| a.effective.as_ref())
+        .unwrap_or(&signing.effective)
+        .to_string();
     let title = latest(amendments.iter().filter(|a| a.title.is_some()), |a| by_order(a))
-        .and_then(|a| a.title.clone())
-        .unwrap_or_else(|| signing.title.clone());
+        .and_then(|a| a.title.as_ref())
+        .unwrap_or(&signing.title)
+        .to_string();
     let span: Edtf = effective.parse().ok()?;
     let inside = day(span.first_day()) <= today && span.last_day().is_none_or(|last| today <= day(last));
     inside.then(|| ActiveAgreement {
@@ -133,8 +135,8 @@ fn active(id: &str, facts: &Facts, today: Day, at_seq: u64, retractions: &Retrac
         title,
         kind: signing.kind,
         level: signing.level,
-        parties: signing.parties.clone(),
-        signed: signing.signed.clone(),
+        parties: signing.parties.iter().map(Text::to_string).collect(),
+        signed: signing.signed.to_string(),
         effective,
     })
 }

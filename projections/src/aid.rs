@@ -5,15 +5,15 @@
 //! Totals are exact: minor units summed in `u128`, never converted.
 
 use crate::projects::money;
-use crate::{Event, Retractions};
+use crate::{Event, Retractions, Text};
 use events::{Currency, EventData};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Party {
-    donor: String,
-    recipient: String,
+    donor: Text,
+    recipient: Text,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,8 +32,8 @@ struct ItemFact {
     year: Option<i32>,
     parties: Party,
     pledged: bool,
-    item: String,
-    unit: String,
+    item: Text,
+    unit: Text,
     quantity: u64,
 }
 
@@ -132,7 +132,7 @@ impl Aid {
             _ => return false,
         };
         let year = event.when.single_year();
-        let parties = Party { donor: donor.clone(), recipient: recipient.clone() };
+        let parties = Party { donor: donor.as_str().into(), recipient: recipient.as_str().into() };
         if let Some(money) = amount.as_ref().and_then(money) {
             self.money.push(MoneyFact {
                 seq: event.seq,
@@ -149,8 +149,8 @@ impl Aid {
                 year,
                 parties: parties.clone(),
                 pledged,
-                item: item.item.clone(),
-                unit: item.unit.clone(),
+                item: item.item.as_str().into(),
+                unit: item.unit.as_str().into(),
                 quantity: item.quantity.max(0) as u64,
             });
         }

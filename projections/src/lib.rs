@@ -20,9 +20,14 @@ pub mod projects;
 pub mod visits;
 
 use chrono::{Datelike, NaiveDate};
+use events::knowledge::{id_key, IdMap};
 use events::{Edtf, EventData, EventType, Record, RecordRef};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+/// Text kept in facts: up to 24 bytes inline (party ids, dates, units,
+/// most names), so that a fold does not allocate for each.
+pub(crate) type Text = compact_str::CompactString;
 
 /// A day as a compact integer (days from the common era), for facts.
 pub type Day = i32;
@@ -88,15 +93,16 @@ pub trait Fold {
 /// not retracted at or before it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Retractions {
-    /// Ids of records that produced facts → their seq. Serialized sorted,
-    /// so that the same state always gives the same checkpoint bytes.
+    /// Ids (as the ledger's 128-bit id keys) of records that produced
+    /// facts → their seq. Serialized sorted, so that the same state always
+    /// gives the same checkpoint bytes.
     #[serde(serialize_with = "sorted")]
-    fact_seqs: HashMap<String, u64>,
+    fact_seqs: IdMap<u64>,
     /// Seq of a retracted fact → seq of its retraction.
     retracted_by: BTreeMap<u64, u64>,
 }
 
-fn sorted<S: serde::Serializer>(map: &HashMap<String, u64>, serializer: S) -> Result<S::Ok, S::Error> {
+fn sorted<S: serde::Serializer>(map: &IdMap<u64>, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.collect_map(map.iter().collect::<BTreeMap<_, _>>())
 }
 
@@ -122,7 +128,7 @@ pub struct Views {
 impl Views {
     /// Bumped whenever the serialized layout or the fold's meaning changes,
     /// so that an older checkpoint is discarded and rebuilt, never trusted.
-    pub const FORMAT: u32 = 3;
+    pub const FORMAT: u32 = 4;
 
     /// `at_seq` as a query uses it: at most what has been folded.
     fn cut(&self, at_seq: Option<u64>) -> u64 {
@@ -151,7 +157,7 @@ impl Views {
         self.seq = event.seq;
         let produced = match &event.data {
             EventData::EventRetracted(d) => {
-                if let Some(target) = self.retractions.fact_seqs.get(&d.target) {
+                if let Some(target) = self.retractions.fact_seqs.get(&id_key(&d.target)) {
                     self.retractions.retracted_by.entry(*target).or_insert(event.seq);
                 }
                 false
@@ -165,7 +171,7 @@ impl Views {
             }
         };
         if produced {
-            self.retractions.fact_seqs.insert(event.id.clone(), event.seq);
+            self.retractions.fact_seqs.insert(id_key(&event.id), event.seq);
         }
     }
 }

@@ -3,7 +3,7 @@
 //! reported percentage, and the money pledged and delivered for the project
 //! on or before `as_of`, per currency.
 
-use crate::{day, latest, Day, Event, Retractions};
+use crate::{day, latest, Day, Event, Retractions, Text};
 use chrono::NaiveDate;
 use events::data::{MoneyData, ProgressStatus};
 use events::{Currency, EventData, Money};
@@ -14,15 +14,15 @@ use std::collections::BTreeMap;
 struct Launch {
     seq: u64,
     first: Day,
-    name: String,
-    beneficiary: String,
+    name: Text,
+    beneficiary: Text,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Report {
     seq: u64,
     first: Day,
-    occurred: String,
+    occurred: Text,
     status: ProgressStatus,
     percent: Option<i64>,
 }
@@ -118,13 +118,13 @@ impl Projects {
             EventData::ProjectLaunched(d) => self.by_id.entry(d.project.clone()).or_default().launches.push(Launch {
                 seq: event.seq,
                 first,
-                name: d.name.clone(),
-                beneficiary: d.beneficiary.clone(),
+                name: d.name.as_str().into(),
+                beneficiary: d.beneficiary.as_str().into(),
             }),
             EventData::ProjectProgress(d) => self.by_id.entry(d.project.clone()).or_default().reports.push(Report {
                 seq: event.seq,
                 first,
-                occurred: event.occurred.to_string(),
+                occurred: event.occurred.as_str().into(),
                 status: d.status,
                 percent: d.percent,
             }),
@@ -171,11 +171,11 @@ fn outstanding(
     };
     Some(OutstandingProject {
         project: id.to_string(),
-        name: launch.name.clone(),
-        beneficiary: launch.beneficiary.clone(),
+        name: launch.name.to_string(),
+        beneficiary: launch.beneficiary.to_string(),
         percent,
         status: last.map(|r| r.status),
-        last_report: last.map(|r| r.occurred.clone()),
+        last_report: last.map(|r| r.occurred.to_string()),
         pledged: money(true),
         delivered: money(false),
     })

@@ -1,7 +1,7 @@
 //! The visit timeline: every visit, ordered by the first day of `occurred`,
 //! then seq, over all of valid time.
 
-use crate::{Day, Event, Retractions};
+use crate::{Day, Event, Retractions, Text};
 use events::data::{Person, VisitLevel};
 use events::EventData;
 use serde::{Deserialize, Serialize};
@@ -10,7 +10,13 @@ use serde::{Deserialize, Serialize};
 struct Fact {
     seq: u64,
     first: Day,
-    row: VisitRow,
+    visit: Text,
+    occurred: Text,
+    delegation_of: Text,
+    host: Text,
+    led_by: Text,
+    led_by_title: Option<Text>,
+    level: Option<VisitLevel>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,14 +48,13 @@ impl Visits {
         self.facts.push(Fact {
             seq: event.seq,
             first: event.first_day(),
-            row: VisitRow {
-                visit: d.visit.clone(),
-                occurred: event.occurred.to_string(),
-                delegation_of: d.delegation_of.clone(),
-                host: d.host.clone(),
-                led_by: d.led_by.clone(),
-                level: d.level,
-            },
+            visit: d.visit.as_str().into(),
+            occurred: event.occurred.as_str().into(),
+            delegation_of: d.delegation_of.as_str().into(),
+            host: d.host.as_str().into(),
+            led_by: d.led_by.name.as_str().into(),
+            led_by_title: d.led_by.title.as_deref().map(Text::from),
+            level: d.level,
         });
         true
     }
@@ -57,6 +62,14 @@ impl Visits {
     pub(crate) fn query(&self, at_seq: u64, retractions: &Retractions) -> VisitsView {
         let mut facts: Vec<&Fact> = self.facts.iter().filter(|f| retractions.visible(f.seq, at_seq)).collect();
         facts.sort_by_key(|f| (f.first, f.seq));
-        VisitsView { at_seq, visits: facts.into_iter().map(|f| f.row.clone()).collect() }
+        let row = |f: &Fact| VisitRow {
+            visit: f.visit.to_string(),
+            occurred: f.occurred.to_string(),
+            delegation_of: f.delegation_of.to_string(),
+            host: f.host.to_string(),
+            led_by: Person { name: f.led_by.to_string(), title: f.led_by_title.as_ref().map(Text::to_string) },
+            level: f.level,
+        };
+        VisitsView { at_seq, visits: facts.into_iter().map(row).collect() }
     }
 }

@@ -27,7 +27,7 @@ use anchor::{Anchor, AnchorFile};
 use committer::{Committer, Failure, Syncer};
 use events::append::Overlay;
 use events::{
-    check_alone, decide, ChainError, ChainVerifier, Checked, Decision, Knowledge, Link, Record, RecordRef, Sealer,
+    check_stored, decide, ChainError, ChainVerifier, Checked, Decision, Knowledge, Link, Record, RecordRef, Sealer,
 };
 use projections::Views;
 use projector::{Command, Projector};
@@ -447,7 +447,7 @@ impl Ledger {
                     for chunk in chunk_rx {
                         let checked = chunk.map(|entries| {
                             let check = |(key, value): (sled::IVec, sled::IVec)| {
-                                let link = check_alone(&value, &mut buffer).map(|(_, link)| link);
+                                let link = check_stored(&value, &mut buffer);
                                 (key, link)
                             };
                             entries.into_iter().map(check).collect()
