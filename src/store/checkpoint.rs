@@ -130,10 +130,13 @@ pub fn load_or_default<T: State>(tree: &sled::Tree, log: &sled::Tree) -> Result<
     }
 }
 
-/// Records per message between the decoding thread and the folding one.
+/// Records per message between the scanning, decoding and folding threads.
 const FOLD_BATCH_RECORDS: usize = 1024;
-/// Batches in flight between the two: bounds the memory the pipeline holds.
-const FOLD_BATCHES_IN_FLIGHT: usize = 4;
+/// Chunks in flight to and from each decoder: bounds the memory the
+/// pipeline holds.
+const FOLD_BATCHES_IN_FLIGHT: usize = 2;
+/// Threads that decode chunks while the caller folds them in seq order.
+const DECODERS: usize = 2;
 
 /// One stored record, decoded once for both folds.
 struct Decoded {
@@ -143,14 +146,15 @@ struct Decoded {
     event: Option<Event>,
 }
 
+type Raw = Result<Vec<(sled::IVec, sled::IVec)>>;
 type Chunk = Result<Vec<Decoded>>;
 
 /// Brings `views` and `knowledge` (either may be absent) up to seq `to`,
 /// reading the log once from the first seq either lacks, and calling
-/// `progress` with each seq. Decoding (the larger cost) runs on a second
-/// thread, a bounded pipeline ahead of the folds, so it uses both cores. A
-/// sled read failure is a storage error; a record that does not decode is a
-/// chain error naming its seq.
+/// `progress` with each seq. One thread scans the log in chunks, [`DECODERS`]
+/// threads decode alternate chunks (decoding is the larger cost), and this
+/// thread folds them in seq order. A sled read failure is a storage error;
+/// a gap, or a record that does not decode, is a chain error naming its seq.
 pub fn catch_up(
     mut views: Option<&mut Views>,
     mut knowledge: Option<&mut Knowledge>,
@@ -164,40 +168,46 @@ pub fn catch_up(
     if from > to {
         return Ok(());
     }
-    std::thread::scope(|scope| {
-        let (sender, receiver) = std::sync::mpsc::sync_channel::<Chunk>(FOLD_BATCHES_IN_FLIGHT);
-        scope.spawn(move || decode_log(log, from, to, sender));
-        for chunk in receiver {
-            for decoded in chunk? {
-                let seq = decoded.seq;
-                if let Some(knowledge) = knowledge.as_deref_mut().filter(|k| k.seq() < seq) {
-                    let (Some(event_type), Some(event)) = (decoded.event_type, &decoded.event) else {
-                        return Err(ChainError { seq, problem: "the record's payload does not decode".into() }.into());
-                    };
-                    let id = &event.id;
-                    knowledge
-                        .absorb_data(seq, id, event_type, decoded.content, &event.data)
-                        .map_err(|problem| ChainError { seq, problem })?;
-                }
-                if let Some(views) = views.as_deref_mut().filter(|v| v.seq < seq) {
-                    views.apply_decoded(seq, decoded.event.as_ref());
-                }
-                progress(seq);
-            }
-        }
-        Ok(())
-    })
-}
-
-/// The decoding side of [`catch_up`]: stops at the first bad record, or when
-/// the folds stop listening.
-fn decode_log(log: &sled::Tree, from: u64, to: u64, sender: std::sync::mpsc::SyncSender<Chunk>) {
-    let mut batch = Vec::with_capacity(FOLD_BATCH_RECORDS);
     let mut expected = from;
-    for entry in log.range(from.to_be_bytes()..=to.to_be_bytes()) {
-        let decoded = entry.map_err(|e| Error::storage(format!("reading the log at seq {expected}"), e)).and_then(
-            |(key, value)| {
-                let seq = super::log_seq(&key)?;
+    std::thread::scope(|scope| -> Result<()> {
+        let (mut to_decoders, mut from_decoders) = (Vec::new(), Vec::new());
+        for _ in 0..DECODERS {
+            let (raw_tx, raw_rx) = std::sync::mpsc::sync_channel::<Raw>(FOLD_BATCHES_IN_FLIGHT);
+            let (chunk_tx, chunk_rx) = std::sync::mpsc::sync_channel::<Chunk>(FOLD_BATCHES_IN_FLIGHT);
+            scope.spawn(move || {
+                for raw in raw_rx {
+                    let decoded =
+                        raw.and_then(|entries| entries.iter().map(|(key, value)| decode_entry(key, value)).collect());
+                    if chunk_tx.send(decoded).is_err() {
+                        return;
+                    }
+                }
+            });
+            to_decoders.push(raw_tx);
+            from_decoders.push(chunk_rx);
+        }
+        scope.spawn(move || {
+            let mut entries = log.range(from.to_be_bytes()..=to.to_be_bytes());
+            for decoder in (0..DECODERS).cycle() {
+                let raw: Raw = entries
+                    .by_ref()
+                    .take(FOLD_BATCH_RECORDS)
+                    .collect::<std::result::Result<_, _>>()
+                    .map_err(|e| Error::storage("reading the log", e));
+                let last = matches!(&raw, Ok(entries) if entries.len() < FOLD_BATCH_RECORDS) || raw.is_err();
+                if to_decoders[decoder].send(raw).is_err() || last {
+                    return;
+                }
+            }
+        });
+        for decoder in (0..DECODERS).cycle() {
+            let Ok(chunk) = from_decoders[decoder].recv() else {
+                break;
+            };
+            let chunk = chunk?;
+            let ended = chunk.len() < FOLD_BATCH_RECORDS;
+            for decoded in chunk {
+                let seq = decoded.seq;
                 if seq != expected {
                     return Err(ChainError {
                         seq: expected,
@@ -205,31 +215,36 @@ fn decode_log(log: &sled::Tree, from: u64, to: u64, sender: std::sync::mpsc::Syn
                     }
                     .into());
                 }
-                decode(seq, &value).map_err(|problem| ChainError { seq, problem }.into())
-            },
-        );
-        match decoded {
-            Ok(item) => batch.push(item),
-            Err(error) => {
-                let _ = sender.send(Err(error));
-                return;
+                expected += 1;
+                if let Some(knowledge) = knowledge.as_deref_mut().filter(|k| k.seq() < seq) {
+                    let (Some(event_type), Some(event)) = (decoded.event_type, &decoded.event) else {
+                        return Err(ChainError { seq, problem: "the record's payload does not decode".into() }.into());
+                    };
+                    knowledge
+                        .absorb_data(seq, &event.id, event_type, decoded.content, &event.data)
+                        .map_err(|problem| ChainError { seq, problem })?;
+                }
+                if let Some(views) = views.as_deref_mut().filter(|v| v.seq < seq) {
+                    views.apply_decoded(seq, decoded.event.as_ref());
+                }
+                progress(seq);
+            }
+            if ended {
+                break;
             }
         }
-        expected += 1;
-        if batch.len() == FOLD_BATCH_RECORDS {
-            if sender.send(Ok(std::mem::take(&mut batch))).is_err() {
-                return;
-            }
-            batch.reserve(FOLD_BATCH_RECORDS);
-        }
-    }
-    if !batch.is_empty() && sender.send(Ok(batch)).is_err() {
-        return;
-    }
+        Ok(())
+    })?;
     if expected <= to {
         let problem = format!("missing: the log ends at seq {} but seq {to} was acknowledged", expected - 1);
-        let _ = sender.send(Err(ChainError { seq: expected, problem }.into()));
+        return Err(ChainError { seq: expected, problem }.into());
     }
+    Ok(())
+}
+
+fn decode_entry(key: &[u8], value: &[u8]) -> Result<Decoded> {
+    let seq = super::log_seq(key)?;
+    decode(seq, value).map_err(|problem| ChainError { seq, problem }.into())
 }
 
 fn decode(seq: u64, bytes: &[u8]) -> std::result::Result<Decoded, String> {
