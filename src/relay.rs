@@ -292,8 +292,9 @@ async fn relay_once(source: &Source, config: &RelayConfig) -> Result<()> {
             let record = record?;
             let seq = record.seq;
             if seq != expected {
-                let problem = format!("the ledger sent seq {seq} where seq {expected} was next");
-                return Err(Error::Chain(events::ChainError { seq: expected, problem }));
+                // A stream that skipped or repeated: start again from the
+                // stream's last sequence (retried, not fatal).
+                return Err(Error::Unavailable(format!("the ledger sent seq {seq} where seq {expected} was next")));
             }
             expected += 1;
             let subject = format!("{}.{}", config.subject_prefix, record.event_type.as_str());

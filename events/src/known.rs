@@ -62,17 +62,15 @@ impl fmt::Display for EntityKey {
 
 /// What later records are checked against: a pledge's donor, recipient and
 /// project; a project's beneficiary and funders. Empty for other kinds.
+///
+/// Serialized only into the knowledge checkpoint, a binary format that
+/// cannot skip fields: no `skip_serializing_if` here.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntityAttrs {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub donor: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recipient: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub beneficiary: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub funders: Vec<String>,
 }
 

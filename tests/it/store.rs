@@ -351,3 +351,31 @@ fn verify_names_the_first_damaged_seq_whichever_thread_checks_it() {
     }
     assert_eq!(checked_up_to, 1_499, "every record before the damage was checked, in order");
 }
+
+#[test]
+fn a_ledger_with_the_old_index_tree_opens_and_drops_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let history = History::generate(5, 60);
+    let ledger = open(dir.path());
+    for submission in &history[..40] {
+        ledger.append(checked(submission)).unwrap();
+    }
+    ledger.close().unwrap();
+    {
+        let db = raw_sled(dir.path());
+        db.open_tree("index").unwrap().insert(b"m:head", &40u64.to_be_bytes()).unwrap();
+        db.open_tree("checkpoints").unwrap().clear().unwrap();
+        db.flush().unwrap();
+    }
+    let ledger = open(dir.path());
+    for submission in history[..40].iter().filter(|s| s.get("id").is_some()) {
+        assert!(ledger.append(checked(submission)).unwrap().existed, "still idempotent: {submission}");
+    }
+    for submission in &history[40..] {
+        ledger.append(checked(submission)).unwrap();
+    }
+    ledger.close().unwrap();
+    let names = raw_sled(dir.path()).tree_names();
+    assert!(!names.iter().any(|name| name.as_ref() == b"index"), "the index tree is gone");
+    open(dir.path()).verify(|_| {}).unwrap();
+}
