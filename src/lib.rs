@@ -34,7 +34,11 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 /// Tunes mimalloc for the ledger (see [`ALLOCATOR_PURGE_DELAY_MS`]). Call it
 /// first thing in a binary whose global allocator is mimalloc.
+/// `MIMALLOC_PURGE_DELAY` in the environment still wins, to measure or tune.
 pub fn tune_allocator() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+        return;
+    }
     // SAFETY: sets a plain integer option; mimalloc allows this at any time.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, ALLOCATOR_PURGE_DELAY_MS) }
 }

@@ -3,19 +3,17 @@
 //! submission into the next record of the chain (seq, prev, recorded_at, JCS
 //! bytes, hash): the write-side twin of [`crate::ChainVerifier`]. The store's
 //! committer, import's check pass and the history generator all decide and
-//! seal with this code, so a dry run and a commit cannot disagree.
-//! [`Overlay`] is what a group (or a dry run) sees: the ledger's knowledge
-//! plus what it has admitted so far. Must never: read a clock, a file or a
-//! random source (time and generated ids come in as arguments).
+//! seal with this code, so a dry run and a commit cannot disagree. Must
+//! never: read a clock, a file or a random source (time and generated ids
+//! come in as arguments).
 
 use crate::error::Rejection;
-use crate::known::{Effects, EntityAttrs, EntityKey, Known, KnownEvent};
+use crate::known::Known;
 use crate::limits::RECORD_BYTES_MAX;
-use crate::record::{ContentDigest, GENESIS_PREV};
+use crate::record::GENESIS_PREV;
 use crate::submission::{Checked, Validated};
 use crate::EventType;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 
 /// What the ledger does with one submission.
 #[derive(Debug)]
@@ -165,86 +163,6 @@ impl Sealer {
         self.next_seq += 1;
         self.prev.clone_from(&hash);
         Sealed { seq, id: id.to_string(), event_type, recorded_at: self.last_recorded_at.clone(), hash, bytes }
-    }
-}
-
-/// Knowledge not yet absorbed by the ledger: a group's, or a dry run's.
-#[derive(Default, Debug)]
-pub struct Changes {
-    events: HashMap<String, KnownEvent>,
-    retracted: HashMap<String, u64>,
-    streams: HashMap<String, u64>,
-    entities: HashMap<EntityKey, EntityAttrs>,
-}
-
-/// The ledger as it will be once what this overlay admitted is appended:
-/// `base` plus changes. A group's overlay sits on the ledger's knowledge; a
-/// dry run's overlay holds a whole import's worth.
-pub struct Overlay<B: Known> {
-    base: B,
-    changes: Changes,
-}
-
-impl<B: Known> Overlay<B> {
-    pub fn new(base: B) -> Self {
-        Overlay { base, changes: Changes::default() }
-    }
-
-    pub fn base(&self) -> &B {
-        &self.base
-    }
-
-    /// Records what appending a record (with these effects) changes. `id`
-    /// is `None` only in a dry run of a submission that names none.
-    pub fn absorb(
-        &mut self,
-        seq: u64,
-        id: Option<&str>,
-        event_type: EventType,
-        content: ContentDigest,
-        effects: &Effects,
-    ) {
-        for stream in &effects.streams {
-            let version = self.stream_version(stream) + 1;
-            self.changes.streams.insert(stream.clone(), version);
-        }
-        if let Some((entity, attrs)) = &effects.introduces {
-            self.changes.entities.insert(entity.clone(), attrs.clone());
-        }
-        if let Some(target) = &effects.retracts {
-            self.changes.retracted.insert(target.clone(), seq);
-        }
-        if let Some(id) = id {
-            // A retraction cannot be retracted, so its streams are never asked for.
-            let streams = if event_type == EventType::EventRetracted { Vec::new() } else { effects.streams.clone() };
-            let event = KnownEvent { seq, event_type, retracted: false, streams, content };
-            self.changes.events.insert(id.to_string(), event);
-        }
-    }
-}
-
-impl<B: Known> Known for Overlay<B> {
-    fn entity(&self, entity: &EntityKey) -> Option<EntityAttrs> {
-        match self.changes.entities.get(entity) {
-            Some(attrs) => Some(attrs.clone()),
-            None => self.base.entity(entity),
-        }
-    }
-
-    fn event(&self, id: &str) -> Option<KnownEvent> {
-        let mut event = match self.changes.events.get(id) {
-            Some(event) => event.clone(),
-            None => self.base.event(id)?,
-        };
-        event.retracted |= self.changes.retracted.contains_key(id);
-        Some(event)
-    }
-
-    fn stream_version(&self, stream: &str) -> u64 {
-        match self.changes.streams.get(stream) {
-            Some(version) => *version,
-            None => self.base.stream_version(stream),
-        }
     }
 }
 

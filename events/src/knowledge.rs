@@ -242,7 +242,7 @@ mod tests {
     use crate::Checked;
 
     /// Knowledge absorbed from validation's effects equals knowledge caught
-    /// up from the stored bytes, and it answers as the overlay did.
+    /// up from the stored bytes.
     #[test]
     fn absorbing_effects_and_catching_up_from_stored_bytes_agree() {
         let mut history = History::new(7);

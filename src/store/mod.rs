@@ -25,7 +25,6 @@ pub use tail::{Committed, TAIL_BYTES_MAX, TAIL_RECORDS_MAX};
 use crate::error::{Error, Result};
 use anchor::{Anchor, AnchorFile};
 use committer::{Committer, Failure, Syncer};
-use events::append::Overlay;
 use events::{
     check_stored, decide, ChainError, ChainVerifier, Checked, Decision, Knowledge, Link, Record, RecordRef, Sealer,
 };
@@ -370,10 +369,10 @@ impl Ledger {
 
     /// A dry run: decides submissions in order as the committer would
     /// (later ones may refer to what earlier ones introduce), appending
-    /// nothing.
-    pub fn dry_run(&self) -> DryRun<'_> {
-        let reader = KnowledgeReader(&self.shared.knowledge);
-        DryRun { overlay: Overlay::new(reader), next_seq: self.head().seq + 1 }
+    /// nothing. It decides against a snapshot of the knowledge, which it
+    /// then absorbs into: the same compact form the committer keeps.
+    pub fn dry_run(&self) -> DryRun {
+        DryRun { knowledge: self.shared.knowledge.read().expect("not poisoned").clone() }
     }
 
     /// The stored bytes at `seq`, if it is durable.
@@ -710,43 +709,27 @@ fn stopped() -> GroupError {
     GroupError { index: 0, error: Error::Unavailable("the committer has stopped".into()) }
 }
 
-/// The knowledge as a dry run reads it: one short read lock per question, so
-/// a long dry run never holds up the committer.
-struct KnowledgeReader<'a>(&'a RwLock<Knowledge>);
-
-impl events::Known for KnowledgeReader<'_> {
-    fn entity(&self, key: &events::EntityKey) -> Option<events::known::EntityAttrs> {
-        self.0.read().expect("not poisoned").entity(key)
-    }
-
-    fn event(&self, id: &str) -> Option<events::KnownEvent> {
-        self.0.read().expect("not poisoned").event(id)
-    }
-
-    fn stream_version(&self, stream: &str) -> u64 {
-        self.0.read().expect("not poisoned").version(stream)
-    }
-}
-
 /// See [`Ledger::dry_run`].
-pub struct DryRun<'a> {
-    overlay: Overlay<KnowledgeReader<'a>>,
-    next_seq: u64,
+pub struct DryRun {
+    knowledge: Knowledge,
 }
 
-impl DryRun<'_> {
+impl DryRun {
     /// Decides one submission as the committer would: `Ok(true)` if it is
     /// already in the ledger (or earlier in this run) with the same content.
     pub fn check(&mut self, submission: Checked) -> Result<bool> {
-        match decide(&self.overlay, submission) {
+        match decide(&self.knowledge, submission) {
             Decision::Existing(_) => Ok(true),
             Decision::Rejected(rejection) => Err(Error::Invalid(rejection)),
             Decision::Conflict(message) => Err(Error::Conflict(message)),
             Decision::New(admitted) => {
+                let seq = self.knowledge.seq() + 1;
                 let (checked, effects) = (*admitted).into_parts();
-                let content = checked.content_digest();
-                self.overlay.absorb(self.next_seq, checked.id(), checked.event_type(), content, &effects);
-                self.next_seq += 1;
+                // A submission without an id gets one only when committed;
+                // here it needs a key no real id can equal (ids never hold
+                // a space).
+                let id = checked.id().map_or_else(|| format!("dry run {seq}"), str::to_string);
+                self.knowledge.absorb(seq, &id, checked.event_type(), checked.content_digest(), &effects);
                 Ok(false)
             }
         }
