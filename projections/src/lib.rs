@@ -66,17 +66,20 @@ impl Event {
     /// if its payload does not decode), or why the bytes are not a record.
     pub fn from_stored(bytes: &[u8]) -> Result<(u64, Option<Event>), String> {
         let record = RecordRef::decode(bytes)?;
-        let event = (|| {
-            let event_type = record.event_type.parse::<EventType>().ok()?;
-            Some(Event {
-                seq: record.seq,
-                id: record.id.to_string(),
-                occurred: record.occurred.to_string(),
-                when: record.occurred.parse().ok()?,
-                data: EventData::decode_json(event_type, record.data.get()).ok()?,
-            })
-        })();
-        Ok((record.seq, event))
+        Ok((record.seq, Event::from_record(&record)))
+    }
+
+    /// The event of a stored record already decoded by its caller (`None`
+    /// if its type, date or payload do not decode).
+    pub fn from_record(record: &RecordRef<'_>) -> Option<Event> {
+        let event_type = record.event_type.parse::<EventType>().ok()?;
+        Some(Event {
+            seq: record.seq,
+            id: record.id.to_string(),
+            occurred: record.occurred.to_string(),
+            when: record.occurred.parse().ok()?,
+            data: EventData::decode_json(event_type, record.data.get()).ok()?,
+        })
     }
 
     pub fn first_day(&self) -> Day {

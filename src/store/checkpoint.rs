@@ -252,7 +252,7 @@ fn decode(seq: u64, bytes: &[u8]) -> std::result::Result<Decoded, String> {
     if record.seq != seq {
         return Err(format!("the record stored here says seq {}", record.seq));
     }
-    let (_, event) = Event::from_stored(bytes)?;
+    let event = Event::from_record(&record);
     Ok(Decoded { seq, event_type: record.event_type.parse().ok(), content: record.content_digest(), event })
 }
 

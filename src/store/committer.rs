@@ -255,7 +255,7 @@ impl Committer {
             .get(seq.to_be_bytes())
             .map_err(|e| Error::storage(format!("reading seq {seq}"), e))?
             .ok_or_else(|| Error::Unavailable(format!("seq {seq} is known but not in the log")))?;
-        Appended::from_stored(seq, bytes.to_vec())
+        Ok(Appended::from_committed(&Committed::from_stored(seq, bytes.to_vec())?, true))
     }
 }
 

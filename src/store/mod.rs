@@ -25,9 +25,7 @@ pub use tail::{Committed, TAIL_BYTES_MAX, TAIL_RECORDS_MAX};
 use crate::error::{Error, Result};
 use anchor::{Anchor, AnchorFile};
 use committer::{Committer, Failure, Syncer};
-use events::{
-    check_stored, decide, ChainError, ChainVerifier, Checked, Decision, Knowledge, Link, Record, RecordRef, Sealer,
-};
+use events::{check_stored, decide, ChainError, ChainVerifier, Checked, Decision, Knowledge, Link, Record, Sealer};
 use projections::Views;
 use projector::{Command, Projector};
 use std::path::{Path, PathBuf};
@@ -93,13 +91,6 @@ impl Appended {
             bytes: Arc::clone(&record.bytes),
             existed,
         }
-    }
-
-    /// An earlier record, read back from the log.
-    fn from_stored(seq: u64, bytes: Vec<u8>) -> Result<Appended> {
-        let record = RecordRef::decode(&bytes).map_err(|problem| ChainError { seq, problem })?;
-        let (id, hash) = (record.id.into_owned(), record.hash.into_owned());
-        Ok(Appended { seq, id, hash, bytes: bytes.into(), existed: true })
     }
 
     /// The stored record, decoded (for callers that want its fields).
