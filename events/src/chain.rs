@@ -34,7 +34,15 @@ impl Default for ChainVerifier {
 /// `recorded_at` is RFC 3339 UTC with exactly six fraction digits, so
 /// comparing the strings compares the instants.
 pub fn is_recorded_at(text: &str) -> bool {
-    text.len() == 27 && chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.6fZ").is_ok()
+    // The shape `YYYY-MM-DDTHH:MM:SS.ffffffZ` fixes the width; chrono's
+    // RFC 3339 parser (much cheaper than a strftime pattern) the values.
+    let b = text.as_bytes();
+    b.len() == 27
+        && b[10] == b'T'
+        && b[19] == b'.'
+        && b[26] == b'Z'
+        && b[20..26].iter().all(u8::is_ascii_digit)
+        && chrono::DateTime::parse_from_rfc3339(text).is_ok()
 }
 
 impl ChainVerifier {
@@ -125,8 +133,10 @@ pub fn check_stored(value: &[u8], buffer: &mut Vec<u8>) -> Result<Link, String> 
     let mut hasher = Sha256::new();
     hasher.update(&value[..fields.hash_span.0]);
     hasher.update(&value[fields.hash_span.1..]);
-    let hash = hex::encode(hasher.finalize());
-    if fields.hash != hash {
+    let mut hex_digest = [0u8; 64];
+    hex::encode_to_slice(hasher.finalize(), &mut hex_digest).expect("64 hex digits for 32 bytes");
+    if fields.hash.as_bytes() != hex_digest {
+        let hash = String::from_utf8_lossy(&hex_digest);
         return Err(format!("hash {} does not match the record's content (which hashes to {hash})", fields.hash));
     }
     if !is_recorded_at(&fields.recorded_at) {
@@ -174,7 +184,7 @@ impl<'de> Visitor<'de> for TopLevel<'_> {
             Fields { seq: 0, hash: String::new(), prev: String::new(), recorded_at: String::new(), hash_span: (0, 0) };
         out.push(b'{');
         for (i, expected) in RECORD_KEYS.iter().enumerate() {
-            let key: Cow<'de, str> = map.next_key_seed(KeySeed)?.ok_or_else(|| de::Error::missing_field(expected))?;
+            let key: Cow<'de, str> = map.next_key_seed(TextSeed)?.ok_or_else(|| de::Error::missing_field(expected))?;
             if key != *expected {
                 return Err(de::Error::custom(format!("field `{key}` where `{expected}` belongs")));
             }
@@ -188,24 +198,24 @@ impl<'de> Visitor<'de> for TopLevel<'_> {
                 "data" | "sources" => map.next_value_seed(Canonical { out: &mut *out })?,
                 "seq" => {
                     fields.seq = map.next_value()?;
-                    out.extend_from_slice(fields.seq.to_string().as_bytes());
+                    write_integer(out, fields.seq);
                 }
                 _ => {
-                    let text: String = map.next_value()?;
+                    let text: Cow<'de, str> = map.next_value_seed(TextSeed)?;
                     write_string(out, &text);
                     match *expected {
                         "hash" => {
-                            fields.hash = text;
+                            fields.hash = text.into_owned();
                             fields.hash_span = (start, out.len());
                         }
-                        "prev" => fields.prev = text,
-                        "recorded_at" => fields.recorded_at = text,
+                        "prev" => fields.prev = text.into_owned(),
+                        "recorded_at" => fields.recorded_at = text.into_owned(),
                         _ => {}
                     }
                 }
             }
         }
-        if let Some(key) = map.next_key_seed(KeySeed)? {
+        if let Some(key) = map.next_key_seed(TextSeed)? {
             return Err(de::Error::custom(format!("unknown field `{key}`")));
         }
         out.push(b'}');
@@ -213,14 +223,19 @@ impl<'de> Visitor<'de> for TopLevel<'_> {
     }
 }
 
+fn write_integer(out: &mut Vec<u8>, value: impl itoa::Integer) {
+    out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+}
+
 fn write_string(out: &mut Vec<u8>, text: &str) {
     serde_json::to_writer(out, text).expect("writing to a Vec cannot fail");
 }
 
-/// A map key, borrowed from the input when it has no escapes.
-struct KeySeed;
+/// A string (a map key or a value), borrowed from the input when it has no
+/// escapes.
+struct TextSeed;
 
-impl<'de> DeserializeSeed<'de> for KeySeed {
+impl<'de> DeserializeSeed<'de> for TextSeed {
     type Value = Cow<'de, str>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
@@ -228,11 +243,11 @@ impl<'de> DeserializeSeed<'de> for KeySeed {
     }
 }
 
-impl<'de> Visitor<'de> for KeySeed {
+impl<'de> Visitor<'de> for TextSeed {
     type Value = Cow<'de, str>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a key")
+        f.write_str("a string")
     }
 
     fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
@@ -272,12 +287,12 @@ impl<'de> Visitor<'de> for Canonical<'_> {
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
-        self.out.extend_from_slice(v.to_string().as_bytes());
+        write_integer(self.out, v);
         Ok(())
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
-        self.out.extend_from_slice(v.to_string().as_bytes());
+        write_integer(self.out, v);
         Ok(())
     }
 
@@ -318,7 +333,7 @@ impl<'de> Visitor<'de> for Canonical<'_> {
         let out = self.out;
         out.push(b'{');
         let mut previous: Option<Cow<'de, str>> = None;
-        while let Some(key) = map.next_key_seed(KeySeed)? {
+        while let Some(key) = map.next_key_seed(TextSeed)? {
             if previous.as_ref().is_some_and(|p| p.as_bytes() >= key.as_bytes()) {
                 return Err(de::Error::custom(format!("key `{key}` is out of order or repeated")));
             }
@@ -338,6 +353,26 @@ impl<'de> Visitor<'de> for Canonical<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recorded_at_is_utc_with_exactly_six_fraction_digits() {
+        assert!(is_recorded_at("2026-11-23T06:19:12.123456Z"));
+        for bad in [
+            "2026-11-23T06:19:12.12345Z",
+            "2026-11-23T06:19:12.1234567Z",
+            "2026-11-23t06:19:12.123456Z",
+            "2026-11-23T06:19:12.123456z",
+            "2026-11-23T06:19:12,123456Z",
+            "2026-02-30T06:19:12.123456Z",
+            "2026-11-23T24:19:12.123456Z",
+            "2026-11-23T06:19:12.12345aZ",
+            "2026-11-23 06:19:12.123456Z",
+            "2026-11-23T06:19:12.123+00:00",
+            "",
+        ] {
+            assert!(!is_recorded_at(bad), "{bad}");
+        }
+    }
 
     fn sealed() -> Vec<u8> {
         let submission = serde_json::json!({"id": "ev-1", "type": "activity.held", "occurred": "2023",
