@@ -52,6 +52,13 @@ pub fn tune_allocator() {
             unsafe { libmimalloc_sys::mi_option_set(option, value) }
         }
     }
+    // mimalloc acts on `allow_thp = 0` only when it starts (it then disables
+    // THP for the process), before `main`; the arena it reserved by then is
+    // already advised to use huge pages. So disable them as it would.
+    if std::env::var_os("MIMALLOC_ALLOW_THP").is_none() {
+        // SAFETY: PR_SET_THP_DISABLE takes plain integers and touches no memory.
+        unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
+    }
 }
 
 #[cfg(test)]
