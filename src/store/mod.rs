@@ -226,9 +226,16 @@ impl Ledger {
         let (mut knowledge_saved, mut views_saved) = (knowledge.seq(), views.seq);
         checkpoint::catch_up(Some(&mut views), Some(&mut knowledge), &log, last_seq, |_| {})?;
         if checkpoint::checkpoint_due(last_seq, knowledge_saved.min(views_saved)) {
-            checkpoint::save(&checkpoints, &knowledge, &last_hash)?;
-            checkpoint::save(&checkpoints, &views, &last_hash)?;
-            (knowledge_saved, views_saved) = (last_seq, last_seq);
+            // Checkpoints are derived: failing to save them (a full disk)
+            // must not stop a read, only make the next open slower.
+            let saved = checkpoint::save(&checkpoints, &knowledge, &last_hash)
+                .and_then(|()| checkpoint::save(&checkpoints, &views, &last_hash));
+            match saved {
+                Ok(()) => (knowledge_saved, views_saved) = (last_seq, last_seq),
+                Err(error) => {
+                    tracing::warn!(%error, "could not save the checkpoints on open; the next open catches up again")
+                }
+            }
         }
         let mut anchor = AnchorFile::open(&anchor_path)?;
         if last_seq == 0 {
@@ -669,7 +676,69 @@ pub fn is_lock_held(error: &sled::Error) -> bool {
     matches!(error, sled::Error::Io(io) if io.to_string().contains("could not acquire lock"))
 }
 
+/// Opens sled at `path`, first setting aside what a cut-short write of
+/// sled's own left behind (see [`remove_unfinished_snapshots`]); if sled
+/// still finds its newest snapshot damaged, moves the snapshots aside and
+/// opens again, so that sled rebuilds its page table from its log. Each
+/// step is logged as a warning; the caller then checks the log against the
+/// anchor.
 fn open_sled(path: &Path, cache_bytes: u64) -> sled::Result<sled::Db> {
+    for removed in remove_unfinished_snapshots(path)? {
+        tracing::warn!(file = %removed.display(), "removed an unfinished sled snapshot (a write cut short by a full disk or a crash)");
+    }
+    match open_sled_once(path, cache_bytes) {
+        Err(sled::Error::Corruption { .. }) if !snapshot_files(path)?.is_empty() => {
+            let aside = path.join(DAMAGED_SNAPSHOTS_DIR);
+            std::fs::create_dir_all(&aside)?;
+            for snapshot in snapshot_files(path)? {
+                let to = aside.join(snapshot.file_name().unwrap_or_default());
+                std::fs::rename(&snapshot, &to)?;
+                tracing::warn!(from = %snapshot.display(), to = %to.display(), "sled's snapshot is damaged: moved it aside; sled rebuilds it from its log");
+            }
+            open_sled_once(path, cache_bytes)
+        }
+        result => result,
+    }
+}
+
+/// Where damaged sled snapshots are moved (inside the sled directory), kept
+/// for inspection; nothing reads them.
+pub const DAMAGED_SNAPSHOTS_DIR: &str = "damaged-snapshots";
+
+/// sled's snapshot files (`snap.*`) in `path`, finished or not.
+fn snapshot_files(path: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let entries = match std::fs::read_dir(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        entries => entries?,
+    };
+    let mut files = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        if entry.file_name().to_string_lossy().starts_with("snap.") && entry.file_type()?.is_file() {
+            files.push(entry.path());
+        }
+    }
+    Ok(files)
+}
+
+/// sled 0.34 writes a snapshot to `snap.<lsn>.generating` and renames it
+/// once complete and synced, but on open reads the newest `snap.*` file,
+/// `.generating` included: a snapshot write cut short by a full disk (which
+/// sled attempts on every open, so even a read-only command) leaves an empty
+/// file that made every later open fail with "Read corrupted data". Such a
+/// file is unfinished by definition; this removes it and returns its path.
+fn remove_unfinished_snapshots(path: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut removed = Vec::new();
+    for file in snapshot_files(path)? {
+        if file.extension().is_some_and(|extension| extension == "generating") {
+            std::fs::remove_file(&file)?;
+            removed.push(file);
+        }
+    }
+    Ok(removed)
+}
+
+fn open_sled_once(path: &Path, cache_bytes: u64) -> sled::Result<sled::Db> {
     let config = sled::Config::new()
         .path(path)
         .cache_capacity(cache_bytes)

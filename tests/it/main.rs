@@ -3,6 +3,7 @@
 mod cli;
 mod common;
 mod crash;
+mod faults;
 mod history;
 mod nats;
 mod server;

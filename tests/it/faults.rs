@@ -1,0 +1,141 @@
+//! Storage faults (issue 13): what sled leaves behind when a write is cut
+//! short must never make a ledger unopenable, and a full disk stops the
+//! ledger cleanly without losing what it acknowledged.
+
+use crate::common::*;
+use amity::store::DAMAGED_SNAPSHOTS_DIR;
+use amity::Ledger;
+use events::generate::History;
+use std::path::Path;
+use std::process::Command;
+
+/// A ledger of `count` generated records in `dir`, closed; returns its export.
+fn filled(dir: &Path, count: usize) -> Vec<u8> {
+    let ledger = open(dir);
+    for submission in History::generate(13, count) {
+        ledger.append(checked(&submission)).unwrap();
+    }
+    ledger.close().unwrap();
+    export(dir)
+}
+
+fn snapshots(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir.join("ledger"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("snap."))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn an_unfinished_sled_snapshot_left_by_a_full_disk_is_removed_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let exported = filled(dir.path(), 300);
+    // What sled leaves when its snapshot write on open hits ENOSPC: an empty
+    // `.generating` file, which sorts after every finished snapshot.
+    let unfinished = dir.path().join("ledger/snap.FFFFFFFFFFFFFFFF.generating");
+    std::fs::write(&unfinished, b"").unwrap();
+    let ledger = Ledger::open(dir.path(), Default::default()).expect("the ledger opens");
+    assert_eq!(ledger.head().seq, 300);
+    ledger.close().unwrap();
+    assert!(!unfinished.exists(), "the unfinished snapshot is removed");
+    let verified = amity(dir.path(), &["verify"], b"");
+    assert!(verified.status.success(), "{}", text(&verified.stderr));
+    assert!(export(dir.path()) == exported, "the export is unchanged");
+}
+
+#[test]
+fn a_damaged_sled_snapshot_is_set_aside_and_sled_rebuilds_it_from_its_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let exported = filled(dir.path(), 300);
+    let names = snapshots(dir.path());
+    let newest = names.last().expect("sled wrote a snapshot");
+    let path = dir.path().join("ledger").join(newest);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&path, &bytes).unwrap();
+
+    let opened = amity(dir.path(), &["verify"], b"");
+    let stderr = text(&opened.stderr);
+    assert!(opened.status.success(), "{stderr}");
+    assert!(text(&opened.stdout).starts_with("ok 300 records"), "{}", text(&opened.stdout));
+    assert!(stderr.contains("snapshot is damaged"), "the user is told what was done: {stderr}");
+    assert!(dir.path().join("ledger").join(DAMAGED_SNAPSHOTS_DIR).join(newest).exists(), "kept for inspection");
+    assert!(export(dir.path()) == exported, "the export is unchanged");
+    let appended = amity(dir.path(), &["append"], party("after", "la/luang-prabang", "LA").to_string().as_bytes());
+    assert!(appended.status.success(), "{}", text(&appended.stderr));
+}
+
+/// Runs `script` with `sh` in a private mount namespace (so a tmpfs mounted
+/// there disappears with it), with `$AMITY` the binary and `$WORK` `work`.
+fn in_private_mounts(work: &Path, script: &str) -> std::process::Output {
+    let output = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", script])
+        .env("AMITY", env!("CARGO_BIN_EXE_amity"))
+        .env("WORK", work)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("unshare (util-linux) runs");
+    assert!(output.status.success(), "the script failed: {}{}", text(&output.stdout), text(&output.stderr));
+    output
+}
+
+#[test]
+fn a_full_disk_stops_import_cleanly_every_read_fails_cleanly_and_freeing_space_brings_the_ledger_back() {
+    let work = tempfile::tempdir().unwrap();
+    write_ndjson(&work.path().join("input.ndjson"), &History::generate(21, 30_000));
+    // An 8 MiB filesystem, 2 MiB of it taken by a file to free later; the
+    // import fills the rest. Every command's exit code and stderr are kept
+    // outside the tmpfs.
+    let script = r#"
+        set -u
+        mkdir -p "$WORK/small" && mount -t tmpfs -o size=8m tmpfs "$WORK/small" || exit 1
+        head -c 2000000 /dev/zero > "$WORK/small/filler"
+        DB="$WORK/small/db"
+        run() { name=$1; shift; "$AMITY" --db "$DB" "$@" > "$WORK/$name.out" 2> "$WORK/$name.err" < /dev/null; echo $? > "$WORK/$name.code"; }
+        run import import "$WORK/input.ndjson"
+        for command in verify log export; do run "full-$command" $command; done
+        run full-show show 1
+        run full-view view agreements
+        run full-verify-again verify
+        rm "$WORK/small/filler"
+        run freed-verify verify
+        run freed-export export
+        "$AMITY" --db "$DB" append '{"type":"party.registered","occurred":"2024","data":{"party":"la/pakse","name":"Pakse","kind":"city","country":"LA"}}' > "$WORK/freed-append.out" 2> "$WORK/freed-append.err"; echo $? > "$WORK/freed-append.code"
+        run last-verify verify
+    "#;
+    in_private_mounts(work.path(), script);
+    let read = |name: &str, what: &str| std::fs::read_to_string(work.path().join(format!("{name}.{what}"))).unwrap();
+    let code = |name: &str| read(name, "code").trim().parse::<i32>().unwrap();
+
+    assert_eq!(code("import"), 4, "a full disk is a storage error: {}", read("import", "err"));
+    let import_err = read("import", "err");
+    assert!(import_err.contains("No space left on device"), "{import_err}");
+    let acknowledged: u64 = import_err
+        .split("import stopped after ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("import says how many records it kept: {import_err}"));
+    assert!(acknowledged > 0, "the disk filled only part-way through: {import_err}");
+
+    for name in ["full-verify", "full-log", "full-export", "full-show", "full-view", "full-verify-again"] {
+        let (code, stderr) = (code(name), read(name, "err"));
+        assert!(code == 0 || code == 4, "{name} exits 0 or 4 on a full disk, not {code}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+    }
+
+    assert_eq!(code("freed-verify"), 0, "once space is freed the ledger opens: {}", read("freed-verify", "err"));
+    let kept = read("freed-export", "out").lines().count() as u64;
+    assert!(kept >= acknowledged, "{kept} records kept, {acknowledged} acknowledged");
+    assert_eq!(code("freed-append"), 0, "the ledger appends again: {}", read("freed-append", "err"));
+    assert_eq!(code("last-verify"), 0, "{}", read("last-verify", "err"));
+    assert!(
+        read("last-verify", "out").starts_with(&format!("ok {} records", kept + 1)),
+        "{}",
+        read("last-verify", "out")
+    );
+}
