@@ -34,6 +34,12 @@ pub enum Error {
     /// process, closed, or stopped after a storage error. Exit 4, HTTP 503.
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// Appending would leave less free space than the reserve
+    /// ([`crate::store::RESERVE_BYTES_DEFAULT`]) that keeps the ledger able
+    /// to open, checkpoint and be read; nothing was appended, and appends
+    /// resume once space is freed. Exit 4, HTTP 507.
+    #[error("refused: {0}")]
+    NoSpace(String),
     /// A local file or socket (not the ledger's own storage) failed: an
     /// address already in use, an unwritable output. Exit 4, HTTP 500.
     #[error("{context}: {source}")]
@@ -51,7 +57,7 @@ impl Error {
             Error::Chain(_) => 1,
             Error::Invalid(_) | Error::Usage(_) => 2,
             Error::Conflict(_) => 3,
-            Error::Storage { .. } | Error::Unavailable(_) | Error::Io { .. } => 4,
+            Error::Storage { .. } | Error::Unavailable(_) | Error::NoSpace(_) | Error::Io { .. } => 4,
             Error::Network { .. } => 5,
         }
     }

@@ -123,6 +123,7 @@ fn error_response(error: &Error, index: Option<usize>) -> Response {
         Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
         Error::Chain(_) | Error::Storage { .. } | Error::Io { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "storage"),
         Error::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        Error::NoSpace(_) => (StatusCode::INSUFFICIENT_STORAGE, "insufficient_storage"),
         Error::Network { .. } => (StatusCode::BAD_GATEWAY, "network"),
     };
     let mut body = json!({"error": kind, "message": error.to_string()});

@@ -26,6 +26,7 @@ use events::{decide, Checked, Decision, Knowledge, Sealer};
 use projections::Event;
 use std::collections::VecDeque;
 use std::fs::File;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::{Arc, Mutex, RwLock};
@@ -100,6 +101,39 @@ pub(super) struct Committer {
     /// Records sealed and handed on but not yet durable (at most
     /// [`BATCHES_IN_FLIGHT_MAX`] batches), for idempotent re-sends of them.
     pub unsynced: VecDeque<Arc<Committed>>,
+    pub headroom: Headroom,
+}
+
+/// The free-space check made before each batch.
+pub(super) struct Headroom {
+    /// Where the ledger's files are (the filesystem asked about).
+    pub dir: PathBuf,
+    pub reserve_bytes: u64,
+}
+
+impl Headroom {
+    /// `Err` if writing about `batch_bytes` of records (sled writes them
+    /// about twice over, log and page) would leave less than the reserve.
+    fn check(&self, batch_bytes: u64) -> Result<(), String> {
+        let available = match fs2::available_space(&self.dir) {
+            Ok(available) => available,
+            Err(error) => {
+                tracing::warn!(%error, dir = %self.dir.display(), "could not read the free space");
+                return Ok(());
+            }
+        };
+        let needed = self.reserve_bytes.saturating_add(batch_bytes.saturating_mul(2));
+        if available >= needed {
+            return Ok(());
+        }
+        let mib = |bytes: u64| bytes as f64 / (1 << 20) as f64;
+        Err(format!(
+            "{:.1} MiB free on the ledger's filesystem ({}); appending would leave less than the reserve of {:.1} MiB that keeps the ledger able to open and be read (AMITY_RESERVE_MIB); free space and retry",
+            mib(available),
+            self.dir.display(),
+            mib(self.reserve_bytes)
+        ))
+    }
 }
 
 impl Committer {
@@ -119,6 +153,15 @@ impl Committer {
             if self.failure.get().is_some() {
                 for request in batch {
                     let _ = request.reply.send(Err(self.failure.group_error()));
+                }
+                continue;
+            }
+            let bytes: usize = batch.iter().flat_map(|r| &r.submissions).map(Checked::record_bytes_max).sum();
+            if let Err(refusal) = self.headroom.check(bytes as u64) {
+                tracing::warn!(%refusal, "appends refused");
+                for request in batch {
+                    let error = Error::NoSpace(refusal.clone());
+                    let _ = request.reply.send(Err(GroupError { index: 0, error }));
                 }
                 continue;
             }

@@ -24,7 +24,7 @@ pub use tail::{Committed, TAIL_BYTES_MAX, TAIL_RECORDS_MAX};
 
 use crate::error::{Error, Result};
 use anchor::{Anchor, AnchorFile};
-use committer::{Committer, Failure, Syncer};
+use committer::{Committer, Failure, Headroom, Syncer};
 use events::{check_stored, decide, ChainError, ChainVerifier, Checked, Decision, Knowledge, Link, Record, Sealer};
 use projections::Views;
 use projector::{Command, Projector};
@@ -115,13 +115,37 @@ struct Request {
 pub struct Options {
     pub clock: Arc<dyn Clock>,
     pub cache_bytes: u64,
+    /// Free space appends never eat into (see [`RESERVE_BYTES_DEFAULT`]).
+    pub reserve_bytes: u64,
     /// Create the directory and an empty ledger if there is none.
     pub create: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { clock: Arc::new(SystemClock), cache_bytes: CACHE_BYTES_DEFAULT, create: true }
+        Options {
+            clock: Arc::new(SystemClock),
+            cache_bytes: CACHE_BYTES_DEFAULT,
+            reserve_bytes: reserve_bytes_from_env(),
+            create: true,
+        }
+    }
+}
+
+/// Free space, on the ledger's filesystem, that appends never eat into:
+/// enough for sled to open (it writes a snapshot), for both checkpoints to
+/// be saved and for reads to work. An append that would leave less is
+/// refused ([`Error::NoSpace`]: exit 4, HTTP 507) and appends resume once
+/// space is freed. `AMITY_RESERVE_MIB` in the environment sets another.
+pub const RESERVE_BYTES_DEFAULT: u64 = 64 << 20;
+
+fn reserve_bytes_from_env() -> u64 {
+    match std::env::var("AMITY_RESERVE_MIB") {
+        Err(_) => RESERVE_BYTES_DEFAULT,
+        Ok(text) => text.trim().parse::<u64>().map(|mib| mib << 20).unwrap_or_else(|_| {
+            tracing::warn!(value = %text, "AMITY_RESERVE_MIB is not a whole number of MiB; using the default");
+            RESERVE_BYTES_DEFAULT
+        }),
     }
 }
 
@@ -180,7 +204,40 @@ impl Shared {
 impl Drop for Shared {
     fn drop(&mut self) {
         self.stop();
-        let _ = self.db.flush();
+        if let Err(error) = flush_within(&self.db, CLOSE_FLUSH_LIMIT) {
+            tracing::warn!(%error, "closing the ledger");
+        }
+    }
+}
+
+/// How long closing waits for sled's last flush. After an I/O error sled
+/// 0.34 can wait forever for a buffer that will never be written (seen on a
+/// full disk: `make_stable_inner` parked); every acknowledged record was
+/// made durable before its acknowledgement, so closing gives up instead.
+pub const CLOSE_FLUSH_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `db.flush()` on a thread of its own, waited for at most `limit`. If it
+/// does not finish, that thread keeps its handle to the database, so that no
+/// later drop of sled's trees (which flushes in a loop) can hang either; the
+/// process exits without it.
+fn flush_within(db: &sled::Db, limit: std::time::Duration) -> Result<()> {
+    let (done, finished) = std::sync::mpsc::channel();
+    let db = db.clone();
+    let spawned = std::thread::Builder::new().name("amity-close-flush".into()).spawn(move || {
+        let _ = done.send(db.flush());
+    });
+    if let Err(error) = spawned {
+        return Err(Error::io("starting the closing flush", error));
+    }
+    match finished.recv_timeout(limit) {
+        Ok(flushed) => flushed.map(drop).map_err(|e| Error::storage("flushing sled on close", e)),
+        Err(_) => Err(Error::storage(
+            "flushing sled on close",
+            format!(
+                "did not finish within {} s (sled waits on a failed write); acknowledged records were already durable",
+                limit.as_secs()
+            ),
+        )),
     }
 }
 
@@ -257,6 +314,7 @@ impl Ledger {
             failure: Arc::clone(&failure),
             head: head_rx.clone(),
             unsynced: Default::default(),
+            headroom: Headroom { dir: sled_dir.clone(), reserve_bytes: options.reserve_bytes },
         };
         let syncer = Syncer {
             db: db.clone(),
@@ -644,8 +702,7 @@ impl Ledger {
         if let Some(reason) = self.shared.failure.get() {
             return Err(Error::Unavailable(format!("the ledger stopped after a storage error: {reason}")));
         }
-        self.shared.db.flush()?;
-        Ok(())
+        flush_within(&self.shared.db, CLOSE_FLUSH_LIMIT)
     }
 }
 

@@ -109,15 +109,19 @@ impl Projector {
 
     /// A failed save only costs a longer catch-up on the next open.
     fn save(&mut self) {
-        let seq = self.seq();
-        let saved = hash_at(&self.log, seq).and_then(|hash| {
-            let views = self.views.read().expect("not poisoned");
-            checkpoint::save(&self.checkpoints, &*views, &hash).map_err(|e| Error::storage("saving the views", e))
-        });
-        match saved {
-            Ok(()) => self.saved = seq,
-            Err(e) => tracing::warn!(error = %e, "could not save the views checkpoint"),
+        if let Err(e) = self.try_save() {
+            tracing::warn!(error = %e, "could not save the views checkpoint");
         }
+    }
+
+    fn try_save(&mut self) -> Result<()> {
+        let seq = self.seq();
+        let hash = hash_at(&self.log, seq)?;
+        let views = self.views.read().expect("not poisoned");
+        checkpoint::save(&self.checkpoints, &*views, &hash).map_err(|e| Error::storage("saving the views", e))?;
+        drop(views);
+        self.saved = seq;
+        Ok(())
     }
 
     fn rebuild(&mut self, progress: Box<dyn FnMut(u64) + Send>) -> Result<u64> {
@@ -128,7 +132,8 @@ impl Projector {
         checkpoint::catch_up(Some(&mut fresh), None, &self.log, durable, progress)?;
         *self.views.write().expect("not poisoned") = fresh;
         self.views_seq.send_replace(durable);
-        self.save();
+        // `amity rebuild` promises a saved checkpoint: say so if it is not.
+        self.try_save()?;
         Ok(durable)
     }
 }

@@ -77,6 +77,7 @@ fn in_private_mounts(work: &Path, script: &str) -> std::process::Output {
         .env("AMITY", env!("CARGO_BIN_EXE_amity"))
         .env("WORK", work)
         .env_remove("RUST_LOG")
+        .env_remove("AMITY_RESERVE_MIB")
         .output()
         .expect("unshare (util-linux) runs");
     assert!(output.status.success(), "the script failed: {}{}", text(&output.stdout), text(&output.stderr));
@@ -88,10 +89,12 @@ fn a_full_disk_stops_import_cleanly_every_read_fails_cleanly_and_freeing_space_b
     let work = tempfile::tempdir().unwrap();
     write_ndjson(&work.path().join("input.ndjson"), &History::generate(21, 30_000));
     // An 8 MiB filesystem, 2 MiB of it taken by a file to free later; the
-    // import fills the rest. Every command's exit code and stderr are kept
-    // outside the tmpfs.
+    // import fills the rest (no reserve: as if another program had taken
+    // the space). Every command's exit code and stderr are kept outside the
+    // tmpfs.
     let script = r#"
         set -u
+        export AMITY_RESERVE_MIB=0
         mkdir -p "$WORK/small" && mount -t tmpfs -o size=8m tmpfs "$WORK/small" || exit 1
         head -c 2000000 /dev/zero > "$WORK/small/filler"
         DB="$WORK/small/db"
@@ -138,4 +141,82 @@ fn a_full_disk_stops_import_cleanly_every_read_fails_cleanly_and_freeing_space_b
         "{}",
         read("last-verify", "out")
     );
+}
+
+#[test]
+fn appends_stop_at_the_reserve_and_every_read_still_works() {
+    let work = tempfile::tempdir().unwrap();
+    write_ndjson(&work.path().join("input.ndjson"), &History::generate(34, 30_000));
+    // A 48 MiB filesystem with a 24 MiB reserve (sled grows its file 8 MiB
+    // at a time, and a rebuild writes a checkpoint beside the old one): the
+    // import is refused part-way, before the disk is full, so everything
+    // else still works.
+    let script = r#"
+        set -u
+        export AMITY_RESERVE_MIB=24
+        mkdir -p "$WORK/small" && mount -t tmpfs -o size=48m tmpfs "$WORK/small" || exit 1
+        DB="$WORK/small/db"
+        run() { name=$1; shift; "$AMITY" --db "$DB" "$@" > "$WORK/$name.out" 2> "$WORK/$name.err" < /dev/null; echo $? > "$WORK/$name.code"; }
+        run import import "$WORK/input.ndjson"
+        for command in verify log export rebuild; do run "$command" $command; done
+        run show show 1
+        run view view agreements
+        run append append '{"type":"party.registered","occurred":"2024","data":{"party":"la/pakse","name":"Pakse","kind":"city","country":"LA"}}'
+        AMITY_RESERVE_MIB=0 "$AMITY" --db "$DB" append '{"type":"party.registered","occurred":"2024","data":{"party":"la/pakse","name":"Pakse","kind":"city","country":"LA"}}' > "$WORK/unreserved.out" 2> "$WORK/unreserved.err"; echo $? > "$WORK/unreserved.code"
+        run last-verify verify
+    "#;
+    in_private_mounts(work.path(), script);
+    let read = |name: &str, what: &str| std::fs::read_to_string(work.path().join(format!("{name}.{what}"))).unwrap();
+    let code = |name: &str| read(name, "code").trim().parse::<i32>().unwrap();
+
+    let import_err = read("import", "err");
+    assert_eq!(code("import"), 4, "{import_err}");
+    assert!(import_err.contains("refused") && import_err.contains("reserve"), "{import_err}");
+    assert!(!import_err.contains("No space left"), "the disk never filled: {import_err}");
+    let kept = read("export", "out").lines().count();
+    assert!(kept > 0 && kept < 30_000, "the import stopped part-way ({kept} kept)");
+    for name in ["verify", "log", "export", "rebuild", "show", "view"] {
+        assert_eq!(code(name), 0, "{name} works at the reserve: {}", read(name, "err"));
+    }
+    assert_eq!(code("append"), 4, "an append is refused at the reserve: {}", read("append", "err"));
+    assert!(read("append", "err").contains("reserve"), "{}", read("append", "err"));
+    assert_eq!(code("unreserved"), 0, "with no reserve it appends: {}", read("unreserved", "err"));
+    assert!(
+        read("last-verify", "out").starts_with(&format!("ok {} records", kept + 1)),
+        "{}",
+        read("last-verify", "out")
+    );
+}
+
+#[test]
+fn a_checkpoint_that_hits_a_full_disk_fails_rebuild_with_exit_4_instead_of_hanging() {
+    let work = tempfile::tempdir().unwrap();
+    write_ndjson(&work.path().join("input.ndjson"), &History::generate(55, 30_000));
+    // A reserve smaller than sled's next 8 MiB segment: the import stops
+    // near the reserve and the rebuild then runs out of space, at open or
+    // saving its checkpoint, depending on where sled's segments fall. It
+    // must exit 4 (`timeout` would make a hang 124), not claim a saved
+    // checkpoint, and leave a ledger that opens once space is freed. (With
+    // a 12 MiB reserve on 24 MiB, by hand, the save failed and sled then
+    // parked forever in its closing flush: `CLOSE_FLUSH_LIMIT` bounds that.)
+    let script = r#"
+        set -u
+        mkdir -p "$WORK/small" && mount -t tmpfs -o size=28m tmpfs "$WORK/small" || exit 1
+        head -c 4194304 /dev/zero > "$WORK/small/filler"
+        DB="$WORK/small/db"
+        AMITY_RESERVE_MIB=6 "$AMITY" --db "$DB" import "$WORK/input.ndjson" > /dev/null 2>&1
+        timeout 60 "$AMITY" --db "$DB" rebuild > "$WORK/rebuild.out" 2> "$WORK/rebuild.err" < /dev/null; echo $? > "$WORK/rebuild.code"
+        rm "$WORK/small/filler"
+        "$AMITY" --db "$DB" verify > "$WORK/verify.out" 2> "$WORK/verify.err"; echo $? > "$WORK/verify.code"
+    "#;
+    in_private_mounts(work.path(), script);
+    let read = |name: &str, what: &str| std::fs::read_to_string(work.path().join(format!("{name}.{what}"))).unwrap();
+    let (code, stderr) = (read("rebuild", "code").trim().to_string(), read("rebuild", "err"));
+    eprintln!("rebuild exited {code}: {}", stderr.lines().last().unwrap_or_default());
+    assert!(code == "4" || code == "0", "rebuild exits 4 (or 0 had the checkpoint fit), not {code}: {stderr}");
+    if code == "4" {
+        assert!(stderr.contains("No space left on device"), "{stderr}");
+        assert!(!read("rebuild", "out").contains("checkpoint saved"), "it does not claim a saved checkpoint");
+    }
+    assert_eq!(read("verify", "code").trim(), "0", "once space is freed: {}", read("verify", "err"));
 }
