@@ -69,6 +69,20 @@ fn a_damaged_sled_snapshot_is_set_aside_and_sled_rebuilds_it_from_its_log() {
     assert!(appended.status.success(), "{}", text(&appended.stderr));
 }
 
+/// What a script left in `work` for the step `name`: its `.out`, `.err`
+/// and `.code` files.
+struct Steps<'a>(&'a Path);
+
+impl Steps<'_> {
+    fn read(&self, name: &str, what: &str) -> String {
+        std::fs::read_to_string(self.0.join(format!("{name}.{what}"))).unwrap()
+    }
+
+    fn code(&self, name: &str) -> i32 {
+        self.read(name, "code").trim().parse().unwrap()
+    }
+}
+
 /// Runs `script` with `sh` in a private mount namespace (so a tmpfs mounted
 /// there disappears with it), with `$AMITY` the binary and `$WORK` `work`.
 fn in_private_mounts(work: &Path, script: &str) -> std::process::Output {
@@ -111,8 +125,8 @@ fn a_full_disk_stops_import_cleanly_every_read_fails_cleanly_and_freeing_space_b
         run last-verify verify
     "#;
     in_private_mounts(work.path(), script);
-    let read = |name: &str, what: &str| std::fs::read_to_string(work.path().join(format!("{name}.{what}"))).unwrap();
-    let code = |name: &str| read(name, "code").trim().parse::<i32>().unwrap();
+    let steps = Steps(work.path());
+    let (read, code) = (|name: &str, what: &str| steps.read(name, what), |name: &str| steps.code(name));
 
     assert_eq!(code("import"), 4, "a full disk is a storage error: {}", read("import", "err"));
     let import_err = read("import", "err");
@@ -166,8 +180,8 @@ fn appends_stop_at_the_reserve_and_every_read_still_works() {
         run last-verify verify
     "#;
     in_private_mounts(work.path(), script);
-    let read = |name: &str, what: &str| std::fs::read_to_string(work.path().join(format!("{name}.{what}"))).unwrap();
-    let code = |name: &str| read(name, "code").trim().parse::<i32>().unwrap();
+    let steps = Steps(work.path());
+    let (read, code) = (|name: &str, what: &str| steps.read(name, what), |name: &str| steps.code(name));
 
     let import_err = read("import", "err");
     assert_eq!(code("import"), 4, "{import_err}");
@@ -210,7 +224,8 @@ fn a_checkpoint_that_hits_a_full_disk_fails_rebuild_with_exit_4_instead_of_hangi
         "$AMITY" --db "$DB" verify > "$WORK/verify.out" 2> "$WORK/verify.err"; echo $? > "$WORK/verify.code"
     "#;
     in_private_mounts(work.path(), script);
-    let read = |name: &str, what: &str| std::fs::read_to_string(work.path().join(format!("{name}.{what}"))).unwrap();
+    let steps = Steps(work.path());
+    let read = |name: &str, what: &str| steps.read(name, what);
     let (code, stderr) = (read("rebuild", "code").trim().to_string(), read("rebuild", "err"));
     eprintln!("rebuild exited {code}: {}", stderr.lines().last().unwrap_or_default());
     assert!(code == "4" || code == "0", "rebuild exits 4 (or 0 had the checkpoint fit), not {code}: {stderr}");
