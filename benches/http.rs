@@ -83,9 +83,7 @@ async fn serve_http_alone() -> (String, tokio::sync::watch::Sender<bool>) {
     tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
-                while !*stopped.borrow_and_update() {
-                    let _ = stopped.changed().await;
-                }
+                let _ = stopped.wait_for(|stop| *stop).await;
             })
             .await
     });

@@ -29,11 +29,9 @@ pub use store::{Appended, Ledger, Options};
 /// memory.
 pub const ALLOCATOR_PURGE_DELAY_MS: std::os::raw::c_long = 1_000;
 
-/// `mi_option_purge_delay` and `mi_option_allow_thp`: their indexes in the
-/// `mi_option_e` of mimalloc v3, which libmimalloc-sys 0.1 builds by
-/// default and names no constants for.
+/// `mi_option_purge_delay`: its index in the `mi_option_e` of mimalloc v3,
+/// which libmimalloc-sys 0.1 builds by default and names no constant for.
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-const MI_OPTION_ALLOW_THP: libmimalloc_sys::mi_option_t = 43;
 
 /// Tunes mimalloc for the ledger: freed pages are kept a second (see
 /// [`ALLOCATOR_PURGE_DELAY_MS`]), and no transparent huge pages, which the
@@ -43,18 +41,14 @@ const MI_OPTION_ALLOW_THP: libmimalloc_sys::mi_option_t = 43;
 /// mimalloc. `MIMALLOC_PURGE_DELAY` and `MIMALLOC_ALLOW_THP` in the
 /// environment still win, to measure or tune.
 pub fn tune_allocator() {
-    for (option, variable, value) in [
-        (MI_OPTION_PURGE_DELAY, "MIMALLOC_PURGE_DELAY", ALLOCATOR_PURGE_DELAY_MS),
-        (MI_OPTION_ALLOW_THP, "MIMALLOC_ALLOW_THP", 0),
-    ] {
-        if std::env::var_os(variable).is_none() {
-            // SAFETY: sets a plain integer option; mimalloc allows this at any time.
-            unsafe { libmimalloc_sys::mi_option_set(option, value) }
-        }
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: sets a plain integer option; mimalloc allows this at any time.
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, ALLOCATOR_PURGE_DELAY_MS) }
     }
-    // mimalloc acts on `allow_thp = 0` only when it starts (it then disables
-    // THP for the process), before `main`; the arena it reserved by then is
-    // already advised to use huge pages. So disable them as it would.
+    // Not mimalloc's `allow_thp` option: mimalloc acts on it only when it
+    // starts (disabling THP for the process), before `main`, and the arena
+    // it reserved by then is already advised to use huge pages. So disable
+    // them as it would have.
     if std::env::var_os("MIMALLOC_ALLOW_THP").is_none() {
         // SAFETY: PR_SET_THP_DISABLE takes plain integers and touches no memory.
         unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
@@ -64,20 +58,19 @@ pub fn tune_allocator() {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn the_option_indexes_are_purge_delay_and_allow_thp() {
-        // purge_delay's documented default is 10 (ms), allow_thp's 1; the
-        // options beside them default to other values.
+    fn the_option_index_is_purge_delay() {
+        // purge_delay's documented default is 10 (ms); the options beside it
+        // (the deprecated eager_commit_delay, use_numa_nodes) default to 1
+        // and 0, as `MIMALLOC_VERBOSE=1` lists them.
         // SAFETY: reads plain integer options.
-        let (delay, thp) = unsafe {
+        let (before, delay, after) = unsafe {
             (
+                libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY - 1),
                 libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY),
-                libmimalloc_sys::mi_option_get(super::MI_OPTION_ALLOW_THP),
+                libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY + 1),
             )
         };
         assert!(delay == 10 || delay == super::ALLOCATOR_PURGE_DELAY_MS, "{delay}");
-        assert!(thp == 1 || thp == 0, "{thp}");
-        // SAFETY: as above.
-        let next = unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_ALLOW_THP + 1) };
-        assert_ne!(next, 1, "the option after allow_thp (minimal_purge_size) is not a flag set to 1");
+        assert_eq!((before, after), (1, 0), "the neighbours of purge_delay");
     }
 }

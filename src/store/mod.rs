@@ -185,6 +185,8 @@ struct Shared {
     commands: Mutex<Option<mpsc::UnboundedSender<Command>>>,
     /// The committer, the syncer and the projector, in the order they stop.
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// The outcome of the closing flush, made once (by `close` or on drop).
+    closed: std::sync::OnceLock<std::result::Result<(), String>>,
 }
 
 impl Shared {
@@ -201,11 +203,27 @@ impl Shared {
     }
 }
 
+impl Shared {
+    /// Stops the write path and flushes sled, once: a flush that sled never
+    /// finishes costs [`CLOSE_FLUSH_LIMIT`] once, not again on drop.
+    fn close(&self) -> std::result::Result<(), String> {
+        self.closed
+            .get_or_init(|| {
+                if !self.stop() {
+                    return Err("a thread of the ledger panicked".into());
+                }
+                flush_within(&self.db, CLOSE_FLUSH_LIMIT)
+            })
+            .clone()
+    }
+}
+
 impl Drop for Shared {
     fn drop(&mut self) {
-        self.stop();
-        if let Err(error) = flush_within(&self.db, CLOSE_FLUSH_LIMIT) {
-            tracing::warn!(%error, "closing the ledger");
+        if self.closed.get().is_none() {
+            if let Err(error) = self.close() {
+                tracing::warn!(%error, "closing the ledger");
+            }
         }
     }
 }
@@ -220,23 +238,20 @@ pub const CLOSE_FLUSH_LIMIT: std::time::Duration = std::time::Duration::from_sec
 /// does not finish, that thread keeps its handle to the database, so that no
 /// later drop of sled's trees (which flushes in a loop) can hang either; the
 /// process exits without it.
-fn flush_within(db: &sled::Db, limit: std::time::Duration) -> Result<()> {
+fn flush_within(db: &sled::Db, limit: std::time::Duration) -> std::result::Result<(), String> {
     let (done, finished) = std::sync::mpsc::channel();
     let db = db.clone();
-    let spawned = std::thread::Builder::new().name("amity-close-flush".into()).spawn(move || {
-        let _ = done.send(db.flush());
-    });
-    if let Err(error) = spawned {
-        return Err(Error::io("starting the closing flush", error));
-    }
+    std::thread::Builder::new()
+        .name("amity-close-flush".into())
+        .spawn(move || {
+            let _ = done.send(db.flush());
+        })
+        .map_err(|e| format!("starting the closing flush: {e}"))?;
     match finished.recv_timeout(limit) {
-        Ok(flushed) => flushed.map(drop).map_err(|e| Error::storage("flushing sled on close", e)),
-        Err(_) => Err(Error::storage(
-            "flushing sled on close",
-            format!(
-                "did not finish within {} s (sled waits on a failed write); acknowledged records were already durable",
-                limit.as_secs()
-            ),
+        Ok(flushed) => flushed.map(drop).map_err(|e| format!("flushing sled on close: {e}")),
+        Err(_) => Err(format!(
+            "flushing sled on close did not finish within {} s (sled waits on a failed write); acknowledged records were already durable",
+            limit.as_secs()
         )),
     }
 }
@@ -357,6 +372,7 @@ impl Ledger {
                 sender: Mutex::new(Some(sender)),
                 commands: Mutex::new(Some(commands)),
                 threads: Mutex::new(threads),
+                closed: Default::default(),
             }),
         })
     }
@@ -696,13 +712,11 @@ impl Ledger {
     /// Stops the committer after it has written everything queued, and
     /// flushes. Other clones of this ledger can no longer append.
     pub fn close(self) -> Result<()> {
-        if !self.shared.stop() {
-            return Err(Error::Unavailable("a thread of the ledger panicked".into()));
-        }
+        let closed = self.shared.close();
         if let Some(reason) = self.shared.failure.get() {
             return Err(Error::Unavailable(format!("the ledger stopped after a storage error: {reason}")));
         }
-        flush_within(&self.shared.db, CLOSE_FLUSH_LIMIT)
+        closed.map_err(|message| Error::storage("closing the ledger", message))
     }
 }
 
@@ -744,10 +758,14 @@ fn open_sled(path: &Path, cache_bytes: u64) -> sled::Result<sled::Db> {
         tracing::warn!(file = %removed.display(), "removed an unfinished sled snapshot (a write cut short by a full disk or a crash)");
     }
     match open_sled_once(path, cache_bytes) {
-        Err(sled::Error::Corruption { .. }) if !snapshot_files(path)?.is_empty() => {
+        Err(damaged @ sled::Error::Corruption { .. }) => {
+            let snapshots = snapshot_files(path)?;
+            if snapshots.is_empty() {
+                return Err(damaged);
+            }
             let aside = path.join(DAMAGED_SNAPSHOTS_DIR);
             std::fs::create_dir_all(&aside)?;
-            for snapshot in snapshot_files(path)? {
+            for snapshot in snapshots {
                 let to = aside.join(snapshot.file_name().unwrap_or_default());
                 std::fs::rename(&snapshot, &to)?;
                 tracing::warn!(from = %snapshot.display(), to = %to.display(), "sled's snapshot is damaged: moved it aside; sled rebuilds it from its log");

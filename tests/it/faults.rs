@@ -69,8 +69,8 @@ fn a_damaged_sled_snapshot_is_set_aside_and_sled_rebuilds_it_from_its_log() {
     assert!(appended.status.success(), "{}", text(&appended.stderr));
 }
 
-/// What a script left in `work` for the step `name`: its `.out`, `.err`
-/// and `.code` files.
+/// What a script left in `work` for each step `name` it ran with `run`:
+/// `name.out`, `name.err` and `name.code`.
 struct Steps<'a>(&'a Path);
 
 impl Steps<'_> {
@@ -83,11 +83,22 @@ impl Steps<'_> {
     }
 }
 
-/// Runs `script` with `sh` in a private mount namespace (so a tmpfs mounted
-/// there disappears with it), with `$AMITY` the binary and `$WORK` `work`.
-fn in_private_mounts(work: &Path, script: &str) -> std::process::Output {
+/// Runs `script` with `sh` in a private mount namespace (so the filesystem
+/// disappears with it) after mounting a tmpfs of `size_mib` at
+/// `$WORK/small`, with `$AMITY` the binary, `$DB` a ledger on the tmpfs and
+/// `run NAME ARGS…` running `amity ARGS…` on it, its output, errors and exit
+/// code kept outside the tmpfs (see [`Steps`]).
+fn in_small_filesystem<'a>(work: &'a Path, size_mib: u32, script: &str) -> Steps<'a> {
+    let prelude = format!(
+        r#"
+        set -u
+        mkdir -p "$WORK/small" && mount -t tmpfs -o size={size_mib}m tmpfs "$WORK/small" || exit 1
+        DB="$WORK/small/db"
+        run() {{ name=$1; shift; "$AMITY" --db "$DB" "$@" > "$WORK/$name.out" 2> "$WORK/$name.err" < /dev/null; echo $? > "$WORK/$name.code"; }}
+        "#
+    );
     let output = Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "sh", "-c", script])
+        .args(["--mount", "--propagation", "private", "sh", "-c", &format!("{prelude}{script}")])
         .env("AMITY", env!("CARGO_BIN_EXE_amity"))
         .env("WORK", work)
         .env_remove("RUST_LOG")
@@ -95,7 +106,7 @@ fn in_private_mounts(work: &Path, script: &str) -> std::process::Output {
         .output()
         .expect("unshare (util-linux) runs");
     assert!(output.status.success(), "the script failed: {}{}", text(&output.stdout), text(&output.stderr));
-    output
+    Steps(work)
 }
 
 #[test]
@@ -107,12 +118,8 @@ fn a_full_disk_stops_import_cleanly_every_read_fails_cleanly_and_freeing_space_b
     // the space). Every command's exit code and stderr are kept outside the
     // tmpfs.
     let script = r#"
-        set -u
         export AMITY_RESERVE_MIB=0
-        mkdir -p "$WORK/small" && mount -t tmpfs -o size=8m tmpfs "$WORK/small" || exit 1
         head -c 2000000 /dev/zero > "$WORK/small/filler"
-        DB="$WORK/small/db"
-        run() { name=$1; shift; "$AMITY" --db "$DB" "$@" > "$WORK/$name.out" 2> "$WORK/$name.err" < /dev/null; echo $? > "$WORK/$name.code"; }
         run import import "$WORK/input.ndjson"
         for command in verify log export; do run "full-$command" $command; done
         run full-show show 1
@@ -121,15 +128,13 @@ fn a_full_disk_stops_import_cleanly_every_read_fails_cleanly_and_freeing_space_b
         rm "$WORK/small/filler"
         run freed-verify verify
         run freed-export export
-        "$AMITY" --db "$DB" append '{"type":"party.registered","occurred":"2024","data":{"party":"la/pakse","name":"Pakse","kind":"city","country":"LA"}}' > "$WORK/freed-append.out" 2> "$WORK/freed-append.err"; echo $? > "$WORK/freed-append.code"
+        run freed-append append '{"type":"party.registered","occurred":"2024","data":{"party":"la/pakse","name":"Pakse","kind":"city","country":"LA"}}'
         run last-verify verify
     "#;
-    in_private_mounts(work.path(), script);
-    let steps = Steps(work.path());
-    let (read, code) = (|name: &str, what: &str| steps.read(name, what), |name: &str| steps.code(name));
+    let steps = in_small_filesystem(work.path(), 8, script);
 
-    assert_eq!(code("import"), 4, "a full disk is a storage error: {}", read("import", "err"));
-    let import_err = read("import", "err");
+    assert_eq!(steps.code("import"), 4, "a full disk is a storage error: {}", steps.read("import", "err"));
+    let import_err = steps.read("import", "err");
     assert!(import_err.contains("No space left on device"), "{import_err}");
     let acknowledged: u64 = import_err
         .split("import stopped after ")
@@ -140,20 +145,25 @@ fn a_full_disk_stops_import_cleanly_every_read_fails_cleanly_and_freeing_space_b
     assert!(acknowledged > 0, "the disk filled only part-way through: {import_err}");
 
     for name in ["full-verify", "full-log", "full-export", "full-show", "full-view", "full-verify-again"] {
-        let (code, stderr) = (code(name), read(name, "err"));
+        let (code, stderr) = (steps.code(name), steps.read(name, "err"));
         assert!(code == 0 || code == 4, "{name} exits 0 or 4 on a full disk, not {code}: {stderr}");
         assert!(!stderr.contains("panicked"), "{name}: {stderr}");
     }
 
-    assert_eq!(code("freed-verify"), 0, "once space is freed the ledger opens: {}", read("freed-verify", "err"));
-    let kept = read("freed-export", "out").lines().count() as u64;
+    assert_eq!(
+        steps.code("freed-verify"),
+        0,
+        "once space is freed the ledger opens: {}",
+        steps.read("freed-verify", "err")
+    );
+    let kept = steps.read("freed-export", "out").lines().count() as u64;
     assert!(kept >= acknowledged, "{kept} records kept, {acknowledged} acknowledged");
-    assert_eq!(code("freed-append"), 0, "the ledger appends again: {}", read("freed-append", "err"));
-    assert_eq!(code("last-verify"), 0, "{}", read("last-verify", "err"));
+    assert_eq!(steps.code("freed-append"), 0, "the ledger appends again: {}", steps.read("freed-append", "err"));
+    assert_eq!(steps.code("last-verify"), 0, "{}", steps.read("last-verify", "err"));
     assert!(
-        read("last-verify", "out").starts_with(&format!("ok {} records", kept + 1)),
+        steps.read("last-verify", "out").starts_with(&format!("ok {} records", kept + 1)),
         "{}",
-        read("last-verify", "out")
+        steps.read("last-verify", "out")
     );
 }
 
@@ -166,39 +176,33 @@ fn appends_stop_at_the_reserve_and_every_read_still_works() {
     // import is refused part-way, before the disk is full, so everything
     // else still works.
     let script = r#"
-        set -u
         export AMITY_RESERVE_MIB=24
-        mkdir -p "$WORK/small" && mount -t tmpfs -o size=48m tmpfs "$WORK/small" || exit 1
-        DB="$WORK/small/db"
-        run() { name=$1; shift; "$AMITY" --db "$DB" "$@" > "$WORK/$name.out" 2> "$WORK/$name.err" < /dev/null; echo $? > "$WORK/$name.code"; }
         run import import "$WORK/input.ndjson"
         for command in verify log export rebuild; do run "$command" $command; done
         run show show 1
         run view view agreements
         run append append '{"type":"party.registered","occurred":"2024","data":{"party":"la/pakse","name":"Pakse","kind":"city","country":"LA"}}'
-        AMITY_RESERVE_MIB=0 "$AMITY" --db "$DB" append '{"type":"party.registered","occurred":"2024","data":{"party":"la/pakse","name":"Pakse","kind":"city","country":"LA"}}' > "$WORK/unreserved.out" 2> "$WORK/unreserved.err"; echo $? > "$WORK/unreserved.code"
+        (export AMITY_RESERVE_MIB=0; run unreserved append '{"type":"party.registered","occurred":"2024","data":{"party":"la/pakse","name":"Pakse","kind":"city","country":"LA"}}')
         run last-verify verify
     "#;
-    in_private_mounts(work.path(), script);
-    let steps = Steps(work.path());
-    let (read, code) = (|name: &str, what: &str| steps.read(name, what), |name: &str| steps.code(name));
+    let steps = in_small_filesystem(work.path(), 48, script);
 
-    let import_err = read("import", "err");
-    assert_eq!(code("import"), 4, "{import_err}");
+    let import_err = steps.read("import", "err");
+    assert_eq!(steps.code("import"), 4, "{import_err}");
     assert!(import_err.contains("refused") && import_err.contains("reserve"), "{import_err}");
     assert!(!import_err.contains("No space left"), "the disk never filled: {import_err}");
-    let kept = read("export", "out").lines().count();
+    let kept = steps.read("export", "out").lines().count();
     assert!(kept > 0 && kept < 30_000, "the import stopped part-way ({kept} kept)");
     for name in ["verify", "log", "export", "rebuild", "show", "view"] {
-        assert_eq!(code(name), 0, "{name} works at the reserve: {}", read(name, "err"));
+        assert_eq!(steps.code(name), 0, "{name} works at the reserve: {}", steps.read(name, "err"));
     }
-    assert_eq!(code("append"), 4, "an append is refused at the reserve: {}", read("append", "err"));
-    assert!(read("append", "err").contains("reserve"), "{}", read("append", "err"));
-    assert_eq!(code("unreserved"), 0, "with no reserve it appends: {}", read("unreserved", "err"));
+    assert_eq!(steps.code("append"), 4, "an append is refused at the reserve: {}", steps.read("append", "err"));
+    assert!(steps.read("append", "err").contains("reserve"), "{}", steps.read("append", "err"));
+    assert_eq!(steps.code("unreserved"), 0, "with no reserve it appends: {}", steps.read("unreserved", "err"));
     assert!(
-        read("last-verify", "out").starts_with(&format!("ok {} records", kept + 1)),
+        steps.read("last-verify", "out").starts_with(&format!("ok {} records", kept + 1)),
         "{}",
-        read("last-verify", "out")
+        steps.read("last-verify", "out")
     );
 }
 
@@ -210,28 +214,28 @@ fn a_checkpoint_that_hits_a_full_disk_fails_rebuild_with_exit_4_instead_of_hangi
     // near the reserve and the rebuild then runs out of space, at open or
     // saving its checkpoint, depending on where sled's segments fall. It
     // must exit 4 (`timeout` would make a hang 124), not claim a saved
-    // checkpoint, and leave a ledger that opens once space is freed. (With
-    // a 12 MiB reserve on 24 MiB, by hand, the save failed and sled then
-    // parked forever in its closing flush: `CLOSE_FLUSH_LIMIT` bounds that.)
+    // checkpoint, and leave a ledger that opens once space is freed. When
+    // the save is what fails, sled then parks forever in its closing flush
+    // (found with gdb); `CLOSE_FLUSH_LIMIT` bounds that, so those runs take
+    // about 13 s instead of never ending.
     let script = r#"
-        set -u
-        mkdir -p "$WORK/small" && mount -t tmpfs -o size=28m tmpfs "$WORK/small" || exit 1
         head -c 4194304 /dev/zero > "$WORK/small/filler"
-        DB="$WORK/small/db"
-        AMITY_RESERVE_MIB=6 "$AMITY" --db "$DB" import "$WORK/input.ndjson" > /dev/null 2>&1
+        (export AMITY_RESERVE_MIB=6; run import import "$WORK/input.ndjson")
         timeout 60 "$AMITY" --db "$DB" rebuild > "$WORK/rebuild.out" 2> "$WORK/rebuild.err" < /dev/null; echo $? > "$WORK/rebuild.code"
         rm "$WORK/small/filler"
-        "$AMITY" --db "$DB" verify > "$WORK/verify.out" 2> "$WORK/verify.err"; echo $? > "$WORK/verify.code"
+        run verify verify
     "#;
-    in_private_mounts(work.path(), script);
-    let steps = Steps(work.path());
-    let read = |name: &str, what: &str| steps.read(name, what);
-    let (code, stderr) = (read("rebuild", "code").trim().to_string(), read("rebuild", "err"));
-    eprintln!("rebuild exited {code}: {}", stderr.lines().last().unwrap_or_default());
+    let steps = in_small_filesystem(work.path(), 28, script);
+    let (code, stderr) = (steps.read("rebuild", "code").trim().to_string(), steps.read("rebuild", "err"));
+    eprintln!(
+        "import exited {}; rebuild exited {code}: {}",
+        steps.code("import"),
+        stderr.lines().last().unwrap_or_default()
+    );
     assert!(code == "4" || code == "0", "rebuild exits 4 (or 0 had the checkpoint fit), not {code}: {stderr}");
     if code == "4" {
         assert!(stderr.contains("No space left on device"), "{stderr}");
-        assert!(!read("rebuild", "out").contains("checkpoint saved"), "it does not claim a saved checkpoint");
+        assert!(!steps.read("rebuild", "out").contains("checkpoint saved"), "it does not claim a saved checkpoint");
     }
-    assert_eq!(read("verify", "code").trim(), "0", "once space is freed: {}", read("verify", "err"));
+    assert_eq!(steps.read("verify", "code").trim(), "0", "once space is freed: {}", steps.read("verify", "err"));
 }
