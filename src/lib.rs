@@ -12,6 +12,18 @@
 //! The vocabulary, validation, canonical encoding and hashing live in the
 //! `events` crate; the views in `projections`. Neither does any I/O.
 
+/// `eprintln!` that never panics: a message that cannot be written to
+/// standard error (a closed pipe, a failing disk under it) is dropped
+/// instead of ending the command with a panic (exit 101). `eprintln!`
+/// panics on a failed write; seen under `fiu-run` fault injection.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod cli;
 pub mod error;
 pub mod relay;

@@ -18,7 +18,7 @@ fn main() -> ExitCode {
     match amity::cli::run(std::env::args_os()) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("amity: {error}");
+            amity::say!("amity: {error}");
             ExitCode::from(error.exit_code())
         }
     }

@@ -255,7 +255,7 @@ pub async fn run(source: Source, config: RelayConfig, mut stop: tokio::sync::wat
             return Err(error);
         }
         tracing::warn!(error = %error, "relay interrupted; starting again from the stream's last sequence");
-        eprintln!("amity relay: {error}; retrying");
+        crate::say!("amity relay: {error}; retrying");
         // An attempt that ran a while was a fresh failure, not a repeat.
         if started.elapsed() > RETRY_DELAY_MAX * 4 {
             delay = RETRY_DELAY_MIN;

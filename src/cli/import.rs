@@ -245,7 +245,7 @@ fn check(ledger: &Ledger, source: Source<'_>) -> Result<u64> {
     bar.finish_and_clear();
     let failed = bad + conflicts;
     if failed > ERRORS_PRINTED_MAX as u64 {
-        eprintln!("… and {} more bad lines", failed - ERRORS_PRINTED_MAX as u64);
+        crate::say!("… and {} more bad lines", failed - ERRORS_PRINTED_MAX as u64);
     }
     let summary = format!("{failed} of {total} submissions were refused; nothing was appended");
     match (bad, conflicts) {
@@ -259,10 +259,10 @@ fn report(line: u64, error: &Error) {
     match error {
         Error::Invalid(rejection) => {
             for e in &rejection.errors {
-                eprintln!("line {line}: {e}");
+                crate::say!("line {line}: {e}");
             }
         }
-        other => eprintln!("line {line}: {other}"),
+        other => crate::say!("line {line}: {other}"),
     }
 }
 
@@ -279,7 +279,7 @@ fn append(ledger: &Ledger, source: Source<'_>, total: u64) -> Result<Imported> {
                 // The dry run passed, so only the disk can get here; earlier
                 // chunks stay appended (re-import is idempotent). The error
                 // keeps its kind, so the exit code says which it was.
-                eprintln!("import stopped after {appended} appended");
+                crate::say!("import stopped after {appended} appended");
                 e.error
             })?;
             let fresh = results.iter().filter(|r| !r.existed).count() as u64;

@@ -279,7 +279,7 @@ fn append(dir: &Path, json: Option<String>) -> Result<()> {
     let appended = ledger.append(checked)?;
     ledger.close()?;
     if appended.existed {
-        eprintln!("already present as seq {}; nothing appended", appended.seq);
+        crate::say!("already present as seq {}; nothing appended", appended.seq);
     }
     read::print(&String::from_utf8_lossy(&appended.bytes))
 }

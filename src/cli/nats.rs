@@ -36,9 +36,11 @@ pub fn relay(dir: &Path, args: RelayArgs) -> Result<()> {
             super::serve::wait_for_signal().await;
             let _ = stop.send(true);
         });
-        eprintln!(
+        crate::say!(
             "amity relay: to stream {} at {} ({}.<type>)",
-            args.config.stream, args.config.nats, args.config.subject_prefix
+            args.config.stream,
+            args.config.nats,
+            args.config.subject_prefix
         );
         relay::run(source, args.config, stopped).await
     });
@@ -87,7 +89,7 @@ async fn read_stream(nats: &str, name: &str) -> Result<Views> {
     let mut views = Views::default();
     let mut verifier = ChainVerifier::default();
     if end == 0 {
-        eprintln!("amity follow-nats: stream {name} is empty");
+        crate::say!("amity follow-nats: stream {name} is empty");
         return Ok(views);
     }
     let consumer = stream
@@ -137,6 +139,6 @@ async fn read_stream(nats: &str, name: &str) -> Result<Views> {
     if verifier.count() != end {
         return Err(chain(verifier.count() + 1, format!("the stream ended before sequence {end}")));
     }
-    eprintln!("amity follow-nats: verified {end} records from stream {name}; head {}", verifier.head_hash());
+    crate::say!("amity follow-nats: verified {end} records from stream {name}; head {}", verifier.head_hash());
     Ok(views)
 }

@@ -50,7 +50,9 @@ pub fn serve(dir: &Path, addr: SocketAddr, token_file: Option<PathBuf>, relay: O
         let bound = listener.local_addr()?;
         if token.is_none() {
             tracing::warn!("no token configured (AMITY_TOKEN or --token-file): writes are refused, reads are served");
-            eprintln!("amity: no token configured (AMITY_TOKEN or --token-file): writes are refused, reads are served");
+            crate::say!(
+                "amity: no token configured (AMITY_TOKEN or --token-file): writes are refused, reads are served"
+            );
         }
         print(&format!("amity: listening on http://{bound}"))?;
         let _ = std::io::stdout().flush();
@@ -61,12 +63,12 @@ pub fn serve(dir: &Path, addr: SocketAddr, token_file: Option<PathBuf>, relay: O
             let _ = stop.send(true);
         });
         let relaying = relay.map(|config| {
-            eprintln!("amity: relaying to stream {} at {}", config.stream, config.nats);
+            crate::say!("amity: relaying to stream {} at {}", config.stream, config.nats);
             let (source, stopped) = (crate::relay::Source::Local(ledger.clone()), shutdown.clone());
             tokio::spawn(async move {
                 if let Err(e) = crate::relay::run(source, config, stopped).await {
                     tracing::error!(error = %e, "the relay stopped");
-                    eprintln!("amity: the relay stopped: {e}");
+                    crate::say!("amity: the relay stopped: {e}");
                 }
             })
         });

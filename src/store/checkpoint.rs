@@ -13,7 +13,8 @@
 //! than JSON, and smaller). A binary format can decode damaged bytes into a
 //! wrong state without complaint, hence the digest.
 
-use crate::error::{Error, Result};
+use super::sled_error;
+use crate::error::Result;
 use events::{ChainError, ContentDigest, EventType, Knowledge, RecordRef};
 use projections::{Event, Views};
 use serde::de::DeserializeOwned;
@@ -124,7 +125,7 @@ pub fn load_or_default<T: State>(tree: &sled::Tree, log: &sled::Tree) -> Result<
         Err(reason) => {
             let key = String::from_utf8_lossy(T::KEY);
             tracing::warn!(%reason, "discarding the {key} checkpoint; rebuilding it from the log");
-            remove::<T>(tree).map_err(|e| Error::storage("removing a checkpoint", e))?;
+            remove::<T>(tree).map_err(|e| sled_error("removing a checkpoint", e))?;
             Ok(T::default())
         }
     }
@@ -193,7 +194,7 @@ pub fn catch_up(
                     .by_ref()
                     .take(FOLD_BATCH_RECORDS)
                     .collect::<std::result::Result<_, _>>()
-                    .map_err(|e| Error::storage("reading the log", e));
+                    .map_err(|e| sled_error("reading the log", e));
                 let last = matches!(&raw, Ok(entries) if entries.len() < FOLD_BATCH_RECORDS) || raw.is_err();
                 if to_decoders[decoder].send(raw).is_err() || last {
                     return;

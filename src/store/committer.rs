@@ -18,6 +18,7 @@
 //! accept anything more after a storage error.
 
 use super::anchor::{Anchor, AnchorFile};
+use super::flusher::Flusher;
 use super::tail::{Committed, Tail};
 use super::{checkpoint, Appended, GroupError, Head, Request};
 use crate::error::Error;
@@ -25,7 +26,6 @@ use events::known::Effects;
 use events::{decide, Checked, Decision, Knowledge, Sealer};
 use projections::Event;
 use std::collections::VecDeque;
-use std::fs::File;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender};
@@ -293,22 +293,19 @@ impl Committer {
         if let Some(record) = batch.iter().chain(&self.unsynced).find(|r| r.seq == seq) {
             return Ok(Appended::from_committed(record, true));
         }
-        let bytes = self
-            .log
-            .get(seq.to_be_bytes())
-            .map_err(|e| Error::storage(format!("reading seq {seq}"), e))?
+        let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.log.get(seq.to_be_bytes())))
+            .unwrap_or_else(|panic| Err(sled::Error::ReportableBug(super::panic_message(&*panic))));
+        let bytes = read
+            .map_err(|e| Error::Storage { context: format!("reading seq {seq}"), source: super::plain(e) })?
             .ok_or_else(|| Error::Unavailable(format!("seq {seq} is known but not in the log")))?;
         Ok(Appended::from_committed(&Committed::from_stored(seq, bytes.to_vec())?, true))
     }
 }
 
 pub(super) struct Syncer {
-    pub db: sled::Db,
     pub log: sled::Tree,
-    /// The sled data file, opened once so each sync can `fdatasync` it:
-    /// sled 0.34's flush uses `sync_file_range`, which survives `kill -9`
-    /// but not a power cut.
-    pub db_file: File,
+    /// sled's flush and `fdatasync` of its file, with a time limit.
+    pub flusher: Flusher,
     pub anchor: AnchorFile,
     pub head: watch::Sender<Head>,
     pub tail: Arc<Tail>,
@@ -373,12 +370,11 @@ impl Syncer {
         for record in group.iter().flat_map(|batch| &batch.records) {
             writes.insert(&record.seq.to_be_bytes(), &*record.bytes);
         }
-        self.log.apply_batch(writes).map_err(|e| format!("writing the log: {e}"))
+        self.log.apply_batch(writes).map_err(|e| format!("writing the log: {}", super::plain(e)))
     }
 
     fn make_durable(&mut self, last: &Committed) -> Result<(), String> {
-        self.db.flush().map_err(|e| format!("flushing sled: {e}"))?;
-        self.db_file.sync_data().map_err(|e| format!("syncing sled's file: {e}"))?;
+        self.flusher.flush()?;
         let anchor = Anchor { seq: last.seq, hash: last.hash.clone() };
         self.anchor.write_lazily(&anchor).map_err(|e| format!("writing the anchor: {e}"))
     }
@@ -392,8 +388,22 @@ pub(super) fn start(
 ) -> std::io::Result<(mpsc::Sender<Request>, Vec<std::thread::JoinHandle<()>>)> {
     let (sender, requests) = mpsc::channel(queue_requests_max);
     let (to_syncer, batches) = std::sync::mpsc::sync_channel(BATCHES_IN_FLIGHT_MAX);
-    let committer =
-        std::thread::Builder::new().name("amity-committer".into()).spawn(move || committer.run(requests, to_syncer))?;
-    let syncer = std::thread::Builder::new().name("amity-syncer".into()).spawn(move || syncer.run(batches))?;
+    let failure = Arc::clone(&committer.failure);
+    let committer = std::thread::Builder::new()
+        .name("amity-committer".into())
+        .spawn(move || fail_stop(&failure, "the committer", || committer.run(requests, to_syncer)))?;
+    let failure = Arc::clone(&syncer.failure);
+    let syncer = std::thread::Builder::new()
+        .name("amity-syncer".into())
+        .spawn(move || fail_stop(&failure, "the syncer", || syncer.run(batches)))?;
     Ok((sender, vec![committer, syncer]))
+}
+
+/// Runs a thread of the write path so that a panic in it (inside sled, most
+/// likely) stops the ledger like a storage error: writers waiting on it are
+/// answered (their replies are dropped) and later ones are refused.
+fn fail_stop(failure: &Failure, thread: &str, run: impl FnOnce()) {
+    if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
+        failure.set(format!("{thread} panicked: {}", super::panic_message(&*panic)));
+    }
 }

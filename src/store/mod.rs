@@ -15,17 +15,20 @@
 mod anchor;
 mod checkpoint;
 mod committer;
+mod flusher;
 mod projector;
 mod tail;
 
 pub use checkpoint::CHECKPOINT_INTERVAL_RECORDS;
 pub use committer::{Clock, SystemClock, BATCH_SUBMISSIONS_MAX};
+pub use flusher::FLUSH_LIMIT;
 pub use tail::{Committed, TAIL_BYTES_MAX, TAIL_RECORDS_MAX};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Source};
 use anchor::{Anchor, AnchorFile};
 use committer::{Committer, Failure, Headroom, Syncer};
 use events::{check_stored, decide, ChainError, ChainVerifier, Checked, Decision, Knowledge, Link, Record, Sealer};
+use flusher::Flusher;
 use projections::Views;
 use projector::{Command, Projector};
 use std::path::{Path, PathBuf};
@@ -59,8 +62,13 @@ fn log_seq(key: &[u8]) -> Result<u64, ChainError> {
 
 impl From<sled::Error> for Error {
     fn from(error: sled::Error) -> Self {
-        Error::storage("sled", error)
+        sled_error("sled", error)
     }
+}
+
+/// A sled error as a storage error, in words (see [`plain`]).
+pub(crate) fn sled_error(context: impl Into<String>, error: sled::Error) -> Error {
+    Error::Storage { context: context.into(), source: plain(error) }
 }
 
 /// The durable head: the last acknowledged seq and its hash.
@@ -165,7 +173,6 @@ pub struct Ledger {
 
 struct Shared {
     dir: PathBuf,
-    db: sled::Db,
     log: sled::Tree,
     /// Named subscription positions: name → seq (u64 big-endian).
     subscriptions: sled::Tree,
@@ -187,6 +194,8 @@ struct Shared {
     threads: Mutex<Vec<JoinHandle<()>>>,
     /// The outcome of the closing flush, made once (by `close` or on drop).
     closed: std::sync::OnceLock<std::result::Result<(), String>>,
+    /// sled's flush with a time limit (see [`flusher`]).
+    flusher: Flusher,
 }
 
 impl Shared {
@@ -205,14 +214,15 @@ impl Shared {
 
 impl Shared {
     /// Stops the write path and flushes sled, once: a flush that sled never
-    /// finishes costs [`CLOSE_FLUSH_LIMIT`] once, not again on drop.
+    /// finishes costs [`FLUSH_LIMIT`] at most once, not again on drop, and
+    /// nothing after a flush that already failed to return.
     fn close(&self) -> std::result::Result<(), String> {
         self.closed
             .get_or_init(|| {
                 if !self.stop() {
                     return Err("a thread of the ledger panicked".into());
                 }
-                flush_within(&self.db, CLOSE_FLUSH_LIMIT)
+                self.flusher.flush().map_err(|e| format!("{e}; acknowledged records were already durable"))
             })
             .clone()
     }
@@ -228,32 +238,44 @@ impl Drop for Shared {
     }
 }
 
-/// How long closing waits for sled's last flush. After an I/O error sled
-/// 0.34 can wait forever for a buffer that will never be written (seen on a
-/// full disk: `make_stable_inner` parked); every acknowledged record was
-/// made durable before its acknowledgement, so closing gives up instead.
-pub const CLOSE_FLUSH_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// `db.flush()` on a thread of its own, waited for at most `limit`. If it
-/// does not finish, that thread keeps its handle to the database, so that no
-/// later drop of sled's trees (which flushes in a loop) can hang either; the
-/// process exits without it.
-fn flush_within(db: &sled::Db, limit: std::time::Duration) -> std::result::Result<(), String> {
-    let (done, finished) = std::sync::mpsc::channel();
-    let db = db.clone();
-    std::thread::Builder::new()
-        .name("amity-close-flush".into())
-        .spawn(move || {
-            let _ = done.send(db.flush());
-        })
-        .map_err(|e| format!("starting the closing flush: {e}"))?;
-    match finished.recv_timeout(limit) {
-        Ok(flushed) => flushed.map(drop).map_err(|e| format!("flushing sled on close: {e}")),
-        Err(_) => Err(format!(
-            "flushing sled on close did not finish within {} s (sled waits on a failed write); acknowledged records were already durable",
-            limit.as_secs()
-        )),
+/// What a sled error says, in words: sled 0.34 wraps some I/O errors as a
+/// custom error holding the `Debug` text of the original (`Os { code: 28,
+/// kind: StorageFull, .. }`) and shows every I/O error with `{:?}`; this
+/// gives back the operating system's error (`No space left on device (os
+/// error 28)`) where there is one.
+pub(crate) fn plain(error: sled::Error) -> Source {
+    let sled::Error::Io(io) = error else {
+        return Box::new(error);
+    };
+    if io.raw_os_error().is_some() {
+        return Box::new(io);
     }
+    let text = io.get_ref().map(ToString::to_string).unwrap_or_default();
+    let code = text
+        .split_once("code: ")
+        .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|digits| digits.parse::<i32>().ok());
+    match code {
+        Some(code) => Box::new(std::io::Error::from_raw_os_error(code)),
+        None => Box::new(io),
+    }
+}
+
+/// The message a panic carried, if it was a string.
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
+}
+
+/// Runs `read` (a call into sled) so that a panic inside sled becomes a
+/// storage error naming `what` instead of unwinding through the caller.
+fn guarded<T>(what: &str, read: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).unwrap_or_else(|panic| {
+        Err(Error::storage(what.to_string(), format!("sled panicked: {}", panic_message(&*panic))))
+    })
 }
 
 impl Ledger {
@@ -262,6 +284,10 @@ impl Ledger {
     /// from the log in one pass, then starts the committer, the syncer and
     /// the projector.
     pub fn open(dir: &Path, options: Options) -> Result<Ledger> {
+        guarded("opening the ledger", || Ledger::open_inner(dir, options))
+    }
+
+    fn open_inner(dir: &Path, options: Options) -> Result<Ledger> {
         let sled_dir = dir.join("ledger");
         if !sled_dir.exists() {
             if !options.create {
@@ -273,7 +299,7 @@ impl Ledger {
             if is_lock_held(&e) {
                 Error::Unavailable(format!("{} is in use by another process", dir.display()))
             } else {
-                Error::storage(format!("cannot open {}", sled_dir.display()), e)
+                sled_error(format!("cannot open {}", sled_dir.display()), e)
             }
         })?;
         // Ledgers from before the knowledge lived in memory had an index tree.
@@ -315,6 +341,8 @@ impl Ledger {
         }
         let db_file = std::fs::File::open(sled_dir.join("db"))
             .map_err(|e| Error::storage(format!("opening {}", sled_dir.join("db").display()), e))?;
+        let flusher =
+            Flusher::start(db.clone(), db_file, FLUSH_LIMIT).map_err(|e| Error::io("starting the flusher", e))?;
         let knowledge = Arc::new(RwLock::new(knowledge));
         let (views, views_seq) = (Arc::new(RwLock::new(views)), watch::channel(last_seq));
         let (head_tx, head_rx) = watch::channel(Head { seq: last_seq, hash: last_hash.clone() });
@@ -332,9 +360,8 @@ impl Ledger {
             headroom: Headroom { dir: sled_dir.clone(), reserve_bytes: options.reserve_bytes },
         };
         let syncer = Syncer {
-            db: db.clone(),
             log: log.clone(),
-            db_file,
+            flusher: flusher.clone(),
             anchor,
             head: head_tx,
             tail: Arc::clone(&tail),
@@ -359,7 +386,6 @@ impl Ledger {
         Ok(Ledger {
             shared: Arc::new(Shared {
                 dir: dir.to_path_buf(),
-                db,
                 log,
                 subscriptions,
                 batches,
@@ -373,6 +399,7 @@ impl Ledger {
                 commands: Mutex::new(Some(commands)),
                 threads: Mutex::new(threads),
                 closed: Default::default(),
+                flusher,
             }),
         })
     }
@@ -452,8 +479,13 @@ impl Ledger {
         if seq > self.head().seq {
             return Ok(None);
         }
-        let stored =
-            self.shared.log.get(seq.to_be_bytes()).map_err(|e| Error::storage(format!("reading seq {seq}"), e))?;
+        let what = format!("reading seq {seq}");
+        let stored = guarded(&what, || {
+            self.shared
+                .log
+                .get(seq.to_be_bytes())
+                .map_err(|e| Error::Storage { context: what.clone(), source: plain(e) })
+        })?;
         Ok(stored.map(|v| v.to_vec()))
     }
 
@@ -480,9 +512,19 @@ impl Ledger {
 
     /// Stored `(seq, bytes)` from `from` to `to` inclusive, in seq order.
     pub fn range_bytes(&self, from: u64, to: u64) -> impl Iterator<Item = Result<(u64, Vec<u8>)>> + '_ {
-        self.shared.log.range(from.to_be_bytes()..=to.to_be_bytes()).map(|entry| {
-            let (key, value) = entry?;
-            Ok((log_seq(&key)?, value.to_vec()))
+        let mut entries = self.shared.log.range(from.to_be_bytes()..=to.to_be_bytes());
+        let mut failed = false;
+        std::iter::from_fn(move || {
+            if failed {
+                return None;
+            }
+            let next = guarded("reading the log", || {
+                let Some(entry) = entries.next() else { return Ok(None) };
+                let (key, value) = entry?;
+                Ok(Some((log_seq(&key)?, value.to_vec())))
+            });
+            failed = next.is_err();
+            next.transpose()
         })
     }
 
@@ -501,7 +543,11 @@ impl Ledger {
     /// each record on its own (decode, canonical form, hash), alternating
     /// chunks; this thread links them in seq order, so the first failure
     /// reported is the first in the chain.
-    pub fn verify(&self, mut progress: impl FnMut(u64)) -> Result<Verified> {
+    pub fn verify(&self, progress: impl FnMut(u64)) -> Result<Verified> {
+        guarded("verifying the log", || self.verify_inner(progress))
+    }
+
+    fn verify_inner(&self, mut progress: impl FnMut(u64)) -> Result<Verified> {
         // Check up to the durable head as it stood at the start, so that
         // appends made meanwhile by a live server do not count as damage.
         let head = self.head();
@@ -584,9 +630,13 @@ impl Ledger {
         if seq > head {
             return Err(Error::Usage(format!("seq: {seq} is beyond the durable head {head}")));
         }
-        self.shared.subscriptions.insert(name.as_bytes(), &seq.to_be_bytes())?;
-        self.shared.db.flush()?;
-        Ok(())
+        if let Some(reason) = self.failure() {
+            return Err(Error::Unavailable(format!("the ledger stopped after a storage error: {reason}")));
+        }
+        guarded("storing a subscription position", || {
+            Ok(self.shared.subscriptions.insert(name.as_bytes(), &seq.to_be_bytes())?)
+        })?;
+        self.shared.flusher.flush().map_err(|e| Error::storage(format!("storing the position of `{name}`"), e))
     }
 
     /// A named subscription's stored position, if it has one.

@@ -9,8 +9,8 @@
 
 use super::checkpoint;
 use super::tail::Tail;
-use super::{log_seq, Head};
-use crate::error::{Error, Result};
+use super::{log_seq, sled_error, Head};
+use crate::error::Result;
 use events::{ChainError, RecordRef};
 use projections::{Event, Views};
 use std::sync::{Arc, RwLock};
@@ -118,7 +118,7 @@ impl Projector {
         let seq = self.seq();
         let hash = hash_at(&self.log, seq)?;
         let views = self.views.read().expect("not poisoned");
-        checkpoint::save(&self.checkpoints, &*views, &hash).map_err(|e| Error::storage("saving the views", e))?;
+        checkpoint::save(&self.checkpoints, &*views, &hash).map_err(|e| sled_error("saving the views", e))?;
         drop(views);
         self.saved = seq;
         Ok(())
@@ -126,7 +126,7 @@ impl Projector {
 
     fn rebuild(&mut self, progress: Box<dyn FnMut(u64) + Send>) -> Result<u64> {
         let durable = self.head.borrow().seq;
-        checkpoint::remove::<Views>(&self.checkpoints).map_err(|e| Error::storage("removing the checkpoint", e))?;
+        checkpoint::remove::<Views>(&self.checkpoints).map_err(|e| sled_error("removing the checkpoint", e))?;
         self.saved = 0;
         let mut fresh = Views::default();
         checkpoint::catch_up(Some(&mut fresh), None, &self.log, durable, progress)?;
@@ -145,7 +145,7 @@ pub(super) fn hash_at(log: &sled::Tree, seq: u64) -> Result<String> {
     }
     let bytes = log
         .get(seq.to_be_bytes())
-        .map_err(|e| Error::storage(format!("reading seq {seq}"), e))?
+        .map_err(|e| sled_error(format!("reading seq {seq}"), e))?
         .ok_or_else(|| ChainError { seq, problem: "missing".into() })?;
     let record = RecordRef::decode(&bytes).map_err(|problem| ChainError { seq, problem })?;
     Ok(record.hash.into_owned())
@@ -155,7 +155,7 @@ pub(super) fn hash_at(log: &sled::Tree, seq: u64) -> Result<String> {
 fn read_events(log: &sled::Tree, from: u64, to: u64) -> Result<Vec<(u64, Option<Event>)>> {
     let mut events = Vec::with_capacity((to - from + 1) as usize);
     for entry in log.range(from.to_be_bytes()..=to.to_be_bytes()) {
-        let (key, value) = entry.map_err(|e| Error::storage(format!("reading the log from seq {from}"), e))?;
+        let (key, value) = entry.map_err(|e| sled_error(format!("reading the log from seq {from}"), e))?;
         let seq = log_seq(&key)?;
         events.push(Event::from_stored(&value).map_err(|problem| ChainError { seq, problem })?);
     }

@@ -1,0 +1,80 @@
+//! Making sled's writes durable without ever waiting forever for it.
+//!
+//! After an I/O error inside sled 0.34 (seen under a full disk and under
+//! `fiu-run` injected faults), its flush can park forever on a buffer that
+//! will never be written. A flush is therefore made on a thread of its own,
+//! and whoever asked waits for it at most [`FLUSH_LIMIT`]: past that the
+//! flush counts as failed, the ledger stops (fail-stop), and every later
+//! flush fails at once with the same reason instead of waiting again.
+//! Must never: report a flush as done that did not return `Ok`.
+
+use std::fs::File;
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Longest wait for one flush (sled's flush and the `fdatasync` of its
+/// file). A healthy flush of the largest batches takes well under a second;
+/// one that takes this long is waiting on a write that failed.
+pub const FLUSH_LIMIT: Duration = Duration::from_secs(10);
+
+/// One flushing thread, shared by the syncer, subscription acks and close.
+#[derive(Clone)]
+pub(super) struct Flusher {
+    inner: Arc<Mutex<Inner>>,
+}
+
+struct Inner {
+    requests: SyncSender<()>,
+    results: Receiver<Result<(), String>>,
+    /// Set once a flush failed to return within the limit: the thread is
+    /// still parked in it, so nothing else may be asked of it.
+    stuck: Option<String>,
+    limit: Duration,
+}
+
+impl Flusher {
+    /// Starts the thread that flushes `db` and then `fdatasync`s `file`
+    /// (sled 0.34's flush uses `sync_file_range`, which survives `kill -9`
+    /// but not a power cut).
+    pub fn start(db: sled::Db, file: File, limit: Duration) -> std::io::Result<Flusher> {
+        let (requests, asked) = sync_channel::<()>(0);
+        let (answer, results) = sync_channel(1);
+        std::thread::Builder::new().name("amity-flusher".into()).spawn(move || {
+            for () in asked {
+                let flushed = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| db.flush())) {
+                    Ok(Ok(_)) => file.sync_data().map_err(|e| format!("syncing sled's file: {e}")),
+                    Ok(Err(e)) => Err(format!("flushing sled: {}", super::plain(e))),
+                    Err(panic) => Err(format!("sled panicked while flushing: {}", super::panic_message(&panic))),
+                };
+                if answer.send(flushed).is_err() {
+                    break;
+                }
+            }
+        })?;
+        Ok(Flusher { inner: Arc::new(Mutex::new(Inner { requests, results, stuck: None, limit })) })
+    }
+
+    /// Flushes and waits for it, at most the limit.
+    pub fn flush(&self) -> Result<(), String> {
+        let mut inner = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(stuck) = &inner.stuck {
+            return Err(stuck.clone());
+        }
+        if inner.requests.send(()).is_err() {
+            return Err("the flushing thread has stopped".into());
+        }
+        match inner.results.recv_timeout(inner.limit) {
+            Ok(flushed) => flushed,
+            Err(RecvTimeoutError::Disconnected) => Err("the flushing thread has stopped".into()),
+            Err(RecvTimeoutError::Timeout) => {
+                let stuck = format!(
+                    "sled's flush did not return within {} s (it waits on a write that failed underneath)",
+                    inner.limit.as_secs_f64()
+                );
+                inner.stuck = Some(stuck.clone());
+                Err(stuck)
+            }
+        }
+    }
+}
