@@ -4,6 +4,7 @@ mod cli;
 mod common;
 mod crash;
 mod faults;
+mod fiu;
 mod history;
 mod nats;
 mod server;

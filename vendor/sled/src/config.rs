@@ -670,13 +670,23 @@ impl Config {
 
         let path = self.config_path();
 
-        let mut f =
-            fs::OpenOptions::new().write(true).create(true).open(path)?;
+        // amity patch (vendor/sled/PATCHES.md): written whole to a temporary
+        // file, synced, then renamed, so that a write cut short (a full
+        // disk, an I/O error) leaves no `conf` rather than a damaged one
+        // that every later open refuses ("Read corrupted data").
+        let tmp_path = path.with_extension("tmp");
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp_path)?;
 
         io_fail!(self, "write_config bytes");
         f.write_all(&*bytes)?;
         io_fail!(self, "write_config crc");
         f.write_all(&crc_arr)?;
+        f.sync_all()?;
+        fs::rename(&tmp_path, &path)?;
         io_fail!(self, "write_config post");
         Ok(())
     }
