@@ -239,3 +239,121 @@ fn a_checkpoint_that_hits_a_full_disk_fails_rebuild_with_exit_4_instead_of_hangi
     }
     assert_eq!(steps.read("verify", "code").trim(), "0", "once space is freed: {}", steps.read("verify", "err"));
 }
+
+/// A tmpfs of `size_mib` mounted at `dir` (as root, without a namespace, so
+/// that this process can run a server on it), unmounted when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, size_mib: u32) -> Tmpfs {
+        std::fs::create_dir_all(dir).unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size_mib}m"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .expect("mount runs");
+        assert!(mounted.success(), "mounting a tmpfs needs root");
+        Tmpfs(dir.to_path_buf())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_disk_that_fills_under_a_running_server_refuses_writers_and_sigterm_exits_within_the_bound() {
+    use std::time::Duration;
+    let work = tempfile::tempdir().unwrap();
+    let small = Tmpfs::mount(&work.path().join("small"), 12);
+    let db = small.0.join("db");
+    let filler = small.0.join("filler");
+    std::fs::write(&filler, vec![0u8; 2 << 20]).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_amity"))
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .env("AMITY_DB", &db)
+        .env("AMITY_TOKEN", "t")
+        // No reserve: the disk fills for real, as if another program took it.
+        .env("AMITY_RESERVE_MIB", "0")
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+    let url = line.trim().strip_prefix("amity: listening on ").expect("the server says where it listens").to_string();
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (acknowledged, statuses) = runtime.block_on(async {
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
+        let capitals = client.post(format!("{url}/events")).bearer_auth("t").json(&two_capitals()).send().await;
+        assert_eq!(capitals.unwrap().status().as_u16(), 201);
+        let quote = "Hà Nội – Viêng Chăn ".repeat(8_192 / 24);
+        let (mut acknowledged, mut statuses) = (Vec::new(), std::collections::BTreeMap::<u16, u32>::new());
+        for i in 0..3_000 {
+            let body = serde_json::json!({"id": format!("a-{i}"), "type": "activity.held", "occurred": "2023-11",
+                "data": {"category": "exchange", "title": format!("event {i}"), "parties": ["vn/hanoi", "la/vientiane"]},
+                "sources": [{"title": "a long source", "quote": quote}]});
+            let response = client.post(format!("{url}/events")).bearer_auth("t").json(&body).send().await;
+            let response = response.expect("every writer is answered within the bound");
+            let status = response.status().as_u16();
+            let text = response.text().await.unwrap();
+            *statuses.entry(status).or_default() += 1;
+            match status {
+                201 => acknowledged.push(text),
+                500 | 503 | 507 => {
+                    let error: serde_json::Value = serde_json::from_str(&text).expect("a JSON error body");
+                    assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()), "{error}");
+                    if statuses.values().sum::<u32>() - (acknowledged.len() as u32) >= 20 {
+                        break;
+                    }
+                }
+                other => panic!("unexpected status {other}: {text}"),
+            }
+        }
+        (acknowledged, statuses)
+    });
+    assert!(!acknowledged.is_empty() && statuses.keys().any(|s| *s >= 500), "the disk filled part-way: {statuses:?}");
+    let health: serde_json::Value =
+        runtime.block_on(async { reqwest::get(format!("{url}/health")).await.unwrap().json().await.unwrap() });
+    assert_eq!(health["ok"], false, "a full disk stops the ledger, and /health says so: {health}");
+    assert!(health["failure"].as_str().is_some_and(|f| f.contains("No space left")), "{health}");
+
+    // SIGTERM, with sled possibly parked on its failed write: bounded.
+    let pid = child.id() as i32;
+    let (done, exited) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(child.wait_with_output());
+    });
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let output = match exited.recv_timeout(Duration::from_secs(60)) {
+        Ok(output) => output.unwrap(),
+        Err(_) => {
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            panic!("SIGTERM was not honoured within 60 s on a full disk");
+        }
+    };
+    assert!(matches!(output.status.code(), Some(0) | Some(4)), "exit {:?}: {}", output.status, text(&output.stderr));
+
+    // Free the space: every acknowledged record is there, byte for byte,
+    // and the ledger appends again.
+    std::fs::remove_file(&filler).unwrap();
+    let verified = amity(&db, &["verify"], b"");
+    assert!(verified.status.success(), "{}", text(&verified.stderr));
+    let exported = export(&db);
+    let lines: std::collections::HashSet<&[u8]> = exported.split(|b| *b == b'\n').collect();
+    for record in &acknowledged {
+        assert!(lines.contains(record.as_bytes()), "an acknowledged record is missing");
+    }
+    let appended = Command::new(env!("CARGO_BIN_EXE_amity"))
+        .args(["append", &party("after", "la/pakse", "LA").to_string()])
+        .env("AMITY_DB", &db)
+        .env("AMITY_RESERVE_MIB", "0")
+        .output()
+        .unwrap();
+    assert!(appended.status.success(), "the ledger appends again: {}", text(&appended.stderr));
+    drop(small);
+}

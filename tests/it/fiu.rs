@@ -300,3 +300,61 @@ fn fiu_serve_under_injected_disk_errors_answers_every_writer_stops_on_sigterm_an
     }
     eprintln!("fiu serve rounds: {outcomes:#?}");
 }
+
+#[test]
+fn fiu_sigterm_with_the_disk_failing_under_a_running_server_exits_within_the_bound() {
+    let work = tempfile::tempdir().unwrap();
+    let db = work.path().join("db");
+    let control = work.path().join("fiu-control");
+    // No faults yet; `-f` opens libfiu's remote control, for `fiu-ctrl`.
+    let mut serve = Command::new("fiu-run");
+    serve.arg("-x").arg("-f").arg(&control).arg(env!("CARGO_BIN_EXE_amity")).args(["serve", "--addr", "127.0.0.1:0"]);
+    serve.env("AMITY_DB", &db).env_remove("RUST_LOG");
+    let (child, url) = start_serve(serve);
+    assert!(!url.is_empty(), "the server started");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(HANG_LIMIT_S)).build().unwrap();
+    let post = |id: &str| {
+        let body = party(id, &format!("vn/{id}"), "VN");
+        runtime.block_on(async {
+            let request = client.post(format!("{url}/events")).bearer_auth("t").json(&body).send();
+            let response = request.await.expect("an answer within the bound");
+            (response.status().as_u16(), response.text().await.unwrap())
+        })
+    };
+    let (status, first) = post("before");
+    assert_eq!(status, 201, "{first}");
+
+    // Every sync and every positioned write fails from now on.
+    let pid = child.id().to_string();
+    for point in ["posix/io/sync/*", "posix/io/rw/pwrite", "linux/io/sync_file_range"] {
+        let enabled = Command::new("fiu-ctrl")
+            .arg("-f")
+            .arg(&control)
+            .args(["-c", &format!("enable name={point}"), &pid])
+            .status()
+            .unwrap();
+        assert!(enabled.success(), "fiu-ctrl enables {point}");
+    }
+    let (status, refused) = post("during");
+    assert_eq!(status, 503, "a write on a failing disk is refused: {refused}");
+    let body: Value = serde_json::from_str(&refused).unwrap();
+    assert_eq!(body["error"], "unavailable", "{body}");
+    let (status, again) = post("after");
+    assert_eq!(status, 503, "and so is every later one: {again}");
+    let health: Value =
+        runtime.block_on(async { reqwest::get(format!("{url}/health")).await.unwrap().json().await.unwrap() });
+    assert_eq!(health["ok"], false, "{health}");
+    assert!(health["failure"].as_str().is_some_and(|f| !f.is_empty()), "/health says why: {health}");
+    assert_eq!(health["seq"], 1, "{health}");
+    // Reads keep working.
+    let record = runtime.block_on(async { reqwest::get(format!("{url}/events")).await.unwrap().text().await.unwrap() });
+    assert!(record.contains("\"id\":\"before\""), "{record}");
+
+    let output = terminate_within(child, Duration::from_secs(HANG_LIMIT_S))
+        .unwrap_or_else(|| panic!("SIGTERM not honoured within {HANG_LIMIT_S} s"));
+    assert_eq!(output.status.code(), Some(4), "exit 4, the storage error: {}", text(&output.stderr));
+    assert!(text(&output.stderr).contains("stopped after a storage error"), "{}", text(&output.stderr));
+    let exported = verified_export("sigterm", &db);
+    assert_eq!(text(&exported).trim_end(), first, "the acknowledged record, byte for byte, and nothing else");
+}

@@ -464,7 +464,11 @@ impl Drop for Log {
         }
 
         if !self.config.temporary {
-            self.config.file.sync_all().unwrap();
+            // amity patch (vendor/sled/PATCHES.md): a failed final sync is
+            // logged, not a panic in whichever thread drops the last handle.
+            if let Err(e) = self.config.file.sync_all() {
+                error!("failed to sync the log file on drop: {}", e);
+            }
         }
 
         debug!("IoBufs dropped");
