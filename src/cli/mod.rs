@@ -86,8 +86,19 @@ pub enum Command {
     /// copy is verified and its head compared.
     Backup { dir: PathBuf },
     /// Create the ledger (--db, which must not exist) from an `amity export`
-    /// (FILE or `-`), byte for byte, checking the chain; prints the head.
-    Restore { file: PathBuf },
+    /// (FILE or `-`), or from the JetStream stream a relay filled (--nats,
+    /// --stream), byte for byte, checking the chain (and, from NATS, every
+    /// message's headers as follow-nats does); prints the head.
+    Restore {
+        #[arg(required_unless_present = "nats", conflicts_with = "nats")]
+        file: Option<PathBuf>,
+        /// NATS server URLs (comma-separated) holding the stream.
+        #[arg(long, value_name = "URL", requires = "stream")]
+        nats: Option<String>,
+        /// The JetStream stream the relay filled.
+        #[arg(long, value_name = "NAME", requires = "nats")]
+        stream: Option<String>,
+    },
     /// Serve the HTTP API and event streams until SIGINT or SIGTERM.
     Serve {
         #[arg(long, default_value = "127.0.0.1:7341")]
@@ -190,7 +201,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
                 verified.head
             ))
         }
-        Command::Restore { file } => import::restore(&args.db, &file),
+        Command::Restore { file, nats, stream } => match (file, nats, stream) {
+            (_, Some(nats), Some(stream)) => nats::restore_nats(&args.db, &nats, &stream),
+            (Some(file), _, _) => import::restore(&args.db, &file),
+            _ => Err(usage("restore: give FILE, or --nats URL --stream NAME")),
+        },
         Command::Stress { writers, seed } => stress::run(&args.db, writers, seed),
         Command::Serve { addr, token_file, relay_nats, stream } => {
             let relay = relay_nats.map(|nats| stream.config(&nats));

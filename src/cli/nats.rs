@@ -1,6 +1,7 @@
 //! `amity relay` (the ledger into NATS JetStream) and `amity follow-nats`
 //! (a remote service that needs nothing but the stream: it verifies the hash
-//! chain and rebuilds the four views from JetStream alone).
+//! chain and rebuilds the four views from JetStream alone), and `amity
+//! restore --nats` (a new ledger from that stream).
 
 use super::read::print;
 use super::views::{render, ViewKind};
@@ -65,7 +66,15 @@ fn chain(seq: u64, problem: String) -> Error {
 }
 
 pub fn follow_nats(args: FollowArgs) -> Result<()> {
-    let views = super::serve::runtime()?.block_on(read_stream(&args.nats, &args.stream))?;
+    let runtime = super::serve::runtime()?;
+    let (sink, mut payloads) = tokio::sync::mpsc::channel(PAYLOADS_IN_FLIGHT_MAX);
+    runtime.spawn(read_verified(args.nats.clone(), args.stream.clone(), "follow-nats", sink));
+    let mut views = Views::default();
+    let mut seq = 0;
+    while let Some(payload) = payloads.blocking_recv() {
+        seq += 1;
+        views.apply_stored(&payload?).map_err(|problem| chain(seq, problem.to_string()))?;
+    }
     let kinds = match args.view {
         Some(kind) => vec![kind],
         None => vec![ViewKind::Agreements, ViewKind::Projects, ViewKind::Aid, ViewKind::Visits],
@@ -76,21 +85,51 @@ pub fn follow_nats(args: FollowArgs) -> Result<()> {
     Ok(())
 }
 
+/// `amity restore --nats URL --stream NAME`: a new ledger at `dir` from the
+/// records the relay put in a JetStream stream, each checked as
+/// `follow-nats` checks it, then byte for byte as `amity restore` does.
+pub fn restore_nats(dir: &Path, nats: &str, stream: &str) -> Result<()> {
+    let runtime = super::serve::runtime()?;
+    let (sink, mut payloads) = tokio::sync::mpsc::channel(PAYLOADS_IN_FLIGHT_MAX);
+    runtime.spawn(read_verified(nats.to_string(), stream.to_string(), "restore", sink));
+    let verified = crate::store::Ledger::restore(dir, std::iter::from_fn(|| payloads.blocking_recv()))?;
+    print(&format!(
+        "restored into {} from stream {stream} at {nats}: ok {} records, head {}",
+        dir.display(),
+        verified.count,
+        verified.head
+    ))
+}
+
+/// Messages read ahead of their consumer.
+const PAYLOADS_IN_FLIGHT_MAX: usize = 1024;
+
+/// Sends each record of the stream, verified, to `sink` in order; a failure
+/// is sent as the last item.
+async fn read_verified(nats: String, name: String, command: &'static str, sink: tokio::sync::mpsc::Sender<Result<Vec<u8>>>) {
+    if let Err(error) = read_stream(&nats, &name, command, &sink).await {
+        let _ = sink.send(Err(error)).await;
+    }
+}
+
 /// Reads the stream from its first message to the last one it held when we
-/// started, checking each message against the chain and its headers, and
-/// folds them into the views.
-async fn read_stream(nats: &str, name: &str) -> Result<Views> {
+/// started, checking each message against the chain and its headers.
+async fn read_stream(
+    nats: &str,
+    name: &str,
+    command: &str,
+    sink: &tokio::sync::mpsc::Sender<Result<Vec<u8>>>,
+) -> Result<()> {
     let config = RelayConfig::new(nats, name, "");
     let context = relay::context(&config).await?;
     let mut stream =
         context.get_stream(name).await.map_err(|e| Error::Usage(format!("stream {name} at {nats}: {e}")))?;
     let end =
         stream.info().await.map_err(|e| Error::network("NATS: reading the stream's state", e))?.state.last_sequence;
-    let mut views = Views::default();
     let mut verifier = ChainVerifier::default();
     if end == 0 {
-        crate::say!("amity follow-nats: stream {name} is empty");
-        return Ok(views);
+        crate::say!("amity {command}: stream {name} is empty");
+        return Ok(());
     }
     let consumer = stream
         .create_consumer(jetstream::consumer::pull::OrderedConfig {
@@ -131,7 +170,10 @@ async fn read_stream(nats: &str, name: &str) -> Result<Views> {
                 format!("subject {} does not end in its type {}", message.subject, record.event_type),
             ));
         }
-        views.apply_stored(&message.payload).map_err(|problem| chain(seq, problem.to_string()))?;
+        if sink.send(Ok(message.payload.to_vec())).await.is_err() {
+            // The consumer stopped (its own error ends the command).
+            return Ok(());
+        }
         if seq == end {
             break;
         }
@@ -139,6 +181,6 @@ async fn read_stream(nats: &str, name: &str) -> Result<Views> {
     if verifier.count() != end {
         return Err(chain(verifier.count() + 1, format!("the stream ended before sequence {end}")));
     }
-    crate::say!("amity follow-nats: verified {end} records from stream {name}; head {}", verifier.head_hash());
-    Ok(views)
+    crate::say!("amity {command}: verified {end} records from stream {name}; head {}", verifier.head_hash());
+    Ok(())
 }

@@ -263,7 +263,14 @@ fn relay_killed_at_random_points_publishes_every_record_once_in_order() {
         std::thread::sleep(Duration::from_millis(50));
     }
     kill(&mut relay);
-    finish(served, &dir, &nats.url(), "amity", &context);
+    let exported = finish(served, &dir, &nats.url(), "amity", &context);
+
+    // A ledger lost with its disk comes back from the stream alone.
+    let restored = work.path().join("restored");
+    let from_nats = amity(&restored, &["restore", "--nats", &nats.url(), "--stream", "amity"], b"");
+    assert!(from_nats.status.success(), "restore --nats: {}", text(&from_nats.stderr));
+    assert!(text(&from_nats.stdout).contains(&format!("ok {head} records")), "{}", text(&from_nats.stdout));
+    assert!(export(&restored) == exported, "the restored ledger's export is byte-identical to the original's");
 
     // A remote service with nothing but the stream: the same views.
     for view in ["agreements", "projects", "aid", "visits"] {
@@ -391,4 +398,11 @@ fn the_relay_refuses_a_stream_that_holds_another_ledger() {
     assert_eq!(status.code(), Some(1), "{said}");
     assert!(said.contains("seq 1") && said.contains("not this ledger's relay"), "{said}");
     assert_eq!(stream_end(&nats.url()), 1, "nothing was published");
+
+    // Nor does restore take it: the chain is checked before anything stays.
+    let restored = work.path().join("restored");
+    let from_nats = amity(&restored, &["restore", "--nats", &nats.url(), "--stream", "amity"], b"");
+    assert_eq!(from_nats.status.code(), Some(1), "{}", text(&from_nats.stderr));
+    assert!(text(&from_nats.stderr).contains("seq 1"), "{}", text(&from_nats.stderr));
+    assert!(!restored.exists(), "a refused restore leaves nothing behind");
 }
