@@ -106,7 +106,12 @@ const PAYLOADS_IN_FLIGHT_MAX: usize = 1024;
 
 /// Sends each record of the stream, verified, to `sink` in order; a failure
 /// is sent as the last item.
-async fn read_verified(nats: String, name: String, command: &'static str, sink: tokio::sync::mpsc::Sender<Result<Vec<u8>>>) {
+async fn read_verified(
+    nats: String,
+    name: String,
+    command: &'static str,
+    sink: tokio::sync::mpsc::Sender<Result<Vec<u8>>>,
+) {
     if let Err(error) = read_stream(&nats, &name, command, &sink).await {
         let _ = sink.send(Err(error)).await;
     }

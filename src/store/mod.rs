@@ -298,6 +298,15 @@ impl Ledger {
         let db = open_sled(&sled_dir, options.cache_bytes).map_err(|e| {
             if is_lock_held(&e) {
                 Error::Unavailable(format!("{} is in use by another process", dir.display()))
+            } else if matches!(e, sled::Error::Corruption { .. }) {
+                // open_sled already set damaged snapshots aside and retried.
+                sled_error(
+                    format!(
+                        "cannot open {}: sled's files are damaged beyond what opening repairs ({WAY_BACK})",
+                        sled_dir.display()
+                    ),
+                    e,
+                )
             } else {
                 sled_error(format!("cannot open {}", sled_dir.display()), e)
             }
@@ -921,20 +930,23 @@ impl DryRun {
     }
 }
 
+/// What an error about a ledger beyond repair tells the user to do.
+pub const WAY_BACK: &str = "the way back is a new ledger from a copy: `amity --db NEW restore EXPORT` from an `amity export` or the export of an `amity backup`, or `amity --db NEW restore --nats URL --stream NAME` from the stream `amity relay` filled";
+
 /// Refuses a log that lost or altered acknowledged records.
 fn check_anchor(log: &sled::Tree, path: &Path, last_seq: u64) -> Result<()> {
     let Some(anchor) = AnchorFile::read(path)? else {
         if last_seq == 0 {
             return Ok(());
         }
-        let problem = format!("missing for a ledger of {last_seq} records; restore it from a backup");
+        let problem = format!("missing for a ledger of {last_seq} records; {WAY_BACK}");
         return Err(Error::storage(format!("the anchor {}", path.display()), problem));
     };
     if anchor.seq > last_seq {
         return Err(Error::Chain(ChainError {
             seq: last_seq + 1,
             problem: format!(
-                "missing: the log ends at seq {last_seq} but seq {} was acknowledged (anchor)",
+                "missing: the log ends at seq {last_seq} but seq {} was acknowledged (anchor); {WAY_BACK}",
                 anchor.seq
             ),
         }));

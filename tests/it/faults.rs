@@ -357,3 +357,27 @@ fn a_disk_that_fills_under_a_running_server_refuses_writers_and_sigterm_exits_wi
     assert!(appended.status.success(), "the ledger appends again: {}", text(&appended.stderr));
     drop(small);
 }
+
+#[test]
+fn a_log_that_lost_acknowledged_records_is_refused_with_the_way_back_and_the_way_back_works() {
+    let work = tempfile::tempdir().unwrap();
+    let (ledger, shorter) = (work.path().join("ledger"), work.path().join("shorter"));
+    let exported = filled(&ledger, 50);
+    filled(&shorter, 10);
+    // sled's files lose the last 40 records (as a disk that dropped writes
+    // would leave them); the anchor still says 50 were acknowledged.
+    std::fs::remove_dir_all(ledger.join("ledger")).unwrap();
+    std::fs::rename(shorter.join("ledger"), ledger.join("ledger")).unwrap();
+    let opened = amity(&ledger, &["verify"], b"");
+    let said = text(&opened.stderr);
+    assert_eq!(opened.status.code(), Some(1), "{said}");
+    assert!(said.contains("the log ends at seq 10 but seq 50 was acknowledged"), "{said}");
+    assert!(said.contains("restore --nats URL --stream NAME") && said.contains("restore EXPORT"), "{said}");
+    // The way back it names: a new ledger from the export.
+    let export_file = work.path().join("export.ndjson");
+    std::fs::write(&export_file, &exported).unwrap();
+    let restored = work.path().join("restored");
+    let back = amity(&restored, &["restore", export_file.to_str().unwrap()], b"");
+    assert!(back.status.success(), "{}", text(&back.stderr));
+    assert!(export(&restored) == exported);
+}
