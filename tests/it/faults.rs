@@ -124,6 +124,9 @@ fn a_full_disk_stops_import_cleanly_every_read_fails_cleanly_and_freeing_space_b
         for command in verify log export; do run "full-$command" $command; done
         run full-show show 1
         run full-view view agreements
+        run full-view-json view projects --json
+        run full-subscribe subscribe --after 0
+        run full-backup backup "$WORK/backup"
         run full-verify-again verify
         rm "$WORK/small/filler"
         run freed-verify verify
@@ -144,7 +147,17 @@ fn a_full_disk_stops_import_cleanly_every_read_fails_cleanly_and_freeing_space_b
         .unwrap_or_else(|| panic!("import says how many records it kept: {import_err}"));
     assert!(acknowledged > 0, "the disk filled only part-way through: {import_err}");
 
-    for name in ["full-verify", "full-log", "full-export", "full-show", "full-view", "full-verify-again"] {
+    for name in [
+        "full-verify",
+        "full-log",
+        "full-export",
+        "full-show",
+        "full-view",
+        "full-view-json",
+        "full-subscribe",
+        "full-backup",
+        "full-verify-again",
+    ] {
         let (code, stderr) = (steps.code(name), steps.read(name, "err"));
         assert!(code == 0 || code == 4, "{name} exits 0 or 4 on a full disk, not {code}: {stderr}");
         assert!(!stderr.contains("panicked"), "{name}: {stderr}");
