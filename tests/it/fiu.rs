@@ -358,3 +358,34 @@ fn fiu_sigterm_with_the_disk_failing_under_a_running_server_exits_within_the_bou
     let exported = verified_export("sigterm", &db);
     assert_eq!(text(&exported).trim_end(), first, "the acknowledged record, byte for byte, and nothing else");
 }
+
+#[test]
+fn fiu_read_commands_under_injected_io_errors_exit_cleanly_and_change_nothing() {
+    let work = tempfile::tempdir().unwrap();
+    let db = work.path().join("db");
+    let input = work.path().join("input.ndjson");
+    write_ndjson(&input, &History::generate(41, 5_000));
+    let imported = amity(&db, &["import", input.to_str().unwrap()], b"");
+    assert!(imported.status.success(), "{}", text(&imported.stderr));
+    let exported = export(&db);
+    let backup = work.path().join("backup");
+    let backup_arg = backup.to_str().unwrap();
+    let commands: [&[&str]; 7] = [
+        &["verify"],
+        &["export"],
+        &["log"],
+        &["show", "5"],
+        &["view", "aid", "--json"],
+        &["subscribe", "--after", "4990"],
+        &["backup", backup_arg],
+    ];
+    for seed in 1..=3u64 {
+        for args in commands {
+            let round = format!("{} seed {seed}", args[0]);
+            let output = run_bounded(under_faults(&db, seed, 0.01, ALL_READS_AND_WRITES, args));
+            assert_clean_exit(&round, &output);
+            let _ = std::fs::remove_dir_all(&backup);
+        }
+    }
+    assert!(verified_export("read commands", &db) == exported, "reads under faults changed the ledger");
+}
