@@ -295,9 +295,7 @@ fn a_disk_that_fills_under_a_running_server_refuses_writers_and_sigterm_exits_wi
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
-    let url = line.trim().strip_prefix("amity: listening on ").expect("the server says where it listens").to_string();
+    let url = listening(&mut child).expect("the server says where it listens");
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let (acknowledged, statuses) = runtime.block_on(async {

@@ -215,7 +215,6 @@ async fn write_activities(url: String, writer: usize, count: usize) -> Written {
 
 /// Starts `amity serve` under `command` (fiu-run), returns it and its URL.
 fn start_serve(mut command: Command) -> (std::process::Child, String) {
-    use std::io::BufRead;
     let mut child = command
         .env("AMITY_TOKEN", "t")
         .stdout(Stdio::piped())
@@ -223,9 +222,7 @@ fn start_serve(mut command: Command) -> (std::process::Child, String) {
         .stdin(Stdio::null())
         .spawn()
         .expect("fiu-run (fiu-utils) is installed");
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().strip_prefix("amity: listening on ").map(str::to_string);
+    let url = listening(&mut child);
     (child, url.unwrap_or_default())
 }
 

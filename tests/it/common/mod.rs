@@ -120,7 +120,6 @@ pub fn serve_process(dir: &Path, token: &str) -> ServeProcess {
 
 /// [`serve_process`] with more arguments for `amity serve`.
 pub fn serve_process_with(dir: &Path, token: &str, args: &[&str]) -> ServeProcess {
-    use std::io::BufRead;
     let mut child = Command::new(env!("CARGO_BIN_EXE_amity"))
         .args(["serve", "--addr", "127.0.0.1:0"])
         .args(args)
@@ -131,10 +130,17 @@ pub fn serve_process_with(dir: &Path, token: &str, args: &[&str]) -> ServeProces
         .stderr(Stdio::null())
         .spawn()
         .expect("the amity binary runs");
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().strip_prefix("amity: listening on ").expect("the server says where it listens").to_string();
+    let url = listening(&mut child).expect("the server says where it listens");
     ServeProcess { child, url }
+}
+
+/// The URL an `amity serve` child (stdout piped) says it listens on, or
+/// `None` if it exited first.
+pub fn listening(child: &mut std::process::Child) -> Option<String> {
+    use std::io::BufRead;
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take()?).read_line(&mut line).ok()?;
+    line.trim().strip_prefix("amity: listening on ").map(str::to_string)
 }
 
 /// Resident memory of process `pid`, in MiB (Linux).
