@@ -29,6 +29,7 @@ pub mod generate;
 pub mod knowledge;
 pub mod known;
 pub mod limits;
+pub mod merkle;
 pub mod money;
 pub mod record;
 pub mod submission;

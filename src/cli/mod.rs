@@ -6,6 +6,7 @@
 mod demo;
 pub mod import;
 mod nats;
+mod prove;
 mod read;
 mod serve;
 mod stress;
@@ -71,8 +72,29 @@ pub enum Command {
     },
     /// One record, pretty-printed, by event id or seq (a bare number is a seq).
     Show { key: String },
-    /// Recompute every canonical form, hash and link; check the anchor.
+    /// Recompute every canonical form, hash and link; check the anchor and
+    /// the Merkle tree's root.
     Verify,
+    /// A Merkle proof (RFC 6962): that a record (event id or seq) is in the
+    /// tree of --size records (default: all durable records), or with --from
+    /// M [--to N] that the tree of N records extends the tree of M. --json
+    /// prints Certificate Transparency's shapes.
+    Prove {
+        /// The record: an event id, or a seq.
+        #[arg(required_unless_present = "from", conflicts_with = "from")]
+        key: Option<String>,
+        /// The tree size the record is proved in.
+        #[arg(long)]
+        size: Option<u64>,
+        /// Prove consistency from the tree of this many records …
+        #[arg(long, conflicts_with = "size")]
+        from: Option<u64>,
+        /// … to the tree of this many (default: all durable records).
+        #[arg(long, requires = "from")]
+        to: Option<u64>,
+        #[arg(long)]
+        json: bool,
+    },
     /// One of the four views, as a table (or the spec's JSON with --json).
     View {
         #[arg(value_enum)]
@@ -80,7 +102,8 @@ pub enum Command {
         #[command(flatten)]
         query: ViewQuery,
     },
-    /// Drop the projection checkpoint and refold the whole log.
+    /// Drop the projection checkpoint and refold the whole log; recompute
+    /// the Merkle tree's stored hashes from the log.
     Rebuild,
     /// Copy the ledger, as of its durable head, into a new directory; the
     /// copy is verified and its head compared.
@@ -187,11 +210,23 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
         }
         Command::Show { key } => read::show(&open_existing(&args.db)?, &key),
         Command::Verify => read::verify(&open_existing(&args.db)?),
+        Command::Prove { key, size, from, to, json } => {
+            let proof = match (key, from) {
+                (_, Some(from)) => prove::Proof::Consistency { from, to },
+                (Some(key), None) => prove::Proof::Inclusion { key, size },
+                (None, None) => return Err(usage("prove: give an id or seq, or --from M")),
+            };
+            prove::run(&open_existing(&args.db)?, proof, json)
+        }
         Command::View { view, query } => {
             let as_of = query.as_of.unwrap_or_else(views::today);
             views::view(&open_existing(&args.db)?, view, as_of, query.at_seq, query.json)
         }
-        Command::Rebuild => views::rebuild(&open_existing(&args.db)?),
+        Command::Rebuild => {
+            // The Merkle tree is recomputed from the log on this open.
+            let options = Options { create: false, rebuild_merkle: true, ..Options::default() };
+            views::rebuild(&Ledger::open(&args.db, options)?)
+        }
         Command::Backup { dir } => {
             let verified = open_existing(&args.db)?.backup(&dir)?;
             read::print(&format!(

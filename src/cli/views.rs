@@ -219,7 +219,7 @@ pub fn rebuild(ledger: &Ledger) -> Result<()> {
     let seconds = started.elapsed().as_secs_f64();
     let rate = if seconds > 0.0 { count as f64 / seconds } else { 0.0 };
     super::read::print(&format!(
-        "rebuilt 4 views from {count} records in {seconds:.3} s ({rate:.0} records/s); checkpoint saved"
+        "rebuilt 4 views from {count} records in {seconds:.3} s ({rate:.0} records/s); checkpoint saved; Merkle tree recomputed"
     ))
 }
 

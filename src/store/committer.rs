@@ -23,6 +23,7 @@ use super::tail::{Committed, Tail};
 use super::{checkpoint, Appended, GroupError, Head, Request};
 use crate::error::Error;
 use events::known::Effects;
+use events::merkle::{Frontier, Hash};
 use events::{decide, Checked, Decision, Knowledge, Sealer};
 use projections::Event;
 use std::collections::VecDeque;
@@ -83,6 +84,8 @@ type Reply = oneshot::Sender<Result<Vec<Appended>, GroupError>>;
 /// A batch sealed and given to sled, on its way to being synced.
 struct Batch {
     records: Vec<Arc<Committed>>,
+    /// The Merkle tree's stored hashes for those records.
+    hashes: Vec<(u64, Hash)>,
     /// Every request of the batch with its outcome, sent once durable.
     replies: Vec<(Reply, Result<Vec<Appended>, GroupError>)>,
 }
@@ -101,6 +104,8 @@ pub(super) struct Committer {
     /// Records sealed and handed on but not yet durable (at most
     /// [`BATCHES_IN_FLIGHT_MAX`] batches), for idempotent re-sends of them.
     pub unsynced: VecDeque<Arc<Committed>>,
+    /// The Merkle tree's right edge, extended by every sealed record.
+    pub frontier: Frontier,
     pub headroom: Headroom,
 }
 
@@ -211,7 +216,8 @@ impl Committer {
         }
         drop(knowledge);
         self.unsynced.extend(records.iter().cloned());
-        Batch { records, replies }
+        let hashes = records.iter().flat_map(|record| self.frontier.push(&record.bytes)).collect();
+        Batch { records, hashes, replies }
     }
 
     /// One group, all or nothing: each submission is decided against the
@@ -304,6 +310,7 @@ impl Committer {
 
 pub(super) struct Syncer {
     pub log: sled::Tree,
+    pub merkle: sled::Tree,
     /// sled's flush and `fdatasync` of its file, with a time limit.
     pub flusher: Flusher,
     pub anchor: AnchorFile,
@@ -370,7 +377,14 @@ impl Syncer {
         for record in group.iter().flat_map(|batch| &batch.records) {
             writes.insert(&record.seq.to_be_bytes(), &*record.bytes);
         }
-        self.log.apply_batch(writes).map_err(|e| format!("writing the log: {}", super::plain(e)))
+        self.log.apply_batch(writes).map_err(|e| format!("writing the log: {}", super::plain(e)))?;
+        // After the log: a crash between the two leaves the tree behind the
+        // log, never ahead, and open completes it.
+        let mut hashes = sled::Batch::default();
+        for (index, hash) in group.iter().flat_map(|batch| &batch.hashes) {
+            hashes.insert(&index.to_be_bytes(), &hash.0);
+        }
+        self.merkle.apply_batch(hashes).map_err(|e| format!("writing the Merkle tree: {}", super::plain(e)))
     }
 
     fn make_durable(&mut self, last: &Committed) -> Result<(), String> {

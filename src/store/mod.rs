@@ -16,6 +16,7 @@ mod anchor;
 mod checkpoint;
 mod committer;
 mod flusher;
+mod merkle;
 mod projector;
 mod tail;
 
@@ -127,6 +128,9 @@ pub struct Options {
     pub reserve_bytes: u64,
     /// Create the directory and an empty ledger if there is none.
     pub create: bool,
+    /// Drop the Merkle tree's stored hashes and recompute them from the log
+    /// on open (`amity rebuild`; after `verify` found them damaged).
+    pub rebuild_merkle: bool,
 }
 
 impl Default for Options {
@@ -136,6 +140,7 @@ impl Default for Options {
             cache_bytes: CACHE_BYTES_DEFAULT,
             reserve_bytes: reserve_bytes_from_env(),
             create: true,
+            rebuild_merkle: false,
         }
     }
 }
@@ -174,6 +179,8 @@ pub struct Ledger {
 struct Shared {
     dir: PathBuf,
     log: sled::Tree,
+    /// The Merkle tree's stored hashes (see [`merkle`]).
+    merkle: sled::Tree,
     /// Named subscription positions: name → seq (u64 big-endian).
     subscriptions: sled::Tree,
     head: watch::Receiver<Head>,
@@ -328,6 +335,11 @@ impl Ledger {
         check_anchor(&log, &anchor_path, last_seq)?;
         let checkpoints = db.open_tree("checkpoints")?;
         let subscriptions = db.open_tree("subscriptions")?;
+        if options.rebuild_merkle {
+            db.drop_tree("merkle")?;
+        }
+        let merkle_tree = db.open_tree("merkle")?;
+        let frontier = merkle::open(&merkle_tree, &log, last_seq)?;
         let mut knowledge: Knowledge = checkpoint::load_or_default(&checkpoints, &log)?;
         let mut views: Views = checkpoint::load_or_default(&checkpoints, &log)?;
         let (mut knowledge_saved, mut views_saved) = (knowledge.seq(), views.seq);
@@ -366,10 +378,12 @@ impl Ledger {
             failure: Arc::clone(&failure),
             head: head_rx.clone(),
             unsynced: Default::default(),
+            frontier,
             headroom: Headroom { dir: sled_dir.clone(), reserve_bytes: options.reserve_bytes },
         };
         let syncer = Syncer {
             log: log.clone(),
+            merkle: merkle_tree.clone(),
             flusher: flusher.clone(),
             anchor,
             head: head_tx,
@@ -396,6 +410,7 @@ impl Ledger {
             shared: Arc::new(Shared {
                 dir: dir.to_path_buf(),
                 log,
+                merkle: merkle_tree,
                 subscriptions,
                 batches,
                 head: head_rx,
@@ -562,7 +577,11 @@ impl Ledger {
         let head = self.head();
         let mut verifier = ChainVerifier::default();
         type Chunk = std::result::Result<Vec<(sled::IVec, sled::IVec)>, sled::Error>;
-        type Linked = std::result::Result<Vec<(sled::IVec, std::result::Result<Link, String>)>, sled::Error>;
+        type Linked = std::result::Result<
+            Vec<(sled::IVec, std::result::Result<Link, String>, events::merkle::Hash)>,
+            sled::Error,
+        >;
+        let mut frontier = events::merkle::Frontier::default();
         std::thread::scope(|scope| -> Result<()> {
             let (mut to_workers, mut from_workers) = (Vec::new(), Vec::new());
             for _ in 0..VERIFY_WORKERS {
@@ -574,7 +593,7 @@ impl Ledger {
                         let checked = chunk.map(|entries| {
                             let check = |(key, value): (sled::IVec, sled::IVec)| {
                                 let link = check_stored(&value, &mut buffer);
-                                (key, link)
+                                (key, link, events::merkle::record_hash(&value))
                             };
                             entries.into_iter().map(check).collect()
                         });
@@ -604,8 +623,9 @@ impl Ledger {
                 let Ok(chunk) = from_workers[worker].recv() else {
                     return Ok(());
                 };
-                for (key, link) in chunk? {
+                for (key, link, leaf) in chunk? {
                     verifier.link(&key, link)?;
+                    frontier.push_leaf(leaf);
                     progress(verifier.count());
                 }
             }
@@ -628,7 +648,63 @@ impl Ledger {
             None => 0,
         };
         check_anchor(&self.shared.log, &self.shared.dir.join("anchor"), last_seq)?;
+        // The Merkle tree is derived: its stored root must be the records'.
+        let stored = self.tree_hash(head.seq)?;
+        if stored != frontier.root() {
+            return Err(ChainError {
+                seq: head.seq,
+                problem: format!(
+                    "the Merkle tree's stored root {stored} differs from the records' {}: its stored hashes are damaged; `amity rebuild` recomputes them from the log",
+                    frontier.root()
+                ),
+            }
+            .into());
+        }
         Ok(Verified { count: verifier.count(), head: verifier.head_hash().to_string() })
+    }
+
+    /// The root hash of the Merkle tree of the first `size` records
+    /// (`size` at most the durable head).
+    pub fn tree_hash(&self, size: u64) -> Result<events::merkle::Hash> {
+        self.check_tree_size(size)?;
+        guarded("reading the Merkle tree", || {
+            events::merkle::tree_hash(size, &merkle::StoredHashes(&self.shared.merkle))
+                .map_err(|e| Error::storage(format!("the Merkle tree at size {size}"), e.to_string()))
+        })
+    }
+
+    /// The inclusion proof (RFC 6962 audit path) of record `seq` in the tree
+    /// of the first `size` records.
+    pub fn prove_inclusion(&self, seq: u64, size: u64) -> Result<Vec<events::merkle::Hash>> {
+        self.check_tree_size(size)?;
+        if seq == 0 || seq > size {
+            return Err(Error::Usage(format!("seq: {seq} is not in a tree of {size} records (1..={size})")));
+        }
+        guarded("reading the Merkle tree", || {
+            events::merkle::prove_record(size, seq - 1, &merkle::StoredHashes(&self.shared.merkle))
+                .map_err(|e| Error::storage(format!("proving seq {seq} in size {size}"), e.to_string()))
+        })
+    }
+
+    /// The consistency proof that the tree of the first `to` records extends
+    /// the tree of the first `from`.
+    pub fn prove_consistency(&self, from: u64, to: u64) -> Result<Vec<events::merkle::Hash>> {
+        self.check_tree_size(to)?;
+        if from == 0 || from > to {
+            return Err(Error::Usage(format!("from: {from} must be at least 1 and at most to ({to})")));
+        }
+        guarded("reading the Merkle tree", || {
+            events::merkle::prove_tree(to, from, &merkle::StoredHashes(&self.shared.merkle))
+                .map_err(|e| Error::storage(format!("proving {from} → {to}"), e.to_string()))
+        })
+    }
+
+    fn check_tree_size(&self, size: u64) -> Result<()> {
+        let head = self.head().seq;
+        if size > head {
+            return Err(Error::Usage(format!("size: {size} is beyond the durable head {head}")));
+        }
+        Ok(())
     }
 
     /// Stores a named subscription's position durably: the consumer has

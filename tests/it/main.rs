@@ -7,6 +7,7 @@ mod faults;
 mod fiu;
 mod history;
 mod nats;
+mod proofs;
 mod server;
 mod slow;
 mod soak;

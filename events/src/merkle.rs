@@ -1,0 +1,152 @@
+//! The Merkle tree over the records, as RFC 6962 / RFC 9162 define it: the
+//! leaf hash of record `seq` is SHA-256(0x00 ‖ its stored bytes), an interior
+//! node SHA-256(0x01 ‖ left ‖ right), and leaf index = seq − 1. The math is
+//! the `tlog_tiles` crate (Cloudflare's port of Go's `sumdb/tlog`), so the
+//! proofs are the ones Certificate Transparency and Go's checksum database
+//! check.
+//!
+//! Layout (what the store keeps per record): Go's "stored hashes". Writing
+//! leaf `n` (0-based) stores, at consecutive indexes from
+//! `stored_hash_index(0, n)`, its leaf hash and the root of every complete
+//! subtree that leaf completes: just under two 32-byte hashes per record on
+//! average, `stored_hash_count(N)` for N records. Any tree size's root and
+//! any inclusion or consistency proof then read O(log N) of them.
+//!
+//! [`Frontier`] is the write side: the roots of the complete subtrees that
+//! make up the tree now (at most 64), which is all a new leaf needs. It is
+//! pure: the store loads it, feeds it sealed records and writes what it
+//! returns.
+
+use std::collections::BTreeMap;
+pub use tlog_tiles::{
+    check_record, check_tree, prove_record, prove_tree, record_hash, stored_hash_count, stored_hash_index,
+    sub_tree_index, tree_hash, Error, Hash, HashReader,
+};
+
+/// The right edge of the tree: enough to extend it by one record at a time.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Frontier {
+    size: u64,
+    /// Stored hash index → hash, for exactly [`Frontier::needed`]`(size)`.
+    roots: BTreeMap<u64, Hash>,
+}
+
+impl Frontier {
+    /// The stored hash indexes a frontier of `size` records holds (the
+    /// complete subtrees, largest first).
+    pub fn needed(size: u64) -> Vec<u64> {
+        sub_tree_index(0, size, Vec::new())
+    }
+
+    /// A frontier from the stored hashes at [`Frontier::needed`]`(size)`,
+    /// in that order.
+    pub fn from_stored(size: u64, hashes: Vec<Hash>) -> Result<Frontier, String> {
+        let indexes = Frontier::needed(size);
+        if indexes.len() != hashes.len() {
+            return Err(format!(
+                "a tree of {size} records needs {} stored hashes, not {}",
+                indexes.len(),
+                hashes.len()
+            ));
+        }
+        Ok(Frontier { size, roots: indexes.into_iter().zip(hashes).collect() })
+    }
+
+    /// How many records the tree holds.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Adds the record whose stored bytes are `bytes`; returns the stored
+    /// hashes to write, with their indexes (consecutive, ascending).
+    pub fn push(&mut self, bytes: &[u8]) -> Vec<(u64, Hash)> {
+        self.push_leaf(record_hash(bytes))
+    }
+
+    /// [`Frontier::push`] with the leaf hash already computed.
+    pub fn push_leaf(&mut self, leaf: Hash) -> Vec<(u64, Hash)> {
+        let n = self.size;
+        let hashes = tlog_tiles::stored_hashes_for_record_hash(n, leaf, self)
+            .expect("a frontier holds every hash a new leaf needs");
+        let first = stored_hash_index(0, n);
+        let stored: Vec<(u64, Hash)> = (first..).zip(hashes).collect();
+        self.size += 1;
+        let keep = Frontier::needed(self.size);
+        self.roots.extend(stored.iter().copied());
+        self.roots.retain(|index, _| keep.contains(index));
+        stored
+    }
+
+    /// The root hash of the tree (SHA-256 of nothing when empty).
+    pub fn root(&self) -> Hash {
+        tree_hash(self.size, self).expect("a frontier holds every hash its root needs")
+    }
+}
+
+impl HashReader for Frontier {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, Error> {
+        indexes.iter().map(|index| self.roots.get(index).copied().ok_or(Error::IndexesNotInTree)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sha2::{Digest, Sha256};
+
+    /// The root of leaves `[lo, hi)` by RFC 6962's recursive definition,
+    /// written out independently of `tlog_tiles`.
+    fn reference_root(leaves: &[Vec<u8>]) -> [u8; 32] {
+        match leaves.len() {
+            0 => Sha256::digest(b"").into(),
+            1 => Sha256::new().chain_update([0u8]).chain_update(&leaves[0]).finalize().into(),
+            n => {
+                // The largest power of two smaller than n.
+                let mut split = 1;
+                while split * 2 < n {
+                    split *= 2;
+                }
+                let (left, right) = (reference_root(&leaves[..split]), reference_root(&leaves[split..]));
+                Sha256::new().chain_update([1u8]).chain_update(left).chain_update(right).finalize().into()
+            }
+        }
+    }
+
+    /// A store of every stored hash, as the ledger keeps them.
+    struct Stored(BTreeMap<u64, Hash>);
+
+    impl HashReader for Stored {
+        fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, Error> {
+            indexes.iter().map(|i| self.0.get(i).copied().ok_or(Error::IndexesNotInTree)).collect()
+        }
+    }
+
+    #[test]
+    fn the_frontier_matches_rfc_6962_and_its_stored_hashes_give_checkable_proofs() {
+        let leaves: Vec<Vec<u8>> = (0..70u32).map(|i| format!("{{\"seq\":{}}}", i + 1).into_bytes()).collect();
+        let mut frontier = Frontier::default();
+        let mut stored = Stored(BTreeMap::new());
+        let mut roots = vec![frontier.root()];
+        for (i, leaf) in leaves.iter().enumerate() {
+            stored.0.extend(frontier.push(leaf));
+            assert_eq!(stored.0.len() as u64, stored_hash_count(i as u64 + 1));
+            assert_eq!(frontier.root().0, reference_root(&leaves[..=i]), "root of {} leaves", i + 1);
+            assert_eq!(tree_hash(i as u64 + 1, &stored).unwrap(), frontier.root());
+            roots.push(frontier.root());
+        }
+        for size in 1..=70u64 {
+            for n in 0..size {
+                let proof = prove_record(size, n, &stored).unwrap();
+                let leaf = record_hash(&leaves[n as usize]);
+                check_record(&proof, size, roots[size as usize], n, leaf).unwrap();
+                assert!(check_record(&proof, size, roots[size as usize], n, record_hash(b"other")).is_err());
+            }
+            for old in 1..=size {
+                let proof = prove_tree(size, old, &stored).unwrap();
+                check_tree(&proof, size, roots[size as usize], old, roots[old as usize]).unwrap();
+            }
+        }
+        let reloaded: Vec<Hash> = Frontier::needed(70).iter().map(|i| stored.0[i]).collect();
+        assert_eq!(Frontier::from_stored(70, reloaded).unwrap(), frontier);
+    }
+}

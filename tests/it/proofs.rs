@@ -1,0 +1,109 @@
+//! The Merkle tree over the records (issue 14): proofs that Go's own
+//! transparency-log package (`golang.org/x/mod/sumdb/tlog`, run offline from
+//! Debian's `golang-golang-x-mod-dev`) accepts, and a tree that `verify`
+//! checks and `rebuild` recomputes.
+
+use crate::common::*;
+use events::generate::History;
+use std::path::Path;
+use std::process::Command;
+
+/// Runs `tests/tools/tlogcheck.go` on an export and a file of proofs.
+fn go_check(work: &Path, export: &[u8], proofs: &[String]) -> std::process::Output {
+    let (export_file, proofs_file) = (work.join("export.ndjson"), work.join("proofs.ndjson"));
+    std::fs::write(&export_file, export).unwrap();
+    std::fs::write(&proofs_file, proofs.join("\n") + "\n").unwrap();
+    Command::new("go")
+        .args(["run", concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/tlogcheck.go")])
+        .arg(&export_file)
+        .arg(&proofs_file)
+        .env("GO111MODULE", "off")
+        .env("GOPATH", "/usr/share/gocode")
+        .env("GOCACHE", work.join("gocache"))
+        .output()
+        .expect("go (golang-go) is installed")
+}
+
+fn prove(dir: &Path, args: &[&str]) -> String {
+    let mut all = vec!["prove"];
+    all.extend_from_slice(args);
+    all.push("--json");
+    let output = amity(dir, &all, b"");
+    assert!(output.status.success(), "amity {all:?}: {}", text(&output.stderr));
+    text(&output.stdout).trim().to_string()
+}
+
+#[test]
+fn inclusion_and_consistency_proofs_are_accepted_by_gos_tlog_and_a_forged_one_is_not() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("ledger");
+    let input = work.path().join("input.ndjson");
+    write_ndjson(&input, &History::generate(43, 300));
+    let imported = amity(&dir, &["import", input.to_str().unwrap()], b"");
+    assert!(imported.status.success(), "{}", text(&imported.stderr));
+    let exported = export(&dir);
+    let head = exported.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count() as u64;
+    let mut proofs = Vec::new();
+    for seq in [1, 2, 3, 64, 65, 128, 129, 257, head] {
+        proofs.push(prove(&dir, &[&seq.to_string()]));
+        for size in [seq, seq + 1, 200.max(seq), head] {
+            if size <= head {
+                proofs.push(prove(&dir, &[&seq.to_string(), "--size", &size.to_string()]));
+            }
+        }
+    }
+    for (from, to) in [(1, 1), (1, 2), (3, 7), (64, 65), (100, 256), (129, 300), (head, head)] {
+        if to <= head {
+            proofs.push(prove(&dir, &["--from", &from.to_string(), "--to", &to.to_string()]));
+        }
+    }
+    let shape: serde_json::Value = serde_json::from_str(&proofs[1]).unwrap();
+    assert!(shape["leaf_index"].is_u64() && shape["tree_size"].is_u64() && shape["audit_path"].is_array(), "{shape}");
+    let checked = go_check(work.path(), &exported, &proofs);
+    assert!(checked.status.success(), "Go's tlog refused a proof: {}", text(&checked.stderr));
+    assert_eq!(text(&checked.stdout).trim(), format!("ok {} proofs", proofs.len()));
+
+    // One hash of one audit path changed: Go refuses it.
+    let mut forged: serde_json::Value = serde_json::from_str(&proofs[3]).unwrap();
+    forged["audit_path"][0] = serde_json::json!("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+    let refused = go_check(work.path(), &exported, &[forged.to_string()]);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stdout));
+    assert!(text(&refused.stderr).contains("proof 1"), "{}", text(&refused.stderr));
+}
+
+#[test]
+fn verify_finds_a_damaged_merkle_tree_and_rebuild_recomputes_it() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("ledger");
+    let input = work.path().join("input.ndjson");
+    write_ndjson(&input, &History::generate(47, 500));
+    assert!(amity(&dir, &["import", input.to_str().unwrap()], b"").status.success());
+    let before = prove(&dir, &["--from", "100"]);
+    {
+        let db = raw_sled(&dir);
+        let merkle = db.open_tree("merkle").unwrap();
+        let (key, _) = merkle.last().unwrap().unwrap();
+        merkle.insert(key, vec![7u8; 32]).unwrap();
+        db.flush().unwrap();
+    }
+    let verified = amity(&dir, &["verify"], b"");
+    assert_eq!(verified.status.code(), Some(1), "{}", text(&verified.stdout));
+    assert!(text(&verified.stderr).contains("Merkle tree's stored root"), "{}", text(&verified.stderr));
+    let rebuilt = amity(&dir, &["rebuild"], b"");
+    assert!(rebuilt.status.success(), "{}", text(&rebuilt.stderr));
+    let verified = amity(&dir, &["verify"], b"");
+    assert!(verified.status.success(), "{}", text(&verified.stderr));
+    assert_eq!(prove(&dir, &["--from", "100"]), before, "the recomputed tree gives the same proofs");
+
+    // A ledger whose tree is gone entirely (as one made before the tree
+    // existed): the next open completes it from the log.
+    {
+        let db = raw_sled(&dir);
+        db.drop_tree("merkle").unwrap();
+        db.flush().unwrap();
+    }
+    let verified = amity(&dir, &["verify"], b"");
+    assert!(verified.status.success(), "{}", text(&verified.stderr));
+    assert!(text(&verified.stderr).contains("completing the Merkle tree"), "{}", text(&verified.stderr));
+    assert_eq!(prove(&dir, &["--from", "100"]), before);
+}
