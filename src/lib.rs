@@ -28,6 +28,7 @@ pub mod cli;
 pub mod error;
 pub mod relay;
 pub mod server;
+pub mod signing;
 pub mod store;
 pub mod subscribe;
 

@@ -61,6 +61,65 @@ pub struct AppState {
     /// How long a non-streaming request may take, body included
     /// ([`REQUEST_TIMEOUT_MS`] unless a test shortens it).
     pub request_timeout: Duration,
+    /// Signed checkpoints, when the server has a signing key.
+    pub checkpoints: Option<Arc<Checkpoints>>,
+}
+
+/// The server's signing key and the latest checkpoint it signed.
+pub struct Checkpoints {
+    key: crate::signing::Key,
+    /// (tree size, signed note), once one is signed.
+    latest: watch::Sender<Option<(u64, Arc<str>)>>,
+}
+
+/// A new checkpoint is signed at most this often as the tree grows.
+pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
+
+impl Checkpoints {
+    pub fn new(key: crate::signing::Key) -> Arc<Checkpoints> {
+        Arc::new(Checkpoints { key, latest: watch::channel(None).0 })
+    }
+
+    /// The latest signed checkpoint's tree size.
+    fn size(&self) -> Option<u64> {
+        self.latest.borrow().as_ref().map(|(size, _)| *size)
+    }
+
+    /// Signs the durable head now if it is not the latest checkpoint.
+    fn sign_head(&self, ledger: &Ledger) -> crate::error::Result<()> {
+        let size = ledger.head().seq;
+        if self.size() == Some(size) {
+            return Ok(());
+        }
+        let note = self.key.sign(size, ledger.tree_hash(size)?)?;
+        self.latest.send_replace(Some((size, Arc::from(note))));
+        Ok(())
+    }
+
+    /// Signs a checkpoint whenever the tree has grown, at most once per
+    /// [`CHECKPOINT_INTERVAL`], until `shutdown`.
+    pub async fn run(self: Arc<Self>, ledger: Ledger, mut shutdown: watch::Receiver<bool>) {
+        let mut head = ledger.watch_head();
+        loop {
+            let signed = {
+                let (this, ledger) = (Arc::clone(&self), ledger.clone());
+                tokio::task::spawn_blocking(move || this.sign_head(&ledger)).await
+            };
+            match signed {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => tracing::warn!(%error, "could not sign a checkpoint"),
+                Err(error) => tracing::warn!(%error, "the checkpoint signer failed"),
+            }
+            tokio::select! {
+                _ = shutdown.wait_for(|stop| *stop) => return,
+                _ = tokio::time::sleep(CHECKPOINT_INTERVAL) => {}
+            }
+            tokio::select! {
+                _ = shutdown.wait_for(|stop| *stop) => return,
+                changed = head.changed() => if changed.is_err() { return },
+            }
+        }
+    }
 }
 
 impl AppState {
@@ -72,7 +131,14 @@ impl AppState {
             streams: Arc::new(Semaphore::new(STREAMS_MAX)),
             shutdown,
             request_timeout: Duration::from_millis(REQUEST_TIMEOUT_MS),
+            checkpoints: None,
         }
+    }
+
+    /// Serves signed checkpoints made with `checkpoints`' key.
+    pub fn with_checkpoints(mut self, checkpoints: Arc<Checkpoints>) -> AppState {
+        self.checkpoints = Some(checkpoints);
+        self
     }
 }
 
@@ -82,6 +148,10 @@ pub fn app(state: AppState) -> Router {
         .route("/views/{view}", get(get_view))
         .route("/verify", get(get_verify))
         .route("/health", get(get_health))
+        .route("/checkpoint", get(get_checkpoint))
+        .route("/checkpoint/key", get(get_checkpoint_key))
+        .route("/proofs/inclusion", get(get_inclusion))
+        .route("/proofs/consistency", get(get_consistency))
         .route("/subscriptions/{name}", get(get_subscription).put(put_subscription))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.request_timeout));
     Router::new()
@@ -400,5 +470,98 @@ async fn get_subscription(State(state): State<AppState>, Path(name): Path<String
             (StatusCode::NOT_FOUND, axum::Json(body)).into_response()
         }
         Err(e) => error_response(&e, None),
+    }
+}
+
+fn no_key() -> Response {
+    let body = json!({"error": "not_found",
+        "message": "this server signs no checkpoints: start it with a signing key (`amity key generate`, then `amity serve --key FILE`)"});
+    (StatusCode::NOT_FOUND, axum::Json(body)).into_response()
+}
+
+fn text_plain(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
+}
+
+/// The latest signed checkpoint (C2SP tlog-checkpoint in a signed note).
+async fn get_checkpoint(State(state): State<AppState>) -> Response {
+    let Some(checkpoints) = &state.checkpoints else { return no_key() };
+    let latest = checkpoints.latest.borrow().clone();
+    match latest {
+        Some((_, note)) => text_plain(note.to_string()),
+        None => error_response(&Error::Unavailable("no checkpoint signed yet".into()), None),
+    }
+}
+
+/// The verifier key of the checkpoints (`name+hash+base64`).
+async fn get_checkpoint_key(State(state): State<AppState>) -> Response {
+    let Some(checkpoints) = &state.checkpoints else { return no_key() };
+    text_plain(format!("{}\n", checkpoints.key.verifier()))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InclusionQuery {
+    seq: u64,
+    size: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConsistencyQuery {
+    from: u64,
+    to: Option<u64>,
+}
+
+/// The tree size a proof defaults to: the latest signed checkpoint's, else
+/// the durable head.
+fn default_size(state: &AppState) -> u64 {
+    state.checkpoints.as_ref().and_then(|c| c.size()).unwrap_or_else(|| state.ledger.head().seq)
+}
+
+/// Certificate Transparency's inclusion proof shape.
+async fn get_inclusion(
+    State(state): State<AppState>,
+    query: Result<Query<InclusionQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Query(query) = match query {
+        Ok(query) => query,
+        Err(e) => {
+            return error_response(&Error::Usage(format!("query: {} (seq=N, optional size=N)", e.body_text())), None)
+        }
+    };
+    let size = query.size.unwrap_or_else(|| default_size(&state));
+    let ledger = state.ledger.clone();
+    match tokio::task::spawn_blocking(move || ledger.prove_inclusion(query.seq, size)).await {
+        Ok(Ok(path)) => {
+            let audit_path: Vec<String> = path.iter().map(ToString::to_string).collect();
+            axum::Json(json!({"leaf_index": query.seq - 1, "tree_size": size, "audit_path": audit_path}))
+                .into_response()
+        }
+        Ok(Err(e)) => error_response(&e, None),
+        Err(e) => error_response(&Error::Unavailable(format!("a blocking task failed: {e}")), None),
+    }
+}
+
+/// Certificate Transparency's consistency proof shape.
+async fn get_consistency(
+    State(state): State<AppState>,
+    query: Result<Query<ConsistencyQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Query(query) = match query {
+        Ok(query) => query,
+        Err(e) => {
+            return error_response(&Error::Usage(format!("query: {} (from=N, optional to=N)", e.body_text())), None)
+        }
+    };
+    let to = query.to.unwrap_or_else(|| default_size(&state));
+    let ledger = state.ledger.clone();
+    match tokio::task::spawn_blocking(move || ledger.prove_consistency(query.from, to)).await {
+        Ok(Ok(path)) => {
+            let consistency: Vec<String> = path.iter().map(ToString::to_string).collect();
+            axum::Json(json!({"first": query.from, "second": to, "consistency": consistency})).into_response()
+        }
+        Ok(Err(e)) => error_response(&e, None),
+        Err(e) => error_response(&Error::Unavailable(format!("a blocking task failed: {e}")), None),
     }
 }

@@ -135,6 +135,22 @@ pub enum Command {
         relay_nats: Option<String>,
         #[command(flatten)]
         stream: StreamArgs,
+        /// The checkpoint signing key (default: DIR/signing.key, if there is
+        /// one). With a key, the server signs a checkpoint as the tree grows
+        /// (at most once a second) and serves /checkpoint.
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+    },
+    /// Signing keys for checkpoints.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Sign and print a checkpoint of the durable head: a C2SP
+    /// tlog-checkpoint (origin = the key's name, tree size, base64 root
+    /// hash) in a signed note.
+    Checkpoint {
+        /// The signing key (default: DIR/signing.key).
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
     },
     /// Relay every record, unmodified and exactly once in seq order, into a
     /// NATS JetStream stream as `<prefix>.<type>`, following the ledger of a
@@ -242,9 +258,26 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
             _ => Err(usage("restore: give FILE, or --nats URL --stream NAME")),
         },
         Command::Stress { writers, seed } => stress::run(&args.db, writers, seed),
-        Command::Serve { addr, token_file, relay_nats, stream } => {
+        Command::Serve { addr, token_file, relay_nats, stream, key } => {
             let relay = relay_nats.map(|nats| stream.config(&nats));
-            serve::serve(&args.db, addr, token_file, relay)
+            serve::serve(&args.db, addr, token_file, relay, key)
+        }
+        Command::Key(KeyCommand::Generate { name, out }) => {
+            let out = out.unwrap_or_else(|| args.db.join(crate::signing::KEY_FILE));
+            if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
+            }
+            let verifier = crate::signing::Key::generate(&name, &out)?;
+            crate::say!("amity: signing key written to {} (mode 0600); the verifier key follows", out.display());
+            read::print(&verifier)
+        }
+        Command::Checkpoint { key } => {
+            let key = crate::signing::Key::load(&key.unwrap_or_else(|| args.db.join(crate::signing::KEY_FILE)))?;
+            let ledger = open_existing(&args.db)?;
+            let size = ledger.head().seq;
+            let note = key.sign(size, ledger.tree_hash(size)?)?;
+            ledger.close()?;
+            read::print(note.trim_end())
         }
         Command::Relay { nats, url, token_file, stream } => {
             nats::relay(&args.db, nats::RelayArgs { config: stream.config(&nats), url, token_file })
@@ -335,6 +368,23 @@ fn append(dir: &Path, json: Option<String>) -> Result<()> {
 }
 
 /// Turns a usage problem into the error the CLI reports (exit 2).
+/// `amity key …`
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Make an Ed25519 key pair for signing checkpoints: writes the signing
+    /// key (mode 0600, never overwritten; default DIR/signing.key) and prints
+    /// the verifier key in the note format (NAME+hash+base64).
+    Generate {
+        /// The key's name, which is also the checkpoints' origin line, e.g.
+        /// example.org/hanoi-vientiane.
+        #[arg(long)]
+        name: String,
+        /// Where to write the signing key.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
 fn usage(message: impl Into<String>) -> Error {
     Error::Usage(message.into())
 }

@@ -13,6 +13,7 @@ use futures::StreamExt;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// How often `subscribe --url --follow` reconnects after the stream drops
 /// before giving up.
@@ -42,8 +43,20 @@ pub(super) fn token(token_file: Option<&Path>) -> Result<Option<String>> {
 
 /// Serves until SIGINT/SIGTERM; with `relay`, also relays the ledger into
 /// NATS JetStream from inside this process (which owns the ledger).
-pub fn serve(dir: &Path, addr: SocketAddr, token_file: Option<PathBuf>, relay: Option<RelayConfig>) -> Result<()> {
+pub fn serve(
+    dir: &Path,
+    addr: SocketAddr,
+    token_file: Option<PathBuf>,
+    relay: Option<RelayConfig>,
+    key: Option<PathBuf>,
+) -> Result<()> {
     let token = token(token_file.as_deref())?;
+    let default_key = dir.join(crate::signing::KEY_FILE);
+    let key = match key {
+        Some(path) => Some(crate::signing::Key::load(&path)?),
+        None if default_key.exists() => Some(crate::signing::Key::load(&default_key)?),
+        None => None,
+    };
     let ledger = Ledger::open(dir, Options::default())?;
     runtime()?.block_on(async {
         let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -72,7 +85,14 @@ pub fn serve(dir: &Path, addr: SocketAddr, token_file: Option<PathBuf>, relay: O
                 }
             })
         });
-        run(listener, AppState::new(ledger.clone(), token, shutdown)).await?;
+        let mut state = AppState::new(ledger.clone(), token, shutdown.clone());
+        if let Some(key) = key {
+            crate::say!("amity: signing checkpoints as {}", key.origin());
+            let checkpoints = crate::server::Checkpoints::new(key);
+            tokio::spawn(Arc::clone(&checkpoints).run(ledger.clone(), shutdown));
+            state = state.with_checkpoints(checkpoints);
+        }
+        run(listener, state).await?;
         if let Some(relaying) = relaying {
             let _ = relaying.await;
         }

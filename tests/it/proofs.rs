@@ -10,13 +10,31 @@ use std::process::Command;
 
 /// Runs `tests/tools/tlogcheck.go` on an export and a file of proofs.
 fn go_check(work: &Path, export: &[u8], proofs: &[String]) -> std::process::Output {
+    go_check_with(work, export, proofs, None)
+}
+
+/// [`go_check`], also checking a signed checkpoint against a verifier key.
+fn go_check_with(
+    work: &Path,
+    export: &[u8],
+    proofs: &[String],
+    checkpoint: Option<(&str, &str)>,
+) -> std::process::Output {
     let (export_file, proofs_file) = (work.join("export.ndjson"), work.join("proofs.ndjson"));
     std::fs::write(&export_file, export).unwrap();
     std::fs::write(&proofs_file, proofs.join("\n") + "\n").unwrap();
+    let mut extra = Vec::new();
+    if let Some((note, vkey)) = checkpoint {
+        let (note_file, vkey_file) = (work.join("checkpoint.txt"), work.join("vkey.txt"));
+        std::fs::write(&note_file, note).unwrap();
+        std::fs::write(&vkey_file, vkey).unwrap();
+        extra = vec![note_file, vkey_file];
+    }
     Command::new("go")
         .args(["run", concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/tlogcheck.go")])
         .arg(&export_file)
         .arg(&proofs_file)
+        .args(&extra)
         .env("GO111MODULE", "off")
         .env("GOPATH", "/usr/share/gocode")
         .env("GOCACHE", work.join("gocache"))
@@ -106,4 +124,80 @@ fn verify_finds_a_damaged_merkle_tree_and_rebuild_recomputes_it() {
     assert!(verified.status.success(), "{}", text(&verified.stderr));
     assert!(text(&verified.stderr).contains("completing the Merkle tree"), "{}", text(&verified.stderr));
     assert_eq!(prove(&dir, &["--from", "100"]), before);
+}
+
+#[test]
+fn signed_checkpoints_from_the_cli_and_the_server_verify_with_gos_note_and_tlog() {
+    use std::os::unix::fs::PermissionsExt;
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("ledger");
+    let input = work.path().join("input.ndjson");
+    write_ndjson(&input, &History::generate(53, 200));
+    assert!(amity(&dir, &["import", input.to_str().unwrap()], b"").status.success());
+
+    let generated = amity(&dir, &["key", "generate", "--name", "example.org/amity-test"], b"");
+    assert!(generated.status.success(), "{}", text(&generated.stderr));
+    let vkey = text(&generated.stdout).trim().to_string();
+    assert!(vkey.starts_with("example.org/amity-test+"), "{vkey}");
+    let key_file = dir.join("signing.key");
+    assert_eq!(std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777, 0o600);
+    let private = std::fs::read_to_string(&key_file).unwrap();
+    assert!(!text(&generated.stderr).contains(private.trim()) && !vkey.contains("PRIVATE"));
+    let again = amity(&dir, &["key", "generate", "--name", "other"], b"");
+    assert_eq!(again.status.code(), Some(2), "a key is never overwritten");
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap(), private);
+
+    let signed = amity(&dir, &["checkpoint"], b"");
+    assert!(signed.status.success(), "{}", text(&signed.stderr));
+    let note = text(&signed.stdout);
+    assert!(note.starts_with("example.org/amity-test\n200\n"), "{note}");
+    let proofs = vec![prove(&dir, &["17", "--size", "200"]), prove(&dir, &["--from", "50", "--to", "200"])];
+    let checked = go_check_with(work.path(), &export(&dir), &proofs, Some((&note, &vkey)));
+    assert!(checked.status.success(), "{}", text(&checked.stderr));
+    assert!(text(&checked.stdout).contains("ok checkpoint 200"), "{}", text(&checked.stdout));
+    // A checkpoint with a changed root no longer verifies.
+    let forged = note.replacen("\n200\n", "\n199\n", 1);
+    let refused = go_check_with(work.path(), &export(&dir), &proofs, Some((&forged, &vkey)));
+    assert_eq!(refused.status.code(), Some(1));
+
+    // The server finds the key in the ledger directory and signs as it grows.
+    let served = serve_process(&dir, "t");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = reqwest::Client::new();
+    let get = |path: String| {
+        runtime.block_on(async {
+            let response = client.get(format!("{}{path}", served.url)).send().await.unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        })
+    };
+    assert_eq!(get("/checkpoint/key".into()), (200, format!("{vkey}\n")));
+    let posted = runtime.block_on(async {
+        let body = party("p-after", "la/after", "LA");
+        client.post(format!("{}/events", served.url)).bearer_auth("t").json(&body).send().await.unwrap().status()
+    });
+    assert_eq!(posted.as_u16(), 201);
+    // Signed at most once a second: wait (bounded) for the one at 201.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let note = loop {
+        let (status, body) = get("/checkpoint".into());
+        if status == 200 && body.starts_with("example.org/amity-test\n201\n") {
+            break body;
+        }
+        assert!(std::time::Instant::now() < deadline, "no checkpoint of 201 records: {status} {body}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let (status, inclusion) = get("/proofs/inclusion?seq=201".into());
+    assert_eq!(status, 200, "{inclusion}");
+    let shape: serde_json::Value = serde_json::from_str(&inclusion).unwrap();
+    assert_eq!(shape["tree_size"], 201, "the default size is the latest checkpoint's: {shape}");
+    let (status, consistency) = get("/proofs/consistency?from=200".into());
+    assert_eq!(status, 200, "{consistency}");
+    let (status, bad) = get("/proofs/inclusion?seq=0".into());
+    assert_eq!(status, 400, "{bad}");
+    let (status, bad) = get("/proofs/inclusion?sequence=3".into());
+    assert_eq!(status, 400, "{bad}");
+    drop(served);
+    let checked = go_check_with(work.path(), &export(&dir), &[inclusion, consistency], Some((&note, &vkey)));
+    assert!(checked.status.success(), "{}", text(&checked.stderr));
+    assert!(text(&checked.stdout).contains("ok checkpoint 201"), "{}", text(&checked.stdout));
 }

@@ -3,9 +3,13 @@
 // code with amity: it rebuilds the tree from an `amity export` (leaf = each
 // line's bytes) and checks every proof against the roots it computed.
 //
-// Usage: tlogcheck EXPORT PROOFS, where PROOFS holds one `amity prove --json`
-// output per line (Certificate Transparency's shapes). Prints "ok N proofs"
-// and exits 0, or names the first proof that fails and exits 1.
+// Usage: tlogcheck EXPORT PROOFS [CHECKPOINT VKEY], where PROOFS holds one
+// `amity prove --json` output per line (Certificate Transparency's shapes),
+// CHECKPOINT a signed checkpoint (`amity checkpoint`, `GET /checkpoint`) and
+// VKEY its verifier key. The checkpoint's signature is checked with
+// golang.org/x/mod/sumdb/note and its root against the export's. Prints "ok
+// N proofs" (and "ok checkpoint SIZE") and exits 0, or names the first
+// failure and exits 1.
 //
 // Offline on Debian: GO111MODULE=off GOPATH=/usr/share/gocode go run tlogcheck.go …
 package main
@@ -13,10 +17,15 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"os"
 
+	"strconv"
+	"strings"
+
+	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
@@ -61,8 +70,8 @@ func fail(format string, args ...interface{}) {
 }
 
 func main() {
-	if len(os.Args) != 3 {
-		fail("usage: tlogcheck EXPORT PROOFS")
+	if len(os.Args) != 3 && len(os.Args) != 5 {
+		fail("usage: tlogcheck EXPORT PROOFS [CHECKPOINT VKEY]")
 	}
 	data, err := os.ReadFile(os.Args[1])
 	if err != nil {
@@ -116,4 +125,48 @@ func main() {
 		count++
 	}
 	fmt.Printf("ok %d proofs\n", count)
+	if len(os.Args) == 5 {
+		checkCheckpoint(os.Args[3], os.Args[4], roots)
+	}
 }
+
+func checkCheckpoint(checkpointFile, vkeyFile string, roots map[int64]tlog.Hash) {
+	msg, err := os.ReadFile(checkpointFile)
+	if err != nil {
+		fail("%v", err)
+	}
+	vkey, err := os.ReadFile(vkeyFile)
+	if err != nil {
+		fail("%v", err)
+	}
+	verifier, err := note.NewVerifier(strings.TrimSpace(string(vkey)))
+	if err != nil {
+		fail("verifier key: %v", err)
+	}
+	n, err := note.Open(msg, note.VerifierList(verifier))
+	if err != nil {
+		fail("checkpoint signature: %v", err)
+	}
+	lines := strings.Split(n.Text, "\n")
+	if len(lines) < 4 || lines[0] != verifier.Name() {
+		fail("checkpoint: origin %q, key %q", lines[0], verifier.Name())
+	}
+	size, err := strconv.ParseInt(lines[1], 10, 64)
+	if err != nil || size < 0 {
+		fail("checkpoint: tree size %q", lines[1])
+	}
+	root, err := tlog.ParseHash(lines[2])
+	if err != nil {
+		fail("checkpoint: root %q", lines[2])
+	}
+	want, ok := roots[size]
+	if size == 0 {
+		want, ok = tlog.Hash(sha256Empty()), true
+	}
+	if !ok || root != want {
+		fail("checkpoint: the root of size %d is not the export's", size)
+	}
+	fmt.Printf("ok checkpoint %d\n", size)
+}
+
+func sha256Empty() [32]byte { return sha256.Sum256(nil) }
