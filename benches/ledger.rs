@@ -186,6 +186,9 @@ fn timed_writes<T>(
     (count as f64 / writing.as_secs_f64(), bytes)
 }
 
+/// Merkle proofs timed, of each kind.
+const PROOFS: u64 = 2_000;
+
 fn main() {
     amity::tune_allocator();
     let records = arg("--records", 1_000_000);
@@ -399,9 +402,32 @@ fn main() {
         baseline: Some(raw_many),
         rss: append_rss,
     });
+    // 6. Merkle proofs on the whole ledger: each reads O(log n) stored
+    // hashes from sled. Sizes and seqs spread by a fixed stride, no RNG.
+    let size = ledger.head().seq;
+    let (mut inclusion, mut consistency) = (Vec::new(), Vec::new());
+    for i in 0..PROOFS {
+        let seq = 1 + (i * 7_919_993) % size;
+        let started = Instant::now();
+        std::hint::black_box(ledger.prove_inclusion(seq, size).unwrap());
+        inclusion.push(started.elapsed().as_secs_f64() * 1e6);
+        let started = Instant::now();
+        std::hint::black_box(ledger.prove_consistency(seq, size).unwrap());
+        consistency.push(started.elapsed().as_secs_f64() * 1e6);
+    }
     ledger.close().unwrap();
 
     print(&rows);
+    for (name, mut micros) in [("inclusion", inclusion), ("consistency", consistency)] {
+        micros.sort_by(f64::total_cmp);
+        let at = |q: f64| micros[((micros.len() - 1) as f64 * q) as usize];
+        println!(
+            "proofs     {name} proof in a tree of {size} records: median {:.1} µs, p99 {:.1} µs, max {:.1} µs ({PROOFS} proofs)",
+            at(0.5),
+            at(0.99),
+            at(1.0)
+        );
+    }
     let mib = |b: u64| b as f64 / (1 << 20) as f64;
     println!(
         "on disk after import: NDJSON {:.0} MiB; records (JCS) {:.0} MiB; amity ledger {:.0} MiB = {:.2}× the NDJSON; raw sled {:.0} MiB; SQLite {:.0} MiB",

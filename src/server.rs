@@ -11,6 +11,8 @@
 //! | `GET /views/{agreements,projects,aid,visits}?as_of&at_seq` | the spec's views |
 //! | `GET /verify`, `GET /health` | chain check; head and uptime |
 //! | `PUT/GET /subscriptions/{name}` | a named subscription's position; PUT needs the token |
+//! | `GET /checkpoint`, `GET /checkpoint/key` | the latest signed checkpoint; its verifier key (with a signing key) |
+//! | `GET /proofs/inclusion?seq&size`, `GET /proofs/consistency?from&to` | Merkle proofs, CT's JSON shapes |
 
 use crate::error::Error;
 use crate::store::{Ledger, BATCH_SUBMISSIONS_MAX};
