@@ -62,7 +62,8 @@ impl Key {
         let bad = || Error::Usage(format!("{}: not a note signing key (PRIVATE+KEY+name+hash+base64)", path.display()));
         let signer = StandardSigner::new(skey).map_err(|_| bad())?;
         // The verifier key, from the private key's Ed25519 seed.
-        let encoded = skey.rsplit('+').next().ok_or_else(bad)?;
+        // PRIVATE+KEY+name+hash+base64: the base64 itself may hold `+`.
+        let encoded = skey.splitn(5, '+').nth(4).ok_or_else(bad)?;
         let bytes = base64::engine::general_purpose::STANDARD.decode(encoded).map_err(|_| bad())?;
         let seed: [u8; 32] = bytes.get(1..).and_then(|seed| seed.try_into().ok()).ok_or_else(bad)?;
         let verifying = ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key();
@@ -87,5 +88,23 @@ impl Key {
         let mut note = Note::new(&body.to_bytes(), &[]).map_err(|e| Error::Usage(format!("checkpoint note: {e:?}")))?;
         note.add_sigs(&[&self.signer]).map_err(|e| Error::Usage(format!("signing the checkpoint: {e:?}")))?;
         Ok(String::from_utf8(note.to_bytes()).expect("a note is UTF-8"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_generated_key_loads_with_the_verifier_key_it_was_printed_with() {
+        // About half of all keys hold a `+` in their base64: 40 cover both.
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..40 {
+            let path = dir.path().join(format!("key-{i}"));
+            let printed = Key::generate("example.org/test", &path).unwrap();
+            let key = Key::load(&path).unwrap();
+            assert_eq!(key.verifier(), printed);
+            assert_eq!(key.origin(), "example.org/test");
+        }
     }
 }

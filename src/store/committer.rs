@@ -310,7 +310,8 @@ impl Committer {
 
 pub(super) struct Syncer {
     pub log: sled::Tree,
-    pub merkle: sled::Tree,
+    /// The Merkle tree's file, appended with each batch.
+    pub merkle: super::merkle::HashFile,
     /// sled's flush and `fdatasync` of its file, with a time limit.
     pub flusher: Flusher,
     pub anchor: AnchorFile,
@@ -331,6 +332,9 @@ impl Syncer {
         if self.failure.get().is_none() {
             if let Err(e) = self.anchor.sync() {
                 tracing::warn!(error = %e, "could not sync the anchor on close");
+            }
+            if let Err(e) = self.merkle.sync() {
+                tracing::warn!(error = %e, "could not sync the Merkle tree on close; the next open recomputes its tail");
             }
         }
     }
@@ -372,25 +376,23 @@ impl Syncer {
         }
     }
 
-    fn write(&self, group: &[Batch]) -> Result<(), String> {
+    fn write(&mut self, group: &[Batch]) -> Result<(), String> {
         let mut writes = sled::Batch::default();
         for record in group.iter().flat_map(|batch| &batch.records) {
             writes.insert(&record.seq.to_be_bytes(), &*record.bytes);
         }
         self.log.apply_batch(writes).map_err(|e| format!("writing the log: {}", super::plain(e)))?;
-        // After the log: a crash between the two leaves the tree behind the
-        // log, never ahead, and open completes it.
-        let mut hashes = sled::Batch::default();
-        for (index, hash) in group.iter().flat_map(|batch| &batch.hashes) {
-            hashes.insert(&index.to_be_bytes(), &hash.0);
-        }
-        self.merkle.apply_batch(hashes).map_err(|e| format!("writing the Merkle tree: {}", super::plain(e)))
+        // The tree's hashes: derived, synced lazily (see `merkle`); a tree
+        // ahead of the log after a crash is trimmed on open.
+        let hashes: Vec<(u64, Hash)> = group.iter().flat_map(|batch| batch.hashes.iter().copied()).collect();
+        self.merkle.append(&hashes).map_err(|e| format!("writing the Merkle tree: {e}"))
     }
 
     fn make_durable(&mut self, last: &Committed) -> Result<(), String> {
         self.flusher.flush()?;
         let anchor = Anchor { seq: last.seq, hash: last.hash.clone() };
-        self.anchor.write_lazily(&anchor).map_err(|e| format!("writing the anchor: {e}"))
+        self.anchor.write_lazily(&anchor).map_err(|e| format!("writing the anchor: {e}"))?;
+        self.merkle.sync_lazily().map_err(|e| format!("syncing the Merkle tree: {e}"))
     }
 }
 

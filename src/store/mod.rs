@@ -23,6 +23,7 @@ mod tail;
 pub use checkpoint::CHECKPOINT_INTERVAL_RECORDS;
 pub use committer::{Clock, SystemClock, BATCH_SUBMISSIONS_MAX};
 pub use flusher::FLUSH_LIMIT;
+pub use merkle::{MERKLE_FILE, MERKLE_SYNCED_FILE, MERKLE_SYNC_INTERVAL};
 pub use tail::{Committed, TAIL_BYTES_MAX, TAIL_RECORDS_MAX};
 
 use crate::error::{Error, Result, Source};
@@ -179,8 +180,8 @@ pub struct Ledger {
 struct Shared {
     dir: PathBuf,
     log: sled::Tree,
-    /// The Merkle tree's stored hashes (see [`merkle`]).
-    merkle: sled::Tree,
+    /// The Merkle tree's stored hashes, for reading (see [`merkle`]).
+    merkle: std::fs::File,
     /// Named subscription positions: name → seq (u64 big-endian).
     subscriptions: sled::Tree,
     head: watch::Receiver<Head>,
@@ -335,11 +336,13 @@ impl Ledger {
         check_anchor(&log, &anchor_path, last_seq)?;
         let checkpoints = db.open_tree("checkpoints")?;
         let subscriptions = db.open_tree("subscriptions")?;
-        if options.rebuild_merkle {
+        // A first version kept the tree's hashes in a sled tree.
+        if db.tree_names().iter().any(|name| name.as_ref() == b"merkle") {
             db.drop_tree("merkle")?;
         }
-        let merkle_tree = db.open_tree("merkle")?;
-        let frontier = merkle::open(&merkle_tree, &log, last_seq)?;
+        let (hash_file, frontier) = merkle::HashFile::open(dir, &log, last_seq, options.rebuild_merkle)?;
+        let merkle_reader =
+            hash_file.reader().map_err(|e| Error::storage("opening the Merkle tree's file for reading", e))?;
         let mut knowledge: Knowledge = checkpoint::load_or_default(&checkpoints, &log)?;
         let mut views: Views = checkpoint::load_or_default(&checkpoints, &log)?;
         let (mut knowledge_saved, mut views_saved) = (knowledge.seq(), views.seq);
@@ -383,7 +386,7 @@ impl Ledger {
         };
         let syncer = Syncer {
             log: log.clone(),
-            merkle: merkle_tree.clone(),
+            merkle: hash_file,
             flusher: flusher.clone(),
             anchor,
             head: head_tx,
@@ -410,7 +413,7 @@ impl Ledger {
             shared: Arc::new(Shared {
                 dir: dir.to_path_buf(),
                 log,
-                merkle: merkle_tree,
+                merkle: merkle_reader,
                 subscriptions,
                 batches,
                 head: head_rx,
