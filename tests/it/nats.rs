@@ -357,6 +357,10 @@ fn a_cluster_node_stopped_mid_relay_leaves_the_replicated_stream_complete() {
     let log = work.path().join("relay.log");
     let writer = write_in_background(&served.url, seed, 3_000);
     let mut relay = relay_process(&served.url, &urls, &["--replicas", "3"], &log);
+    // Mid relay: the R3 stream exists (creating one needs all three nodes;
+    // on a loaded machine the relay may not have made it yet) and holds
+    // records, then a node stops at a random moment.
+    wait_for_stream(&urls, "amity", 1, &format!("seed {seed}: the relay's first record"));
     std::thread::sleep(Duration::from_millis(rng.random_range(300..1500)));
     let stopped = rng.random_range(0..3);
     nodes[stopped].kill();

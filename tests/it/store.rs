@@ -196,9 +196,10 @@ fn a_log_shorter_than_its_anchor_refuses_to_open() {
         Err(other) => panic!("expected a chain error, got {other}"),
         Ok(_) => panic!("a truncated ledger opened"),
     }
-    // A damaged anchor is named, never ignored.
+    // A damaged anchor (both of its slots) is named, never ignored.
     let mut damaged = anchor.clone();
     damaged[20] ^= 0x01;
+    damaged[128 + 20] ^= 0x01;
     std::fs::write(dir.path().join("anchor"), damaged).unwrap();
     let error = Ledger::open(dir.path(), Options::default()).err().expect("refused");
     assert!(error.to_string().contains("anchor"), "{error}");
