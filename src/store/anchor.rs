@@ -205,7 +205,7 @@ mod tests {
         let slot = 1 - reopened.durable;
         let mut bytes = std::fs::read(&path).unwrap();
         let start = slot * SLOT_BYTES;
-        bytes[start + 40..start + SLOT_TEXT_BYTES].copy_from_slice(&vec![b'0'; SLOT_TEXT_BYTES - 40]);
+        bytes[start + 40..start + SLOT_TEXT_BYTES].copy_from_slice(&[b'0'; SLOT_TEXT_BYTES - 40]);
         std::fs::write(&path, &bytes).unwrap();
         assert_eq!(AnchorFile::read(&path).unwrap(), Some(b), "the durable anchor survives");
     }
