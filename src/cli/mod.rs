@@ -3,6 +3,7 @@
 //! caller maps the returned error to the exit code. Must never: write to the
 //! ledger except through [`crate::Ledger`]'s committer.
 
+mod bundle;
 mod demo;
 pub mod import;
 mod nats;
@@ -152,6 +153,28 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         key: Option<PathBuf>,
     },
+    /// Write an offline audit bundle: the records A..B (stored bytes), a
+    /// checkpoint of the durable head signed now, and each record's
+    /// inclusion proof in it, as one JSON file.
+    Bundle {
+        /// The records, `A..B` (inclusive) or `A..` (to the durable head).
+        #[arg(long)]
+        seq: String,
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// The signing key (default: DIR/signing.key).
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+    },
+    /// Check an audit bundle with no ledger and no network: the checkpoint's
+    /// signature against KEY, each record's canonical form, hash and link,
+    /// and its inclusion in the checkpoint's tree. Exit 1 if any fails.
+    Audit {
+        file: PathBuf,
+        /// The verifier key (NAME+hash+base64), or a file holding it.
+        #[arg(long)]
+        key: String,
+    },
     /// Relay every record, unmodified and exactly once in seq order, into a
     /// NATS JetStream stream as `<prefix>.<type>`, following the ledger of a
     /// running server (--url) or the local one (--db) until SIGINT/SIGTERM.
@@ -271,6 +294,13 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
             crate::say!("amity: signing key written to {} (mode 0600); the verifier key follows", out.display());
             read::print(&verifier)
         }
+        Command::Bundle { seq, out, key } => {
+            let key = crate::signing::Key::load(&key.unwrap_or_else(|| args.db.join(crate::signing::KEY_FILE)))?;
+            let ledger = open_existing(&args.db)?;
+            bundle::bundle(&ledger, &key, &seq, &out)?;
+            ledger.close()
+        }
+        Command::Audit { file, key } => bundle::audit(&file, &key),
         Command::Checkpoint { key } => {
             let key = crate::signing::Key::load(&key.unwrap_or_else(|| args.db.join(crate::signing::KEY_FILE)))?;
             let ledger = open_existing(&args.db)?;

@@ -197,3 +197,54 @@ fn signed_checkpoints_from_the_cli_and_the_server_verify_with_gos_note_and_tlog(
     assert!(checked.status.success(), "{}", text(&checked.stderr));
     assert!(text(&checked.stdout).contains("ok checkpoint 201"), "{}", text(&checked.stdout));
 }
+
+#[test]
+fn an_audit_bundle_checks_offline_and_a_changed_record_or_another_key_fails() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("ledger");
+    let input = work.path().join("input.ndjson");
+    write_ndjson(&input, &History::generate(59, 120));
+    assert!(amity(&dir, &["import", input.to_str().unwrap()], b"").status.success());
+    let generated = amity(&dir, &["key", "generate", "--name", "example.org/bundle-test"], b"");
+    let vkey = text(&generated.stdout).trim().to_string();
+    let bundle = work.path().join("bundle.json");
+    let made = amity(&dir, &["bundle", "--seq", "10..40", "--out", bundle.to_str().unwrap()], b"");
+    assert!(made.status.success(), "{}", text(&made.stderr));
+
+    // No ledger needed: audit from an empty directory.
+    let nowhere = work.path().join("no-ledger");
+    let audited = amity(&nowhere, &["audit", bundle.to_str().unwrap(), "--key", &vkey], b"");
+    assert!(audited.status.success(), "{}", text(&audited.stderr));
+    assert!(text(&audited.stdout).starts_with("ok: records 10..40 (31 records)"), "{}", text(&audited.stdout));
+    assert!(!nowhere.exists(), "audit touched no ledger");
+
+    // One record changed by one character: refused, naming it.
+    let mut parsed: serde_json::Value = serde_json::from_slice(&std::fs::read(&bundle).unwrap()).unwrap();
+    let record = parsed["records"][5]["record"].as_str().unwrap().to_string();
+    let changed = record.replacen("\"occurred\":\"", "\"occurred\":\"1", 1);
+    assert_ne!(changed, record);
+    parsed["records"][5]["record"] = serde_json::json!(changed);
+    let tampered = work.path().join("tampered.json");
+    std::fs::write(&tampered, parsed.to_string()).unwrap();
+    let refused = amity(&nowhere, &["audit", tampered.to_str().unwrap(), "--key", &vkey], b"");
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stdout));
+    assert!(text(&refused.stderr).contains("seq 15"), "{}", text(&refused.stderr));
+
+    // Another log's key: the checkpoint's signature does not verify.
+    let other = amity(
+        &nowhere,
+        &[
+            "key",
+            "generate",
+            "--name",
+            "example.org/bundle-test",
+            "--out",
+            work.path().join("other.key").to_str().unwrap(),
+        ],
+        b"",
+    );
+    let other_vkey = text(&other.stdout).trim().to_string();
+    let refused = amity(&nowhere, &["audit", bundle.to_str().unwrap(), "--key", &other_vkey], b"");
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stdout));
+    assert!(text(&refused.stderr).contains("signature"), "{}", text(&refused.stderr));
+}
