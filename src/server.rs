@@ -11,7 +11,8 @@
 //! | `GET /views/{agreements,projects,aid,visits}?as_of&at_seq` | the spec's views |
 //! | `GET /verify`, `GET /health` | chain check; head and uptime |
 //! | `PUT/GET /subscriptions/{name}` | a named subscription's position; PUT needs the token |
-//! | `GET /checkpoint`, `GET /checkpoint/key` | the latest signed checkpoint; its verifier key (with a signing key) |
+//! | `GET /checkpoint`, `GET /checkpoint/key` | the latest signed checkpoint with its cosignatures; its verifier key (with a signing key) |
+//! | `POST /checkpoint/cosignatures` | a witness's cosigned copy of the latest checkpoint |
 //! | `GET /proofs/inclusion?seq&size`, `GET /proofs/consistency?from&to` | Merkle proofs, CT's JSON shapes |
 
 use crate::error::Error;
@@ -67,19 +68,29 @@ pub struct AppState {
     pub checkpoints: Option<Arc<Checkpoints>>,
 }
 
-/// The server's signing key and the latest checkpoint it signed.
+/// The server's signing key, the latest checkpoint it signed, and the
+/// witnesses' cosignatures of it.
 pub struct Checkpoints {
     key: crate::signing::Key,
     /// (tree size, signed note), once one is signed.
     latest: watch::Sender<Option<(u64, Arc<str>)>>,
+    /// The witnesses' cosignatures of the latest checkpoint.
+    cosignatures: std::sync::Mutex<Cosignatures>,
 }
+
+/// Cosignature lines (`— name base64`) of one checkpoint note text, by
+/// witness key (name, id): (that text, the lines).
+type Cosignatures = (Vec<u8>, std::collections::BTreeMap<(String, u32), Vec<u8>>);
+
+/// Most witnesses whose cosignatures are kept.
+pub const WITNESSES_MAX: usize = 16;
 
 /// A new checkpoint is signed at most this often as the tree grows.
 pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 
 impl Checkpoints {
     pub fn new(key: crate::signing::Key) -> Arc<Checkpoints> {
-        Arc::new(Checkpoints { key, latest: watch::channel(None).0 })
+        Arc::new(Checkpoints { key, latest: watch::channel(None).0, cosignatures: Default::default() })
     }
 
     /// The latest signed checkpoint's tree size.
@@ -152,6 +163,7 @@ pub fn app(state: AppState) -> Router {
         .route("/health", get(get_health))
         .route("/checkpoint", get(get_checkpoint))
         .route("/checkpoint/key", get(get_checkpoint_key))
+        .route("/checkpoint/cosignatures", post(post_cosignature))
         .route("/proofs/inclusion", get(get_inclusion))
         .route("/proofs/consistency", get(get_consistency))
         .route("/subscriptions/{name}", get(get_subscription).put(put_subscription))
@@ -485,14 +497,63 @@ fn text_plain(body: String) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
 }
 
-/// The latest signed checkpoint (C2SP tlog-checkpoint in a signed note).
+/// The latest signed checkpoint (C2SP tlog-checkpoint in a signed note),
+/// with the witnesses' cosignatures of it.
 async fn get_checkpoint(State(state): State<AppState>) -> Response {
     let Some(checkpoints) = &state.checkpoints else { return no_key() };
     let latest = checkpoints.latest.borrow().clone();
-    match latest {
-        Some((_, note)) => text_plain(note.to_string()),
-        None => error_response(&Error::Unavailable("no checkpoint signed yet".into()), None),
+    let Some((_, note)) = latest else {
+        return error_response(&Error::Unavailable("no checkpoint signed yet".into()), None);
+    };
+    let mut served = note.to_string();
+    let cosignatures = checkpoints.cosignatures.lock().unwrap_or_else(|p| p.into_inner());
+    if note.as_bytes().starts_with(&cosignatures.0) && !cosignatures.0.is_empty() {
+        for line in cosignatures.1.values() {
+            served.push_str(&String::from_utf8_lossy(line));
+        }
     }
+    text_plain(served)
+}
+
+/// A witness's cosigned copy of the latest checkpoint: its signature lines
+/// (other than the server's own) are kept and served with the checkpoint.
+/// The witnesses' keys are not the server's to trust: clients verify the
+/// cosignatures with the witness keys they know.
+async fn post_cosignature(State(state): State<AppState>, body: Bytes) -> Response {
+    let Some(checkpoints) = &state.checkpoints else { return no_key() };
+    let bad = |message: String| error_response(&Error::Usage(message), None);
+    let Ok(note) = signed_note::Note::from_bytes(&body) else {
+        return bad("body: not a signed note".into());
+    };
+    let Ok(own) = signed_note::StandardVerifier::new(checkpoints.key.verifier()) else {
+        return error_response(&Error::Unavailable("the server's own key does not load".into()), None);
+    };
+    let known = signed_note::VerifierList::new(vec![Box::new(own)]);
+    let others = match note.verify(&known) {
+        Ok((_, others)) => others,
+        Err(e) => return bad(format!("body: not the server's checkpoint: {e:?}")),
+    };
+    let latest = checkpoints.latest.borrow().clone();
+    let Some((_, latest)) = latest else {
+        return error_response(&Error::Unavailable("no checkpoint signed yet".into()), None);
+    };
+    let text = note.text().to_vec();
+    if !latest.as_bytes().starts_with(&text) {
+        let body =
+            json!({"error": "conflict", "message": "the checkpoint moved on; cosign the latest (GET /checkpoint)"});
+        return (StatusCode::CONFLICT, axum::Json(body)).into_response();
+    }
+    let mut cosignatures = checkpoints.cosignatures.lock().unwrap_or_else(|p| p.into_inner());
+    if cosignatures.0 != text {
+        *cosignatures = (text, Default::default());
+    }
+    for signature in others {
+        let key = (signature.name().to_string(), signature.id());
+        if cosignatures.1.len() < WITNESSES_MAX || cosignatures.1.contains_key(&key) {
+            cosignatures.1.insert(key, signature.to_bytes());
+        }
+    }
+    axum::Json(json!({"cosignatures": cosignatures.1.len()})).into_response()
 }
 
 /// The verifier key of the checkpoints (`name+hash+base64`).

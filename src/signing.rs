@@ -81,6 +81,15 @@ impl Key {
         self.signer.name()
     }
 
+    /// `note` (a signed note) with this key's signature added: a witness's
+    /// cosignature.
+    pub fn cosign(&self, note: &str) -> Result<String> {
+        let mut note =
+            Note::from_bytes(note.as_bytes()).map_err(|e| Error::Usage(format!("not a signed note: {e:?}")))?;
+        note.add_sigs(&[&self.signer]).map_err(|e| Error::Usage(format!("cosigning: {e:?}")))?;
+        Ok(String::from_utf8(note.to_bytes()).expect("a note is UTF-8"))
+    }
+
     /// The signed checkpoint of the tree of `size` records with root `root`.
     pub fn sign(&self, size: u64, root: events::merkle::Hash) -> Result<String> {
         let body = tlog_tiles::Checkpoint::new(self.origin(), size, root, "")

@@ -10,6 +10,7 @@ mod nats;
 mod prove;
 mod read;
 mod serve;
+pub(crate) use serve::wait_for_signal;
 mod stress;
 mod views;
 
@@ -175,6 +176,27 @@ pub enum Command {
         #[arg(long)]
         key: String,
     },
+    /// Follow a ledger's signed checkpoints as a witness: recompute each
+    /// one's root from the ledger's records (keeping every leaf hash in
+    /// STATE), refuse a fork or a rollback (exit 1, naming where the logs
+    /// differ), and cosign the rest, sending the cosignature to the server.
+    Witness {
+        /// The ledger's server.
+        #[arg(long)]
+        url: String,
+        /// The ledger's verifier key (NAME+hash+base64), or a file holding it.
+        #[arg(long, value_name = "VKEY")]
+        log_key: String,
+        /// The witness's own signing key (`amity key generate --out FILE`).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// Where the witness keeps what it has seen.
+        #[arg(long, value_name = "DIR")]
+        state: PathBuf,
+        /// One round, then exit.
+        #[arg(long)]
+        once: bool,
+    },
     /// Relay every record, unmodified and exactly once in seq order, into a
     /// NATS JetStream stream as `<prefix>.<type>`, following the ledger of a
     /// running server (--url) or the local one (--db) until SIGINT/SIGTERM.
@@ -301,6 +323,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
             ledger.close()
         }
         Command::Audit { file, key } => bundle::audit(&file, &key),
+        Command::Witness { url, log_key, key, state, once } => {
+            let log_key = std::fs::read_to_string(&log_key).map(|k| k.trim().to_string()).unwrap_or(log_key);
+            let witness = crate::witness::Witness::open(&url, &log_key, crate::signing::Key::load(&key)?, &state)?;
+            serve::runtime()?.block_on(crate::witness::run(witness, once))
+        }
         Command::Checkpoint { key } => {
             let key = crate::signing::Key::load(&key.unwrap_or_else(|| args.db.join(crate::signing::KEY_FILE)))?;
             let ledger = open_existing(&args.db)?;

@@ -101,7 +101,7 @@ pub fn serve(
     ledger.close()
 }
 
-pub(super) async fn wait_for_signal() {
+pub(crate) async fn wait_for_signal() {
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}

@@ -248,3 +248,95 @@ fn an_audit_bundle_checks_offline_and_a_changed_record_or_another_key_fails() {
     assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stdout));
     assert!(text(&refused.stderr).contains("signature"), "{}", text(&refused.stderr));
 }
+
+/// A ledger of the two capitals and `count` activities, written with the
+/// fixed clock (so two such ledgers are byte-identical where their
+/// submissions are); activity `changed` (if any) gets another title.
+fn activities_ledger(dir: &Path, count: usize, changed: Option<usize>) {
+    let ledger = open(dir);
+    let capitals = two_capitals();
+    ledger.append_group(capitals.as_array().unwrap().iter().map(checked).collect()).unwrap();
+    for i in 0..count {
+        let title = if Some(i) == changed { format!("event {i}, rewritten") } else { format!("event {i}") };
+        let activity = serde_json::json!({"id": format!("a-{i}"), "type": "activity.held", "occurred": "2023-11",
+            "data": {"category": "exchange", "title": title, "parties": ["vn/hanoi", "la/vientiane"]}});
+        ledger.append(checked(&activity)).unwrap();
+    }
+    ledger.close().unwrap();
+}
+
+#[test]
+fn a_witness_cosigns_what_it_recomputed_and_refuses_a_fork_naming_where_it_differs_and_a_rollback() {
+    let work = tempfile::tempdir().unwrap();
+    let (original, forked, shorter) = (work.path().join("a"), work.path().join("b"), work.path().join("c"));
+    activities_ledger(&original, 60, None);
+    activities_ledger(&forked, 60, Some(27)); // record 30: the capitals are 1 and 2
+    activities_ledger(&shorter, 40, None);
+    let generated = amity(&original, &["key", "generate", "--name", "example.org/witnessed"], b"");
+    let log_key = text(&generated.stdout).trim().to_string();
+    for other in [&forked, &shorter] {
+        std::fs::copy(original.join("signing.key"), other.join("signing.key")).unwrap();
+    }
+    let witness_key = work.path().join("witness.key");
+    let made = amity(
+        &original,
+        &["key", "generate", "--name", "witness.example", "--out", witness_key.to_str().unwrap()],
+        b"",
+    );
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let state = work.path().join("witness-state");
+    let witness = |url: &str| {
+        let args = [
+            "witness",
+            "--url",
+            url,
+            "--log-key",
+            &log_key,
+            "--key",
+            witness_key.to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+            "--once",
+        ];
+        amity(work.path(), &args, b"")
+    };
+    let checkpoint = |url: &str| {
+        // Signed at most once a second after start: wait (bounded) for it.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let response = tokio::runtime::Runtime::new().unwrap().block_on(async {
+                let response = reqwest::get(format!("{url}/checkpoint")).await.unwrap();
+                (response.status().as_u16(), response.text().await.unwrap())
+            });
+            if response.0 == 200 {
+                return response.1;
+            }
+            assert!(std::time::Instant::now() < deadline, "no checkpoint: {response:?}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+
+    let served = serve_process(&original, "t");
+    checkpoint(&served.url);
+    let cosigned = witness(&served.url);
+    assert!(cosigned.status.success(), "{}", text(&cosigned.stderr));
+    assert!(text(&cosigned.stderr).contains("cosigned the checkpoint of 62 records"), "{}", text(&cosigned.stderr));
+    let note = checkpoint(&served.url);
+    assert!(note.contains("\n— example.org/witnessed ") && note.contains("\n— witness.example "), "{note}");
+    drop(served);
+
+    let served = serve_process(&forked, "t");
+    checkpoint(&served.url);
+    let refused = witness(&served.url);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stderr));
+    let said = text(&refused.stderr);
+    assert!(said.contains("fork") && said.contains("first at seq 30"), "{said}");
+    assert!(!checkpoint(&served.url).contains("witness.example"), "nothing cosigned");
+    drop(served);
+
+    let served = serve_process(&shorter, "t");
+    checkpoint(&served.url);
+    let refused = witness(&served.url);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stderr));
+    assert!(text(&refused.stderr).contains("rollback"), "{}", text(&refused.stderr));
+}
