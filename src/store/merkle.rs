@@ -30,7 +30,7 @@ pub const MERKLE_FILE: &str = "merkle";
 pub const MERKLE_SYNCED_FILE: &str = "merkle.synced";
 
 /// Reads stored hashes from the file (any handle to it).
-pub(super) struct StoredHashes<'a>(pub &'a File);
+pub struct StoredHashes<'a>(pub &'a File);
 
 impl HashReader for StoredHashes<'_> {
     fn read_hashes(&self, indexes: &[u64]) -> std::result::Result<Vec<Hash>, events::merkle::Error> {

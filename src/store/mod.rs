@@ -23,7 +23,7 @@ mod tail;
 pub use checkpoint::CHECKPOINT_INTERVAL_RECORDS;
 pub use committer::{Clock, SystemClock, BATCH_SUBMISSIONS_MAX};
 pub use flusher::FLUSH_LIMIT;
-pub use merkle::{MERKLE_FILE, MERKLE_SYNCED_FILE, MERKLE_SYNC_INTERVAL};
+pub use merkle::{StoredHashes, MERKLE_FILE, MERKLE_SYNCED_FILE, MERKLE_SYNC_INTERVAL};
 pub use tail::{Committed, TAIL_BYTES_MAX, TAIL_RECORDS_MAX};
 
 use crate::error::{Error, Result, Source};
