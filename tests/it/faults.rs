@@ -111,6 +111,9 @@ fn in_small_filesystem<'a>(work: &'a Path, size_mib: u32, script: &str) -> Steps
 
 #[test]
 fn a_full_disk_stops_import_cleanly_every_read_fails_cleanly_and_freeing_space_brings_the_ledger_back() {
+    if !required("root", is_root(), "mounting a small tmpfs needs root") {
+        return;
+    }
     let work = tempfile::tempdir().unwrap();
     write_ndjson(&work.path().join("input.ndjson"), &History::generate(21, 30_000));
     // An 8 MiB filesystem, 2 MiB of it taken by a file to free later; the
@@ -182,6 +185,9 @@ fn a_full_disk_stops_import_cleanly_every_read_fails_cleanly_and_freeing_space_b
 
 #[test]
 fn appends_stop_at_the_reserve_and_every_read_still_works() {
+    if !required("root", is_root(), "mounting a small tmpfs needs root") {
+        return;
+    }
     let work = tempfile::tempdir().unwrap();
     write_ndjson(&work.path().join("input.ndjson"), &History::generate(34, 30_000));
     // A 48 MiB filesystem with a 24 MiB reserve (sled grows its file 8 MiB
@@ -221,6 +227,9 @@ fn appends_stop_at_the_reserve_and_every_read_still_works() {
 
 #[test]
 fn a_checkpoint_that_hits_a_full_disk_fails_rebuild_with_exit_4_instead_of_hanging() {
+    if !required("root", is_root(), "mounting a small tmpfs needs root") {
+        return;
+    }
     let work = tempfile::tempdir().unwrap();
     write_ndjson(&work.path().join("input.ndjson"), &History::generate(55, 30_000));
     // A reserve smaller than sled's next 8 MiB segment: the import stops
@@ -278,6 +287,9 @@ impl Drop for Tmpfs {
 
 #[test]
 fn a_disk_that_fills_under_a_running_server_refuses_writers_and_sigterm_exits_within_the_bound() {
+    if !required("root", is_root(), "mounting a small tmpfs needs root") {
+        return;
+    }
     use std::time::Duration;
     let work = tempfile::tempdir().unwrap();
     let small = Tmpfs::mount(&work.path().join("small"), 12);

@@ -36,6 +36,11 @@ const REBUILD_PROBABILITIES: [f64; 3] = [0.0005, 0.005, 0.05];
 /// ample time for the work itself on a slow machine.
 const HANG_LIMIT_S: u64 = 90;
 
+/// Whether fiu-run and fiu-ctrl are here (see [`required`]).
+fn fiu() -> bool {
+    required("fiu-run", on_path("fiu-run") && on_path("fiu-ctrl"), "apt-get install fiu-utils")
+}
+
 /// `amity ARGS` on the ledger `db` under `fiu-run` with `points` failing at
 /// `probability`, seeded with `seed`.
 fn under_faults(db: &Path, seed: u64, probability: f64, points: &[&str], args: &[&str]) -> Command {
@@ -112,6 +117,9 @@ fn ids(export: &[u8]) -> Vec<Option<String>> {
 
 #[test]
 fn fiu_import_under_injected_io_errors_exits_cleanly_and_keeps_what_it_acknowledged() {
+    if !fiu() {
+        return;
+    }
     let work = tempfile::tempdir().unwrap();
     let input = work.path().join("input.ndjson");
     let submissions = History::generate(31, 6_000);
@@ -155,6 +163,9 @@ fn fiu_import_under_injected_io_errors_exits_cleanly_and_keeps_what_it_acknowled
 
 #[test]
 fn fiu_rebuild_under_injected_io_errors_exits_cleanly_and_changes_nothing() {
+    if !fiu() {
+        return;
+    }
     let work = tempfile::tempdir().unwrap();
     let original = work.path().join("original");
     let input = work.path().join("input.ndjson");
@@ -245,6 +256,9 @@ fn terminate_within(child: std::process::Child, limit: Duration) -> Option<Outpu
 
 #[test]
 fn fiu_serve_under_injected_disk_errors_answers_every_writer_stops_on_sigterm_and_keeps_every_201() {
+    if !fiu() {
+        return;
+    }
     let work = tempfile::tempdir().unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let mut outcomes = std::collections::BTreeMap::<String, u32>::new();
@@ -300,6 +314,9 @@ fn fiu_serve_under_injected_disk_errors_answers_every_writer_stops_on_sigterm_an
 
 #[test]
 fn fiu_sigterm_with_the_disk_failing_under_a_running_server_exits_within_the_bound() {
+    if !fiu() {
+        return;
+    }
     let work = tempfile::tempdir().unwrap();
     let db = work.path().join("db");
     let control = work.path().join("fiu-control");
@@ -358,6 +375,9 @@ fn fiu_sigterm_with_the_disk_failing_under_a_running_server_exits_within_the_bou
 
 #[test]
 fn fiu_read_commands_under_injected_io_errors_exit_cleanly_and_change_nothing() {
+    if !fiu() {
+        return;
+    }
     let work = tempfile::tempdir().unwrap();
     let db = work.path().join("db");
     let input = work.path().join("input.ndjson");

@@ -162,3 +162,26 @@ pub fn two_capitals() -> Value {
         {"id": "p-vt", "type": "party.registered", "occurred": "2022", "data": {"party": "la/vientiane", "name": "Viêng Chăn", "kind": "city", "country": "LA"}},
     ])
 }
+
+/// Whether a test's outside requirement (`what`: a tool, root) is met. In CI
+/// it must be (`.ci/run` installs every tool and runs as root): a missing one
+/// fails the test. Elsewhere the test is skipped with a notice saying how
+/// to get it, as the README promises for a fresh machine.
+pub fn required(what: &str, present: bool, how: &str) -> bool {
+    if !present {
+        assert!(std::env::var_os("CI").is_none(), "{what} is required in CI ({how}; .ci/run does it)");
+        eprintln!("SKIPPED: {what} is missing ({how})");
+    }
+    present
+}
+
+/// Whether `program` is on the PATH.
+pub fn on_path(program: &str) -> bool {
+    std::env::var("PATH").unwrap_or_default().split(':').any(|dir| Path::new(dir).join(program).is_file())
+}
+
+/// Whether this process runs as root (mounting a tmpfs needs it).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
