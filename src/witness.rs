@@ -23,6 +23,8 @@ pub struct Witness {
     key: Key,
     state: PathBuf,
     leaves: Vec<Hash>,
+    /// The tree of `leaves`, extended round by round (never refolded).
+    frontier: Frontier,
     client: reqwest::Client,
 }
 
@@ -44,8 +46,13 @@ impl Witness {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(Error::io("reading the witness's leaves", e)),
         };
-        let leaves = bytes.chunks_exact(32).map(|c| Hash(c.try_into().expect("32 bytes"))).collect();
+        let leaves: Vec<Hash> = bytes.chunks_exact(32).map(|c| Hash(c.try_into().expect("32 bytes"))).collect();
+        let mut frontier = Frontier::default();
+        for leaf in &leaves {
+            frontier.push_leaf(*leaf);
+        }
         Ok(Witness {
+            frontier,
             url: url.trim_end_matches('/').to_string(),
             log_verifier: log_verifier.to_string(),
             key,
@@ -112,8 +119,8 @@ impl Witness {
             ));
         }
         let new = if size > seen { self.fetch_leaves(seen + 1, size).await? } else { Vec::new() };
-        let mut frontier = Frontier::default();
-        for leaf in self.leaves.iter().chain(&new) {
+        let mut frontier = self.frontier.clone();
+        for leaf in &new {
             frontier.push_leaf(*leaf);
         }
         if frontier.root() != root {
@@ -145,6 +152,7 @@ impl Witness {
             .and_then(|()| file.sync_data())
             .map_err(|e| Error::io("writing the witness's leaves", e))?;
         self.leaves.extend(new);
+        self.frontier = frontier;
         let cosigned = self.key.cosign(&note_text)?;
         std::fs::write(self.state.join("checkpoint"), &cosigned).map_err(|e| Error::io("saving the checkpoint", e))?;
         let url = format!("{}/checkpoint/cosignatures", self.url);

@@ -167,11 +167,7 @@ fn fiu_rebuild_under_injected_io_errors_exits_cleanly_and_changes_nothing() {
         return;
     }
     let work = tempfile::tempdir().unwrap();
-    let original = work.path().join("original");
-    let input = work.path().join("input.ndjson");
-    write_ndjson(&input, &History::generate(37, 20_000));
-    let imported = amity(&original, &["import", input.to_str().unwrap()], b"");
-    assert!(imported.status.success(), "{}", text(&imported.stderr));
+    let original = imported(work.path(), "original", 37, 20_000);
     let exported = export(&original);
     let mut outcomes = std::collections::BTreeMap::<String, u32>::new();
     for seed in 1..=6u64 {
@@ -379,11 +375,7 @@ fn fiu_read_commands_under_injected_io_errors_exit_cleanly_and_change_nothing() 
         return;
     }
     let work = tempfile::tempdir().unwrap();
-    let db = work.path().join("db");
-    let input = work.path().join("input.ndjson");
-    write_ndjson(&input, &History::generate(41, 5_000));
-    let imported = amity(&db, &["import", input.to_str().unwrap()], b"");
-    assert!(imported.status.success(), "{}", text(&imported.stderr));
+    let db = imported(work.path(), "db", 41, 5_000);
     let exported = export(&db);
     let backup = work.path().join("backup");
     let backup_arg = backup.to_str().unwrap();

@@ -4,7 +4,6 @@
 //! checks and `rebuild` recomputes.
 
 use crate::common::*;
-use events::generate::History;
 use std::path::Path;
 use std::process::Command;
 
@@ -63,11 +62,7 @@ fn inclusion_and_consistency_proofs_are_accepted_by_gos_tlog_and_a_forged_one_is
         return;
     }
     let work = tempfile::tempdir().unwrap();
-    let dir = work.path().join("ledger");
-    let input = work.path().join("input.ndjson");
-    write_ndjson(&input, &History::generate(43, 300));
-    let imported = amity(&dir, &["import", input.to_str().unwrap()], b"");
-    assert!(imported.status.success(), "{}", text(&imported.stderr));
+    let dir = imported(work.path(), "ledger", 43, 300);
     let exported = export(&dir);
     let head = exported.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count() as u64;
     let mut proofs = Vec::new();
@@ -101,10 +96,7 @@ fn inclusion_and_consistency_proofs_are_accepted_by_gos_tlog_and_a_forged_one_is
 #[test]
 fn verify_finds_a_damaged_merkle_tree_and_rebuild_recomputes_it() {
     let work = tempfile::tempdir().unwrap();
-    let dir = work.path().join("ledger");
-    let input = work.path().join("input.ndjson");
-    write_ndjson(&input, &History::generate(47, 500));
-    assert!(amity(&dir, &["import", input.to_str().unwrap()], b"").status.success());
+    let dir = imported(work.path(), "ledger", 47, 500);
     let before = prove(&dir, &["--from", "100"]);
     {
         // The last stored hash (the root's top node) overwritten.
@@ -138,10 +130,7 @@ fn signed_checkpoints_from_the_cli_and_the_server_verify_with_gos_note_and_tlog(
     }
     use std::os::unix::fs::PermissionsExt;
     let work = tempfile::tempdir().unwrap();
-    let dir = work.path().join("ledger");
-    let input = work.path().join("input.ndjson");
-    write_ndjson(&input, &History::generate(53, 200));
-    assert!(amity(&dir, &["import", input.to_str().unwrap()], b"").status.success());
+    let dir = imported(work.path(), "ledger", 53, 200);
 
     let generated = amity(&dir, &["key", "generate", "--name", "example.org/amity-test"], b"");
     assert!(generated.status.success(), "{}", text(&generated.stderr));
@@ -213,10 +202,7 @@ fn signed_checkpoints_from_the_cli_and_the_server_verify_with_gos_note_and_tlog(
 #[test]
 fn an_audit_bundle_checks_offline_and_a_changed_record_or_another_key_fails() {
     let work = tempfile::tempdir().unwrap();
-    let dir = work.path().join("ledger");
-    let input = work.path().join("input.ndjson");
-    write_ndjson(&input, &History::generate(59, 120));
-    assert!(amity(&dir, &["import", input.to_str().unwrap()], b"").status.success());
+    let dir = imported(work.path(), "ledger", 59, 120);
     let generated = amity(&dir, &["key", "generate", "--name", "example.org/bundle-test"], b"");
     let vkey = text(&generated.stdout).trim().to_string();
     let bundle = work.path().join("bundle.json");

@@ -185,3 +185,14 @@ pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() == 0 }
 }
+
+/// `work/<name>`: a ledger into which `amity import` put the first `count`
+/// submissions of the generated history for `seed`.
+pub fn imported(work: &Path, name: &str, seed: u64, count: usize) -> std::path::PathBuf {
+    let input = work.join(format!("{name}.ndjson"));
+    write_ndjson(&input, &events::generate::History::generate(seed, count));
+    let dir = work.join(name);
+    let output = amity(&dir, &["import", input.to_str().unwrap()], b"");
+    assert!(output.status.success(), "import: {}", text(&output.stderr));
+    dir
+}
