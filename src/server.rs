@@ -587,23 +587,15 @@ async fn get_inclusion(
     State(state): State<AppState>,
     query: Result<Query<InclusionQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let Query(query) = match query {
+    let Query(InclusionQuery { seq, size }) = match query {
         Ok(query) => query,
         Err(e) => {
             return error_response(&Error::Usage(format!("query: {} (seq=N, optional size=N)", e.body_text())), None)
         }
     };
-    let size = query.size.unwrap_or_else(|| default_size(&state));
-    let ledger = state.ledger.clone();
-    match tokio::task::spawn_blocking(move || ledger.prove_inclusion(query.seq, size)).await {
-        Ok(Ok(path)) => {
-            let audit_path: Vec<String> = path.iter().map(ToString::to_string).collect();
-            axum::Json(json!({"leaf_index": query.seq - 1, "tree_size": size, "audit_path": audit_path}))
-                .into_response()
-        }
-        Ok(Err(e)) => error_response(&e, None),
-        Err(e) => error_response(&Error::Unavailable(format!("a blocking task failed: {e}")), None),
-    }
+    let size = size.unwrap_or_else(|| default_size(&state));
+    proof(&state, move |ledger| Ok(events::merkle::inclusion_json(seq, size, &ledger.prove_inclusion(seq, size)?)))
+        .await
 }
 
 /// Certificate Transparency's consistency proof shape.
@@ -611,19 +603,25 @@ async fn get_consistency(
     State(state): State<AppState>,
     query: Result<Query<ConsistencyQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let Query(query) = match query {
+    let Query(ConsistencyQuery { from, to }) = match query {
         Ok(query) => query,
         Err(e) => {
             return error_response(&Error::Usage(format!("query: {} (from=N, optional to=N)", e.body_text())), None)
         }
     };
-    let to = query.to.unwrap_or_else(|| default_size(&state));
+    let to = to.unwrap_or_else(|| default_size(&state));
+    proof(&state, move |ledger| Ok(events::merkle::consistency_json(from, to, &ledger.prove_consistency(from, to)?)))
+        .await
+}
+
+/// Makes a proof (reads of the tree's file) off the runtime's workers.
+async fn proof(
+    state: &AppState,
+    prove: impl FnOnce(&Ledger) -> crate::error::Result<serde_json::Value> + Send + 'static,
+) -> Response {
     let ledger = state.ledger.clone();
-    match tokio::task::spawn_blocking(move || ledger.prove_consistency(query.from, to)).await {
-        Ok(Ok(path)) => {
-            let consistency: Vec<String> = path.iter().map(ToString::to_string).collect();
-            axum::Json(json!({"first": query.from, "second": to, "consistency": consistency})).into_response()
-        }
+    match tokio::task::spawn_blocking(move || prove(&ledger)).await {
+        Ok(Ok(body)) => axum::Json(body).into_response(),
         Ok(Err(e)) => error_response(&e, None),
         Err(e) => error_response(&Error::Unavailable(format!("a blocking task failed: {e}")), None),
     }

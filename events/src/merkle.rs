@@ -23,6 +23,23 @@ pub use tlog_tiles::{
     sub_tree_index, tree_hash, Error, Hash, HashReader,
 };
 
+/// Hashes as a proof lists them: base64.
+pub fn encoded(path: &[Hash]) -> Vec<String> {
+    path.iter().map(ToString::to_string).collect()
+}
+
+/// An inclusion proof of record `seq` in the tree of `size` records, in
+/// Certificate Transparency's JSON shape (RFC 6962 §4.5).
+pub fn inclusion_json(seq: u64, size: u64, path: &[Hash]) -> serde_json::Value {
+    serde_json::json!({"leaf_index": seq - 1, "tree_size": size, "audit_path": encoded(path)})
+}
+
+/// A consistency proof from the tree of `from` records to the tree of `to`,
+/// in Certificate Transparency's JSON shape (RFC 6962 §4.4).
+pub fn consistency_json(from: u64, to: u64, path: &[Hash]) -> serde_json::Value {
+    serde_json::json!({"first": from, "second": to, "consistency": encoded(path)})
+}
+
 /// The right edge of the tree: enough to extend it by one record at a time.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Frontier {

@@ -53,7 +53,7 @@ pub fn bundle(ledger: &Ledger, key: &Key, range: &str, out: &Path) -> Result<()>
     let mut records = Vec::with_capacity((to - from + 1) as usize);
     for entry in ledger.range_bytes(from, to) {
         let (seq, bytes) = entry?;
-        let audit_path = ledger.prove_inclusion(seq, size)?.iter().map(ToString::to_string).collect();
+        let audit_path = events::merkle::encoded(&ledger.prove_inclusion(seq, size)?);
         let record =
             String::from_utf8(bytes).map_err(|e| Error::Chain(events::ChainError { seq, problem: e.to_string() }))?;
         records.push(Entry { seq, record, audit_path });

@@ -7,7 +7,6 @@ use super::read::print;
 use super::usage;
 use crate::error::Result;
 use crate::store::Ledger;
-use serde_json::json;
 
 /// What to prove.
 pub enum Proof {
@@ -27,10 +26,10 @@ pub fn run(ledger: &Ledger, proof: Proof, as_json: bool) -> Result<()> {
             };
             let size = size.unwrap_or(head);
             let path = ledger.prove_inclusion(seq, size)?;
-            let audit_path: Vec<String> = path.iter().map(ToString::to_string).collect();
             if as_json {
-                return print(&json!({"leaf_index": seq - 1, "tree_size": size, "audit_path": audit_path}).to_string());
+                return print(&events::merkle::inclusion_json(seq, size, &path).to_string());
             }
+            let audit_path = events::merkle::encoded(&path);
             let bytes = ledger.get_bytes(seq)?.ok_or_else(|| usage(format!("no record at seq {seq}")))?;
             print(&format!(
                 "seq {seq} (leaf index {}) is in the tree of {size} records\nleaf hash  {}\nroot hash  {}\naudit path ({} hashes):\n{}",
@@ -44,10 +43,10 @@ pub fn run(ledger: &Ledger, proof: Proof, as_json: bool) -> Result<()> {
         Proof::Consistency { from, to } => {
             let to = to.unwrap_or(head);
             let path = ledger.prove_consistency(from, to)?;
-            let consistency: Vec<String> = path.iter().map(ToString::to_string).collect();
             if as_json {
-                return print(&json!({"first": from, "second": to, "consistency": consistency}).to_string());
+                return print(&events::merkle::consistency_json(from, to, &path).to_string());
             }
+            let consistency = events::merkle::encoded(&path);
             print(&format!(
                 "the tree of {to} records extends the tree of {from}\nroot of {from}  {}\nroot of {to}  {}\nproof ({} hashes):\n{}",
                 ledger.tree_hash(from)?,

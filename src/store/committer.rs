@@ -299,11 +299,11 @@ impl Committer {
         if let Some(record) = batch.iter().chain(&self.unsynced).find(|r| r.seq == seq) {
             return Ok(Appended::from_committed(record, true));
         }
-        let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.log.get(seq.to_be_bytes())))
-            .unwrap_or_else(|panic| Err(sled::Error::ReportableBug(super::panic_message(&*panic))));
-        let bytes = read
-            .map_err(|e| Error::Storage { context: format!("reading seq {seq}"), source: super::plain(e) })?
-            .ok_or_else(|| Error::Unavailable(format!("seq {seq} is known but not in the log")))?;
+        let context = format!("reading seq {seq}");
+        let bytes = super::guarded(&context, || {
+            self.log.get(seq.to_be_bytes()).map_err(|e| super::sled_error(context.clone(), e))
+        })?
+        .ok_or_else(|| Error::Unavailable(format!("seq {seq} is known but not in the log")))?;
         Ok(Appended::from_committed(&Committed::from_stored(seq, bytes.to_vec())?, true))
     }
 }

@@ -238,7 +238,7 @@ fn a_checkpoint_that_hits_a_full_disk_fails_rebuild_with_exit_4_instead_of_hangi
     // must exit 4 (`timeout` would make a hang 124), not claim a saved
     // checkpoint, and leave a ledger that opens once space is freed. When
     // the save is what fails, sled then parks forever in its closing flush
-    // (found with gdb); `CLOSE_FLUSH_LIMIT` bounds that, so those runs take
+    // (found with gdb); `FLUSH_LIMIT` bounds that, so those runs take
     // about 13 s instead of never ending.
     let script = r#"
         head -c 4194304 /dev/zero > "$WORK/small/filler"
@@ -346,19 +346,8 @@ fn a_disk_that_fills_under_a_running_server_refuses_writers_and_sigterm_exits_wi
     assert!(health["failure"].as_str().is_some_and(|f| f.contains("No space left")), "{health}");
 
     // SIGTERM, with sled possibly parked on its failed write: bounded.
-    let pid = child.id() as i32;
-    let (done, exited) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = done.send(child.wait_with_output());
-    });
-    unsafe { libc::kill(pid, libc::SIGTERM) };
-    let output = match exited.recv_timeout(Duration::from_secs(60)) {
-        Ok(output) => output.unwrap(),
-        Err(_) => {
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            panic!("SIGTERM was not honoured within 60 s on a full disk");
-        }
-    };
+    let output = terminate_within(child, Duration::from_secs(60))
+        .unwrap_or_else(|| panic!("SIGTERM was not honoured within 60 s on a full disk"));
     assert!(matches!(output.status.code(), Some(0) | Some(4)), "exit {:?}: {}", output.status, text(&output.stderr));
 
     // Free the space: every acknowledged record is there, byte for byte,

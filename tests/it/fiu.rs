@@ -233,23 +233,6 @@ fn start_serve(mut command: Command) -> (std::process::Child, String) {
     (child, url.unwrap_or_default())
 }
 
-/// Sends SIGTERM and waits, at most `limit`, for the exit code.
-fn terminate_within(child: std::process::Child, limit: Duration) -> Option<Output> {
-    let pid = child.id();
-    let (done, exited) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = done.send(child.wait_with_output());
-    });
-    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
-    match exited.recv_timeout(limit) {
-        Ok(output) => Some(output.unwrap()),
-        Err(_) => {
-            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-            None
-        }
-    }
-}
-
 #[test]
 fn fiu_serve_under_injected_disk_errors_answers_every_writer_stops_on_sigterm_and_keeps_every_201() {
     if !fiu() {

@@ -196,3 +196,22 @@ pub fn imported(work: &Path, name: &str, seed: u64, count: usize) -> std::path::
     assert!(output.status.success(), "import: {}", text(&output.stderr));
     dir
 }
+
+/// Sends SIGTERM and waits, at most `limit`, for the exit code; on
+/// timeout kills the process and returns `None`.
+pub fn terminate_within(child: std::process::Child, limit: std::time::Duration) -> Option<Output> {
+    let pid = child.id();
+    let (done, exited) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(child.wait_with_output());
+    });
+    // SAFETY: kill(2) on a child's pid has no memory-safety preconditions.
+    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    match exited.recv_timeout(limit) {
+        Ok(output) => Some(output.unwrap()),
+        Err(_) => {
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            None
+        }
+    }
+}
