@@ -148,64 +148,81 @@ pub fn introduction(data: &EventData) -> Option<(EntityKey, EntityAttrs)> {
     }
 }
 
+/// The payload field that names an entity (`data.funders[1]`), written out
+/// only when a rule it breaks is reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Field {
+    name: &'static str,
+    index: Option<usize>,
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.index {
+            Some(i) => write!(f, "data.{}[{i}]", self.name),
+            None => write!(f, "data.{}", self.name),
+        }
+    }
+}
+
 /// Every entity a payload refers to (and so requires to exist), with the
 /// field that names it. The entity it introduces is not among them.
-pub fn references(data: &EventData) -> Vec<(String, EntityKey)> {
+pub fn references(data: &EventData) -> Vec<(Field, EntityKey)> {
     use EntityKind::*;
-    let mut refs: Vec<(String, EntityKey)> = Vec::new();
-    let mut one = |field: &str, kind, id: &str| refs.push((format!("data.{field}"), EntityKey::new(kind, id)));
+    let mut refs: Vec<(Field, EntityKey)> = Vec::new();
+    let mut at = |name, index, kind, id: &str| refs.push((Field { name, index }, EntityKey::new(kind, id)));
     match data {
         EventData::PartyRegistered(d) => {
             if let Some(within) = &d.within {
-                one("within", Party, within);
+                at("within", None, Party, within);
             }
         }
         EventData::VisitHeld(d) => {
-            one("delegation_of", Party, &d.delegation_of);
-            one("host", Party, &d.host);
+            at("delegation_of", None, Party, &d.delegation_of);
+            at("host", None, Party, &d.host);
         }
         EventData::AgreementSigned(d) => {
             for (i, party) in d.parties.iter().enumerate() {
-                one(&format!("parties[{i}]"), Party, party);
+                at("parties", Some(i), Party, party);
             }
         }
-        EventData::AgreementAmended(d) => one("agreement", Agreement, &d.agreement),
-        EventData::AgreementTerminated(d) => one("agreement", Agreement, &d.agreement),
+        EventData::AgreementAmended(d) => at("agreement", None, Agreement, &d.agreement),
+        EventData::AgreementTerminated(d) => at("agreement", None, Agreement, &d.agreement),
         EventData::AidPledged(d) => {
-            one("donor", Party, &d.donor);
-            one("recipient", Party, &d.recipient);
+            at("donor", None, Party, &d.donor);
+            at("recipient", None, Party, &d.recipient);
             if let Some(project) = &d.project {
-                one("project", Project, project);
+                at("project", None, Project, project);
             }
         }
         EventData::AidDelivered(d) => {
-            one("donor", Party, &d.donor);
-            one("recipient", Party, &d.recipient);
+            at("donor", None, Party, &d.donor);
+            at("recipient", None, Party, &d.recipient);
             if let Some(pledge) = &d.pledge {
-                one("pledge", Pledge, pledge);
+                at("pledge", None, Pledge, pledge);
             }
             if let Some(project) = &d.project {
-                one("project", Project, project);
+                at("project", None, Project, project);
             }
         }
         EventData::ProjectLaunched(d) => {
-            one("beneficiary", Party, &d.beneficiary);
+            at("beneficiary", None, Party, &d.beneficiary);
             for (i, funder) in d.funders.iter().enumerate() {
-                one(&format!("funders[{i}]"), Party, funder);
+                at("funders", Some(i), Party, funder);
             }
             if let Some(pledge) = &d.pledge {
-                one("pledge", Pledge, pledge);
+                at("pledge", None, Pledge, pledge);
             }
         }
-        EventData::ProjectProgress(d) => one("project", Project, &d.project),
-        EventData::ProjectCompleted(d) => one("project", Project, &d.project),
+        EventData::ProjectProgress(d) => at("project", None, Project, &d.project),
+        EventData::ProjectCompleted(d) => at("project", None, Project, &d.project),
         EventData::AwardConferred(d) => {
-            one("by", Party, &d.by);
-            one("to", Party, &d.to);
+            at("by", None, Party, &d.by);
+            at("to", None, Party, &d.to);
         }
         EventData::ActivityHeld(d) => {
             for (i, party) in d.parties.iter().enumerate() {
-                one(&format!("parties[{i}]"), Party, party);
+                at("parties", Some(i), Party, party);
             }
         }
         EventData::EventRetracted(_) => {}

@@ -1,13 +1,13 @@
 //! `amity import FILE|-`: NDJSON submissions, all checked before any is
-//! appended. Two passes over the input keep memory bounded by a few chunks,
-//! not the file: the first decides every line in a dry run (the committer's
-//! own [`events::decide`], so later lines may refer to entities earlier
-//! lines introduce), the second appends in chunks of
-//! [`BATCH_SUBMISSIONS_MAX`], a couple in flight so the committer seals one
-//! while the syncer writes another. In both passes a second thread reads and
-//! parses ahead. Standard input is spooled to a file in the
-//! ledger directory for the second pass, and removed afterwards.
-//! Must never: append anything when a line is bad.
+//! appended. The input is read and parsed once: the check pass parses every
+//! line (two worker threads, results kept in order), decides each in a dry
+//! run (the committer's own [`events::decide`], so later lines may refer to
+//! entities earlier lines introduce) and spools the checked submissions to
+//! a temporary file in the ledger directory in a compact binary form; the
+//! append pass reads that spool back (no JSON parse) and appends in chunks
+//! of [`BATCH_SUBMISSIONS_MAX`], a couple in flight so the committer seals
+//! one while the syncer writes another. Memory stays bounded by a few
+//! chunks, not the input. Must never: append anything when a line is bad.
 
 use super::read::{print, progress_bar};
 use super::usage;
@@ -17,7 +17,7 @@ use events::submission::SUBMISSION_BYTES_MAX;
 use events::Checked;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Chunks queued to the committer before the import waits for the oldest:
 /// enough that one is sealed while another is synced.
@@ -90,29 +90,34 @@ fn parse_line(line: Result<Vec<u8>, u64>) -> Option<Result<Checked>> {
     }
 }
 
-/// Where the submissions come from: read twice, once per pass.
+/// Where the submissions come from. Read once: the check pass spools what
+/// it checked, and the append pass reads the spool.
 #[derive(Clone, Copy)]
 pub enum Source<'a> {
     File(&'a Path),
     Bytes(&'a [u8]),
+    Stdin,
 }
 
 impl Source<'_> {
-    fn lines(&self) -> Result<Lines<Box<dyn BufRead + '_>>> {
-        let reader: Box<dyn BufRead> = match self {
+    fn lines(&self) -> Result<Lines<Box<dyn BufRead + Send + '_>>> {
+        let reader: Box<dyn BufRead + Send> = match self {
             Source::File(path) => {
                 let file = File::open(path).map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
                 Box::new(BufReader::with_capacity(1 << 20, file))
             }
             Source::Bytes(bytes) => Box::new(*bytes),
+            Source::Stdin => Box::new(BufReader::with_capacity(1 << 20, std::io::stdin())),
         };
         Ok(Lines::new(reader, SUBMISSION_BYTES_MAX))
     }
 
-    fn len(&self) -> Result<u64> {
+    /// Its length in bytes, if known before reading it.
+    fn len(&self) -> Result<Option<u64>> {
         Ok(match self {
-            Source::File(path) => std::fs::metadata(path)?.len(),
-            Source::Bytes(bytes) => bytes.len() as u64,
+            Source::File(path) => std::fs::metadata(path).ok().map(|m| m.len()),
+            Source::Bytes(bytes) => Some(bytes.len() as u64),
+            Source::Stdin => None,
         })
     }
 }
@@ -124,42 +129,30 @@ pub struct Imported {
 }
 
 /// Checks every submission from `source`, then appends them all, or reports
-/// every bad line and appends nothing.
+/// every bad line and appends nothing. What the check pass accepted is
+/// spooled ([`Checked::to_spool`]) to a temporary file in the ledger's
+/// directory, removed however the import ends, so each line is parsed once
+/// and memory stays bounded by a few chunks, not the input.
 pub fn import(ledger: &Ledger, source: Source<'_>) -> Result<Imported> {
-    let total = check(ledger, source)?;
-    append(ledger, source, total)
-}
-
-/// Copies standard input into `spool` so it can be read twice.
-fn spool_stdin(spool: &Path) -> Result<()> {
-    let mut file = File::create(spool)?;
-    std::io::copy(&mut std::io::stdin().lock(), &mut file)?;
-    file.flush()?;
-    Ok(())
-}
-
-/// Removes the spool file however the import ends.
-struct Spool(Option<PathBuf>);
-
-impl Drop for Spool {
-    fn drop(&mut self) {
-        if let Some(path) = &self.0 {
-            let _ = std::fs::remove_file(path);
-        }
-    }
+    let mut spool = tempfile::Builder::new()
+        .prefix(".import-spool-")
+        .tempfile_in(ledger.dir())
+        .map_err(|e| Error::io("creating the import's spool file", e))?;
+    let total = check(ledger, source, spool.as_file_mut())?;
+    let reader = spool.reopen().map_err(|e| Error::io("reading the import's spool file", e))?;
+    append(ledger, reader, total)
 }
 
 pub fn run(dir: &Path, file: &Path) -> Result<()> {
-    let ledger = Ledger::open(dir, Options::default())?;
-    let spool = if file.as_os_str() == "-" {
-        let path = dir.join(".import-stdin.ndjson");
-        spool_stdin(&path)?;
-        Spool(Some(path))
+    let source = if file.as_os_str() == "-" {
+        Source::Stdin
     } else {
-        Spool(None)
+        // Refuse a missing file before the ledger directory is created.
+        File::open(file).map_err(|e| usage(format!("cannot read {}: {e}", file.display())))?;
+        Source::File(file)
     };
-    let path = spool.0.as_deref().unwrap_or(file);
-    let Imported { appended, existed } = import(&ledger, Source::File(path))?;
+    let ledger = Ledger::open(dir, Options::default())?;
+    let Imported { appended, existed } = import(&ledger, source)?;
     let head = ledger.head();
     ledger.close()?;
     print(&format!(
@@ -170,57 +163,126 @@ pub fn run(dir: &Path, file: &Path) -> Result<()> {
     ))
 }
 
+/// Threads that parse (check pass) or decode the spool (append pass).
+const WORKERS: usize = 2;
+
+/// Runs `work` on each of `items` on [`WORKERS`] threads, and yields the
+/// results in the items' order: item k goes to worker k mod W, and the
+/// results are taken from the workers in the same rotation. Each channel
+/// holds one item, so at most a few chunks are in memory. The items are
+/// produced on their own thread (they are read from a file).
+fn in_order<'scope, I, O>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    items: impl Iterator<Item = I> + Send + 'scope,
+    work: fn(I) -> O,
+) -> impl Iterator<Item = O> + 'scope
+where
+    I: Send + 'scope,
+    O: Send + 'scope,
+{
+    use std::sync::mpsc::sync_channel;
+    let (inputs, outputs): (Vec<_>, Vec<_>) = (0..WORKERS)
+        .map(|_| {
+            let (to_worker, from_dealer) = sync_channel::<I>(1);
+            let (to_caller, from_worker) = sync_channel::<O>(1);
+            scope.spawn(move || {
+                for item in from_dealer {
+                    if to_caller.send(work(item)).is_err() {
+                        return;
+                    }
+                }
+            });
+            (to_worker, from_worker)
+        })
+        .unzip();
+    scope.spawn(move || {
+        for (k, item) in items.enumerate() {
+            if inputs[k % WORKERS].send(item).is_err() {
+                return;
+            }
+        }
+    });
+    (0..).map_while(move |k| outputs[k % WORKERS].recv().ok())
+}
+
+/// Groups `items` in chunks of up to [`BATCH_SUBMISSIONS_MAX`]; an error ends
+/// the chunks with it.
+fn chunks<T>(mut items: impl Iterator<Item = Result<T>>) -> impl Iterator<Item = Result<Vec<T>>> {
+    let mut failed = false;
+    std::iter::from_fn(move || {
+        if failed {
+            return None;
+        }
+        let mut chunk = Vec::with_capacity(BATCH_SUBMISSIONS_MAX);
+        for item in items.by_ref() {
+            match item {
+                Ok(item) => chunk.push(item),
+                Err(e) => {
+                    failed = true;
+                    return Some(Err(e));
+                }
+            }
+            if chunk.len() == BATCH_SUBMISSIONS_MAX {
+                break;
+            }
+        }
+        (!chunk.is_empty()).then_some(Ok(chunk))
+    })
+}
+
 /// One parsed line: its number, its bytes' length, and the submission (or
 /// why it is not one).
 type Parsed = (u64, u64, Result<Checked>);
 
-/// Reads and parses `source` on its own thread, in chunks of up to
-/// [`BATCH_SUBMISSIONS_MAX`] non-blank lines, so that parsing (the larger
-/// cost of each pass) runs beside the deciding and writing. A failure to
-/// read ends the chunks with that error.
-fn parse_chunks<'scope>(
-    scope: &'scope std::thread::Scope<'scope, '_>,
-    source: Source<'scope>,
-) -> std::sync::mpsc::Receiver<Result<Vec<Parsed>>> {
-    let (chunks, parsed) = std::sync::mpsc::sync_channel::<Result<Vec<Parsed>>>(2);
-    scope.spawn(move || {
-        let mut chunk = Vec::with_capacity(BATCH_SUBMISSIONS_MAX);
-        let lines = match source.lines() {
-            Ok(lines) => lines,
-            Err(e) => return drop(chunks.send(Err(e))),
-        };
-        for line in lines {
-            let (number, line) = match line {
-                Ok(line) => line,
-                Err(e) => return drop(chunks.send(Err(Error::io("reading the input", e)))),
-            };
-            let length = line.as_ref().map_or_else(|len| *len, |b| b.len() as u64) + 1;
-            if let Some(submission) = parse_line(line) {
-                chunk.push((number, length, submission));
-            }
-            if chunk.len() == BATCH_SUBMISSIONS_MAX {
-                let full = std::mem::replace(&mut chunk, Vec::with_capacity(BATCH_SUBMISSIONS_MAX));
-                if chunks.send(Ok(full)).is_err() {
-                    return;
-                }
-            }
-        }
-        if !chunk.is_empty() {
-            let _ = chunks.send(Ok(chunk));
-        }
-    });
-    parsed
+/// A chunk of the check pass: its lines, parsed, and the spool form of
+/// every line that parsed.
+struct CheckedChunk {
+    lines: Vec<Parsed>,
+    spool: Vec<u8>,
 }
 
-/// The first pass. Returns how many submissions the file holds.
-fn check(ledger: &Ledger, source: Source<'_>) -> Result<u64> {
-    let bar = progress_bar(source.len()?, "checking");
+/// Parses a chunk of lines (on a worker thread) and writes the spool form
+/// of each good one, each framed by its length.
+fn parse_chunk(chunk: Result<Vec<Line>>) -> Result<CheckedChunk> {
+    let mut spool = Vec::new();
+    let mut lines = Vec::with_capacity(BATCH_SUBMISSIONS_MAX);
+    for (number, line) in chunk? {
+        let length = line.as_ref().map_or_else(|len| *len, |b| b.len() as u64) + 1;
+        if let Some(parsed) = parse_line(line) {
+            if let Ok(checked) = &parsed {
+                let start = spool.len();
+                spool.extend_from_slice(&[0; 4]);
+                checked.to_spool(&mut spool);
+                let framed = (spool.len() - start - 4) as u32;
+                spool[start..start + 4].copy_from_slice(&framed.to_le_bytes());
+            }
+            lines.push((number, length, parsed));
+        }
+    }
+    Ok(CheckedChunk { lines, spool })
+}
+
+/// The first pass: parses every line (on [`WORKERS`] threads), decides each
+/// in a dry run, and spools the good ones. Returns how many submissions the
+/// input holds.
+fn check(ledger: &Ledger, source: Source<'_>, spool: &mut File) -> Result<u64> {
+    let bar = match source.len()? {
+        Some(len) => progress_bar(len, "checking"),
+        None => indicatif::ProgressBar::hidden(),
+    };
     let mut dry_run = ledger.dry_run();
     let (mut total, mut bad, mut conflicts) = (0u64, 0u64, 0u64);
     let mut bytes_read = 0u64;
+    let mut spool = std::io::BufWriter::with_capacity(1 << 20, spool);
+    let lines = source.lines()?;
     std::thread::scope(|scope| -> Result<()> {
-        for chunk in parse_chunks(scope, source) {
-            for (number, length, parsed) in chunk? {
+        let raw = chunks(lines.map(|line| line.map_err(|e| Error::io("reading the input", e))));
+        for chunk in in_order(scope, raw, parse_chunk) {
+            let CheckedChunk { lines, spool: spooled } = chunk?;
+            if bad + conflicts == 0 {
+                spool.write_all(&spooled).map_err(|e| Error::io("writing the import's spool file", e))?;
+            }
+            for (number, length, parsed) in lines {
                 bytes_read += length;
                 total += 1;
                 match parsed.and_then(|checked| dry_run.check(checked)) {
@@ -249,7 +311,10 @@ fn check(ledger: &Ledger, source: Source<'_>) -> Result<u64> {
     }
     let summary = format!("{failed} of {total} submissions were refused; nothing was appended");
     match (bad, conflicts) {
-        (0, 0) => Ok(total),
+        (0, 0) => {
+            spool.flush().map_err(|e| Error::io("writing the import's spool file", e))?;
+            Ok(total)
+        }
         (0, _) => Err(Error::Conflict(summary)),
         _ => Err(usage(summary)),
     }
@@ -266,10 +331,31 @@ fn report(line: u64, error: &Error) {
     }
 }
 
-/// The second pass: appends in chunks, each durable before the next. A
-/// second thread reads and parses the next chunk while the committer writes
-/// this one, so parsing and writing overlap.
-fn append(ledger: &Ledger, source: Source<'_>, total: u64) -> Result<Imported> {
+/// Reads the spool's frames back, in order.
+fn spooled(spool: File) -> impl Iterator<Item = Result<Vec<u8>>> + Send {
+    let mut reader = BufReader::with_capacity(1 << 20, spool);
+    let read = move || -> std::io::Result<Option<Vec<u8>>> {
+        let mut length = [0u8; 4];
+        match reader.read_exact(&mut length) {
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+            other => other?,
+        }
+        let mut frame = vec![0; u32::from_le_bytes(length) as usize];
+        reader.read_exact(&mut frame)?;
+        Ok(Some(frame))
+    };
+    let mut read = read;
+    std::iter::from_fn(move || read().map_err(|e| Error::io("reading the import's spool file", e)).transpose())
+}
+
+/// Decodes a chunk of spooled submissions (on a worker thread).
+fn decode_chunk(chunk: Result<Vec<Vec<u8>>>) -> Result<Vec<Checked>> {
+    chunk?.iter().map(|frame| Checked::from_spool(frame).map_err(Error::from)).collect()
+}
+
+/// The second pass: appends what the first pass spooled, in chunks, a few
+/// in flight so the committer seals one while the syncer writes another.
+fn append(ledger: &Ledger, spool: File, total: u64) -> Result<Imported> {
     let bar = progress_bar(total, "appending");
     let (mut appended, mut existed) = (0u64, 0u64);
     std::thread::scope(|scope| {
@@ -288,11 +374,8 @@ fn append(ledger: &Ledger, source: Source<'_>, total: u64) -> Result<Imported> {
             bar.set_position(appended + existed);
             Ok(())
         };
-        for chunk in parse_chunks(scope, source) {
-            // The check pass saw every line parse, so an error here is the
-            // input changing under the import.
-            let submissions = chunk?.into_iter().map(|(_, _, parsed)| parsed).collect::<Result<Vec<_>>>()?;
-            in_flight.push_back(ledger.submit_group(submissions).map_err(|e| e.error)?);
+        for submissions in in_order(scope, chunks(spooled(spool)), decode_chunk) {
+            in_flight.push_back(ledger.submit_group(submissions?).map_err(|e| e.error)?);
             if in_flight.len() > CHUNKS_IN_FLIGHT_MAX {
                 settle(in_flight.pop_front().expect("not empty"))?;
             }

@@ -497,6 +497,11 @@ impl Ledger {
     /// (later ones may refer to what earlier ones introduce), appending
     /// nothing. It decides against a snapshot of the knowledge, which it
     /// then absorbs into: the same compact form the committer keeps.
+    /// The ledger's directory.
+    pub fn dir(&self) -> &Path {
+        &self.shared.dir
+    }
+
     pub fn dry_run(&self) -> DryRun {
         DryRun { knowledge: self.shared.knowledge.read().expect("not poisoned").clone() }
     }

@@ -69,6 +69,7 @@ fn two_thousand_generated_submissions_import_export_and_verify_independently() {
     assert!(again.status.success(), "{}", text(&again.stderr));
     assert!(text(&again.stdout).contains("0 appended, 2000 already present"), "{}", text(&again.stdout));
     assert_eq!(export(&db), exported, "re-import appended nothing");
+    assert_no_spool_left(&db);
 }
 
 /// A small valid ledger for the rejection tests to run against.
@@ -167,6 +168,15 @@ fn invalid_submissions_exit_2_name_the_field_and_append_nothing() {
     assert!(!stderr.contains("line 1: "), "{stderr}");
     assert!(stderr.contains(&format!("{} of {} submissions were refused", cases.len(), cases.len() + 1)), "{stderr}");
     assert_eq!(export(&db), before, "a bad import appended nothing");
+    assert_no_spool_left(&db);
+}
+
+/// Import spools what it checked in the ledger directory; nothing of it may
+/// stay behind, whether the import succeeded or not.
+fn assert_no_spool_left(db: &Path) {
+    let names = std::fs::read_dir(db).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned());
+    let left: Vec<String> = names.filter(|n| n.starts_with(".import")).collect();
+    assert!(left.is_empty(), "left in the ledger directory: {left:?}");
 }
 
 #[test]
