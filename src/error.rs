@@ -48,6 +48,10 @@ pub enum Error {
     /// server for `--url` commands, NATS for the relay. Exit 5, HTTP 502.
     #[error("network error: {context}: {source}")]
     Network { context: String, source: Source },
+    /// The user interrupted the command (Ctrl-C); the message says what was
+    /// kept and how to go on. Exit 130, as a shell reports SIGINT.
+    #[error("interrupted: {0}")]
+    Interrupted(String),
 }
 
 impl Error {
@@ -59,6 +63,7 @@ impl Error {
             Error::Conflict(_) => 3,
             Error::Storage { .. } | Error::Unavailable(_) | Error::NoSpace(_) | Error::Io { .. } => 4,
             Error::Network { .. } => 5,
+            Error::Interrupted(_) => 130,
         }
     }
 

@@ -209,6 +209,7 @@ fn error_response(error: &Error, index: Option<usize>) -> Response {
         Error::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         Error::NoSpace(_) => (StatusCode::INSUFFICIENT_STORAGE, "insufficient_storage"),
         Error::Network { .. } => (StatusCode::BAD_GATEWAY, "network"),
+        Error::Interrupted(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
     };
     let mut body = json!({"error": kind, "message": error.to_string()});
     if let Error::Invalid(rejection) = error {

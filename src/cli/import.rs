@@ -18,10 +18,14 @@ use events::Checked;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Chunks queued to the committer before the import waits for the oldest:
 /// enough that one is sealed while another is synced.
 const CHUNKS_IN_FLIGHT_MAX: usize = 2;
+
+/// The UTF-8 byte-order mark, accepted (and dropped) at the start of the input.
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// Most bad lines printed; the rest are counted.
 const ERRORS_PRINTED_MAX: usize = 200;
@@ -49,6 +53,11 @@ impl<R: BufRead> Lines<R> {
             return Ok(None);
         }
         self.number += 1;
+        if self.number == 1 && line.starts_with(UTF8_BOM) {
+            // Editors on Windows start UTF-8 files with a byte-order mark;
+            // it is not part of the first submission.
+            line.drain(..UTF8_BOM.len());
+        }
         if line.last() == Some(&b'\n') {
             line.pop();
             if line.last() == Some(&b'\r') {
@@ -134,13 +143,24 @@ pub struct Imported {
 /// directory, removed however the import ends, so each line is parsed once
 /// and memory stays bounded by a few chunks, not the input.
 pub fn import(ledger: &Ledger, source: Source<'_>) -> Result<Imported> {
+    import_until(ledger, source, &AtomicBool::new(false))
+}
+
+/// [`import`], stopping early once `interrupted` is set: during the check
+/// pass with nothing appended, during the append pass after the chunks
+/// already submitted are durable. Either way the error says how many were
+/// appended and that running the same import again resumes.
+pub fn import_until(ledger: &Ledger, source: Source<'_>, interrupted: &AtomicBool) -> Result<Imported> {
     let mut spool = tempfile::Builder::new()
         .prefix(".import-spool-")
         .tempfile_in(ledger.dir())
         .map_err(|e| Error::io("creating the import's spool file", e))?;
-    let total = check(ledger, source, spool.as_file_mut())?;
+    let started = std::time::Instant::now();
+    let summary = check(ledger, source, spool.as_file_mut(), interrupted)?;
+    let seconds = started.elapsed().as_secs_f64();
+    crate::say!("checked {} submissions in {seconds:.1} s; appending", summary.total);
     let reader = spool.reopen().map_err(|e| Error::io("reading the import's spool file", e))?;
-    append(ledger, reader, total)
+    append(ledger, reader, &summary, interrupted)
 }
 
 pub fn run(dir: &Path, file: &Path) -> Result<()> {
@@ -151,8 +171,15 @@ pub fn run(dir: &Path, file: &Path) -> Result<()> {
         File::open(file).map_err(|e| usage(format!("cannot read {}: {e}", file.display())))?;
         Source::File(file)
     };
+    // Ctrl-C stops the import cleanly (what is durable stays; the message
+    // says so); a second Ctrl-C ends the process at once.
+    let interrupted = std::sync::Arc::new(AtomicBool::new(false));
+    let sigint = signal_hook::consts::SIGINT;
+    signal_hook::flag::register_conditional_shutdown(sigint, 130, interrupted.clone())
+        .and_then(|_| signal_hook::flag::register(sigint, interrupted.clone()))
+        .map_err(|e| Error::io("handling Ctrl-C", e))?;
     let ledger = Ledger::open(dir, Options::default())?;
-    let Imported { appended, existed } = import(&ledger, source)?;
+    let Imported { appended, existed } = import_until(&ledger, source, &interrupted)?;
     let head = ledger.head();
     ledger.close()?;
     print(&format!(
@@ -250,10 +277,12 @@ fn parse_chunk(chunk: Result<Vec<Line>>) -> Result<CheckedChunk> {
         let length = line.as_ref().map_or_else(|len| *len, |b| b.len() as u64) + 1;
         if let Some(parsed) = parse_line(line) {
             if let Ok(checked) = &parsed {
+                // A frame: the submission's length, its line, the submission.
                 let start = spool.len();
                 spool.extend_from_slice(&[0; 4]);
+                spool.extend_from_slice(&number.to_le_bytes());
                 checked.to_spool(&mut spool);
-                let framed = (spool.len() - start - 4) as u32;
+                let framed = (spool.len() - start - 12) as u32;
                 spool[start..start + 4].copy_from_slice(&framed.to_le_bytes());
             }
             lines.push((number, length, parsed));
@@ -265,19 +294,24 @@ fn parse_chunk(chunk: Result<Vec<Line>>) -> Result<CheckedChunk> {
 /// The first pass: parses every line (on [`WORKERS`] threads), decides each
 /// in a dry run, and spools the good ones. Returns how many submissions the
 /// input holds.
-fn check(ledger: &Ledger, source: Source<'_>, spool: &mut File) -> Result<u64> {
+fn check(ledger: &Ledger, source: Source<'_>, spool: &mut File, interrupted: &AtomicBool) -> Result<Summary> {
     let bar = match source.len()? {
         Some(len) => progress_bar(len, "checking"),
         None => indicatif::ProgressBar::hidden(),
     };
     let mut dry_run = ledger.dry_run();
-    let (mut total, mut bad, mut conflicts) = (0u64, 0u64, 0u64);
+    let (mut total, mut bad, mut conflicts, mut without_id) = (0u64, 0u64, 0u64, 0u64);
     let mut bytes_read = 0u64;
     let mut spool = std::io::BufWriter::with_capacity(1 << 20, spool);
     let lines = source.lines()?;
     std::thread::scope(|scope| -> Result<()> {
         let raw = chunks(lines.map(|line| line.map_err(|e| Error::io("reading the input", e))));
         for chunk in in_order(scope, raw, parse_chunk) {
+            if interrupted.load(Ordering::Relaxed) {
+                return Err(Error::Interrupted(format!(
+                    "stopped while checking (after {total} submissions); nothing was appended"
+                )));
+            }
             let CheckedChunk { lines, spool: spooled } = chunk?;
             if bad + conflicts == 0 {
                 spool.write_all(&spooled).map_err(|e| Error::io("writing the import's spool file", e))?;
@@ -285,6 +319,9 @@ fn check(ledger: &Ledger, source: Source<'_>, spool: &mut File) -> Result<u64> {
             for (number, length, parsed) in lines {
                 bytes_read += length;
                 total += 1;
+                if parsed.as_ref().is_ok_and(|checked| checked.id().is_none()) {
+                    without_id += 1;
+                }
                 match parsed.and_then(|checked| dry_run.check(checked)) {
                     Ok(_) => {}
                     Err(error @ (Error::Invalid(_) | Error::Usage(_) | Error::Conflict(_))) => {
@@ -313,7 +350,7 @@ fn check(ledger: &Ledger, source: Source<'_>, spool: &mut File) -> Result<u64> {
     match (bad, conflicts) {
         (0, 0) => {
             spool.flush().map_err(|e| Error::io("writing the import's spool file", e))?;
-            Ok(total)
+            Ok(Summary { total, without_id })
         }
         (0, _) => Err(Error::Conflict(summary)),
         _ => Err(usage(summary)),
@@ -332,50 +369,95 @@ fn report(line: u64, error: &Error) {
 }
 
 /// Reads the spool's frames back, in order.
-fn spooled(spool: File) -> impl Iterator<Item = Result<Vec<u8>>> + Send {
+fn spooled(spool: File) -> impl Iterator<Item = Result<(u64, Vec<u8>)>> + Send {
     let mut reader = BufReader::with_capacity(1 << 20, spool);
-    let read = move || -> std::io::Result<Option<Vec<u8>>> {
+    let read = move || -> std::io::Result<Option<(u64, Vec<u8>)>> {
         let mut length = [0u8; 4];
         match reader.read_exact(&mut length) {
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
             other => other?,
         }
+        let mut line = [0u8; 8];
+        reader.read_exact(&mut line)?;
         let mut frame = vec![0; u32::from_le_bytes(length) as usize];
         reader.read_exact(&mut frame)?;
-        Ok(Some(frame))
+        Ok(Some((u64::from_le_bytes(line), frame)))
     };
     let mut read = read;
     std::iter::from_fn(move || read().map_err(|e| Error::io("reading the import's spool file", e)).transpose())
 }
 
+/// A chunk of spooled submissions, decoded, and the input line of its last.
+struct Decoded {
+    submissions: Vec<Checked>,
+    last_line: u64,
+}
+
 /// Decodes a chunk of spooled submissions (on a worker thread).
-fn decode_chunk(chunk: Result<Vec<Vec<u8>>>) -> Result<Vec<Checked>> {
-    chunk?.iter().map(|frame| Checked::from_spool(frame).map_err(Error::from)).collect()
+fn decode_chunk(chunk: Result<Vec<(u64, Vec<u8>)>>) -> Result<Decoded> {
+    let chunk = chunk?;
+    let last_line = chunk.last().map_or(0, |(line, _)| *line);
+    let submissions = chunk.iter().map(|(_, frame)| Checked::from_spool(frame).map_err(Error::from));
+    Ok(Decoded { submissions: submissions.collect::<Result<_>>()?, last_line })
+}
+
+/// What the check pass found in a good input.
+struct Summary {
+    total: u64,
+    /// Submissions without an `id`: the ledger gives each a new one, so
+    /// importing them twice appends them twice.
+    without_id: u64,
+}
+
+/// How far an import that stopped part-way got, and how to finish it.
+fn stopped_at(appended: u64, existed: u64, total: u64, through_line: u64, without_id: u64) -> String {
+    let kept = format!(
+        "{appended} of {total} submissions appended ({existed} were already present), every line through {through_line}; the rest were not."
+    );
+    if without_id == 0 {
+        format!("{kept} Run the same import again to finish: what is already in the ledger is skipped")
+    } else {
+        format!(
+            "{kept} {without_id} submissions have no `id`, so importing the whole file again would append those already appended a second time: import only the lines after {through_line} (e.g. `tail -n +{} FILE | amity import -`)",
+            through_line + 1
+        )
+    }
 }
 
 /// The second pass: appends what the first pass spooled, in chunks, a few
 /// in flight so the committer seals one while the syncer writes another.
-fn append(ledger: &Ledger, spool: File, total: u64) -> Result<Imported> {
-    let bar = progress_bar(total, "appending");
-    let (mut appended, mut existed) = (0u64, 0u64);
+fn append(ledger: &Ledger, spool: File, summary: &Summary, interrupted: &AtomicBool) -> Result<Imported> {
+    let bar = progress_bar(summary.total, "appending");
+    let (mut appended, mut existed, mut through_line) = (0u64, 0u64, 0u64);
     std::thread::scope(|scope| {
         let mut in_flight = std::collections::VecDeque::new();
-        let mut settle = |submitted: crate::store::Submitted| -> Result<()> {
+        let mut settle = |(submitted, last_line): (crate::store::Submitted, u64)| -> Result<()> {
             let results = submitted.wait().map_err(|e| {
                 // The dry run passed, so only the disk can get here; earlier
-                // chunks stay appended (re-import is idempotent). The error
-                // keeps its kind, so the exit code says which it was.
-                crate::say!("import stopped after {appended} appended");
+                // chunks stay appended. The error keeps its kind, so the
+                // exit code says which it was.
+                let (total, without_id) = (summary.total, summary.without_id);
+                crate::say!("import stopped: {}", stopped_at(appended, existed, total, through_line, without_id));
                 e.error
             })?;
             let fresh = results.iter().filter(|r| !r.existed).count() as u64;
             appended += fresh;
             existed += results.len() as u64 - fresh;
+            through_line = last_line;
             bar.set_position(appended + existed);
             Ok(())
         };
-        for submissions in in_order(scope, chunks(spooled(spool)), decode_chunk) {
-            in_flight.push_back(ledger.submit_group(submissions?).map_err(|e| e.error)?);
+        for decoded in in_order(scope, chunks(spooled(spool)), decode_chunk) {
+            if interrupted.load(Ordering::Relaxed) {
+                for submitted in in_flight.drain(..) {
+                    settle(submitted)?;
+                }
+                bar.finish_and_clear();
+                let (total, without_id) = (summary.total, summary.without_id);
+                return Err(Error::Interrupted(stopped_at(appended, existed, total, through_line, without_id)));
+            }
+            let Decoded { submissions, last_line } = decoded?;
+            in_flight.push_back((ledger.submit_group(submissions).map_err(|e| e.error)?, last_line));
             if in_flight.len() > CHUNKS_IN_FLIGHT_MAX {
                 settle(in_flight.pop_front().expect("not empty"))?;
             }

@@ -11,7 +11,6 @@ mod prove;
 mod read;
 mod serve;
 pub(crate) use serve::wait_for_signal;
-mod stress;
 mod views;
 
 use crate::error::{Error, Result};
@@ -28,7 +27,9 @@ Exit codes:
   1  verification failed (the chain or the anchor is broken)
   2  bad input (a submission broke a rule, a bad argument); nothing appended
   3  conflict (an id exists with other content, or `expect` failed); nothing appended
-  4  storage error (disk, sled, or the ledger is in use by another process)";
+  4  storage error (disk, sled, or the ledger is in use by another process)
+  5  network error (the server of --url, or NATS, could not be reached or failed)
+130  interrupted (Ctrl-C); what was kept and how to resume is printed";
 
 #[derive(Debug, Parser)]
 #[command(name = "amity", version, about = "An event-sourced, hash-chained ledger of diplomatic activity", after_help = EXIT_CODES)]
@@ -227,15 +228,6 @@ pub enum Command {
         #[command(flatten)]
         query: ViewQuery,
     },
-    /// The crash harness's writer: append forever from many writers, printing
-    /// `SEQ ID HASH` per acknowledgement.
-    #[command(hide = true)]
-    Stress {
-        #[arg(long, default_value_t = 16)]
-        writers: usize,
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-    },
     /// Print records after a position as NDJSON, from a server (`--url`) or
     /// the local ledger; with --follow, keep printing new ones.
     Subscribe {
@@ -302,7 +294,6 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
             (Some(file), _, _) => import::restore(&args.db, &file),
             _ => Err(usage("restore: give FILE, or --nats URL --stream NAME")),
         },
-        Command::Stress { writers, seed } => stress::run(&args.db, writers, seed),
         Command::Serve { addr, token_file, relay_nats, stream, key } => {
             let relay = relay_nats.map(|nats| stream.config(&nats));
             serve::serve(&args.db, addr, token_file, relay, key)

@@ -297,3 +297,91 @@ fn backup_and_restore_give_the_same_chain_byte_for_byte() {
     assert!(text(&output.stderr).contains("seq 2: "), "{}", text(&output.stderr));
     assert!(!bad.exists(), "a refused restore leaves no directory");
 }
+
+#[test]
+fn a_missing_import_file_exits_2_naming_it_and_creates_no_ledger() {
+    let work = tempfile::tempdir().unwrap();
+    let db = work.path().join("db");
+    let output = import_file(&db, &work.path().join("no-such.ndjson"));
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no-such.ndjson") && stderr.contains("No such file"), "{stderr}");
+    assert!(!db.exists(), "a failed import created the ledger directory");
+}
+
+#[test]
+fn an_import_file_starting_with_a_byte_order_mark_imports() {
+    let work = tempfile::tempdir().unwrap();
+    let db = work.path().join("db");
+    let mut input = b"\xEF\xBB\xBF".to_vec();
+    for submission in history_with_ids(5, 20) {
+        input.extend(serde_json::to_vec(&submission).unwrap());
+        input.extend(b"\r\n");
+    }
+    let path = work.path().join("bom.ndjson");
+    std::fs::write(&path, &input).unwrap();
+    let output = import_file(&db, &path);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).contains("20 appended"), "{}", text(&output.stdout));
+}
+
+/// Ctrl-C during the append pass: what is durable stays, the user is told
+/// how many were appended and that the same command resumes; it does.
+#[test]
+fn ctrl_c_during_import_says_what_was_kept_and_the_same_command_resumes() {
+    use std::io::BufRead;
+    let work = tempfile::tempdir().unwrap();
+    let db = work.path().join("db");
+    let path = work.path().join("history.ndjson");
+    let history = history_with_ids(11, 30_000);
+    let lines: String = history.iter().map(|s| format!("{s}\n")).collect();
+    std::fs::write(&path, lines).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_amity"))
+        .args(["--db", db.to_str().unwrap(), "import", path.to_str().unwrap()])
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut said = String::new();
+    // The check pass ends with this line; the append pass starts after it.
+    while !said.contains("; appending") {
+        assert!(stderr.read_line(&mut said).unwrap() > 0, "import ended before appending: {said}");
+    }
+    // SAFETY: kill(2) on a child's pid has no memory-safety preconditions.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    std::io::Read::read_to_string(&mut stderr, &mut said).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{said}");
+    assert!(said.contains("Run the same import again to finish"), "{said}");
+    let appended: usize =
+        said.split("interrupted: ").nth(1).and_then(|s| s.split(' ').next()).unwrap().parse().unwrap();
+    assert!(appended < 30_000, "{said}");
+    let kept = export(&db);
+    let held = kept.split(|b| *b == b'\n').filter(|line| !line.is_empty()).count();
+    assert_eq!(held, appended, "the count said is what the ledger holds");
+
+    let again = import_file(&db, &path);
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    let summary = format!("{} appended, {appended} already present", 30_000 - appended);
+    assert!(text(&again.stdout).contains(&summary), "{}", text(&again.stdout));
+    assert!(amity(&db, &["verify"], b"").status.success());
+    assert_no_spool_left(&db);
+}
+
+/// The crash tests' writer appends thousands of synthetic records; it is not
+/// a command of the user's binary, nor suggested as one.
+#[test]
+fn the_test_writer_is_not_a_command_of_amity() {
+    let work = tempfile::tempdir().unwrap();
+    for typo in ["stress", "stres"] {
+        let output = amity(&work.path().join("db"), &[typo], b"");
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(&format!("unrecognized subcommand '{typo}'")), "{stderr}");
+        assert!(!stderr.contains("exists: 'stress'"), "{stderr}");
+    }
+    let help = text(&amity(&work.path().join("db"), &["--help"], b"").stdout);
+    assert!(!help.contains("stress"), "{help}");
+}

@@ -37,6 +37,18 @@ fn amity_child(dir: &Path, args: &[&str]) -> Child {
         .unwrap()
 }
 
+/// The crash writer (`src/bin/amity-crash-writer.rs`): `writers` concurrent
+/// appenders, one `SEQ ID HASH` line per acknowledgement.
+fn crash_writer(dir: &Path, writers: usize, seed: u64) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_amity-crash-writer"))
+        .args([dir.to_str().unwrap(), &writers.to_string(), &seed.to_string()])
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 /// Opens after a crash and checks what every round must hold.
 fn check_after_crash(dir: &Path, acknowledged: &[(u64, String, String)], context: &str) -> Ledger {
     let ledger = Ledger::open(dir, Options::default()).unwrap_or_else(|e| panic!("{context}: reopen failed: {e}"));
@@ -60,7 +72,7 @@ fn sigkill_under_concurrent_writers_loses_no_acknowledged_record() {
     for round in 0..STRESS_ROUNDS {
         let seed = base.wrapping_add(round);
         let kill_after = SmallRng::seed_from_u64(seed).random_range(1..300);
-        let mut child = amity_child(dir.path(), &["stress", "--writers", "32", "--seed", &seed.to_string()]);
+        let mut child = crash_writer(dir.path(), 32, seed);
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let mut acks = Vec::new();
         for line in lines.by_ref() {

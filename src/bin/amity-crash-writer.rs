@@ -1,11 +1,12 @@
-//! `amity stress` (hidden): the crash harness's writer. Many concurrent
+//! `amity-crash-writer DIR WRITERS SEED`: the crash tests' writer, a binary of
+//! its own so that it is not a command of `amity` (where it could append
+//! thousands of synthetic records to a user's ledger). Many concurrent
 //! writers append forever through the real committer and print one line per
 //! acknowledgement, `SEQ ID HASH`, flushed before the next, so a parent that
 //! kills this process knows exactly what was acknowledged. Must never: print
 //! a line for a record before its append returned.
 
-use crate::error::{Error, Result};
-use crate::store::{Ledger, Options};
+use amity::{Error, Ledger, Options, Result};
 use events::Checked;
 use serde_json::json;
 use std::io::Write;
@@ -17,7 +18,26 @@ fn checked(value: serde_json::Value) -> Checked {
         .expect("the harness's submissions are valid")
 }
 
-pub fn run(dir: &Path, writers: usize, seed: u64) -> Result<()> {
+fn main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [dir, writers, seed] = args.as_slice() else {
+        eprintln!("usage: amity-crash-writer DIR WRITERS SEED");
+        return std::process::ExitCode::from(2);
+    };
+    let (Ok(writers), Ok(seed)) = (writers.parse(), seed.parse()) else {
+        eprintln!("amity-crash-writer: WRITERS and SEED are numbers");
+        return std::process::ExitCode::from(2);
+    };
+    match run(Path::new(dir), writers, seed) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("amity-crash-writer: {error}");
+            std::process::ExitCode::from(error.exit_code())
+        }
+    }
+}
+
+fn run(dir: &Path, writers: usize, seed: u64) -> Result<()> {
     let ledger = Ledger::open(dir, Options::default())?;
     let parties = vec![
         checked(json!({"id": "stress-hanoi", "type": "party.registered", "occurred": "2022",
