@@ -6,7 +6,7 @@
 //! | route | what |
 //! |---|---|
 //! | `POST /events` | one submission or a JSON array (all-or-nothing); token |
-//! | `GET /events?after&limit&type` | a page of stored records |
+//! | `GET /events?after&limit&type&party` | a page of stored records |
 //! | `GET /events/stream?after&type&party` | SSE; honours `Last-Event-ID` |
 //! | `GET /views/{agreements,projects,aid,visits}?as_of&at_seq` | the spec's views |
 //! | `GET /verify`, `GET /health` | chain check; head and uptime |
@@ -14,12 +14,15 @@
 //! | `GET /checkpoint`, `GET /checkpoint/key` | the latest signed checkpoint with its cosignatures; its verifier key (with a signing key) |
 //! | `POST /checkpoint/cosignatures` | a witness's cosigned copy of the latest checkpoint |
 //! | `GET /proofs/inclusion?seq&size`, `GET /proofs/consistency?from&to` | Merkle proofs, CT's JSON shapes |
+//!
+//! Every non-2xx response is `{"error", "message", "errors": [{"field", "rule"}]}`
+//! ([`one_error_shape`]); every query is parsed strictly ([`Params`]).
 
 use crate::error::Error;
 use crate::store::{Ledger, BATCH_SUBMISSIONS_MAX};
 use crate::subscribe::Filter;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -171,7 +174,10 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/events/stream", get(stream_events))
         .merge(timed)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
+        .layer(axum::middleware::map_response(one_error_shape))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(DefaultMakeSpan::new().level(tracing::Level::INFO))
@@ -200,7 +206,107 @@ pub async fn run(listener: tokio::net::TcpListener, state: AppState) -> std::io:
         .await
 }
 
-/// A JSON error body: `{"error": kind, "message": text, ...}`.
+/// A query string parsed strictly: an unknown parameter (a typo such as
+/// `as-of`) or a value of the wrong form is a 400 that names it, never
+/// silently ignored.
+struct Params<T>(T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequestParts<S> for Params<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Response> {
+        let query = parts.uri.query().unwrap_or("");
+        serde_urlencoded::from_str(query).map(Params).map_err(|e| query_error("query", e.to_string()))
+    }
+}
+
+/// The query of a route that takes no parameters.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoParams {}
+
+/// A 400 naming a query parameter and the rule it broke.
+fn query_error(field: &str, rule: impl Into<String>) -> Response {
+    error_response(&Error::Invalid(events::Rejection::one(field, rule)), None)
+}
+
+async fn not_found(uri: axum::http::Uri) -> Response {
+    let body = json!({"error": "not_found", "message": format!("no route {}", uri.path()), "errors": []});
+    (StatusCode::NOT_FOUND, axum::Json(body)).into_response()
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    let message = format!("{method} is not allowed on {}", uri.path());
+    let body = json!({"error": "method_not_allowed", "message": message, "errors": []});
+    (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response()
+}
+
+/// Every non-2xx response leaves in one shape, `{"error": kind, "message",
+/// "errors": [{"field", "rule"}]}`, whichever layer made it: axum's own
+/// rejections (a body over the limit is 413 text) and the timeout layer's
+/// empty 408 are rewritten here; JSON bodies without `errors` get an empty
+/// list. Headers (such as `Allow`) are kept.
+async fn one_error_shape(response: Response) -> Response {
+    let status = response.status();
+    if status.is_success() || status.is_informational() || status.is_redirection() {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
+    let mut value = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(value @ serde_json::Value::Object(_)) => value,
+        _ => {
+            let text = String::from_utf8_lossy(&bytes).trim().to_string();
+            let message = if text.is_empty() { status.canonical_reason().unwrap_or("error").to_string() } else { text };
+            let kind = match status {
+                StatusCode::BAD_REQUEST => "rejected",
+                StatusCode::NOT_FOUND => "not_found",
+                StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+                StatusCode::REQUEST_TIMEOUT => "timeout",
+                StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+                StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+                _ if status.is_client_error() => "rejected",
+                _ => "internal",
+            };
+            json!({"error": kind, "message": message})
+        }
+    };
+    if value.get("errors").is_none() {
+        value["errors"] = json!([]);
+    }
+    let body = serde_json::to_vec(&value).expect("a Value serializes");
+    parts.headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(body))
+}
+
+/// A refused submission or batch: the first failure's status and kind, and
+/// in `errors` every broken rule of every refused submission, each with the
+/// 0-based `index` of its submission (`index` at the top names the first).
+fn group_error_response(group: &crate::store::GroupError) -> Response {
+    let response = error_response(&group.error, Some(group.index));
+    if group.also.is_empty() && !matches!(group.error, Error::Invalid(_)) {
+        return response;
+    }
+    let failures = std::iter::once((group.index, &group.error)).chain(group.also.iter().map(|(i, e)| (*i, e)));
+    let mut errors = Vec::new();
+    for (index, error) in failures {
+        match error {
+            Error::Invalid(rejection) => errors
+                .extend(rejection.errors.iter().map(|e| json!({"index": index, "field": e.field, "rule": e.rule}))),
+            other => errors.push(json!({"index": index, "field": "submission", "rule": other.to_string()})),
+        }
+    }
+    let status = response.status();
+    let mut body = json!({"error": if status == StatusCode::CONFLICT { "conflict" } else { "rejected" },
+        "message": group.error.to_string(), "index": group.index, "errors": errors});
+    if !group.also.is_empty() {
+        body["message"] = json!(format!("{} submissions were refused; nothing was appended", group.also.len() + 1));
+    }
+    (status, axum::Json(body)).into_response()
+}
+
+/// A JSON error body: `{"error": kind, "message": text, "errors": [...]}`.
 fn error_response(error: &Error, index: Option<usize>) -> Response {
     let (status, kind) = match error {
         Error::Invalid(_) | Error::Usage(_) => (StatusCode::BAD_REQUEST, "rejected"),
@@ -211,7 +317,7 @@ fn error_response(error: &Error, index: Option<usize>) -> Response {
         Error::Network { .. } => (StatusCode::BAD_GATEWAY, "network"),
         Error::Interrupted(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
     };
-    let mut body = json!({"error": kind, "message": error.to_string()});
+    let mut body = json!({"error": kind, "message": error.to_string(), "errors": []});
     if let Error::Invalid(rejection) = error {
         body["errors"] = serde_json::to_value(&rejection.errors).expect("field errors serialize");
     }
@@ -267,11 +373,15 @@ async fn post_events(State(state): State<AppState>, headers: HeaderMap, body: By
     }
     let submissions = match events::Checked::parse_many(&body, REQUEST_BODY_BYTES_MAX, POST_BATCH_SUBMISSIONS_MAX) {
         Ok(submissions) => submissions,
-        Err((index, rejection)) => return error_response(&Error::Invalid(rejection), Some(index)),
+        Err(rejections) => {
+            let mut failures = rejections.into_iter().map(|(index, rejection)| (index, Error::Invalid(rejection)));
+            let (index, error) = failures.next().expect("at least one");
+            return group_error_response(&crate::store::GroupError { index, error, also: failures.collect() });
+        }
     };
     let batch = body.trim_ascii_start().starts_with(b"[");
     match state.ledger.append_group_async(submissions).await {
-        Err(e) => error_response(&e.error, Some(e.index)),
+        Err(e) => group_error_response(&e),
         Ok(appended) => {
             // The sealed bytes, exactly as stored: nothing is serialized again.
             let status = if appended.iter().all(|a| a.existed) { StatusCode::OK } else { StatusCode::CREATED };
@@ -285,17 +395,22 @@ async fn post_events(State(state): State<AppState>, headers: HeaderMap, body: By
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct PageQuery {
     #[serde(default)]
     after: u64,
     limit: Option<u64>,
     #[serde(rename = "type")]
     type_prefix: Option<String>,
+    party: Option<String>,
 }
 
-async fn get_events(State(state): State<AppState>, Query(query): Query<PageQuery>) -> Response {
-    let limit = query.limit.unwrap_or(100).clamp(1, PAGE_RECORDS_MAX);
-    let filter = Filter { type_prefix: query.type_prefix, party: None };
+async fn get_events(State(state): State<AppState>, Params(query): Params<PageQuery>) -> Response {
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=PAGE_RECORDS_MAX).contains(&limit) {
+        return query_error("limit", format!("must be 1 to {PAGE_RECORDS_MAX}"));
+    }
+    let filter = Filter { type_prefix: query.type_prefix, party: query.party };
     let ledger = state.ledger.clone();
     let page = tokio::task::spawn_blocking(move || -> crate::Result<(Vec<Vec<u8>>, u64)> {
         let head = ledger.head().seq;
@@ -325,6 +440,7 @@ async fn get_events(State(state): State<AppState>, Query(query): Query<PageQuery
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct StreamQuery {
     #[serde(default)]
     after: u64,
@@ -336,7 +452,7 @@ struct StreamQuery {
 async fn stream_events(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(query): Query<StreamQuery>,
+    Params(query): Params<StreamQuery>,
 ) -> Response {
     let Ok(permit) = state.streams.clone().try_acquire_owned() else {
         let body = json!({"error": "busy", "message": format!("at most {STREAMS_MAX} streams may be open")});
@@ -385,16 +501,29 @@ async fn stream_events(
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ViewQuery {
     as_of: Option<String>,
     at_seq: Option<u64>,
 }
 
-async fn get_view(State(state): State<AppState>, Path(view): Path<String>, Query(query): Query<ViewQuery>) -> Response {
+async fn get_view(
+    State(state): State<AppState>,
+    Path(view): Path<String>,
+    Params(query): Params<ViewQuery>,
+) -> Response {
+    if matches!(view.as_str(), "aid" | "visits") && query.as_of.is_some() {
+        // Aid totals and the visit timeline list every dated fact; valid
+        // time does not filter them, so an `as_of` would be ignored.
+        return query_error(
+            "as_of",
+            format!("does not apply to the {view} view (it lists every dated fact; use at_seq)"),
+        );
+    }
     let as_of = match query.as_of.as_deref().map(events::date::parse_day) {
         None => chrono::Utc::now().date_naive(),
         Some(Ok(day)) => day,
-        Some(Err(e)) => return error_response(&Error::Usage(format!("as_of: {e}")), None),
+        Some(Err(e)) => return query_error("as_of", e.to_string()),
     };
     let at_seq = query.at_seq;
     // Read-your-writes: the views reflect every record durable when the
@@ -424,7 +553,7 @@ async fn get_view(State(state): State<AppState>, Path(view): Path<String>, Query
     }
 }
 
-async fn get_verify(State(state): State<AppState>) -> Response {
+async fn get_verify(State(state): State<AppState>, _: Params<NoParams>) -> Response {
     let ledger = state.ledger.clone();
     match tokio::task::spawn_blocking(move || ledger.verify(|_| {})).await {
         Ok(Ok(verified)) => {
@@ -438,7 +567,7 @@ async fn get_verify(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn get_health(State(state): State<AppState>) -> Response {
+async fn get_health(State(state): State<AppState>, _: Params<NoParams>) -> Response {
     let head = state.ledger.head();
     let failure = state.ledger.failure();
     axum::Json(json!({"seq": head.seq, "head": head.hash, "views_seq": state.ledger.views_seq(),
@@ -477,7 +606,7 @@ async fn put_subscription(
     }
 }
 
-async fn get_subscription(State(state): State<AppState>, Path(name): Path<String>) -> Response {
+async fn get_subscription(State(state): State<AppState>, Path(name): Path<String>, _: Params<NoParams>) -> Response {
     match state.ledger.position(&name) {
         Ok(Some(seq)) => axum::Json(json!({"name": name, "seq": seq})).into_response(),
         Ok(None) => {
@@ -500,7 +629,7 @@ fn text_plain(body: String) -> Response {
 
 /// The latest signed checkpoint (C2SP tlog-checkpoint in a signed note),
 /// with the witnesses' cosignatures of it.
-async fn get_checkpoint(State(state): State<AppState>) -> Response {
+async fn get_checkpoint(State(state): State<AppState>, _: Params<NoParams>) -> Response {
     let Some(checkpoints) = &state.checkpoints else { return no_key() };
     let latest = checkpoints.latest.borrow().clone();
     let Some((_, note)) = latest else {
@@ -558,7 +687,7 @@ async fn post_cosignature(State(state): State<AppState>, body: Bytes) -> Respons
 }
 
 /// The verifier key of the checkpoints (`name+hash+base64`).
-async fn get_checkpoint_key(State(state): State<AppState>) -> Response {
+async fn get_checkpoint_key(State(state): State<AppState>, _: Params<NoParams>) -> Response {
     let Some(checkpoints) = &state.checkpoints else { return no_key() };
     text_plain(format!("{}\n", checkpoints.key.verifier()))
 }
@@ -584,32 +713,16 @@ fn default_size(state: &AppState) -> u64 {
 }
 
 /// Certificate Transparency's inclusion proof shape.
-async fn get_inclusion(
-    State(state): State<AppState>,
-    query: Result<Query<InclusionQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    let Query(InclusionQuery { seq, size }) = match query {
-        Ok(query) => query,
-        Err(e) => {
-            return error_response(&Error::Usage(format!("query: {} (seq=N, optional size=N)", e.body_text())), None)
-        }
-    };
+async fn get_inclusion(State(state): State<AppState>, Params(query): Params<InclusionQuery>) -> Response {
+    let InclusionQuery { seq, size } = query;
     let size = size.unwrap_or_else(|| default_size(&state));
     proof(&state, move |ledger| Ok(events::merkle::inclusion_json(seq, size, &ledger.prove_inclusion(seq, size)?)))
         .await
 }
 
 /// Certificate Transparency's consistency proof shape.
-async fn get_consistency(
-    State(state): State<AppState>,
-    query: Result<Query<ConsistencyQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    let Query(ConsistencyQuery { from, to }) = match query {
-        Ok(query) => query,
-        Err(e) => {
-            return error_response(&Error::Usage(format!("query: {} (from=N, optional to=N)", e.body_text())), None)
-        }
-    };
+async fn get_consistency(State(state): State<AppState>, Params(query): Params<ConsistencyQuery>) -> Response {
+    let ConsistencyQuery { from, to } = query;
     let to = to.unwrap_or_else(|| default_size(&state));
     proof(&state, move |ledger| Ok(events::merkle::consistency_json(from, to, &ledger.prove_consistency(from, to)?)))
         .await

@@ -90,25 +90,42 @@ impl Checked {
 
     /// Decodes one submission or a JSON array of them (a batch), with the same
     /// strict JSON rules. A batch may be up to `bytes_max` bytes and
-    /// `count_max` submissions; an error names the 0-based index it is in.
-    pub fn parse_many(bytes: &[u8], bytes_max: usize, count_max: usize) -> Result<Vec<Checked>, (usize, Rejection)> {
+    /// `count_max` submissions. Errors name the 0-based index they are in;
+    /// every bad submission of a batch is reported, not only the first.
+    pub fn parse_many(
+        bytes: &[u8],
+        bytes_max: usize,
+        count_max: usize,
+    ) -> Result<Vec<Checked>, Vec<(usize, Rejection)>> {
         let text = bytes.trim_ascii();
         if !text.starts_with(b"[") {
-            return Checked::parse(text).map(|one| vec![one]).map_err(|e| (0, e));
+            return Checked::parse(text).map(|one| vec![one]).map_err(|e| vec![(0, e)]);
         }
         if text.len() > bytes_max {
             let rule = format!("{} bytes is more than the {bytes_max} a batch may have", text.len());
-            return Err((0, Rejection::one("batch", rule)));
+            return Err(vec![(0, Rejection::one("batch", rule))]);
         }
-        let text = std::str::from_utf8(text)
-            .map_err(|e| (0, Rejection::one("batch", format!("not valid UTF-8 (at byte {})", e.valid_up_to()))))?;
-        let Value::Array(items) = parse_strict(text).map_err(|e| (0, e))? else {
-            return Err((0, Rejection::one("batch", "must be a JSON array of submissions")));
+        let text = std::str::from_utf8(text).map_err(|e| {
+            vec![(0, Rejection::one("batch", format!("not valid UTF-8 (at byte {})", e.valid_up_to())))]
+        })?;
+        let Value::Array(items) = parse_strict(text).map_err(|e| vec![(0, e)])? else {
+            return Err(vec![(0, Rejection::one("batch", "must be a JSON array of submissions"))]);
         };
         if items.is_empty() || items.len() > count_max {
-            return Err((0, Rejection::one("batch", format!("must hold 1 to {count_max} submissions"))));
+            return Err(vec![(0, Rejection::one("batch", format!("must hold 1 to {count_max} submissions")))]);
         }
-        items.into_iter().enumerate().map(|(i, item)| Checked::from_strict_value(item).map_err(|e| (i, e))).collect()
+        let (mut good, mut bad) = (Vec::with_capacity(items.len()), Vec::new());
+        for (i, item) in items.into_iter().enumerate() {
+            match Checked::from_strict_value(item) {
+                Ok(checked) => good.push(checked),
+                Err(rejection) => bad.push((i, rejection)),
+            }
+        }
+        if bad.is_empty() {
+            Ok(good)
+        } else {
+            Err(bad)
+        }
     }
 
     /// The field rules, for a value [`parse_strict`] produced (so its JSON

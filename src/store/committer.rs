@@ -75,7 +75,7 @@ impl Failure {
     fn group_error(&self) -> GroupError {
         let reason = self.get().unwrap_or_default();
         let error = Error::Unavailable(format!("the ledger stopped after a storage error: {reason}"));
-        GroupError { index: 0, error }
+        GroupError::at(0, error)
     }
 }
 
@@ -166,7 +166,7 @@ impl Committer {
                 tracing::warn!(%refusal, "appends refused");
                 for request in batch {
                     let error = Error::NoSpace(refusal.clone());
-                    let _ = request.reply.send(Err(GroupError { index: 0, error }));
+                    let _ = request.reply.send(Err(GroupError::at(0, error)));
                 }
                 continue;
             }
@@ -234,8 +234,15 @@ impl Committer {
         let first = records.len();
         let mut appended = Vec::with_capacity(submissions.len());
         let mut absorbed: Vec<Effects> = Vec::new();
-        let mut failed = None;
+        let mut failed: Option<GroupError> = None;
+        let mut fail = |index, error| match &mut failed {
+            None => failed = Some(GroupError::at(index, error)),
+            Some(group) => group.also.push((index, error)),
+        };
         for (index, submission) in submissions.into_iter().enumerate() {
+            // After a failure the rest are still decided (and the good ones
+            // absorbed, for later ones to refer to) so that every bad
+            // submission is reported; none of it is kept.
             let admitted = match decide(&*knowledge, submission) {
                 Decision::New(admitted) => admitted,
                 Decision::Existing(seq) => match self.existing(seq, records) {
@@ -244,17 +251,18 @@ impl Committer {
                         continue;
                     }
                     Err(error) => {
-                        failed = Some(GroupError { index, error });
+                        // Reading the log failed: stop here.
+                        fail(index, error);
                         break;
                     }
                 },
                 Decision::Rejected(rejection) => {
-                    failed = Some(GroupError { index, error: Error::Invalid(rejection) });
-                    break;
+                    fail(index, Error::Invalid(rejection));
+                    continue;
                 }
                 Decision::Conflict(message) => {
-                    failed = Some(GroupError { index, error: Error::Conflict(message) });
-                    break;
+                    fail(index, Error::Conflict(message));
+                    continue;
                 }
             };
             let id = match admitted.checked().id() {

@@ -115,6 +115,16 @@ impl Appended {
 pub struct GroupError {
     pub index: usize,
     pub error: Error,
+    /// The group's later submissions that were refused too (rejections and
+    /// conflicts, each decided as if the group's good submissions before it
+    /// were appended), so a writer learns every bad index at once.
+    pub also: Vec<(usize, Error)>,
+}
+
+impl GroupError {
+    pub fn at(index: usize, error: Error) -> GroupError {
+        GroupError { index, error, also: Vec::new() }
+    }
 }
 
 struct Request {
@@ -473,7 +483,7 @@ impl Ledger {
     /// called from inside an async runtime.
     pub fn submit_group(&self, submissions: Vec<Checked>) -> Result<Submitted, GroupError> {
         let (reply, response) = oneshot::channel();
-        let sender = self.sender().map_err(|error| GroupError { index: 0, error })?;
+        let sender = self.sender().map_err(|error| GroupError::at(0, error))?;
         sender.blocking_send(Request { submissions, reply }).map_err(|_| stopped())?;
         Ok(Submitted(response))
     }
@@ -481,7 +491,7 @@ impl Ledger {
     /// The async form of [`Ledger::append_group`].
     pub async fn append_group_async(&self, submissions: Vec<Checked>) -> Result<Vec<Appended>, GroupError> {
         let (reply, response) = oneshot::channel();
-        let sender = self.sender().map_err(|error| GroupError { index: 0, error })?;
+        let sender = self.sender().map_err(|error| GroupError::at(0, error))?;
         sender.send(Request { submissions, reply }).await.map_err(|_| stopped())?;
         response.await.map_err(|_| stopped())?
     }
@@ -984,7 +994,7 @@ impl Submitted {
 }
 
 fn stopped() -> GroupError {
-    GroupError { index: 0, error: Error::Unavailable("the committer has stopped".into()) }
+    GroupError::at(0, Error::Unavailable("the committer has stopped".into()))
 }
 
 /// See [`Ledger::dry_run`].

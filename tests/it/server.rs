@@ -358,3 +358,79 @@ async fn a_slow_body_is_cut_off_and_the_server_keeps_serving() {
     stop.send(true).unwrap();
     bounded(handle).await.unwrap().unwrap();
 }
+
+/// Asserts the one error shape every non-2xx response has, and returns it.
+async fn error_shape(response: reqwest::Response, status: u16, kind: &str) -> Value {
+    assert_eq!(response.status().as_u16(), status);
+    let content_type = response.headers()[reqwest::header::CONTENT_TYPE].to_str().unwrap().to_string();
+    assert!(content_type.starts_with("application/json"), "{content_type}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], kind, "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(body["errors"].is_array(), "{body}");
+    body
+}
+
+/// Nothing a client sends is silently ignored, every refusal has one JSON
+/// shape, and a batch names every bad submission.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_refusal_is_one_json_shape_and_nothing_is_silently_ignored() {
+    let server = start(Some(TOKEN)).await;
+    seed(&server, 6).await;
+    let hue = json!({"id": "a-hue", "type": "activity.held", "occurred": "2024",
+        "data": {"category": "exchange", "title": "Huế only", "parties": ["vn/hue"]}});
+    let group = vec![checked(&party("p-hue", "vn/hue", "VN")), checked(&hue)];
+    server.ledger.append_group_async(group).await.unwrap();
+    let client = reqwest::Client::new();
+    let url = &server.url;
+    let get = |path: &str| client.get(format!("{url}{path}")).send();
+
+    // 404, 405, 413 and bad queries: JSON, with errors[].
+    error_shape(bounded(get("/no/such/route")).await.unwrap(), 404, "not_found").await;
+    let deleted = bounded(client.delete(format!("{url}/events")).send()).await.unwrap();
+    error_shape(deleted, 405, "method_not_allowed").await;
+    let huge = vec![b' '; REQUEST_BODY_BYTES_MAX + 1];
+    let too_large = bounded(client.post(format!("{url}/events")).bearer_auth(TOKEN).body(huge).send()).await.unwrap();
+    error_shape(too_large, 413, "too_large").await;
+    let typo = error_shape(bounded(get("/views/agreements?as-of=2023-01-01")).await.unwrap(), 400, "rejected").await;
+    assert!(typo["errors"][0]["rule"].as_str().unwrap().contains("as-of"), "{typo}");
+    let ignored = error_shape(bounded(get("/views/aid?as_of=2023-01-01")).await.unwrap(), 400, "rejected").await;
+    assert_eq!(ignored["errors"][0]["field"], "as_of", "{ignored}");
+    let zero = error_shape(bounded(get("/events?limit=0")).await.unwrap(), 400, "rejected").await;
+    assert_eq!(zero["errors"][0]["field"], "limit", "{zero}");
+    error_shape(bounded(get("/health?verbose=1")).await.unwrap(), 400, "rejected").await;
+    error_shape(bounded(get("/events/stream?partyy=vn/hue")).await.unwrap(), 400, "rejected").await;
+    error_shape(bounded(get("/subscriptions/nobody")).await.unwrap(), 404, "not_found").await;
+    let unauthorized = bounded(client.post(format!("{url}/events")).body("{}").send()).await.unwrap();
+    error_shape(unauthorized, 401, "unauthorized").await;
+
+    // The party filter on the page of records, as on the stream.
+    let page: Value = bounded(get("/events?party=vn/hue")).await.unwrap().json().await.unwrap();
+    let ids: Vec<&str> = page["records"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["p-hue", "a-hue"], "{page}");
+
+    // A batch with three bad submissions names all three, by index; the
+    // third refers to an entity the batch's own good submission introduces.
+    let batch = json!([
+        {"type": "activity.held", "occurred": "2023-13", "data": {"category": "exchange", "title": "t", "parties": ["vn/hanoi"]}},
+        party("p-dn", "vn/danang", "VN"),
+        {"type": "activity.held", "occurred": "2023", "data": {"category": "exchange", "title": "t", "parties": ["vn/nowhere"]}},
+        {"type": "activity.held", "occurred": "2023", "data": {"category": "exchange", "title": "ok", "parties": ["vn/danang"]}},
+        {"type": "party.registered", "occurred": "2022", "data": {"party": "vn/hanoi", "name": "again", "kind": "city", "country": "VN"}},
+        {"type": "activity.held", "occurred": "2023-14", "data": {"category": "exchange", "title": "t", "parties": ["vn/hanoi"]}},
+    ]);
+    let before = head(&client, url).await;
+    let (status, body) = bounded(post(&client, url, Some(TOKEN), batch.to_string())).await;
+    assert_eq!(status, 400, "{body}");
+    let bad: Vec<u64> = body["errors"].as_array().unwrap().iter().map(|e| e["index"].as_u64().unwrap()).collect();
+    assert_eq!(bad, [0, 5], "every submission that does not parse is named: {body}");
+    let mut decidable = batch.clone();
+    decidable[0]["occurred"] = json!("2023-12");
+    decidable[5]["occurred"] = json!("2023-11");
+    let (status, body) = bounded(post(&client, url, Some(TOKEN), decidable.to_string())).await;
+    assert_eq!(status, 400, "{body}");
+    let bad: Vec<u64> = body["errors"].as_array().unwrap().iter().map(|e| e["index"].as_u64().unwrap()).collect();
+    assert_eq!(bad, [2, 4], "every refused submission is named: {body}");
+    assert_eq!(head(&client, url).await, before, "nothing appended");
+    let _ = server.stop.send(true);
+}
