@@ -92,6 +92,11 @@ impl Knowledge {
         self.ids.get(&id_key(id)).copied()
     }
 
+    /// Whether the record at `seq` has been retracted.
+    pub fn is_retracted(&self, seq: u64) -> bool {
+        self.retracted.contains(&seq)
+    }
+
     /// How many records have named `stream`.
     pub fn version(&self, stream: &str) -> u64 {
         self.streams.get_index_of(stream).map_or(0, |i| self.versions[i])

@@ -67,11 +67,15 @@ pub enum Command {
     Log {
         #[arg(long, default_value_t = 1)]
         from: u64,
-        #[arg(long, default_value_t = 50)]
+        /// Most records shown (1 or more); stderr says when more follow.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..))]
         limit: u64,
         /// Only types starting with this (`aid.`, `agreement.signed`).
         #[arg(long = "type")]
         type_prefix: Option<String>,
+        /// Only records naming this party (`vn/hanoi`); retractions always show.
+        #[arg(long)]
+        party: Option<String>,
     },
     /// One record, pretty-printed, by event id or seq (a bare number is a seq).
     Show { key: String },
@@ -258,8 +262,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
         Command::Append { json } => append(&args.db, json),
         Command::Import { file } => import::run(&args.db, &file),
         Command::Export { from, to } => read::export(&open_existing(&args.db)?, from, to),
-        Command::Log { from, limit, type_prefix } => {
-            read::log(&open_existing(&args.db)?, from, limit, type_prefix.as_deref())
+        Command::Log { from, limit, type_prefix, party } => {
+            read::log(&open_existing(&args.db)?, from, limit, &crate::subscribe::Filter { type_prefix, party })
         }
         Command::Show { key } => read::show(&open_existing(&args.db)?, &key),
         Command::Verify => read::verify(&open_existing(&args.db)?),
@@ -272,6 +276,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
             prove::run(&open_existing(&args.db)?, proof, json)
         }
         Command::View { view, query } => {
+            query.applies_to(view)?;
+            views::set_wide(query.wide);
             let as_of = query.as_of.unwrap_or_else(views::today);
             views::view(&open_existing(&args.db)?, view, as_of, query.at_seq, query.json)
         }
@@ -331,6 +337,10 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
             nats::relay(&args.db, nats::RelayArgs { config: stream.config(&nats), url, token_file })
         }
         Command::FollowNats { nats, stream, view, query } => {
+            if let Some(view) = view {
+                query.applies_to(view)?;
+            }
+            views::set_wide(query.wide);
             let as_of = query.as_of.unwrap_or_else(views::today);
             let (at_seq, json) = (query.at_seq, query.json);
             nats::follow_nats(nats::FollowArgs { nats, stream, view, as_of, at_seq, json })
@@ -351,8 +361,26 @@ pub struct ViewQuery {
     /// Transaction time: the view as the ledger stood after record N.
     #[arg(long)]
     at_seq: Option<u64>,
+    /// The spec's JSON shape instead of a table.
     #[arg(long)]
     json: bool,
+    /// Full cells, however wide. Otherwise tables fit the terminal (its
+    /// width, or `COLUMNS`), wrapping long cells; piped output is never cut.
+    #[arg(long)]
+    wide: bool,
+}
+
+impl ViewQuery {
+    /// `--as-of` filters agreements and projects by valid time; the aid and
+    /// visits views list every dated fact, so there it would be ignored.
+    fn applies_to(&self, view: views::ViewKind) -> Result<()> {
+        match (view, self.as_of) {
+            (views::ViewKind::Aid | views::ViewKind::Visits, Some(_)) => Err(usage(
+                "--as-of: does not apply to the aid and visits views (they list every dated fact); use --at-seq",
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// The JetStream stream a relay writes.

@@ -36,21 +36,28 @@ pub fn export(ledger: &Ledger, from: u64, to: Option<u64>) -> Result<()> {
     write_out(out.flush())
 }
 
-pub fn log(ledger: &Ledger, from: u64, limit: u64, type_prefix: Option<&str>) -> Result<()> {
+/// `amity log`: a readable table of the records from `from` that pass
+/// `filter`, at most `limit`; says on stderr when more follow, and marks
+/// retracted records.
+pub fn log(ledger: &Ledger, from: u64, limit: u64, filter: &crate::subscribe::Filter) -> Result<()> {
     let mut out = BufWriter::new(std::io::stdout().lock());
     let mut lines = vec![format!("{:>6}  {:<21}  {:<20}  {:<36}  SUMMARY", "SEQ", "OCCURRED", "TYPE", "ID")];
     let mut shown = 0;
-    for record in ledger.range(from.max(1), u64::MAX) {
-        let record = record?;
-        if type_prefix.is_some_and(|p| !record.event_type.starts_with(p)) {
+    let mut more_from = None;
+    for entry in ledger.range_bytes(from.max(1), ledger.head().seq) {
+        let (seq, bytes) = entry?;
+        if !filter.matches(&bytes) {
             continue;
         }
         if shown == limit {
+            more_from = Some(seq);
             break;
         }
+        let record = Record::decode(&bytes).map_err(|problem| Error::Chain(events::ChainError { seq, problem }))?;
         shown += 1;
+        let retracted = if ledger.is_retracted(seq) { "[RETRACTED] " } else { "" };
         lines.push(format!(
-            "{:>6}  {:<21}  {:<20}  {:<36}  {}",
+            "{:>6}  {:<21}  {:<20}  {:<36}  {retracted}{}",
             record.seq,
             record.occurred,
             record.event_type,
@@ -63,7 +70,11 @@ pub fn log(ledger: &Ledger, from: u64, limit: u64, type_prefix: Option<&str>) ->
             return write_out(Err(e));
         }
     }
-    write_out(out.flush())
+    write_out(out.flush())?;
+    if let Some(next) = more_from {
+        crate::say!("… {shown} shown; more records follow: amity log --from {next} (or a larger --limit)");
+    }
+    Ok(())
 }
 
 /// One line a reader can scan: who, what, to whom.
@@ -73,7 +84,7 @@ fn summary(record: &Record) -> String {
         return String::from("(undecodable data)");
     };
     let money = |amount: &Option<events::data::MoneyData>| {
-        amount.as_ref().map(|m| format!(" {} {}", m.currency, m.amount)).unwrap_or_default()
+        amount.as_ref().map(|m| format!(" {}", super::views::money_text(m))).unwrap_or_default()
     };
     let text = match data {
         EventData::PartyRegistered(d) => format!("{} — {}", d.party, d.name_en.unwrap_or(d.name)),
@@ -111,6 +122,9 @@ pub fn show(ledger: &Ledger, key: &str) -> Result<()> {
     let bytes = ledger.get_bytes(seq)?.ok_or_else(|| usage(format!("no record at seq {seq}")))?;
     let value: serde_json::Value =
         serde_json::from_slice(&bytes).map_err(|e| Error::Chain(events::ChainError { seq, problem: e.to_string() }))?;
+    if ledger.is_retracted(seq) {
+        crate::say!("seq {seq} is RETRACTED: an event.retracted record names it (amity log --type event.retracted)");
+    }
     print(&serde_json::to_string_pretty(&value).expect("a Value always serializes"))
 }
 

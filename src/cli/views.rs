@@ -52,9 +52,33 @@ pub fn render(views: &Views, kind: ViewKind, as_of: NaiveDate, at_seq: Option<u6
     }
 }
 
+/// `--wide`: print full cells however wide the table gets.
+static WIDE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn set_wide(wide: bool) {
+    WIDE.store(wide, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The width tables must fit: `COLUMNS` if set, else the terminal's (none
+/// when stdout is not a terminal, so piped output keeps every character).
+fn width() -> Option<u16> {
+    if WIDE.load(std::sync::atomic::Ordering::Relaxed) {
+        return None;
+    }
+    let columns = std::env::var("COLUMNS").ok().and_then(|c| c.parse::<u16>().ok());
+    columns.or_else(|| {
+        let probe = Table::new();
+        std::io::IsTerminal::is_terminal(&std::io::stdout()).then(|| probe.width()).flatten()
+    })
+}
+
 fn table(header: &[&str], right_aligned: &[usize]) -> Table {
     let mut table = Table::new();
-    table.load_style(presets::UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Disabled);
+    table.load_style(presets::UTF8_FULL_CONDENSED);
+    match width() {
+        Some(width) => table.set_content_arrangement(ContentArrangement::Dynamic).set_width(width),
+        None => table.set_content_arrangement(ContentArrangement::Disabled),
+    };
     table.set_header(header.to_vec());
     for index in right_aligned {
         if let Some(column) = table.column_mut(*index) {
@@ -101,6 +125,15 @@ fn money_lines(amounts: &[Amount]) -> String {
         return "—".into();
     }
     amounts.iter().map(|a| format!("{} {}", group_digits(&a.amount), a.currency)).collect::<Vec<_>>().join("\n")
+}
+
+/// Money as everything the CLI prints it: `3,000,000.00 USD` (the amount
+/// with the currency's minor digits, grouped, then the code).
+pub fn money_text(money: &events::data::MoneyData) -> String {
+    let amount = events::Currency::from_code(&money.currency)
+        .and_then(|currency| events::Money::parse(&money.amount, currency))
+        .map_or_else(|_| money.amount.clone(), |m| m.amount_string());
+    format!("{} {}", group_digits(&amount), money.currency)
 }
 
 /// `3000000.00` → `3,000,000.00`.

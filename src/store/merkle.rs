@@ -105,7 +105,11 @@ impl HashFile {
         let mut frontier =
             Frontier::from_stored(complete, frontier_hashes).map_err(|e| Error::storage("the Merkle tree", e))?;
         if complete < last_seq {
-            tracing::warn!(from = complete + 1, to = last_seq, "completing the Merkle tree from the log");
+            if rebuild {
+                tracing::info!(records = last_seq, "recomputing the Merkle tree from the log");
+            } else {
+                tracing::warn!(from = complete + 1, to = last_seq, "completing the Merkle tree from the log");
+            }
             let mut pending: Vec<(u64, Hash)> = Vec::new();
             for entry in log.range((complete + 1).to_be_bytes()..=last_seq.to_be_bytes()) {
                 let (key, value) = entry.map_err(|e| sled_error("reading the log", e))?;

@@ -507,6 +507,12 @@ impl Ledger {
     /// (later ones may refer to what earlier ones introduce), appending
     /// nothing. It decides against a snapshot of the knowledge, which it
     /// then absorbs into: the same compact form the committer keeps.
+    /// Whether the record at `seq` has been retracted (an `event.retracted`
+    /// record names it).
+    pub fn is_retracted(&self, seq: u64) -> bool {
+        self.shared.knowledge.read().expect("not poisoned").is_retracted(seq)
+    }
+
     /// The ledger's directory.
     pub fn dir(&self) -> &Path {
         &self.shared.dir

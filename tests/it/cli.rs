@@ -385,3 +385,105 @@ fn the_test_writer_is_not_a_command_of_amity() {
     let help = text(&amity(&work.path().join("db"), &["--help"], b"").stdout);
     assert!(!help.contains("stress"), "{help}");
 }
+
+/// `log` says when more records follow, filters by party, prints money as
+/// the views do, and marks retracted records (as `show` does); options that
+/// would be ignored are refused.
+#[test]
+fn log_and_show_say_what_a_reader_needs_and_ignore_nothing() {
+    let work = tempfile::tempdir().unwrap();
+    let db = work.path().join("db");
+    seeded_ledger(&db);
+    let pledge = json!({"id": "pl-1", "type": "aid.pledged", "occurred": "2022-08", "data": {"pledge": "p1",
+        "donor": "vn/hanoi", "recipient": "la/vientiane", "purpose": "trụ sở", "amount": {"amount": "3000000", "currency": "USD"}}});
+    let oops = json!({"id": "act-oops", "type": "activity.held", "occurred": "2023",
+        "data": {"category": "exchange", "title": "entered twice", "parties": ["vn/hanoi"]}});
+    let retraction =
+        json!({"type": "event.retracted", "occurred": "2023", "data": {"target": "act-oops", "reason": "duplicate"}});
+    for submission in [&pledge, &oops, &retraction] {
+        let output = amity(&db, &["append", &submission.to_string()], b"");
+        assert!(output.status.success(), "{}", text(&output.stderr));
+    }
+
+    let first_two = amity(&db, &["log", "--limit", "2"], b"");
+    assert_eq!(text(&first_two.stdout).lines().count(), 3, "{}", text(&first_two.stdout));
+    assert!(text(&first_two.stderr).contains("more records follow: amity log --from 3"), "{}", text(&first_two.stderr));
+    let all = amity(&db, &["log"], b"");
+    assert!(!text(&all.stderr).contains("more records follow"), "{}", text(&all.stderr));
+
+    let lao = text(&amity(&db, &["log", "--party", "la/vientiane"], b"").stdout);
+    let rows: Vec<Vec<&str>> = lao.lines().skip(1).map(|l| l.split_whitespace().collect()).collect();
+    let ids: Vec<&str> = rows.iter().map(|row| row[3]).collect();
+    assert_eq!(ids[..2], ["p-vt", "pl-1"], "{lao}");
+    assert_eq!(rows.len(), 3, "and the retraction, which may concern any party: {lao}");
+    assert_eq!(rows[2][2], "event.retracted", "{lao}");
+
+    let log = text(&amity(&db, &["log"], b"").stdout);
+    assert!(log.contains("3,000,000.00 USD"), "one money format, as the views print it: {log}");
+    let oops_line = log.lines().find(|l| l.contains("act-oops")).unwrap();
+    assert!(oops_line.contains("[RETRACTED]"), "{oops_line}");
+    let pledge_line = log.lines().find(|l| l.contains("pl-1")).unwrap();
+    assert!(!pledge_line.contains("RETRACTED"), "{pledge_line}");
+    let shown = amity(&db, &["show", "act-oops"], b"");
+    assert!(text(&shown.stderr).contains("RETRACTED"), "{}", text(&shown.stderr));
+
+    for ignored in [
+        &["view", "aid", "--as-of", "2023-01-01"][..],
+        &["view", "visits", "--as-of", "2023-01-01"],
+        &["log", "--limit", "0"],
+    ] {
+        let output = amity(&db, ignored, b"");
+        assert_eq!(output.status.code(), Some(2), "{ignored:?}: {}", text(&output.stderr));
+    }
+}
+
+/// Tables fit the terminal's width (`COLUMNS` here, as a terminal would
+/// give it) by wrapping cells; `--wide` and piped output keep full cells.
+#[test]
+fn view_tables_fit_the_terminal_width_unless_wide() {
+    let work = tempfile::tempdir().unwrap();
+    let db = work.path().join("db");
+    assert!(amity(&db, &["demo"], b"").status.success());
+    let widest = |args: &[&str], columns: Option<&str>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_amity"));
+        command.args(args).env("AMITY_DB", &db).env_remove("COLUMNS");
+        if let Some(columns) = columns {
+            command.env("COLUMNS", columns);
+        }
+        let output = command.output().unwrap();
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        text(&output.stdout).lines().map(|l| l.chars().count()).max().unwrap()
+    };
+    for view in ["agreements", "projects", "aid", "visits"] {
+        assert!(widest(&["view", view, "--at-seq", "71"], Some("80")) <= 80, "{view}");
+    }
+    assert!(widest(&["view", "visits"], None) > 80, "piped output is not cut");
+    assert!(widest(&["view", "visits", "--wide"], Some("80")) > 80, "--wide keeps full cells");
+}
+
+/// The README's tour, exactly as printed there, runs top to bottom on a
+/// fresh ledger, and again on the same one (nothing in it breaks what
+/// follows, and repeating it is safe).
+#[test]
+fn the_readme_tour_runs_top_to_bottom_twice() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let tour = readme.split("## A short tour\n").nth(1).expect("the README has a tour");
+    let block = tour.split("```sh\n").nth(1).and_then(|b| b.split("```").next()).expect("a sh block");
+    assert!(block.lines().filter(|l| l.starts_with("amity ")).count() >= 10, "{block}");
+    let work = tempfile::tempdir().unwrap();
+    let script = format!("set -euo pipefail\namity() {{ \"{}\" \"$@\"; }}\n{block}", env!("CARGO_BIN_EXE_amity"));
+    for round in 1..=2 {
+        let output = std::process::Command::new("bash")
+            .args(["-c", &script])
+            .current_dir(root)
+            .env("AMITY_DB", work.path().join("db"))
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap();
+        let stderr = text(&output.stderr);
+        assert!(output.status.success(), "round {round}: {stderr}");
+        assert!(!stderr.contains("WARN") && !stderr.contains("\u{1b}["), "round {round}: {stderr}");
+        assert!(text(&output.stdout).contains("ok 72 records"), "round {round}: {}", text(&output.stdout));
+    }
+}
