@@ -48,6 +48,10 @@ pub enum Error {
     /// server for `--url` commands, NATS for the relay. Exit 5, HTTP 502.
     #[error("network error: {context}: {source}")]
     Network { context: String, source: Source },
+    /// The ledger is held by another process (named in the message, with
+    /// the URL it serves the ledger at, if any). Exit 4, HTTP 503.
+    #[error("{message}")]
+    InUse { message: String, url: Option<String> },
     /// The user interrupted the command (Ctrl-C); the message says what was
     /// kept and how to go on. Exit 130, as a shell reports SIGINT.
     #[error("interrupted: {0}")]
@@ -61,7 +65,11 @@ impl Error {
             Error::Chain(_) => 1,
             Error::Invalid(_) | Error::Usage(_) => 2,
             Error::Conflict(_) => 3,
-            Error::Storage { .. } | Error::Unavailable(_) | Error::NoSpace(_) | Error::Io { .. } => 4,
+            Error::Storage { .. }
+            | Error::Unavailable(_)
+            | Error::InUse { .. }
+            | Error::NoSpace(_)
+            | Error::Io { .. } => 4,
             Error::Network { .. } => 5,
             Error::Interrupted(_) => 130,
         }

@@ -8,8 +8,10 @@
 //! | `POST /events` | one submission or a JSON array (all-or-nothing); token |
 //! | `GET /events?after&limit&type&party` | a page of stored records |
 //! | `GET /events/stream?after&type&party` | SSE; honours `Last-Event-ID` |
+//! | `GET /events/{id or seq}` | one stored record (`Amity-Retracted: true` if it was retracted) |
+//! | `GET /export?from&to` | stored records as NDJSON, streamed (a hot export; resume with `from`) |
 //! | `GET /views/{agreements,projects,aid,visits}?as_of&at_seq` | the spec's views |
-//! | `GET /verify`, `GET /health` | chain check; head and uptime |
+//! | `GET /verify`, `GET /health`, `GET /status` | chain check; head and uptime; what `amity status` prints |
 //! | `PUT/GET /subscriptions/{name}` | a named subscription's position; PUT needs the token |
 //! | `GET /checkpoint`, `GET /checkpoint/key` | the latest signed checkpoint with its cosignatures; its verifier key (with a signing key) |
 //! | `POST /checkpoint/cosignatures` | a witness's cosigned copy of the latest checkpoint |
@@ -164,6 +166,7 @@ pub fn app(state: AppState) -> Router {
         .route("/views/{view}", get(get_view))
         .route("/verify", get(get_verify))
         .route("/health", get(get_health))
+        .route("/status", get(get_status))
         .route("/checkpoint", get(get_checkpoint))
         .route("/checkpoint/key", get(get_checkpoint_key))
         .route("/checkpoint/cosignatures", post(post_cosignature))
@@ -173,6 +176,8 @@ pub fn app(state: AppState) -> Router {
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.request_timeout));
     Router::new()
         .route("/events/stream", get(stream_events))
+        .route("/export", get(get_export))
+        .route("/events/{key}", get(get_event))
         .merge(timed)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -315,7 +320,7 @@ fn error_response(error: &Error, index: Option<usize>) -> Response {
         Error::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         Error::NoSpace(_) => (StatusCode::INSUFFICIENT_STORAGE, "insufficient_storage"),
         Error::Network { .. } => (StatusCode::BAD_GATEWAY, "network"),
-        Error::Interrupted(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        Error::Interrupted(_) | Error::InUse { .. } => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
     };
     let mut body = json!({"error": kind, "message": error.to_string(), "errors": []});
     if let Error::Invalid(rejection) = error {
@@ -437,6 +442,92 @@ async fn get_events(State(state): State<AppState>, Params(query): Params<PageQue
         Ok(Err(e)) => error_response(&e, None),
         Err(e) => error_response(&Error::Unavailable(format!("a blocking task failed: {e}")), None),
     }
+}
+
+/// One stored record, by event id or seq (a bare number is a seq), exactly
+/// as stored.
+async fn get_event(State(state): State<AppState>, Path(key): Path<String>, _: Params<NoParams>) -> Response {
+    let ledger = state.ledger.clone();
+    let found = tokio::task::spawn_blocking(move || -> crate::Result<Option<(u64, Vec<u8>)>> {
+        let seq = match key.parse::<u64>() {
+            Ok(seq) => Some(seq),
+            Err(_) => ledger.seq_of(&key)?,
+        };
+        let Some(seq) = seq else { return Ok(None) };
+        Ok(ledger.get_bytes(seq)?.map(|bytes| (seq, bytes)))
+    })
+    .await;
+    match found {
+        Ok(Ok(Some((seq, bytes)))) => {
+            let retracted = if state.ledger.is_retracted(seq) { "true" } else { "false" };
+            let headers = [
+                (header::CONTENT_TYPE, "application/json"),
+                (header::HeaderName::from_static("amity-retracted"), retracted),
+            ];
+            (headers, bytes).into_response()
+        }
+        Ok(Ok(None)) => {
+            let body = json!({"error": "not_found", "message": "no such event id or seq", "errors": []});
+            (StatusCode::NOT_FOUND, axum::Json(body)).into_response()
+        }
+        Ok(Err(e)) => error_response(&e, None),
+        Err(e) => error_response(&Error::Unavailable(format!("a blocking task failed: {e}")), None),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExportQuery {
+    from: Option<u64>,
+    to: Option<u64>,
+}
+
+/// Records read per blocking step of an export.
+const EXPORT_CHUNK_RECORDS: u64 = 1000;
+
+/// Stored records `from..=to` (default: all durable ones when the request
+/// came) as NDJSON, byte for byte, streamed in chunks read off the
+/// runtime's workers; `Amity-Head` says the last seq the export holds. A
+/// client that loses the connection resumes with `from` = its last seq + 1.
+async fn get_export(State(state): State<AppState>, Params(query): Params<ExportQuery>) -> Response {
+    let head = state.ledger.head().seq;
+    let (from, to) = (query.from.unwrap_or(1).max(1), query.to.unwrap_or(head).min(head));
+    let ledger = state.ledger.clone();
+    let chunks = async_stream::stream! {
+        let mut next = from;
+        while next <= to {
+            let end = to.min(next + EXPORT_CHUNK_RECORDS - 1);
+            let reader = ledger.clone();
+            let chunk = tokio::task::spawn_blocking(move || -> crate::Result<Vec<u8>> {
+                let mut out = Vec::new();
+                for entry in reader.range_bytes(next, end) {
+                    out.extend_from_slice(&entry?.1);
+                    out.push(b'\n');
+                }
+                Ok(out)
+            })
+            .await;
+            match chunk {
+                Ok(Ok(bytes)) => yield Ok::<_, std::io::Error>(Bytes::from(bytes)),
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, "an export stopped");
+                    yield Err(std::io::Error::other(error.to_string()));
+                    break;
+                }
+                Err(error) => {
+                    yield Err(std::io::Error::other(error.to_string()));
+                    break;
+                }
+            }
+            next = end + 1;
+        }
+    };
+    let head_seq = to.max(from.saturating_sub(1)).to_string();
+    let headers = [
+        (header::CONTENT_TYPE, "application/x-ndjson".to_string()),
+        (header::HeaderName::from_static("amity-head"), head_seq),
+    ];
+    (headers, axum::body::Body::from_stream(chunks)).into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -573,6 +664,15 @@ async fn get_health(State(state): State<AppState>, _: Params<NoParams>) -> Respo
     axum::Json(json!({"seq": head.seq, "head": head.hash, "views_seq": state.ledger.views_seq(),
         "ok": failure.is_none(), "failure": failure, "uptime_s": state.started.elapsed().as_secs()}))
     .into_response()
+}
+
+async fn get_status(State(state): State<AppState>, _: Params<NoParams>) -> Response {
+    let ledger = state.ledger.clone();
+    match tokio::task::spawn_blocking(move || ledger.status()).await {
+        Ok(Ok(status)) => axum::Json(status).into_response(),
+        Ok(Err(e)) => error_response(&e, None),
+        Err(e) => error_response(&Error::Unavailable(format!("a blocking task failed: {e}")), None),
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -92,6 +92,16 @@ impl Knowledge {
         self.ids.get(&id_key(id)).copied()
     }
 
+    /// Records per event type among seqs 1..=`upto`, in [`EventType::ALL`]'s
+    /// order, leaving out types with none.
+    pub fn type_counts(&self, upto: u64) -> Vec<(EventType, u64)> {
+        let mut counts = [0u64; EventType::ALL.len()];
+        for &index in &self.types[..(upto as usize).min(self.types.len())] {
+            counts[index as usize] += 1;
+        }
+        EventType::ALL.iter().zip(counts).filter(|(_, n)| *n > 0).map(|(t, n)| (*t, n)).collect()
+    }
+
     /// Whether the record at `seq` has been retracted.
     pub fn is_retracted(&self, seq: u64) -> bool {
         self.retracted.contains(&seq)

@@ -9,6 +9,7 @@ pub mod import;
 mod nats;
 mod prove;
 mod read;
+mod remote;
 mod serve;
 pub(crate) use serve::wait_for_signal;
 mod views;
@@ -62,6 +63,10 @@ pub enum Command {
         from: u64,
         #[arg(long)]
         to: Option<u64>,
+        /// Read through the server at URL instead of opening --db (found
+        /// on its own when a running `amity serve` holds --db).
+        #[arg(long)]
+        url: Option<String>,
     },
     /// A readable table of records.
     Log {
@@ -76,12 +81,39 @@ pub enum Command {
         /// Only records naming this party (`vn/hanoi`); retractions always show.
         #[arg(long)]
         party: Option<String>,
+        /// Read through the server at URL instead of opening --db (found
+        /// on its own when a running `amity serve` holds --db).
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// Where the ledger stands: head, records by type, first and last
+    /// recorded_at, views and their checkpoint, size on disk, free space,
+    /// and which process holds it.
+    Status {
+        /// The fields as JSON (the body of `GET /status`).
+        #[arg(long)]
+        json: bool,
+        /// Read through the server at URL instead of opening --db (found
+        /// on its own when a running `amity serve` holds --db).
+        #[arg(long)]
+        url: Option<String>,
     },
     /// One record, pretty-printed, by event id or seq (a bare number is a seq).
-    Show { key: String },
+    Show {
+        key: String,
+        /// Read through the server at URL instead of opening --db (found
+        /// on its own when a running `amity serve` holds --db).
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Recompute every canonical form, hash and link; check the anchor and
-    /// the Merkle tree's root.
-    Verify,
+    /// the Merkle tree's root (through a server: its /verify).
+    Verify {
+        /// Read through the server at URL instead of opening --db (found
+        /// on its own when a running `amity serve` holds --db).
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// A Merkle proof (RFC 6962): that a record (event id or seq) is in the
     /// tree of --size records (default: all durable records), or with --from
     /// M [--to N] that the tree of N records extends the tree of M. --json
@@ -113,8 +145,15 @@ pub enum Command {
     /// the Merkle tree's stored hashes from the log.
     Rebuild,
     /// Copy the ledger, as of its durable head, into a new directory; the
-    /// copy is verified and its head compared.
-    Backup { dir: PathBuf },
+    /// copy is verified and its head compared. Through a server (a hot
+    /// backup while it runs): its records, streamed and checked link by link.
+    Backup {
+        dir: PathBuf,
+        /// Read through the server at URL instead of opening --db (found
+        /// on its own when a running `amity serve` holds --db).
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Create the ledger (--db, which must not exist) from an `amity export`
     /// (FILE or `-`), or from the JetStream stream a relay filled (--nats,
     /// --stream), byte for byte, checking the chain (and, from NATS, every
@@ -261,12 +300,37 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
         Command::Demo => demo::run(&args.db),
         Command::Append { json } => append(&args.db, json),
         Command::Import { file } => import::run(&args.db, &file),
-        Command::Export { from, to } => read::export(&open_existing(&args.db)?, from, to),
-        Command::Log { from, limit, type_prefix, party } => {
-            read::log(&open_existing(&args.db)?, from, limit, &crate::subscribe::Filter { type_prefix, party })
+        Command::Export { from, to, url } => match reader(&args.db, url)? {
+            Reader::Local(ledger) => read::export(&ledger, from, to),
+            Reader::Remote(remote) => remote.export(from, to),
+        },
+        Command::Log { from, limit, type_prefix, party, url } => {
+            let filter = crate::subscribe::Filter { type_prefix, party };
+            match reader(&args.db, url)? {
+                Reader::Local(ledger) => read::log(&ledger, from, limit, &filter),
+                Reader::Remote(remote) => remote.log(from, limit, &filter),
+            }
         }
-        Command::Show { key } => read::show(&open_existing(&args.db)?, &key),
-        Command::Verify => read::verify(&open_existing(&args.db)?),
+        Command::Status { json, url } => {
+            let status = match reader(&args.db, url)? {
+                Reader::Local(ledger) => {
+                    let mut status = ledger.status()?;
+                    // The holder is this command itself.
+                    status.holder = status.holder.filter(|h| h.pid != std::process::id());
+                    status
+                }
+                Reader::Remote(remote) => remote.status()?,
+            };
+            read::status(&status, json)
+        }
+        Command::Show { key, url } => match reader(&args.db, url)? {
+            Reader::Local(ledger) => read::show(&ledger, &key),
+            Reader::Remote(remote) => remote.show(&key),
+        },
+        Command::Verify { url } => match reader(&args.db, url)? {
+            Reader::Local(ledger) => read::verify(&ledger),
+            Reader::Remote(remote) => remote.verify(),
+        },
         Command::Prove { key, size, from, to, json } => {
             let proof = match (key, from) {
                 (_, Some(from)) => prove::Proof::Consistency { from, to },
@@ -278,16 +342,25 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
         Command::View { view, query } => {
             query.applies_to(view)?;
             views::set_wide(query.wide);
-            let as_of = query.as_of.unwrap_or_else(views::today);
-            views::view(&open_existing(&args.db)?, view, as_of, query.at_seq, query.json)
+            match reader(&args.db, query.url.clone())? {
+                Reader::Local(ledger) => {
+                    let as_of = query.as_of.unwrap_or_else(views::today);
+                    views::view(&ledger, view, as_of, query.at_seq, query.json)
+                }
+                Reader::Remote(remote) => remote.view(view, query.as_of, query.at_seq, query.json),
+            }
         }
         Command::Rebuild => {
             // The Merkle tree is recomputed from the log on this open.
             let options = Options { create: false, rebuild_merkle: true, ..Options::default() };
             views::rebuild(&Ledger::open(&args.db, options)?)
         }
-        Command::Backup { dir } => {
-            let verified = open_existing(&args.db)?.backup(&dir)?;
+        Command::Backup { dir, url } => {
+            let ledger = match reader(&args.db, url)? {
+                Reader::Local(ledger) => ledger,
+                Reader::Remote(remote) => return remote.backup(&dir).map(|()| ExitCode::SUCCESS),
+            };
+            let verified = ledger.backup(&dir)?;
             read::print(&format!(
                 "backed up to {}: ok {} records, head {}",
                 dir.display(),
@@ -337,6 +410,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
             nats::relay(&args.db, nats::RelayArgs { config: stream.config(&nats), url, token_file })
         }
         Command::FollowNats { nats, stream, view, query } => {
+            if query.url.is_some() {
+                return Err(usage("--url: does not apply to follow-nats, which reads the NATS stream (--nats)"));
+            }
             if let Some(view) = view {
                 query.applies_to(view)?;
             }
@@ -346,6 +422,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
             nats::follow_nats(nats::FollowArgs { nats, stream, view, as_of, at_seq, json })
         }
         Command::Subscribe { url, after, follow, type_prefix, party } => {
+            let url = url.or_else(|| served_at(&args.db));
             serve::subscribe(&args.db, url, after, follow, crate::subscribe::Filter { type_prefix, party })
         }
     }
@@ -364,6 +441,10 @@ pub struct ViewQuery {
     /// The spec's JSON shape instead of a table.
     #[arg(long)]
     json: bool,
+    /// Read through the server at URL instead of opening --db (found on its
+    /// own when a running `amity serve` holds --db).
+    #[arg(long)]
+    url: Option<String>,
     /// Full cells, however wide. Otherwise tables fit the terminal (its
     /// width, or `COLUMNS`), wrapping long cells; piped output is never cut.
     #[arg(long)]
@@ -416,6 +497,38 @@ impl StreamArgs {
         }
         config
     }
+}
+
+/// Where a read command reads.
+enum Reader {
+    Local(Ledger),
+    Remote(remote::Remote),
+}
+
+/// The server at `url`; without one, the ledger at `db`, or, when a running
+/// `amity serve` holds it, that server (said on stderr). A ledger held by
+/// another kind of process is an immediate error naming it.
+fn reader(db: &Path, url: Option<String>) -> Result<Reader> {
+    if let Some(url) = url {
+        return Ok(Reader::Remote(remote::Remote::new(&url)?));
+    }
+    match open_existing(db) {
+        Ok(ledger) => Ok(Reader::Local(ledger)),
+        Err(Error::InUse { url: Some(url), .. }) => {
+            crate::say!("amity: {} is held by a running server; reading through it at {url}", db.display());
+            Ok(Reader::Remote(remote::Remote::new(&url)?))
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// The URL of the running server that holds the ledger at `db`, if one
+/// does (said on stderr).
+fn served_at(db: &Path) -> Option<String> {
+    let holder = crate::store::holder::Holder::read(db).filter(|h| h.is_other_and_alive())?;
+    let url = holder.url?;
+    crate::say!("amity: {} is held by a running server; reading through it at {url}", db.display());
+    Some(url)
 }
 
 /// Opens a ledger that must already exist (read-only commands).

@@ -36,26 +36,40 @@ pub fn export(ledger: &Ledger, from: u64, to: Option<u64>) -> Result<()> {
     write_out(out.flush())
 }
 
+/// One row of `amity log`.
+pub struct LogRow {
+    pub record: Record,
+    pub retracted: bool,
+}
+
 /// `amity log`: a readable table of the records from `from` that pass
 /// `filter`, at most `limit`; says on stderr when more follow, and marks
 /// retracted records.
 pub fn log(ledger: &Ledger, from: u64, limit: u64, filter: &crate::subscribe::Filter) -> Result<()> {
-    let mut out = BufWriter::new(std::io::stdout().lock());
-    let mut lines = vec![format!("{:>6}  {:<21}  {:<20}  {:<36}  SUMMARY", "SEQ", "OCCURRED", "TYPE", "ID")];
-    let mut shown = 0;
+    let mut rows = Vec::new();
     let mut more_from = None;
     for entry in ledger.range_bytes(from.max(1), ledger.head().seq) {
         let (seq, bytes) = entry?;
         if !filter.matches(&bytes) {
             continue;
         }
-        if shown == limit {
+        if rows.len() as u64 == limit {
             more_from = Some(seq);
             break;
         }
         let record = Record::decode(&bytes).map_err(|problem| Error::Chain(events::ChainError { seq, problem }))?;
-        shown += 1;
-        let retracted = if ledger.is_retracted(seq) { "[RETRACTED] " } else { "" };
+        rows.push(LogRow { record, retracted: ledger.is_retracted(seq) });
+    }
+    print_log(rows, more_from)
+}
+
+/// Prints `log`'s table; `more_from` is the next matching seq not shown.
+pub fn print_log(rows: Vec<LogRow>, more_from: Option<u64>) -> Result<()> {
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    let mut lines = vec![format!("{:>6}  {:<21}  {:<20}  {:<36}  SUMMARY", "SEQ", "OCCURRED", "TYPE", "ID")];
+    let shown = rows.len();
+    for LogRow { record, retracted } in rows {
+        let retracted = if retracted { "[RETRACTED] " } else { "" };
         lines.push(format!(
             "{:>6}  {:<21}  {:<20}  {:<36}  {retracted}{}",
             record.seq,
@@ -126,6 +140,35 @@ pub fn show(ledger: &Ledger, key: &str) -> Result<()> {
         crate::say!("seq {seq} is RETRACTED: an event.retracted record names it (amity log --type event.retracted)");
     }
     print(&serde_json::to_string_pretty(&value).expect("a Value always serializes"))
+}
+
+/// `amity status`, as aligned lines (or the JSON of `GET /status`).
+pub fn status(status: &crate::store::Status, json: bool) -> Result<()> {
+    if json {
+        return print(&serde_json::to_string_pretty(status).expect("a status serializes"));
+    }
+    let mib = |bytes: u64| format!("{:.1} MiB", bytes as f64 / (1u64 << 20) as f64);
+    let held = match &status.holder {
+        Some(holder) => format!("held by {}", holder.describe()),
+        None => "not held by any process".to_string(),
+    };
+    let recorded = match (&status.first_recorded_at, &status.last_recorded_at) {
+        (Some(first), Some(last)) => format!(", recorded {first} … {last}"),
+        _ => String::new(),
+    };
+    let types: Vec<String> = status.types.iter().map(|(t, n)| format!("{t} {n}")).collect();
+    let checkpoint = status.views_checkpoint_seq.map_or("none".to_string(), |seq| format!("at seq {seq}"));
+    let free = status.free_bytes.map_or("unknown".to_string(), mib);
+    print(&format!(
+        "ledger    {} ({held})\nhead      seq {}, hash {}\nrecords   {}{recorded}\nby type   {}\nviews     at seq {}; checkpoint {checkpoint}\ndisk      {} used, {free} free",
+        status.dir,
+        status.seq,
+        status.head,
+        status.seq,
+        if types.is_empty() { "—".to_string() } else { types.join(", ") },
+        status.views_seq,
+        mib(status.disk_bytes),
+    ))
 }
 
 pub fn verify(ledger: &Ledger) -> Result<()> {

@@ -67,6 +67,15 @@ pub fn serve(
                 "amity: no token configured (AMITY_TOKEN or --token-file): writes are refused, reads are served"
             );
         }
+        // Local commands on this ledger find the server here and read
+        // through it (recorded before the address is printed, so a caller
+        // that waits for that line finds it).
+        let reachable = if bound.ip().is_unspecified() {
+            std::net::SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), bound.port())
+        } else {
+            bound
+        };
+        ledger.announce(&format!("http://{reachable}"));
         print(&format!("amity: listening on http://{bound}"))?;
         let _ = std::io::stdout().flush();
         let (stop, shutdown) = tokio::sync::watch::channel(false);

@@ -22,6 +22,38 @@ pub enum ViewKind {
     Visits,
 }
 
+impl ViewKind {
+    /// The view's name in routes and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            ViewKind::Agreements => "agreements",
+            ViewKind::Projects => "projects",
+            ViewKind::Aid => "aid",
+            ViewKind::Visits => "visits",
+        }
+    }
+}
+
+/// A view a server sent (its JSON shape), printed as [`render`] prints a
+/// local one.
+pub fn render_json(kind: ViewKind, value: serde_json::Value, json: bool) -> Result<String> {
+    fn shown<T: serde::de::DeserializeOwned + serde::Serialize>(
+        value: serde_json::Value,
+        json: bool,
+        table: fn(&T) -> String,
+    ) -> Result<String> {
+        let view: T = serde_json::from_value(value)
+            .map_err(|e| crate::Error::network("the server's view", format!("not the view's shape: {e}")))?;
+        Ok(if json { serde_json::to_string_pretty(&view).expect("views serialize") } else { table(&view) })
+    }
+    match kind {
+        ViewKind::Agreements => shown(value, json, agreements_table),
+        ViewKind::Projects => shown(value, json, projects_table),
+        ViewKind::Aid => shown(value, json, aid_tables),
+        ViewKind::Visits => shown(value, json, visits_table),
+    }
+}
+
 /// Today, in UTC: the default `as_of`.
 pub fn today() -> NaiveDate {
     chrono::Utc::now().date_naive()

@@ -98,6 +98,15 @@ pub fn load<T: State>(tree: &sled::Tree, log: &sled::Tree) -> Result<Option<T>, 
     Ok(Some(loaded))
 }
 
+/// The seq the stored checkpoint of `T` says it reflects (its header only;
+/// not checked against the log).
+pub fn saved_seq<T: State>(tree: &sled::Tree) -> Result<Option<u64>> {
+    let stored = tree.get(T::KEY).map_err(|e| sled_error("reading a checkpoint", e))?;
+    Ok(stored
+        .filter(|bytes| bytes.len() >= HEADER_BYTES)
+        .map(|bytes| u64::from_be_bytes(bytes[4..12].try_into().expect("8 bytes"))))
+}
+
 /// `hash` is the hash of the record at `state.seq()`.
 pub fn save<T: State>(tree: &sled::Tree, state: &T, hash: &str) -> sled::Result<()> {
     let mut bytes = Vec::with_capacity(HEADER_BYTES + 4096);

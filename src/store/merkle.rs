@@ -106,7 +106,7 @@ impl HashFile {
             Frontier::from_stored(complete, frontier_hashes).map_err(|e| Error::storage("the Merkle tree", e))?;
         if complete < last_seq {
             if rebuild {
-                tracing::info!(records = last_seq, "recomputing the Merkle tree from the log");
+                tracing::info!(records = last_seq, "computing the Merkle tree from the log");
             } else {
                 tracing::warn!(from = complete + 1, to = last_seq, "completing the Merkle tree from the log");
             }

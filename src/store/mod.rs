@@ -16,6 +16,7 @@ mod anchor;
 mod checkpoint;
 mod committer;
 mod flusher;
+pub mod holder;
 mod merkle;
 mod projector;
 mod tail;
@@ -109,6 +110,37 @@ impl Appended {
     }
 }
 
+/// See [`Ledger::status`]; also the body of `GET /status`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Status {
+    pub dir: String,
+    /// Durable records (seqs run 1..=seq) and the last one's hash.
+    pub seq: u64,
+    pub head: String,
+    pub first_recorded_at: Option<String>,
+    pub last_recorded_at: Option<String>,
+    /// Records per event type (types with none are left out).
+    pub types: std::collections::BTreeMap<String, u64>,
+    /// The last seq folded into the live views.
+    pub views_seq: u64,
+    /// The seq of the views' stored checkpoint, if any (an open replays the
+    /// log after it).
+    pub views_checkpoint_seq: Option<u64>,
+    pub disk_bytes: u64,
+    /// Free space on the ledger's filesystem.
+    pub free_bytes: Option<u64>,
+    pub holder: Option<holder::Holder>,
+}
+
+/// Bytes of every file under `path`.
+fn disk_bytes(path: &Path) -> u64 {
+    let Ok(meta) = std::fs::symlink_metadata(path) else { return 0 };
+    if !meta.is_dir() {
+        return meta.len();
+    }
+    std::fs::read_dir(path).map(|entries| entries.flatten().map(|e| disk_bytes(&e.path())).sum()).unwrap_or(0)
+}
+
 /// A group that was not appended: which submission (0-based) and why.
 #[derive(Debug, thiserror::Error)]
 #[error("submission {}: {error}", .index + 1)]
@@ -194,6 +226,8 @@ struct Shared {
     merkle: std::fs::File,
     /// Named subscription positions: name → seq (u64 big-endian).
     subscriptions: sled::Tree,
+    /// The views' and knowledge's checkpoints (read by `status` only).
+    checkpoints: sled::Tree,
     head: watch::Receiver<Head>,
     /// Durable syncs since open (for benchmarks: their sizes).
     batches: Arc<AtomicU64>,
@@ -240,6 +274,7 @@ impl Shared {
                 if !self.stop() {
                     return Err("a thread of the ledger panicked".into());
                 }
+                holder::Holder::release(&self.dir);
                 self.flusher.flush().map_err(|e| format!("{e}; acknowledged records were already durable"))
             })
             .clone()
@@ -313,9 +348,24 @@ impl Ledger {
             }
             std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
         }
-        let db = open_sled(&sled_dir, options.cache_bytes).map_err(|e| {
+        // Another live process that holds the ledger is reported at once;
+        // only this process's own handle, still being released, is waited for.
+        let held_by_other = || holder::Holder::read(dir).is_some_and(|h| h.is_other_and_alive());
+        let db = open_sled(&sled_dir, options.cache_bytes, &held_by_other).map_err(|e| {
             if is_lock_held(&e) {
-                Error::Unavailable(format!("{} is in use by another process", dir.display()))
+                match holder::Holder::read(dir).filter(holder::Holder::is_other_and_alive) {
+                    Some(holder) => Error::InUse {
+                        message: format!(
+                            "{} is in use by {}: stop it, or read through its server with --url",
+                            dir.display(),
+                            holder.describe()
+                        ),
+                        url: holder.url,
+                    },
+                    None => {
+                        Error::InUse { message: format!("{} is in use by another process", dir.display()), url: None }
+                    }
+                }
             } else if matches!(e, sled::Error::Corruption { .. }) {
                 // open_sled already set damaged snapshots aside and retried.
                 sled_error(
@@ -406,7 +456,7 @@ impl Ledger {
         };
         let projector = Projector {
             log: log.clone(),
-            checkpoints,
+            checkpoints: checkpoints.clone(),
             views: Arc::clone(&views),
             views_seq: views_seq.0,
             head: head_rx.clone(),
@@ -419,12 +469,16 @@ impl Ledger {
         let spawned =
             std::thread::Builder::new().name("amity-projector".into()).spawn(move || projector.run(command_rx));
         threads.push(spawned.map_err(|e| Error::io("starting the projector", e))?);
+        if let Err(error) = holder::Holder::me().write(dir) {
+            tracing::warn!(%error, "could not record this process as the ledger's holder");
+        }
         Ok(Ledger {
             shared: Arc::new(Shared {
                 dir: dir.to_path_buf(),
                 log,
                 merkle: merkle_reader,
                 subscriptions,
+                checkpoints,
                 batches,
                 head: head_rx,
                 knowledge,
@@ -511,6 +565,43 @@ impl Ledger {
     /// record names it).
     pub fn is_retracted(&self, seq: u64) -> bool {
         self.shared.knowledge.read().expect("not poisoned").is_retracted(seq)
+    }
+
+    /// Records, for other commands, that this process serves the ledger at
+    /// `url` (see [`holder`]).
+    pub fn announce(&self, url: &str) {
+        let holder = holder::Holder { url: Some(url.to_string()), ..holder::Holder::me() };
+        if let Err(error) = holder.write(&self.shared.dir) {
+            tracing::warn!(%error, "could not record the server's address in the ledger directory");
+        }
+    }
+
+    /// What `amity status` reports: the head, the records by type, the
+    /// first and last `recorded_at`, where the views and their checkpoint
+    /// stand, the ledger's size on disk, free space, and who holds it.
+    pub fn status(&self) -> Result<Status> {
+        let head = self.head();
+        let recorded_at = |seq: u64| -> Result<Option<String>> {
+            let Some(bytes) = self.get_bytes(seq)? else { return Ok(None) };
+            let record = Record::decode(&bytes).map_err(|problem| ChainError { seq, problem })?;
+            Ok(Some(record.recorded_at.to_string()))
+        };
+        let types = self.shared.knowledge.read().expect("not poisoned").type_counts(head.seq);
+        let checkpoint =
+            guarded("reading the views' checkpoint", || checkpoint::saved_seq::<Views>(&self.shared.checkpoints))?;
+        Ok(Status {
+            dir: self.shared.dir.display().to_string(),
+            seq: head.seq,
+            head: head.hash,
+            first_recorded_at: if head.seq == 0 { None } else { recorded_at(1)? },
+            last_recorded_at: if head.seq == 0 { None } else { recorded_at(head.seq)? },
+            types: types.into_iter().map(|(t, n)| (t.as_str().to_string(), n)).collect(),
+            views_seq: self.views_seq(),
+            views_checkpoint_seq: checkpoint,
+            disk_bytes: disk_bytes(&self.shared.dir),
+            free_bytes: fs2::available_space(&self.shared.dir).ok(),
+            holder: holder::Holder::read(&self.shared.dir),
+        })
     }
 
     /// The ledger's directory.
@@ -838,7 +929,7 @@ impl Ledger {
 
     fn restore_into(dir: &Path, records: impl Iterator<Item = Result<Vec<u8>>>) -> Result<Verified> {
         let sled_dir = dir.join("ledger");
-        let db = open_sled(&sled_dir, CACHE_BYTES_DEFAULT)?;
+        let db = open_sled(&sled_dir, CACHE_BYTES_DEFAULT, &|| false)?;
         let log = db.open_tree("log")?;
         let mut verifier = ChainVerifier::default();
         let mut batch = sled::Batch::default();
@@ -859,6 +950,9 @@ impl Ledger {
             .and_then(|file| file.sync_data())
             .map_err(|e| Error::storage("syncing the restored ledger", e))?;
         let verified = Verified { count: verifier.count(), head: verifier.head_hash().to_string() };
+        // The Merkle tree of what was restored, computed here (not left for
+        // the next open to complete, as a repair).
+        merkle::HashFile::open(dir, &log, verified.count, true)?;
         AnchorFile::open(&dir.join("anchor"))?.write(&Anchor { seq: verified.count, hash: verified.head.clone() })?;
         drop(log);
         drop(db);
@@ -912,11 +1006,11 @@ pub fn is_lock_held(error: &sled::Error) -> bool {
 /// opens again, so that sled rebuilds its page table from its log. Each
 /// step is logged as a warning; the caller then checks the log against the
 /// anchor.
-fn open_sled(path: &Path, cache_bytes: u64) -> sled::Result<sled::Db> {
+fn open_sled(path: &Path, cache_bytes: u64, held_by_other: &dyn Fn() -> bool) -> sled::Result<sled::Db> {
     for removed in remove_unfinished_snapshots(path)? {
         tracing::warn!(file = %removed.display(), "removed an unfinished sled snapshot (a write cut short by a full disk or a crash)");
     }
-    match open_sled_once(path, cache_bytes) {
+    match open_sled_once(path, cache_bytes, held_by_other) {
         Err(damaged @ sled::Error::Corruption { .. }) => {
             let snapshots = snapshot_files(path)?;
             if snapshots.is_empty() {
@@ -929,7 +1023,7 @@ fn open_sled(path: &Path, cache_bytes: u64) -> sled::Result<sled::Db> {
                 std::fs::rename(&snapshot, &to)?;
                 tracing::warn!(from = %snapshot.display(), to = %to.display(), "sled's snapshot is damaged: moved it aside; sled rebuilds it from its log");
             }
-            open_sled_once(path, cache_bytes)
+            open_sled_once(path, cache_bytes, held_by_other)
         }
         result => result,
     }
@@ -972,7 +1066,7 @@ fn remove_unfinished_snapshots(path: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(removed)
 }
 
-fn open_sled_once(path: &Path, cache_bytes: u64) -> sled::Result<sled::Db> {
+fn open_sled_once(path: &Path, cache_bytes: u64, held_by_other: &dyn Fn() -> bool) -> sled::Result<sled::Db> {
     let config = sled::Config::new()
         .path(path)
         .cache_capacity(cache_bytes)
@@ -981,7 +1075,7 @@ fn open_sled_once(path: &Path, cache_bytes: u64) -> sled::Result<sled::Db> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_millis(LOCK_WAIT_MS);
     loop {
         match config.open() {
-            Err(e) if is_lock_held(&e) && std::time::Instant::now() < deadline => {
+            Err(e) if is_lock_held(&e) && std::time::Instant::now() < deadline && !held_by_other() => {
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
             result => return result,

@@ -487,3 +487,88 @@ fn the_readme_tour_runs_top_to_bottom_twice() {
         assert!(text(&output.stdout).contains("ok 72 records"), "round {round}: {}", text(&output.stdout));
     }
 }
+
+/// While `amity serve` holds a ledger, its read commands go through the
+/// server (saying so) and print what they print locally; a writer is told
+/// at once which process holds it. `--url` reads any server.
+#[test]
+fn read_commands_on_a_served_ledger_go_through_its_server() {
+    let work = tempfile::tempdir().unwrap();
+    let db = work.path().join("db");
+    assert!(amity(&db, &["demo"], b"").status.success());
+    let reads: [&[&str]; 6] = [
+        &["verify"],
+        &["log", "--limit", "5", "--party", "la/vientiane"],
+        &["show", "ev-2022-04-04-minutes"],
+        &["export", "--from", "3", "--to", "9"],
+        &["view", "agreements", "--as-of", "2023-11-22"],
+        &["view", "aid", "--json"],
+    ];
+    let local: Vec<String> = reads.iter().map(|args| text(&amity(&db, args, b"").stdout)).collect();
+
+    let server = serve_process(&db, "token-3c9a");
+    for (args, expected) in reads.iter().zip(&local) {
+        let output = amity(&db, args, b"");
+        let stderr = text(&output.stderr);
+        assert!(output.status.success(), "{args:?}: {stderr}");
+        assert!(stderr.contains(&format!("reading through it at {}", server.url)), "{args:?}: {stderr}");
+        assert_eq!(&text(&output.stdout), expected, "{args:?} prints the same through the server");
+    }
+    let other = work.path().join("elsewhere");
+    let through_url = amity(&other, &["log", "--limit", "5", "--party", "la/vientiane", "--url", &server.url], b"");
+    assert_eq!(text(&through_url.stdout), local[1]);
+    assert!(!other.exists(), "reading through --url creates no local ledger");
+
+    let status: Value = serde_json::from_slice(&amity(&db, &["status", "--json"], b"").stdout).unwrap();
+    assert_eq!(status["holder"]["pid"], server.child.id(), "{status}");
+    assert_eq!(status["holder"]["url"], server.url.as_str(), "{status}");
+
+    let copy = work.path().join("hot-backup");
+    let backup = amity(&db, &["backup", copy.to_str().unwrap()], b"");
+    assert!(backup.status.success(), "{}", text(&backup.stderr));
+    let import = amity(&db, &["import", "data/hanoi-vientiane.ndjson"], b"");
+    let stderr = text(&import.stderr);
+    assert_eq!(import.status.code(), Some(4), "{stderr}");
+    let pid = server.child.id();
+    assert!(
+        stderr.contains(&format!("in use by process {pid} (`amity serve")) && stderr.contains(&server.url),
+        "{stderr}"
+    );
+
+    let mut server = server;
+    // SAFETY: kill(2) on a child's pid has no memory-safety preconditions.
+    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    assert!(server.child.wait().unwrap().success(), "SIGTERM stops the server cleanly");
+    assert_eq!(export(&copy), export(&db), "the hot backup holds every record, byte for byte");
+    assert!(!db.join("holder").exists(), "the server's record of itself is gone once it stops");
+}
+
+/// `amity status` answers from the ledger: its head, its records by type
+/// (as the export has them), where the views and their checkpoint stand.
+#[test]
+fn status_says_where_the_ledger_stands() {
+    let work = tempfile::tempdir().unwrap();
+    let db = work.path().join("db");
+    assert!(amity(&db, &["demo"], b"").status.success());
+    let exported = text(&export(&db));
+    let records: Vec<Value> = exported.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let output = amity(&db, &["status", "--json"], b"");
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let status: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let last = records.last().unwrap();
+    assert_eq!(status["seq"], last["seq"]);
+    assert_eq!(status["head"], last["hash"]);
+    assert_eq!(status["first_recorded_at"], records[0]["recorded_at"]);
+    assert_eq!(status["last_recorded_at"], last["recorded_at"]);
+    let mut by_type = std::collections::BTreeMap::<String, u64>::new();
+    for record in &records {
+        *by_type.entry(record["type"].as_str().unwrap().to_string()).or_default() += 1;
+    }
+    assert_eq!(status["types"], serde_json::to_value(&by_type).unwrap());
+    assert_eq!(status["views_seq"], last["seq"]);
+    assert_eq!(status["views_checkpoint_seq"], last["seq"], "the demo closed the ledger, which saved the views");
+    assert!(status["disk_bytes"].as_u64().unwrap() > exported.len() as u64);
+    assert!(status["holder"].is_null(), "no other process holds it: {status}");
+    let table = text(&amity(&db, &["status"], b"").stdout);
+    assert!(table.contains(&format!("head      seq {}", last["seq"])), "{table}");
+}

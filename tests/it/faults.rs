@@ -115,9 +115,10 @@ fn a_full_disk_stops_import_cleanly_every_read_fails_cleanly_and_freeing_space_b
         return;
     }
     let work = tempfile::tempdir().unwrap();
-    write_ndjson(&work.path().join("input.ndjson"), &History::generate(21, 30_000));
-    // An 8 MiB filesystem, 2 MiB of it taken by a file to free later; the
-    // import fills the rest (no reserve: as if another program had taken
+    write_ndjson(&work.path().join("input.ndjson"), &History::generate(21, 8_000));
+    // A 12 MiB filesystem, 2 MiB of it taken by a file to free later; the
+    // import's spool (about the input's 2 MiB) fits, then its appends fill
+    // the rest (no reserve: as if another program had taken
     // the space). Every command's exit code and stderr are kept outside the
     // tmpfs.
     let script = r#"
@@ -137,13 +138,13 @@ fn a_full_disk_stops_import_cleanly_every_read_fails_cleanly_and_freeing_space_b
         run freed-append append '{"type":"party.registered","occurred":"2024","data":{"party":"la/pakse","name":"Pakse","kind":"city","country":"LA"}}'
         run last-verify verify
     "#;
-    let steps = in_small_filesystem(work.path(), 8, script);
+    let steps = in_small_filesystem(work.path(), 12, script);
 
     assert_eq!(steps.code("import"), 4, "a full disk is a storage error: {}", steps.read("import", "err"));
     let import_err = steps.read("import", "err");
     assert!(import_err.contains("No space left on device"), "{import_err}");
     let acknowledged: u64 = import_err
-        .split("import stopped after ")
+        .split("import stopped: ")
         .nth(1)
         .and_then(|rest| rest.split(' ').next())
         .and_then(|n| n.parse().ok())

@@ -98,7 +98,7 @@ fn import_acknowledged(round: &str, output: &Output) -> u64 {
     let reported = if output.status.success() {
         stdout.split(": ").nth(1).and_then(|rest| rest.split(' ').next()).map(str::to_string)
     } else {
-        stderr.split("import stopped after ").nth(1).and_then(|rest| rest.split(' ').next()).map(str::to_string)
+        stderr.split("import stopped: ").nth(1).and_then(|rest| rest.split(' ').next()).map(str::to_string)
     };
     match reported {
         Some(count) => count.parse().unwrap_or_else(|_| panic!("{round}: a count in {stdout}{stderr}")),
