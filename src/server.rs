@@ -9,6 +9,7 @@
 //! | `GET /events?after&limit&type&party` | a page of stored records |
 //! | `GET /events/stream?after&type&party` | SSE; honours `Last-Event-ID` |
 //! | `GET /events/{id or seq}` | one stored record (`Amity-Retracted: true` if it was retracted) |
+//! | `GET /streams/{kind:id}?after&limit` | a page of the records naming one entity (its history) |
 //! | `GET /export?from&to` | stored records as NDJSON, streamed (a hot export; resume with `from`) |
 //! | `GET /views/{agreements,projects,aid,visits}?as_of&at_seq` | the spec's views |
 //! | `GET /verify`, `GET /health`, `GET /status` | chain check; head and uptime; what `amity status` prints |
@@ -178,6 +179,7 @@ pub fn app(state: AppState) -> Router {
         .route("/events/stream", get(stream_events))
         .route("/export", get(get_export))
         .route("/events/{key}", get(get_event))
+        .route("/streams/{*stream}", get(get_stream))
         .merge(timed)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -415,14 +417,45 @@ async fn get_events(State(state): State<AppState>, Params(query): Params<PageQue
     if !(1..=PAGE_RECORDS_MAX).contains(&limit) {
         return query_error("limit", format!("must be 1 to {PAGE_RECORDS_MAX}"));
     }
-    let filter = Filter { type_prefix: query.type_prefix, party: query.party };
+    let filter = Filter { type_prefix: query.type_prefix, party: query.party, stream: None };
+    page(&state, query.after, limit, filter).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StreamPageQuery {
+    #[serde(default)]
+    after: u64,
+    limit: Option<u64>,
+}
+
+/// A page of the records that name one stream (an entity, `kind:id`), as
+/// `GET /events` pages them.
+async fn get_stream(
+    State(state): State<AppState>,
+    Path(stream): Path<String>,
+    Params(query): Params<StreamPageQuery>,
+) -> Response {
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=PAGE_RECORDS_MAX).contains(&limit) {
+        return query_error("limit", format!("must be 1 to {PAGE_RECORDS_MAX}"));
+    }
+    if events::EntityKey::parse(&stream).is_none() {
+        return query_error("stream", "must be an entity as kind:id (party, visit, agreement, pledge, project)");
+    }
+    page(&state, query.after, limit, Filter { stream: Some(stream), ..Filter::default() }).await
+}
+
+/// Up to `limit` records after `after` that pass `filter`, scanning at most
+/// [`PAGE_SCAN_RECORDS_MAX`]; `next_after` is where the next page starts.
+async fn page(state: &AppState, after: u64, limit: u64, filter: Filter) -> Response {
     let ledger = state.ledger.clone();
     let page = tokio::task::spawn_blocking(move || -> crate::Result<(Vec<Vec<u8>>, u64)> {
         let head = ledger.head().seq;
-        let scan_to = head.min(query.after.saturating_add(PAGE_SCAN_RECORDS_MAX));
+        let scan_to = head.min(after.saturating_add(PAGE_SCAN_RECORDS_MAX));
         let mut records = Vec::new();
-        let mut next_after = query.after;
-        for entry in ledger.range_bytes(query.after + 1, scan_to) {
+        let mut next_after = after;
+        for entry in ledger.range_bytes(after + 1, scan_to) {
             let (seq, bytes) = entry?;
             next_after = seq;
             if filter.matches(&bytes) {
@@ -558,7 +591,7 @@ async fn stream_events(
             return error_response(&error, None);
         }
     };
-    let filter = Filter { type_prefix: query.type_prefix, party: query.party };
+    let filter = Filter { type_prefix: query.type_prefix, party: query.party, stream: None };
     tracing::info!(after, ?filter, "subscriber connected");
     let mut shutdown = state.shutdown.clone();
     let stopped = async move {

@@ -26,11 +26,14 @@ pub struct Filter {
     /// Only records whose data names this party. Retractions always pass,
     /// since they may retract a record of that party.
     pub party: Option<String>,
+    /// Only records that name this stream (`project:justice-hq`, an entity
+    /// as `kind:id`); retractions always pass, as for `party`.
+    pub stream: Option<String>,
 }
 
 impl Filter {
     pub fn matches(&self, bytes: &[u8]) -> bool {
-        if self.type_prefix.is_none() && self.party.is_none() {
+        if self.type_prefix.is_none() && self.party.is_none() && self.stream.is_none() {
             return true;
         }
         self.accepts(&stored_type(bytes), bytes)
@@ -41,15 +44,18 @@ impl Filter {
         if self.type_prefix.as_deref().is_some_and(|p| !event_type.starts_with(p)) {
             return false;
         }
-        let Some(party) = &self.party else { return true };
+        if self.party.is_none() && self.stream.is_none() {
+            return true;
+        }
         let Ok(record) = RecordRef::decode(bytes) else { return false };
         let Ok(event_type) = event_type.parse::<EventType>() else { return false };
         if event_type == EventType::EventRetracted {
             return true;
         }
         let Ok(data) = EventData::decode_json(event_type, record.data.get()) else { return false };
-        let stream = format!("party:{party}");
-        events::known::streams(&data, &[]).contains(&stream)
+        let named = events::known::streams(&data, &[]);
+        let party_named = self.party.as_ref().is_none_or(|party| named.contains(&format!("party:{party}")));
+        party_named && self.stream.as_ref().is_none_or(|stream| named.contains(stream))
     }
 }
 
@@ -147,6 +153,7 @@ mod tests {
         let filter = |type_prefix: Option<&str>, party: Option<&str>| Filter {
             type_prefix: type_prefix.map(str::to_string),
             party: party.map(str::to_string),
+            stream: None,
         };
         assert!(filter(None, None).matches(&visit));
         assert!(filter(Some("visit."), None).matches(&visit));
@@ -154,6 +161,10 @@ mod tests {
         assert!(filter(None, Some("la/vientiane")).matches(&visit));
         assert!(!filter(None, Some("la")).matches(&visit));
         assert!(filter(None, Some("la")).matches(&retraction), "retractions pass a party filter");
+        let stream = |name: &str| Filter { stream: Some(name.to_string()), ..Filter::default() };
+        assert!(stream("visit:v").matches(&visit));
+        assert!(stream("party:vn/hanoi").matches(&visit));
+        assert!(!stream("visit:w").matches(&visit));
         assert!(!filter(Some("visit."), None).matches(b"not a record"));
     }
 }

@@ -5,6 +5,7 @@
 
 mod bundle;
 mod demo;
+mod history;
 pub mod import;
 mod nats;
 mod prove;
@@ -93,6 +94,23 @@ pub enum Command {
         /// The fields as JSON (the body of `GET /status`).
         #[arg(long)]
         json: bool,
+        /// Read through the server at URL instead of opening --db (found
+        /// on its own when a running `amity serve` holds --db).
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// Everything about one entity: every record that names it, in order
+    /// (with their retractions), then its current state. KEY is the entity
+    /// as kind:id (project:ID, agreement:ID, pledge:ID, party:vn/hanoi,
+    /// visit:ID) or the id of the event that introduced it.
+    History {
+        key: String,
+        /// Valid time: the day its current state describes (default today).
+        #[arg(long, value_parser = views::parse_day)]
+        as_of: Option<chrono::NaiveDate>,
+        /// Transaction time: as the ledger stood after record N.
+        #[arg(long)]
+        at_seq: Option<u64>,
         /// Read through the server at URL instead of opening --db (found
         /// on its own when a running `amity serve` holds --db).
         #[arg(long)]
@@ -305,7 +323,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
             Reader::Remote(remote) => remote.export(from, to),
         },
         Command::Log { from, limit, type_prefix, party, url } => {
-            let filter = crate::subscribe::Filter { type_prefix, party };
+            let filter = crate::subscribe::Filter { type_prefix, party, stream: None };
             match reader(&args.db, url)? {
                 Reader::Local(ledger) => read::log(&ledger, from, limit, &filter),
                 Reader::Remote(remote) => remote.log(from, limit, &filter),
@@ -323,6 +341,10 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
             };
             read::status(&status, json)
         }
+        Command::History { key, as_of, at_seq, url } => match reader(&args.db, url)? {
+            Reader::Local(ledger) => history::history(&ledger, &key, as_of.unwrap_or_else(views::today), at_seq),
+            Reader::Remote(remote) => remote.history(&key, as_of, at_seq),
+        },
         Command::Show { key, url } => match reader(&args.db, url)? {
             Reader::Local(ledger) => read::show(&ledger, &key),
             Reader::Remote(remote) => remote.show(&key),
@@ -423,7 +445,13 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
         }
         Command::Subscribe { url, after, follow, type_prefix, party } => {
             let url = url.or_else(|| served_at(&args.db));
-            serve::subscribe(&args.db, url, after, follow, crate::subscribe::Filter { type_prefix, party })
+            serve::subscribe(
+                &args.db,
+                url,
+                after,
+                follow,
+                crate::subscribe::Filter { type_prefix, party, stream: None },
+            )
         }
     }
     .map(|()| ExitCode::SUCCESS)

@@ -71,6 +71,56 @@ impl Remote {
             .map_err(|e| Error::network(format!("reading from {}", self.url), format!("not a status: {e}")))
     }
 
+    /// `amity history` through the server: `/streams/{stream}` pages, and
+    /// the projects and agreements views at the same point.
+    pub fn history(&self, key: &str, as_of: Option<NaiveDate>, at_seq: Option<u64>) -> Result<()> {
+        let entity = super::history::entity_of(key, |id| match self.get(&format!("/events/{id}"), &[]) {
+            Ok(reply) => events::Record::decode(&reply.body).map(Some).map_err(|problem| {
+                Error::network(format!("reading from {}", self.url), format!("not a record: {problem}"))
+            }),
+            Err(Error::Usage(_)) => Ok(None),
+            Err(e) => Err(e),
+        })?;
+        let mut query = Vec::new();
+        if let Some(as_of) = as_of {
+            query.push(("as_of", as_of.to_string()));
+        }
+        // The views first: their at_seq bounds the records listed.
+        if let Some(at_seq) = at_seq {
+            query.push(("at_seq", at_seq.to_string()));
+        }
+        let projects: projections::projects::ProjectsView = self.typed("/views/projects", &query)?;
+        query.retain(|(name, _)| *name != "at_seq");
+        query.push(("at_seq", projects.at_seq.to_string()));
+        let agreements: projections::agreements::AgreementsView = self.typed("/views/agreements", &query)?;
+        let (mut rows, mut after) = (Vec::new(), 0);
+        'pages: loop {
+            let page = self
+                .get_json(&format!("/streams/{entity}"), &[("after", after.to_string()), ("limit", "1000".into())])?;
+            for record in page["records"].as_array().into_iter().flatten() {
+                let record: events::Record = serde_json::from_value(record.clone())
+                    .map_err(|e| Error::network(format!("reading from {}", self.url), format!("not a record: {e}")))?;
+                if record.seq > projects.at_seq {
+                    break 'pages;
+                }
+                rows.push(LogRow { record, retracted: false });
+            }
+            let next = page["next_after"].as_u64().unwrap_or(after);
+            if next == after || next >= projects.at_seq {
+                break;
+            }
+            after = next;
+        }
+        let as_of = views::parse_day(&projects.as_of).map_err(|e| usage(format!("the server's as_of: {e}")))?;
+        let rows = super::history::with_retractions(rows);
+        super::history::print_history(&entity, rows, (as_of, projects.at_seq), &projects, &agreements)
+    }
+
+    fn typed<T: serde::de::DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T> {
+        serde_json::from_value(self.get_json(path, query)?)
+            .map_err(|e| Error::network(format!("reading from {}", self.url), format!("unexpected shape: {e}")))
+    }
+
     pub fn verify(&self) -> Result<()> {
         let verdict = self.get_json("/verify", &[])?;
         if verdict["ok"] == true {

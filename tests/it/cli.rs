@@ -572,3 +572,50 @@ fn status_says_where_the_ledger_stands() {
     let table = text(&amity(&db, &["status"], b"").stdout);
     assert!(table.contains(&format!("head      seq {}", last["seq"])), "{table}");
 }
+
+/// `amity history` gathers everything about one entity, by its stream or
+/// the event that introduced it, as of any seq, locally and through a
+/// server alike; its retractions show.
+#[test]
+fn history_tells_everything_about_one_entity() {
+    let work = tempfile::tempdir().unwrap();
+    let db = work.path().join("db");
+    assert!(amity(&db, &["demo"], b"").status.success());
+    let project = "project:vientiane-justice-prosecutors-hq";
+    let retraction = json!({"type": "event.retracted", "occurred": "2024",
+        "data": {"target": "progress-2023-11-justice-hq-review", "reason": "test: the review is disputed"}});
+    let before = text(&amity(&db, &["history", project, "--as-of", "2024-01-01"], b"").stdout);
+    assert!(amity(&db, &["append", &retraction.to_string()], b"").status.success());
+
+    let history = amity(&db, &["history", project, "--as-of", "2024-01-01"], b"");
+    assert!(history.status.success(), "{}", text(&history.stderr));
+    let history = text(&history.stdout);
+    for id in ["project-vientiane-justice-prosecutors-hq", "pledge-2022-04-04-usd-3m-justice-hq"] {
+        assert!(history.contains(id), "{id} in {history}");
+    }
+    let review = history.lines().find(|l| l.contains("progress-2023-11-justice-hq-review")).unwrap();
+    assert!(review.contains("[RETRACTED]"), "{review}");
+    assert!(history.lines().any(|l| l.contains("event.retracted")), "its retraction is part of its history: {history}");
+    assert!(history.contains("outstanding:") && history.contains("3,000,000.00 USD"), "{history}");
+    assert!(before.contains("reviewed") && !before.contains("[RETRACTED]"), "{before}");
+
+    let by_event = text(
+        &amity(&db, &["history", "project-vientiane-justice-prosecutors-hq", "--as-of", "2024-01-01"], b"").stdout,
+    );
+    assert_eq!(by_event, history, "the introducing event's id names the same entity");
+    let then = text(&amity(&db, &["history", project, "--as-of", "2024-01-01", "--at-seq", "51"], b"").stdout);
+    assert!(then.contains("1 records") && !then.contains("pledge-2022"), "{then}");
+    let party = text(&amity(&db, &["history", "party:la/vientiane/youth-union"], b"").stdout);
+    assert!(party.contains("Vientiane Youth Union"), "{party}");
+    for unknown in ["nothing-by-this-id", "party:xx/none"] {
+        assert_eq!(amity(&db, &["history", unknown], b"").status.code(), Some(2), "{unknown}");
+    }
+
+    let server = serve_process(&db, "token-77d1");
+    let through = amity(&db, &["history", project, "--as-of", "2024-01-01"], b"");
+    assert!(text(&through.stderr).contains("reading through it"), "{}", text(&through.stderr));
+    assert_eq!(text(&through.stdout), history, "the same history through the server");
+    let then_through = amity(&db, &["history", project, "--as-of", "2024-01-01", "--at-seq", "51"], b"");
+    assert_eq!(text(&then_through.stdout), then);
+    drop(server);
+}
