@@ -629,6 +629,8 @@ async fn stream_events(
 struct ViewQuery {
     as_of: Option<String>,
     at_seq: Option<u64>,
+    /// Transaction time by the clock (RFC 3339): as the ledger stood then.
+    at: Option<String>,
 }
 
 async fn get_view(
@@ -649,7 +651,19 @@ async fn get_view(
         Some(Ok(day)) => day,
         Some(Err(e)) => return query_error("as_of", e.to_string()),
     };
-    let at_seq = query.at_seq;
+    let at_seq = match (query.at_seq, query.at.as_deref().map(events::date::parse_moment)) {
+        (Some(_), Some(_)) => return query_error("at", "give at or at_seq, not both"),
+        (at_seq, None) => at_seq,
+        (None, Some(Err(e))) => return query_error("at", e),
+        (None, Some(Ok(moment))) => {
+            let ledger = state.ledger.clone();
+            match tokio::task::spawn_blocking(move || ledger.seq_at(moment)).await {
+                Ok(Ok(seq)) => Some(seq),
+                Ok(Err(e)) => return error_response(&e, None),
+                Err(e) => return error_response(&Error::Unavailable(format!("a blocking task failed: {e}")), None),
+            }
+        }
+    };
     // Read-your-writes: the views reflect every record durable when the
     // request came; the query itself runs off the runtime's workers.
     state.ledger.views_reflect(state.ledger.head().seq).await;

@@ -145,6 +145,14 @@ pub fn parse_day(text: &str) -> Result<NaiveDate, String> {
     }
 }
 
+/// A moment for transaction-time queries (`--at`, `?at=`): RFC 3339 with a
+/// zone (`2026-03-01T15:00:00+07:00`, `2026-03-01T08:00:00Z`), in UTC.
+pub fn parse_moment(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(text.trim())
+        .map(|moment| moment.with_timezone(&chrono::Utc))
+        .map_err(|e| format!("`{text}` is not a moment as RFC 3339 writes one, e.g. 2026-03-01T15:00:00+07:00 ({e})"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -109,8 +109,11 @@ pub enum Command {
         #[arg(long, value_parser = views::parse_day)]
         as_of: Option<chrono::NaiveDate>,
         /// Transaction time: as the ledger stood after record N.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "at")]
         at_seq: Option<u64>,
+        /// Transaction time by the clock (RFC 3339): as the ledger stood then.
+        #[arg(long, value_parser = events::date::parse_moment)]
+        at: Option<chrono::DateTime<chrono::Utc>>,
         /// Read through the server at URL instead of opening --db (found
         /// on its own when a running `amity serve` holds --db).
         #[arg(long)]
@@ -341,9 +344,15 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
             };
             read::status(&status, json)
         }
-        Command::History { key, as_of, at_seq, url } => match reader(&args.db, url)? {
-            Reader::Local(ledger) => history::history(&ledger, &key, as_of.unwrap_or_else(views::today), at_seq),
-            Reader::Remote(remote) => remote.history(&key, as_of, at_seq),
+        Command::History { key, as_of, at_seq, at, url } => match reader(&args.db, url)? {
+            Reader::Local(ledger) => {
+                let at_seq = match at {
+                    Some(moment) => Some(ledger.seq_at(moment)?),
+                    None => at_seq,
+                };
+                history::history(&ledger, &key, as_of.unwrap_or_else(views::today), at_seq)
+            }
+            Reader::Remote(remote) => remote.history(&key, as_of, at_seq, at),
         },
         Command::Show { key, url } => match reader(&args.db, url)? {
             Reader::Local(ledger) => read::show(&ledger, &key),
@@ -367,9 +376,13 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
             match reader(&args.db, query.url.clone())? {
                 Reader::Local(ledger) => {
                     let as_of = query.as_of.unwrap_or_else(views::today);
-                    views::view(&ledger, view, as_of, query.at_seq, query.json)
+                    let at_seq = match query.at {
+                        Some(moment) => Some(ledger.seq_at(moment)?),
+                        None => query.at_seq,
+                    };
+                    views::view(&ledger, view, as_of, at_seq, query.json)
                 }
-                Reader::Remote(remote) => remote.view(view, query.as_of, query.at_seq, query.json),
+                Reader::Remote(remote) => remote.view(view, query.as_of, query.at_seq, query.at, query.json),
             }
         }
         Command::Rebuild => {
@@ -435,6 +448,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
             if query.url.is_some() {
                 return Err(usage("--url: does not apply to follow-nats, which reads the NATS stream (--nats)"));
             }
+            if query.at.is_some() {
+                return Err(usage(
+                    "--at: does not apply to follow-nats (the stream's records carry their seq: use --at-seq)",
+                ));
+            }
             if let Some(view) = view {
                 query.applies_to(view)?;
             }
@@ -464,8 +482,13 @@ pub struct ViewQuery {
     #[arg(long, value_parser = views::parse_day)]
     as_of: Option<chrono::NaiveDate>,
     /// Transaction time: the view as the ledger stood after record N.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "at")]
     at_seq: Option<u64>,
+    /// Transaction time by the clock: as the ledger stood at this moment
+    /// (RFC 3339, e.g. 2026-03-01T15:00:00+07:00): after the last record
+    /// recorded by then.
+    #[arg(long, value_parser = events::date::parse_moment)]
+    at: Option<chrono::DateTime<chrono::Utc>>,
     /// The spec's JSON shape instead of a table.
     #[arg(long)]
     json: bool,

@@ -73,7 +73,7 @@ impl Remote {
 
     /// `amity history` through the server: `/streams/{stream}` pages, and
     /// the projects and agreements views at the same point.
-    pub fn history(&self, key: &str, as_of: Option<NaiveDate>, at_seq: Option<u64>) -> Result<()> {
+    pub fn history(&self, key: &str, as_of: Option<NaiveDate>, at_seq: Option<u64>, at: Option<Moment>) -> Result<()> {
         let entity = super::history::entity_of(key, |id| match self.get(&format!("/events/{id}"), &[]) {
             Ok(reply) => events::Record::decode(&reply.body).map(Some).map_err(|problem| {
                 Error::network(format!("reading from {}", self.url), format!("not a record: {problem}"))
@@ -81,16 +81,10 @@ impl Remote {
             Err(Error::Usage(_)) => Ok(None),
             Err(e) => Err(e),
         })?;
-        let mut query = Vec::new();
-        if let Some(as_of) = as_of {
-            query.push(("as_of", as_of.to_string()));
-        }
         // The views first: their at_seq bounds the records listed.
-        if let Some(at_seq) = at_seq {
-            query.push(("at_seq", at_seq.to_string()));
-        }
+        let mut query = view_query(as_of, at_seq, at);
         let projects: projections::projects::ProjectsView = self.typed("/views/projects", &query)?;
-        query.retain(|(name, _)| *name != "at_seq");
+        query.retain(|(name, _)| !matches!(*name, "at_seq" | "at"));
         query.push(("at_seq", projects.at_seq.to_string()));
         let agreements: projections::agreements::AgreementsView = self.typed("/views/agreements", &query)?;
         let (mut rows, mut after) = (Vec::new(), 0);
@@ -131,14 +125,15 @@ impl Remote {
         Err(Error::Chain(events::ChainError { seq, problem }))
     }
 
-    pub fn view(&self, kind: ViewKind, as_of: Option<NaiveDate>, at_seq: Option<u64>, json: bool) -> Result<()> {
-        let mut query = Vec::new();
-        if let Some(as_of) = as_of {
-            query.push(("as_of", as_of.to_string()));
-        }
-        if let Some(at_seq) = at_seq {
-            query.push(("at_seq", at_seq.to_string()));
-        }
+    pub fn view(
+        &self,
+        kind: ViewKind,
+        as_of: Option<NaiveDate>,
+        at_seq: Option<u64>,
+        at: Option<Moment>,
+        json: bool,
+    ) -> Result<()> {
+        let query = view_query(as_of, at_seq, at);
         let path = format!("/views/{}", kind.name());
         print(&views::render_json(kind, self.get_json(&path, &query)?, json)?)
     }
@@ -279,6 +274,24 @@ impl Remote {
         let verified = verified?;
         print(&format!("backed up to {}: ok {} records, head {}", dir.display(), verified.count, verified.head))
     }
+}
+
+/// A moment of transaction time (`--at`).
+type Moment = chrono::DateTime<chrono::Utc>;
+
+/// The query of `/views/…` for these options.
+fn view_query(as_of: Option<NaiveDate>, at_seq: Option<u64>, at: Option<Moment>) -> Vec<(&'static str, String)> {
+    let mut query = Vec::new();
+    if let Some(as_of) = as_of {
+        query.push(("as_of", as_of.to_string()));
+    }
+    if let Some(at_seq) = at_seq {
+        query.push(("at_seq", at_seq.to_string()));
+    }
+    if let Some(at) = at {
+        query.push(("at", at.to_rfc3339()));
+    }
+    query
 }
 
 /// The error a refusal's JSON body names (its message, and each field and

@@ -604,6 +604,27 @@ impl Ledger {
         })
     }
 
+    /// Transaction time by the clock: the last seq recorded at or before
+    /// `at` (0 if none was). `recorded_at` never goes back along the chain,
+    /// so this is a binary search of O(log n) reads.
+    pub fn seq_at(&self, at: chrono::DateTime<chrono::Utc>) -> Result<u64> {
+        let at = at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+        let recorded_at = |seq: u64| -> Result<String> {
+            let bytes = self.get_bytes(seq)?.ok_or_else(|| Error::Unavailable(format!("seq {seq} is not durable")))?;
+            Ok(Record::decode(&bytes).map_err(|problem| ChainError { seq, problem })?.recorded_at)
+        };
+        let (mut known, mut after) = (0, self.head().seq + 1);
+        while after - known > 1 {
+            let mid = known + (after - known) / 2;
+            if recorded_at(mid)? <= at {
+                known = mid;
+            } else {
+                after = mid;
+            }
+        }
+        Ok(known)
+    }
+
     /// The ledger's directory.
     pub fn dir(&self) -> &Path {
         &self.shared.dir

@@ -619,3 +619,44 @@ fn history_tells_everything_about_one_entity() {
     assert_eq!(text(&then_through.stdout), then);
     drop(server);
 }
+
+/// `--at TIME`: the views and histories as the ledger stood at a moment by
+/// the clock (the last record recorded by then), locally and through a
+/// server; a moment in another zone means the same instant.
+#[test]
+fn at_a_moment_is_the_ledger_as_it_stood_then() {
+    let work = tempfile::tempdir().unwrap();
+    let db = work.path().join("db");
+    assert!(amity(&db, &["demo"], b"").status.success());
+    let late = json!({"id": "late-agreement", "type": "agreement.signed", "occurred": "2023-01-01",
+        "data": {"agreement": "late", "title": "Signed after the import", "kind": "agreement", "level": "city",
+            "parties": ["vn/hanoi", "la/vientiane"], "effective": "2023-01-01/.."}});
+    assert!(amity(&db, &["append", &late.to_string()], b"").status.success());
+    let records: Vec<Value> = text(&export(&db)).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let (imported, appended) = (&records[records.len() - 2], &records[records.len() - 1]);
+    assert!(imported["recorded_at"].as_str() < appended["recorded_at"].as_str());
+    let seq = |record: &Value| record["seq"].to_string();
+    let view = |extra: &[&str]| {
+        let output = amity(&db, &[&["view", "agreements", "--as-of", "2023-06-01"][..], extra].concat(), b"");
+        assert!(output.status.success(), "{extra:?}: {}", text(&output.stderr));
+        text(&output.stdout)
+    };
+    let at_import = imported["recorded_at"].as_str().unwrap();
+    assert_eq!(view(&["--at", at_import]), view(&["--at-seq", &seq(imported)]));
+    assert!(!view(&["--at", at_import]).contains("Signed after the import"));
+    assert_eq!(view(&["--at", appended["recorded_at"].as_str().unwrap()]), view(&["--at-seq", &seq(appended)]));
+    assert_eq!(view(&["--at", "2000-01-01T07:00:00+07:00"]), view(&["--at-seq", "0"]));
+    // The same instant written in Indochina Time.
+    let utc = chrono::DateTime::parse_from_rfc3339(at_import).unwrap();
+    let ict = utc.with_timezone(&chrono::FixedOffset::east_opt(7 * 3600).unwrap()).to_rfc3339();
+    assert_eq!(view(&["--at", &ict]), view(&["--at", at_import]));
+    let history = amity(&db, &["history", "party:vn/hanoi", "--at", at_import], b"");
+    assert!(!text(&history.stdout).contains("late-agreement"), "{}", text(&history.stdout));
+    for bad in [&["view", "aid", "--at", "yesterday"][..], &["view", "aid", "--at", at_import, "--at-seq", "3"]] {
+        assert_eq!(amity(&db, bad, b"").status.code(), Some(2), "{bad:?}");
+    }
+
+    let local = view(&["--at", at_import]);
+    let _server = serve_process(&db, "token-5be0");
+    assert_eq!(view(&["--at", at_import]), local, "?at= through the server");
+}
