@@ -57,11 +57,16 @@ pub enum Command {
     /// Import NDJSON submissions (one per line) from FILE, or `-` for
     /// standard input. Every line is checked first; if any is bad, all bad
     /// lines are reported and nothing is appended.
-    Import { file: PathBuf },
+    Import {
+        /// The NDJSON file, or `-` for standard input.
+        file: PathBuf,
+    },
     /// Print stored records exactly as stored, one per line.
     Export {
+        /// The first seq printed.
         #[arg(long, default_value_t = 1)]
         from: u64,
+        /// The last seq printed (default: the durable head).
         #[arg(long)]
         to: Option<u64>,
         /// Read through the server at URL instead of opening --db (found
@@ -71,6 +76,7 @@ pub enum Command {
     },
     /// A readable table of records.
     Log {
+        /// The first seq shown.
         #[arg(long, default_value_t = 1)]
         from: u64,
         /// Most records shown (1 or more); stderr says when more follow.
@@ -104,6 +110,7 @@ pub enum Command {
     /// as kind:id (project:ID, agreement:ID, pledge:ID, party:vn/hanoi,
     /// visit:ID) or the id of the event that introduced it.
     History {
+        /// The entity (kind:id) or the id of the event that introduced it.
         key: String,
         /// Valid time: the day its current state describes (default today).
         #[arg(long, value_parser = views::parse_day)]
@@ -121,6 +128,7 @@ pub enum Command {
     },
     /// One record, pretty-printed, by event id or seq (a bare number is a seq).
     Show {
+        /// An event id, or a seq.
         key: String,
         /// Read through the server at URL instead of opening --db (found
         /// on its own when a running `amity serve` holds --db).
@@ -152,11 +160,13 @@ pub enum Command {
         /// … to the tree of this many (default: all durable records).
         #[arg(long, requires = "from")]
         to: Option<u64>,
+        /// Print Certificate Transparency's JSON shape of the proof.
         #[arg(long)]
         json: bool,
     },
     /// One of the four views, as a table (or the spec's JSON with --json).
     View {
+        /// Which view.
         #[arg(value_enum)]
         view: views::ViewKind,
         #[command(flatten)]
@@ -169,6 +179,7 @@ pub enum Command {
     /// copy is verified and its head compared. Through a server (a hot
     /// backup while it runs): its records, streamed and checked link by link.
     Backup {
+        /// The new ledger directory (must not exist).
         dir: PathBuf,
         /// Read through the server at URL instead of opening --db (found
         /// on its own when a running `amity serve` holds --db).
@@ -180,6 +191,7 @@ pub enum Command {
     /// --stream), byte for byte, checking the chain (and, from NATS, every
     /// message's headers as follow-nats does); prints the head.
     Restore {
+        /// The export (one stored record a line), or `-` for standard input.
         #[arg(required_unless_present = "nats", conflicts_with = "nats")]
         file: Option<PathBuf>,
         /// NATS server URLs (comma-separated) holding the stream.
@@ -191,6 +203,7 @@ pub enum Command {
     },
     /// Serve the HTTP API and event streams until SIGINT or SIGTERM.
     Serve {
+        /// The address to listen on (port 0: any free port, printed).
         #[arg(long, default_value = "127.0.0.1:7341")]
         addr: std::net::SocketAddr,
         /// A file whose first line is the write token (else `AMITY_TOKEN`).
@@ -226,6 +239,7 @@ pub enum Command {
         /// The records, `A..B` (inclusive) or `A..` (to the durable head).
         #[arg(long)]
         seq: String,
+        /// Where to write the bundle.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
         /// The signing key (default: DIR/signing.key).
@@ -236,6 +250,7 @@ pub enum Command {
     /// signature against KEY, each record's canonical form, hash and link,
     /// and its inclusion in the checkpoint's tree. Exit 1 if any fails.
     Audit {
+        /// The bundle `amity bundle` wrote.
         file: PathBuf,
         /// The verifier key (NAME+hash+base64), or a file holding it.
         #[arg(long)]
@@ -283,26 +298,44 @@ pub enum Command {
     /// hash chain and every message's headers on the way, and print them as
     /// `amity view` does (all four, or one).
     FollowNats {
+        /// NATS server URLs (comma-separated) holding the stream.
         #[arg(long, value_name = "URL")]
         nats: String,
+        /// The JetStream stream a relay filled.
         #[arg(long, default_value = "amity")]
         stream: String,
+        /// Print only this view (default: all four).
         #[arg(value_enum)]
         view: Option<views::ViewKind>,
         #[command(flatten)]
         query: ViewQuery,
     },
+    /// Print a completion script for SHELL (bash, zsh, fish, elvish,
+    /// powershell), e.g. `amity completions bash > /etc/bash_completion.d/amity`.
+    Completions {
+        /// The shell the script is for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `amity man | man -l -`.
+    Man,
     /// Print records after a position as NDJSON, from a server (`--url`) or
     /// the local ledger; with --follow, keep printing new ones.
     Subscribe {
+        /// Read from the server at URL (found on its own when a running
+        /// `amity serve` holds --db).
         #[arg(long)]
         url: Option<String>,
+        /// Print records after this seq.
         #[arg(long, default_value_t = 0)]
         after: u64,
+        /// Keep printing new records as they are appended.
         #[arg(long)]
         follow: bool,
+        /// Only types starting with this (`aid.`, `agreement.signed`).
         #[arg(long = "type")]
         type_prefix: Option<String>,
+        /// Only records naming this party; retractions always pass.
         #[arg(long)]
         party: Option<String>,
     },
@@ -460,6 +493,19 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
             let as_of = query.as_of.unwrap_or_else(views::today);
             let (at_seq, json) = (query.at_seq, query.json);
             nats::follow_nats(nats::FollowArgs { nats, stream, view, as_of, at_seq, json })
+        }
+        Command::Completions { shell } => {
+            let mut command = <Args as clap::CommandFactory>::command();
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut command, "amity", &mut out);
+            read::print(String::from_utf8_lossy(&out).trim_end())
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(<Args as clap::CommandFactory>::command())
+                .render(&mut out)
+                .map_err(|e| Error::io("rendering the manual page", e))?;
+            read::print(String::from_utf8_lossy(&out).trim_end())
         }
         Command::Subscribe { url, after, follow, type_prefix, party } => {
             let url = url.or_else(|| served_at(&args.db));
@@ -627,4 +673,33 @@ pub enum KeyCommand {
 
 fn usage(message: impl Into<String>) -> Error {
     Error::Usage(message.into())
+}
+
+#[cfg(test)]
+mod help_tests {
+    use super::Args;
+    use clap::CommandFactory;
+
+    /// Every command and every option says what it is for in `--help` (and
+    /// so in the man page and the completions).
+    #[test]
+    fn every_command_and_option_has_help() {
+        fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            if command.get_about().is_none() && !path.is_empty() {
+                missing.push(format!("{path} (command)"));
+            }
+            for arg in command.get_arguments() {
+                let name = arg.get_id().as_str();
+                if !matches!(name, "help" | "version") && arg.get_help().is_none() {
+                    missing.push(format!("{path} {name}"));
+                }
+            }
+            for sub in command.get_subcommands() {
+                walk(sub, format!("{path} {}", sub.get_name()).trim(), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Args::command(), "", &mut missing);
+        assert!(missing.is_empty(), "without help text: {missing:#?}");
+    }
 }

@@ -660,3 +660,28 @@ fn at_a_moment_is_the_ledger_as_it_stood_then() {
     let _server = serve_process(&db, "token-5be0");
     assert_eq!(view(&["--at", at_import]), local, "?at= through the server");
 }
+
+/// Shell completions and the man page come from the same definitions as
+/// `--help`: every command is in them, and the bash script is valid bash.
+#[test]
+fn completions_and_the_man_page_cover_every_command() {
+    let work = tempfile::tempdir().unwrap();
+    let db = work.path().join("db");
+    let bash = amity(&db, &["completions", "bash"], b"");
+    assert!(bash.status.success(), "{}", text(&bash.stderr));
+    let script = work.path().join("amity.bash");
+    std::fs::write(&script, &bash.stdout).unwrap();
+    let syntax = std::process::Command::new("bash").arg("-n").arg(&script).output().unwrap();
+    assert!(syntax.status.success(), "{}", text(&syntax.stderr));
+    let man = amity(&db, &["man"], b"");
+    assert!(text(&man.stdout).starts_with(".ie") && text(&man.stdout).contains(".TH amity 1"), "{}", text(&man.stdout));
+    for command in ["import", "history", "status", "verify", "view", "serve", "witness"] {
+        assert!(text(&bash.stdout).contains(command), "{command} in the completions");
+        assert!(text(&man.stdout).contains(command), "{command} in the man page");
+    }
+    for shell in ["zsh", "fish"] {
+        assert!(amity(&db, &["completions", shell], b"").status.success(), "{shell}");
+    }
+    assert_eq!(amity(&db, &["completions", "cmd.exe"], b"").status.code(), Some(2));
+    assert!(!db.exists(), "none of these touches a ledger");
+}
