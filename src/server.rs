@@ -10,6 +10,7 @@
 //! | `GET /events/stream?after&type&party` | SSE; honours `Last-Event-ID` |
 //! | `GET /events/{id or seq}` | one stored record (`Amity-Retracted: true` if it was retracted) |
 //! | `GET /streams/{kind:id}?after&limit` | a page of the records naming one entity (its history) |
+//! | `GET /openapi.json` | this API as an OpenAPI 3.1 document (`docs/openapi.json`) |
 //! | `GET /export?from&to` | stored records as NDJSON, streamed (a hot export; resume with `from`) |
 //! | `GET /views/{agreements,projects,aid,visits}?as_of&at_seq` | the spec's views |
 //! | `GET /verify`, `GET /health`, `GET /status` | chain check; head and uptime; what `amity status` prints |
@@ -180,6 +181,7 @@ pub fn app(state: AppState) -> Router {
         .route("/export", get(get_export))
         .route("/events/{key}", get(get_event))
         .route("/streams/{*stream}", get(get_stream))
+        .route("/openapi.json", get(get_openapi))
         .merge(timed)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -475,6 +477,14 @@ async fn page(state: &AppState, after: u64, limit: u64, filter: Filter) -> Respo
         Ok(Err(e)) => error_response(&e, None),
         Err(e) => error_response(&Error::Unavailable(format!("a blocking task failed: {e}")), None),
     }
+}
+
+/// The API's OpenAPI 3.1 document (`docs/openapi.json`; a test checks it
+/// against this router's routes).
+pub const OPENAPI: &str = include_str!("../docs/openapi.json");
+
+async fn get_openapi(_: Params<NoParams>) -> Response {
+    json_text(StatusCode::OK, OPENAPI.to_string())
 }
 
 /// One stored record, by event id or seq (a bare number is a seq), exactly
