@@ -88,6 +88,10 @@ pub enum Command {
         /// Only records naming this party (`vn/hanoi`); retractions always show.
         #[arg(long)]
         party: Option<String>,
+        /// Full lines, however wide. Otherwise lines fit the terminal (its
+        /// width, or `COLUMNS`); piped output is never cut.
+        #[arg(long)]
+        wide: bool,
         /// Read through the server at URL instead of opening --db (found
         /// on its own when a running `amity serve` holds --db).
         #[arg(long)]
@@ -358,7 +362,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
             Reader::Local(ledger) => read::export(&ledger, from, to),
             Reader::Remote(remote) => remote.export(from, to),
         },
-        Command::Log { from, limit, type_prefix, party, url } => {
+        Command::Log { from, limit, type_prefix, party, wide, url } => {
+            views::set_wide(wide);
             let filter = crate::subscribe::Filter { type_prefix, party, stream: None };
             match reader(&args.db, url)? {
                 Reader::Local(ledger) => read::log(&ledger, from, limit, &filter),

@@ -68,6 +68,7 @@ pub fn print_log(rows: Vec<LogRow>, more_from: Option<u64>) -> Result<()> {
     let mut out = BufWriter::new(std::io::stdout().lock());
     let mut lines = vec![format!("{:>6}  {:<21}  {:<20}  {:<36}  SUMMARY", "SEQ", "OCCURRED", "TYPE", "ID")];
     let shown = rows.len();
+    let width = super::views::width().map(usize::from);
     for LogRow { record, retracted } in rows {
         let retracted = if retracted { "[RETRACTED] " } else { "" };
         lines.push(format!(
@@ -80,6 +81,13 @@ pub fn print_log(rows: Vec<LogRow>, more_from: Option<u64>) -> Result<()> {
         ));
     }
     for line in lines {
+        // On a terminal (or with COLUMNS), each line is cut to its width.
+        let line = match width {
+            Some(width) if line.chars().count() > width => {
+                line.chars().take(width.saturating_sub(1)).chain(['…']).collect::<String>()
+            }
+            _ => line,
+        };
         if let Err(e) = writeln!(out, "{line}") {
             return write_out(Err(e));
         }

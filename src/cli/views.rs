@@ -93,7 +93,7 @@ pub fn set_wide(wide: bool) {
 
 /// The width tables must fit: `COLUMNS` if set, else the terminal's (none
 /// when stdout is not a terminal, so piped output keeps every character).
-fn width() -> Option<u16> {
+pub fn width() -> Option<u16> {
     if WIDE.load(std::sync::atomic::Ordering::Relaxed) {
         return None;
     }

@@ -438,7 +438,8 @@ fn log_and_show_say_what_a_reader_needs_and_ignore_nothing() {
 }
 
 /// Tables fit the terminal's width (`COLUMNS` here, as a terminal would
-/// give it) by wrapping cells; `--wide` and piped output keep full cells.
+/// give it) by wrapping cells, log lines by being cut; `--wide` and piped
+/// output keep everything.
 #[test]
 fn view_tables_fit_the_terminal_width_unless_wide() {
     let work = tempfile::tempdir().unwrap();
@@ -459,6 +460,9 @@ fn view_tables_fit_the_terminal_width_unless_wide() {
     }
     assert!(widest(&["view", "visits"], None) > 80, "piped output is not cut");
     assert!(widest(&["view", "visits", "--wide"], Some("80")) > 80, "--wide keeps full cells");
+    assert!(widest(&["log"], Some("80")) <= 80, "log lines fit too");
+    assert!(widest(&["log", "--wide"], Some("80")) > 80);
+    assert!(widest(&["log"], None) > 80);
 }
 
 /// The README's tour, exactly as printed there, runs top to bottom on a
