@@ -5,6 +5,7 @@
 //! `party:vn/hanoi`) or the id of the event that introduced it. Locally or
 //! through a server (`GET /streams/{stream}`). Must never: change the ledger.
 
+use super::format::Format;
 use super::read::{print_log, LogRow};
 use super::usage;
 use super::views::money_text;
@@ -70,15 +71,28 @@ pub fn print_history(
     entity: &EntityKey,
     rows: Vec<LogRow>,
     (as_of, at_seq): (NaiveDate, u64),
-    projects: &ProjectsView,
-    agreements: &AgreementsView,
+    (projects, agreements): (&ProjectsView, &AgreementsView),
+    format: Format,
 ) -> Result<()> {
     if rows.is_empty() {
         return Err(usage(format!("history: no record names `{entity}`")));
     }
+    match format {
+        Format::Table => {}
+        Format::Json => {
+            let records: Vec<serde_json::Value> =
+                rows.iter().map(|r| serde_json::to_value(&r.record).expect("a record serializes")).collect();
+            let retracted: Vec<&str> = rows.iter().filter(|r| r.retracted).map(|r| r.record.id.as_str()).collect();
+            let state = state(entity, &rows, as_of, projects, agreements);
+            let body = serde_json::json!({"entity": entity.to_string(), "as_of": as_of.to_string(), "at_seq": at_seq,
+                "records": records, "retracted": retracted, "state": state});
+            return super::read::print(&serde_json::to_string_pretty(&body).expect("a Value serializes"));
+        }
+        Format::Ndjson | Format::Csv => return super::read::print(&super::read::rows_as(&rows, format)?),
+    }
     super::read::print(&format!("History of {entity} (ledger at seq {at_seq}): {} records", rows.len()))?;
     let state = state(entity, &rows, as_of, projects, agreements);
-    print_log(rows, None)?;
+    print_log(rows, None, Format::Table)?;
     super::read::print(&format!("\nCurrent state as of {as_of} (ledger at seq {at_seq}):"))?;
     super::read::print(&state.iter().map(|line| format!("  {line}")).collect::<Vec<_>>().join("\n"))
 }
@@ -164,7 +178,7 @@ fn state(
 }
 
 /// `amity history` on a local ledger.
-pub fn history(ledger: &Ledger, key: &str, as_of: NaiveDate, at_seq: Option<u64>) -> Result<()> {
+pub fn history(ledger: &Ledger, key: &str, (as_of, at_seq): (NaiveDate, Option<u64>), format: Format) -> Result<()> {
     let entity = entity_of(key, |id| match ledger.seq_of(id)? {
         Some(seq) => ledger.get(seq),
         None => Ok(None),
@@ -181,5 +195,5 @@ pub fn history(ledger: &Ledger, key: &str, as_of: NaiveDate, at_seq: Option<u64>
     }
     let (projects, agreements) =
         ledger.read_views(|views| (views.projects(as_of, Some(upto)), views.agreements(as_of, Some(upto))));
-    print_history(&entity, with_retractions(rows), (as_of, projects.at_seq), &projects, &agreements)
+    print_history(&entity, with_retractions(rows), (as_of, projects.at_seq), (&projects, &agreements), format)
 }

@@ -5,6 +5,7 @@
 
 mod bundle;
 mod demo;
+mod format;
 mod history;
 pub mod import;
 mod nats;
@@ -92,6 +93,9 @@ pub enum Command {
         /// width, or `COLUMNS`); piped output is never cut.
         #[arg(long)]
         wide: bool,
+        /// table, json (an array of the records), ndjson (as stored) or csv.
+        #[arg(long, value_enum, default_value_t)]
+        format: format::Format,
         /// Read through the server at URL instead of opening --db (found
         /// on its own when a running `amity serve` holds --db).
         #[arg(long)]
@@ -125,6 +129,10 @@ pub enum Command {
         /// Transaction time by the clock (RFC 3339): as the ledger stood then.
         #[arg(long, value_parser = events::date::parse_moment)]
         at: Option<chrono::DateTime<chrono::Utc>>,
+        /// table, json (records, retractions and state), ndjson (the records
+        /// as stored) or csv.
+        #[arg(long, value_enum, default_value_t)]
+        format: format::Format,
         /// Read through the server at URL instead of opening --db (found
         /// on its own when a running `amity serve` holds --db).
         #[arg(long)]
@@ -362,12 +370,12 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
             Reader::Local(ledger) => read::export(&ledger, from, to),
             Reader::Remote(remote) => remote.export(from, to),
         },
-        Command::Log { from, limit, type_prefix, party, wide, url } => {
+        Command::Log { from, limit, type_prefix, party, wide, format, url } => {
             views::set_wide(wide);
             let filter = crate::subscribe::Filter { type_prefix, party, stream: None };
             match reader(&args.db, url)? {
-                Reader::Local(ledger) => read::log(&ledger, from, limit, &filter),
-                Reader::Remote(remote) => remote.log(from, limit, &filter),
+                Reader::Local(ledger) => read::log(&ledger, from, limit, &filter, format),
+                Reader::Remote(remote) => remote.log(from, limit, &filter, format),
             }
         }
         Command::Status { json, url } => {
@@ -382,15 +390,15 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
             };
             read::status(&status, json)
         }
-        Command::History { key, as_of, at_seq, at, url } => match reader(&args.db, url)? {
+        Command::History { key, as_of, at_seq, at, format, url } => match reader(&args.db, url)? {
             Reader::Local(ledger) => {
                 let at_seq = match at {
                     Some(moment) => Some(ledger.seq_at(moment)?),
                     None => at_seq,
                 };
-                history::history(&ledger, &key, as_of.unwrap_or_else(views::today), at_seq)
+                history::history(&ledger, &key, (as_of.unwrap_or_else(views::today), at_seq), format)
             }
-            Reader::Remote(remote) => remote.history(&key, as_of, at_seq, at),
+            Reader::Remote(remote) => remote.history(&key, (as_of, at_seq, at), format),
         },
         Command::Show { key, url } => match reader(&args.db, url)? {
             Reader::Local(ledger) => read::show(&ledger, &key),
@@ -418,9 +426,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
                         Some(moment) => Some(ledger.seq_at(moment)?),
                         None => query.at_seq,
                     };
-                    views::view(&ledger, view, as_of, at_seq, query.json)
+                    views::view(&ledger, view, as_of, at_seq, query.format())
                 }
-                Reader::Remote(remote) => remote.view(view, query.as_of, query.at_seq, query.at, query.json),
+                Reader::Remote(remote) => remote.view(view, (query.as_of, query.at_seq, query.at), query.format()),
             }
         }
         Command::Rebuild => {
@@ -496,8 +504,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
             }
             views::set_wide(query.wide);
             let as_of = query.as_of.unwrap_or_else(views::today);
-            let (at_seq, json) = (query.at_seq, query.json);
-            nats::follow_nats(nats::FollowArgs { nats, stream, view, as_of, at_seq, json })
+            let (at_seq, format) = (query.at_seq, query.format());
+            nats::follow_nats(nats::FollowArgs { nats, stream, view, as_of, at_seq, format })
         }
         Command::Completions { shell } => {
             let mut command = <Args as clap::CommandFactory>::command();
@@ -540,9 +548,12 @@ pub struct ViewQuery {
     /// recorded by then.
     #[arg(long, value_parser = events::date::parse_moment)]
     at: Option<chrono::DateTime<chrono::Utc>>,
-    /// The spec's JSON shape instead of a table.
-    #[arg(long)]
+    /// The spec's JSON shape instead of a table (same as --format json).
+    #[arg(long, conflicts_with = "format")]
     json: bool,
+    /// table, json (the spec's shape), ndjson (one row a line) or csv.
+    #[arg(long, value_enum, default_value_t)]
+    format: format::Format,
     /// Read through the server at URL instead of opening --db (found on its
     /// own when a running `amity serve` holds --db).
     #[arg(long)]
@@ -554,6 +565,14 @@ pub struct ViewQuery {
 }
 
 impl ViewQuery {
+    fn format(&self) -> format::Format {
+        if self.json {
+            format::Format::Json
+        } else {
+            self.format
+        }
+    }
+
     /// `--as-of` filters agreements and projects by valid time; the aid and
     /// visits views list every dated fact, so there it would be ignored.
     fn applies_to(&self, view: views::ViewKind) -> Result<()> {

@@ -3,8 +3,9 @@
 //! chain and rebuilds the four views from JetStream alone), and `amity
 //! restore --nats` (a new ledger from that stream).
 
+use super::format::Format;
 use super::read::print;
-use super::views::{render, ViewKind};
+use super::views::{formatted, value, ViewKind};
 use crate::error::{Error, Result};
 use crate::relay::{self, RelayConfig, Source, HASH_HEADER, SEQ_HEADER};
 use async_nats::jetstream::{self, consumer::DeliverPolicy};
@@ -58,7 +59,7 @@ pub struct FollowArgs {
     pub view: Option<ViewKind>,
     pub as_of: NaiveDate,
     pub at_seq: Option<u64>,
-    pub json: bool,
+    pub format: Format,
 }
 
 fn chain(seq: u64, problem: String) -> Error {
@@ -80,7 +81,7 @@ pub fn follow_nats(args: FollowArgs) -> Result<()> {
         None => vec![ViewKind::Agreements, ViewKind::Projects, ViewKind::Aid, ViewKind::Visits],
     };
     for kind in kinds {
-        print(&render(&views, kind, args.as_of, args.at_seq, args.json))?;
+        print(&formatted(kind, value(&views, kind, args.as_of, args.at_seq), args.format)?)?;
     }
     Ok(())
 }

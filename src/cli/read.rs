@@ -1,6 +1,7 @@
 //! The auditor's read commands: `export`, `log`, `show`, `verify`. Must
 //! never: change the ledger.
 
+use super::format::Format;
 use super::usage;
 use crate::error::{Error, Result};
 use crate::store::Ledger;
@@ -45,7 +46,7 @@ pub struct LogRow {
 /// `amity log`: a readable table of the records from `from` that pass
 /// `filter`, at most `limit`; says on stderr when more follow, and marks
 /// retracted records.
-pub fn log(ledger: &Ledger, from: u64, limit: u64, filter: &crate::subscribe::Filter) -> Result<()> {
+pub fn log(ledger: &Ledger, from: u64, limit: u64, filter: &crate::subscribe::Filter, format: Format) -> Result<()> {
     let mut rows = Vec::new();
     let mut more_from = None;
     for entry in ledger.range_bytes(from.max(1), ledger.head().seq) {
@@ -60,11 +61,48 @@ pub fn log(ledger: &Ledger, from: u64, limit: u64, filter: &crate::subscribe::Fi
         let record = Record::decode(&bytes).map_err(|problem| Error::Chain(events::ChainError { seq, problem }))?;
         rows.push(LogRow { record, retracted: ledger.is_retracted(seq) });
     }
-    print_log(rows, more_from)
+    print_log(rows, more_from, format)
+}
+
+/// Rows as a program reads them: JSON (an array of the records), NDJSON
+/// (a record a line, exactly as stored) or CSV (the table's columns and
+/// whether each record was retracted).
+pub fn rows_as(rows: &[LogRow], format: Format) -> Result<String> {
+    let stored = |row: &LogRow| String::from_utf8_lossy(&row.record.canonical_bytes()).into_owned();
+    Ok(match format {
+        Format::Table => unreachable!("tables are printed by print_log"),
+        Format::Json => format!("[{}]", rows.iter().map(stored).collect::<Vec<_>>().join(",\n")),
+        Format::Ndjson => rows.iter().map(stored).collect::<Vec<_>>().join("\n"),
+        Format::Csv => {
+            let csv_rows: Vec<super::format::Row> = rows
+                .iter()
+                .map(|LogRow { record, retracted }| {
+                    vec![
+                        ("seq".into(), record.seq.into()),
+                        ("occurred".into(), record.occurred.clone().into()),
+                        ("type".into(), record.event_type.clone().into()),
+                        ("id".into(), record.id.clone().into()),
+                        ("retracted".into(), (*retracted).into()),
+                        ("summary".into(), summary(record).into()),
+                    ]
+                })
+                .collect();
+            super::format::csv(&csv_rows)?
+        }
+    })
 }
 
 /// Prints `log`'s table; `more_from` is the next matching seq not shown.
-pub fn print_log(rows: Vec<LogRow>, more_from: Option<u64>) -> Result<()> {
+pub fn print_log(rows: Vec<LogRow>, more_from: Option<u64>, format: Format) -> Result<()> {
+    if format != Format::Table {
+        if !rows.is_empty() {
+            print(&rows_as(&rows, format)?)?;
+        }
+        if let Some(next) = more_from {
+            crate::say!("… {} shown; more records follow: amity log --from {next} (or a larger --limit)", rows.len());
+        }
+        return Ok(());
+    }
     let mut out = BufWriter::new(std::io::stdout().lock());
     let mut lines = vec![format!("{:>6}  {:<21}  {:<20}  {:<36}  SUMMARY", "SEQ", "OCCURRED", "TYPE", "ID")];
     let shown = rows.len();

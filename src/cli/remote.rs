@@ -73,7 +73,12 @@ impl Remote {
 
     /// `amity history` through the server: `/streams/{stream}` pages, and
     /// the projects and agreements views at the same point.
-    pub fn history(&self, key: &str, as_of: Option<NaiveDate>, at_seq: Option<u64>, at: Option<Moment>) -> Result<()> {
+    pub fn history(
+        &self,
+        key: &str,
+        (as_of, at_seq, at): (Option<NaiveDate>, Option<u64>, Option<Moment>),
+        format: super::format::Format,
+    ) -> Result<()> {
         let entity = super::history::entity_of(key, |id| match self.get(&format!("/events/{id}"), &[]) {
             Ok(reply) => events::Record::decode(&reply.body).map(Some).map_err(|problem| {
                 Error::network(format!("reading from {}", self.url), format!("not a record: {problem}"))
@@ -107,7 +112,7 @@ impl Remote {
         }
         let as_of = views::parse_day(&projects.as_of).map_err(|e| usage(format!("the server's as_of: {e}")))?;
         let rows = super::history::with_retractions(rows);
-        super::history::print_history(&entity, rows, (as_of, projects.at_seq), &projects, &agreements)
+        super::history::print_history(&entity, rows, (as_of, projects.at_seq), (&projects, &agreements), format)
     }
 
     fn typed<T: serde::de::DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T> {
@@ -128,14 +133,12 @@ impl Remote {
     pub fn view(
         &self,
         kind: ViewKind,
-        as_of: Option<NaiveDate>,
-        at_seq: Option<u64>,
-        at: Option<Moment>,
-        json: bool,
+        (as_of, at_seq, at): (Option<NaiveDate>, Option<u64>, Option<Moment>),
+        format: super::format::Format,
     ) -> Result<()> {
         let query = view_query(as_of, at_seq, at);
         let path = format!("/views/{}", kind.name());
-        print(&views::render_json(kind, self.get_json(&path, &query)?, json)?)
+        print(&views::formatted(kind, self.get_json(&path, &query)?, format)?)
     }
 
     /// Ids of every retracted record: the targets of the retractions.
@@ -158,7 +161,7 @@ impl Remote {
         }
     }
 
-    pub fn log(&self, from: u64, limit: u64, filter: &Filter) -> Result<()> {
+    pub fn log(&self, from: u64, limit: u64, filter: &Filter, format: super::format::Format) -> Result<()> {
         let retracted = self.retracted_ids()?;
         let mut rows = Vec::new();
         let mut more_from = None;
@@ -190,7 +193,7 @@ impl Remote {
             }
             after = next;
         }
-        super::read::print_log(rows, more_from)
+        super::read::print_log(rows, more_from, format)
     }
 
     pub fn show(&self, key: &str) -> Result<()> {

@@ -2,6 +2,7 @@
 //! the spec's JSON), and the full refold of the log. Must never: compute a
 //! view itself; the projections crate does.
 
+use super::format::Format;
 use super::read::progress_bar;
 use crate::error::Result;
 use crate::store::Ledger;
@@ -63,24 +64,30 @@ pub fn parse_day(text: &str) -> Result<NaiveDate, String> {
     events::date::parse_day(text)
 }
 
-pub fn view(ledger: &Ledger, kind: ViewKind, as_of: NaiveDate, at_seq: Option<u64>, json: bool) -> Result<()> {
-    let text = ledger.read_views(|views| render(views, kind, as_of, at_seq, json));
-    super::read::print(&text)
+pub fn view(ledger: &Ledger, kind: ViewKind, as_of: NaiveDate, at_seq: Option<u64>, format: Format) -> Result<()> {
+    let value = ledger.read_views(|views| value(views, kind, as_of, at_seq));
+    super::read::print(&formatted(kind, value, format)?)
 }
 
-/// One view of `views` as `amity view` prints it: a table, or with `json`
-/// the view's JSON shape (spec section 5).
-pub fn render(views: &Views, kind: ViewKind, as_of: NaiveDate, at_seq: Option<u64>, json: bool) -> String {
-    let to_json = |value: serde_json::Result<String>| value.expect("views always serialize");
-    match (kind, json) {
-        (ViewKind::Agreements, true) => to_json(serde_json::to_string_pretty(&views.agreements(as_of, at_seq))),
-        (ViewKind::Projects, true) => to_json(serde_json::to_string_pretty(&views.projects(as_of, at_seq))),
-        (ViewKind::Aid, true) => to_json(serde_json::to_string_pretty(&views.aid(at_seq))),
-        (ViewKind::Visits, true) => to_json(serde_json::to_string_pretty(&views.visits(at_seq))),
-        (ViewKind::Agreements, false) => agreements_table(&views.agreements(as_of, at_seq)),
-        (ViewKind::Projects, false) => projects_table(&views.projects(as_of, at_seq)),
-        (ViewKind::Aid, false) => aid_tables(&views.aid(at_seq)),
-        (ViewKind::Visits, false) => visits_table(&views.visits(at_seq)),
+/// One view of `views` in the spec's JSON shape.
+pub fn value(views: &Views, kind: ViewKind, as_of: NaiveDate, at_seq: Option<u64>) -> serde_json::Value {
+    let value = match kind {
+        ViewKind::Agreements => serde_json::to_value(views.agreements(as_of, at_seq)),
+        ViewKind::Projects => serde_json::to_value(views.projects(as_of, at_seq)),
+        ViewKind::Aid => serde_json::to_value(views.aid(at_seq)),
+        ViewKind::Visits => serde_json::to_value(views.visits(at_seq)),
+    };
+    value.expect("views always serialize")
+}
+
+/// A view (its JSON shape, from this ledger or a server) as `format` asks:
+/// the same text whichever it came from.
+pub fn formatted(kind: ViewKind, value: serde_json::Value, format: Format) -> Result<String> {
+    match format {
+        Format::Table => render_json(kind, value, false),
+        Format::Json => render_json(kind, value, true),
+        Format::Ndjson => Ok(super::format::ndjson(&super::format::view_rows(&value))),
+        Format::Csv => super::format::csv(&super::format::view_rows(&value)),
     }
 }
 

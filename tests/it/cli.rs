@@ -689,3 +689,55 @@ fn completions_and_the_man_page_cover_every_command() {
     assert_eq!(amity(&db, &["completions", "cmd.exe"], b"").status.code(), Some(2));
     assert!(!db.exists(), "none of these touches a ledger");
 }
+
+/// `--format json|ndjson|csv` gives programs the same rows as the tables:
+/// NDJSON records exactly as stored, CSV one row per record or view row.
+#[test]
+fn formats_for_programs_hold_the_same_rows() {
+    let work = tempfile::tempdir().unwrap();
+    let db = work.path().join("db");
+    assert!(amity(&db, &["demo"], b"").status.success());
+    let out = |args: &[&str]| {
+        let output = amity(&db, args, b"");
+        assert!(output.status.success(), "{args:?}: {}", text(&output.stderr));
+        text(&output.stdout)
+    };
+    let csv_records = |text: &str| {
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_string).collect();
+        (header, reader.records().map(|r| r.unwrap()).collect::<Vec<_>>())
+    };
+
+    let exported = out(&["export", "--from", "1", "--to", "20"]);
+    assert_eq!(out(&["log", "--limit", "20", "--format", "ndjson"]), exported, "NDJSON is the records as stored");
+    let json: Vec<Value> = serde_json::from_str(&out(&["log", "--limit", "20", "--format", "json"])).unwrap();
+    assert_eq!(json.len(), 20);
+    assert_eq!(json[4], serde_json::from_str::<Value>(exported.lines().nth(4).unwrap()).unwrap());
+    let (header, rows) = csv_records(&out(&["log", "--limit", "20", "--format", "csv"]));
+    assert_eq!(header, ["seq", "occurred", "type", "id", "retracted", "summary"]);
+    assert_eq!(rows.len(), 20);
+    assert_eq!(&rows[4][3], json[4]["id"].as_str().unwrap());
+
+    for view in ["agreements", "projects", "aid", "visits"] {
+        let spec: Value = serde_json::from_str(&out(&["view", view, "--json", "--at-seq", "71"])).unwrap();
+        let listed: usize = spec.as_object().unwrap().values().filter_map(Value::as_array).map(Vec::len).sum();
+        let (_, rows) = csv_records(&out(&["view", view, "--format", "csv", "--at-seq", "71"]));
+        assert_eq!(rows.len(), listed, "{view}: a CSV row per listed item");
+        let ndjson = out(&["view", view, "--format", "ndjson", "--at-seq", "71"]);
+        assert_eq!(ndjson.lines().filter(|l| !l.is_empty()).count(), listed, "{view}");
+        assert_eq!(
+            out(&["view", view, "--format", "json", "--at-seq", "71"]),
+            out(&["view", view, "--json", "--at-seq", "71"])
+        );
+    }
+    let (header, aid) = csv_records(&out(&["view", "aid", "--format", "csv"]));
+    assert_eq!(header[0], "list", "aid lists money and items: a column says which");
+    assert!(aid.iter().any(|row| row.iter().any(|cell| cell == "3000000.00")), "{aid:?}");
+
+    let history: Value =
+        serde_json::from_str(&out(&["history", "project:vientiane-justice-prosecutors-hq", "--format", "json"]))
+            .unwrap();
+    assert_eq!(history["entity"], "project:vientiane-justice-prosecutors-hq");
+    assert_eq!(history["records"].as_array().unwrap().len(), 3, "{history}");
+    assert!(history["state"][0].as_str().unwrap().starts_with("introduced by seq"), "{history}");
+}
