@@ -641,6 +641,8 @@ struct ViewQuery {
     at_seq: Option<u64>,
     /// Transaction time by the clock (RFC 3339): as the ledger stood then.
     at: Option<String>,
+    /// Only the rows this party is in (see `amity view --party`).
+    party: Option<String>,
 }
 
 async fn get_view(
@@ -677,14 +679,24 @@ async fn get_view(
     // Read-your-writes: the views reflect every record durable when the
     // request came; the query itself runs off the runtime's workers.
     state.ledger.views_reflect(state.ledger.head().seq).await;
-    let ledger = state.ledger.clone();
+    let (ledger, party) = (state.ledger.clone(), query.party);
     let body = tokio::task::spawn_blocking(move || {
         ledger.read_views(|views| {
+            use projections::{agreements::AgreementsView, aid::AidView, projects::ProjectsView, visits::VisitsView};
+            fn naming<T>(view: T, party: Option<&str>, only: fn(T, &str) -> T) -> T {
+                match party {
+                    Some(party) => only(view, party),
+                    None => view,
+                }
+            }
+            let party = party.as_deref();
             let value = match view.as_str() {
-                "agreements" => serde_json::to_value(views.agreements(as_of, at_seq)),
-                "projects" => serde_json::to_value(views.projects(as_of, at_seq)),
-                "aid" => serde_json::to_value(views.aid(at_seq)),
-                "visits" => serde_json::to_value(views.visits(at_seq)),
+                "agreements" => {
+                    serde_json::to_value(naming(views.agreements(as_of, at_seq), party, AgreementsView::naming))
+                }
+                "projects" => serde_json::to_value(naming(views.projects(as_of, at_seq), party, ProjectsView::naming)),
+                "aid" => serde_json::to_value(naming(views.aid(at_seq), party, AidView::naming)),
+                "visits" => serde_json::to_value(naming(views.visits(at_seq), party, VisitsView::naming)),
                 _ => return None,
             };
             Some(value.expect("views serialize"))

@@ -63,6 +63,14 @@ pub struct AgreementsView {
     pub agreements: Vec<ActiveAgreement>,
 }
 
+impl AgreementsView {
+    /// Only the agreements `party` is a party to (by its exact id).
+    pub fn naming(mut self, party: &str) -> Self {
+        self.agreements.retain(|a| a.parties.iter().any(|p| p == party));
+        self
+    }
+}
+
 /// The snake_case wire name of a vocabulary enum, for display.
 pub fn wire_name(value: &impl Serialize) -> String {
     match serde_json::to_value(value) {

@@ -124,6 +124,15 @@ pub struct AidView {
     pub items: Vec<ItemRow>,
 }
 
+impl AidView {
+    /// Only the aid `party` gave or received (by its exact id).
+    pub fn naming(mut self, party: &str) -> Self {
+        self.money.retain(|m| m.donor == party || m.recipient == party);
+        self.items.retain(|i| i.donor == party || i.recipient == party);
+        self
+    }
+}
+
 impl Aid {
     pub(crate) fn apply(&mut self, event: &Event) -> bool {
         let (pledged, donor, recipient, amount, items) = match &event.data {

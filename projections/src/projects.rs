@@ -75,6 +75,14 @@ pub struct ProjectsView {
     pub projects: Vec<OutstandingProject>,
 }
 
+impl ProjectsView {
+    /// Only the projects `party` is the beneficiary of (by its exact id).
+    pub fn naming(mut self, party: &str) -> Self {
+        self.projects.retain(|p| p.beneficiary == party);
+        self
+    }
+}
+
 /// Parses money the ledger already validated; `None` never happens for a
 /// stored record, and a fold skips rather than panics if it did.
 pub(crate) fn money(data: &MoneyData) -> Option<Money> {

@@ -40,6 +40,14 @@ pub struct VisitsView {
     pub visits: Vec<VisitRow>,
 }
 
+impl VisitsView {
+    /// Only the visits `party` sent or hosted (by its exact id).
+    pub fn naming(mut self, party: &str) -> Self {
+        self.visits.retain(|v| v.delegation_of == party || v.host == party);
+        self
+    }
+}
+
 impl Visits {
     pub(crate) fn apply(&mut self, event: &Event) -> bool {
         let EventData::VisitHeld(d) = &event.data else {

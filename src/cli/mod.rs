@@ -426,9 +426,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
                         Some(moment) => Some(ledger.seq_at(moment)?),
                         None => query.at_seq,
                     };
-                    views::view(&ledger, view, as_of, at_seq, query.format())
+                    views::view(&ledger, view, (as_of, at_seq), query.party.as_deref(), query.format())
                 }
-                Reader::Remote(remote) => remote.view(view, (query.as_of, query.at_seq, query.at), query.format()),
+                Reader::Remote(remote) => {
+                    remote.view(view, (query.as_of, query.at_seq, query.at), query.party.as_deref(), query.format())
+                }
             }
         }
         Command::Rebuild => {
@@ -504,8 +506,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
             }
             views::set_wide(query.wide);
             let as_of = query.as_of.unwrap_or_else(views::today);
-            let (at_seq, format) = (query.at_seq, query.format());
-            nats::follow_nats(nats::FollowArgs { nats, stream, view, as_of, at_seq, format })
+            let (at_seq, format, party) = (query.at_seq, query.format(), query.party.clone());
+            nats::follow_nats(nats::FollowArgs { nats, stream, view, as_of, at_seq, party, format })
         }
         Command::Completions { shell } => {
             let mut command = <Args as clap::CommandFactory>::command();
@@ -554,6 +556,11 @@ pub struct ViewQuery {
     /// table, json (the spec's shape), ndjson (one row a line) or csv.
     #[arg(long, value_enum, default_value_t)]
     format: format::Format,
+    /// Only the rows this party (exact id) is in: a party to the agreement,
+    /// the project's beneficiary, the aid's donor or recipient, the visit's
+    /// sender or host.
+    #[arg(long)]
+    party: Option<String>,
     /// Read through the server at URL instead of opening --db (found on its
     /// own when a running `amity serve` holds --db).
     #[arg(long)]

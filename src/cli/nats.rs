@@ -59,6 +59,7 @@ pub struct FollowArgs {
     pub view: Option<ViewKind>,
     pub as_of: NaiveDate,
     pub at_seq: Option<u64>,
+    pub party: Option<String>,
     pub format: Format,
 }
 
@@ -81,7 +82,7 @@ pub fn follow_nats(args: FollowArgs) -> Result<()> {
         None => vec![ViewKind::Agreements, ViewKind::Projects, ViewKind::Aid, ViewKind::Visits],
     };
     for kind in kinds {
-        print(&formatted(kind, value(&views, kind, args.as_of, args.at_seq), args.format)?)?;
+        print(&formatted(kind, value(&views, kind, (args.as_of, args.at_seq), args.party.as_deref()), args.format)?)?;
     }
     Ok(())
 }

@@ -134,9 +134,13 @@ impl Remote {
         &self,
         kind: ViewKind,
         (as_of, at_seq, at): (Option<NaiveDate>, Option<u64>, Option<Moment>),
+        party: Option<&str>,
         format: super::format::Format,
     ) -> Result<()> {
-        let query = view_query(as_of, at_seq, at);
+        let mut query = view_query(as_of, at_seq, at);
+        if let Some(party) = party {
+            query.push(("party", party.to_string()));
+        }
         let path = format!("/views/{}", kind.name());
         print(&views::formatted(kind, self.get_json(&path, &query)?, format)?)
     }

@@ -64,18 +64,33 @@ pub fn parse_day(text: &str) -> Result<NaiveDate, String> {
     events::date::parse_day(text)
 }
 
-pub fn view(ledger: &Ledger, kind: ViewKind, as_of: NaiveDate, at_seq: Option<u64>, format: Format) -> Result<()> {
-    let value = ledger.read_views(|views| value(views, kind, as_of, at_seq));
+pub fn view(ledger: &Ledger, kind: ViewKind, at: At, party: Option<&str>, format: Format) -> Result<()> {
+    let value = ledger.read_views(|views| value(views, kind, at, party));
     super::read::print(&formatted(kind, value, format)?)
 }
 
-/// One view of `views` in the spec's JSON shape.
-pub fn value(views: &Views, kind: ViewKind, as_of: NaiveDate, at_seq: Option<u64>) -> serde_json::Value {
+/// Which state of a view: valid time (`as_of`) and transaction time.
+pub type At = (NaiveDate, Option<u64>);
+
+/// One view of `views` in the spec's JSON shape; with `party`, only the
+/// rows that party is in (agreements: a party to it; projects: its
+/// beneficiary; aid: donor or recipient; visits: sender or host).
+pub fn value(views: &Views, kind: ViewKind, (as_of, at_seq): At, party: Option<&str>) -> serde_json::Value {
+    fn shaped<T: serde::Serialize>(
+        view: T,
+        party: Option<&str>,
+        naming: fn(T, &str) -> T,
+    ) -> serde_json::Result<serde_json::Value> {
+        serde_json::to_value(match party {
+            Some(party) => naming(view, party),
+            None => view,
+        })
+    }
     let value = match kind {
-        ViewKind::Agreements => serde_json::to_value(views.agreements(as_of, at_seq)),
-        ViewKind::Projects => serde_json::to_value(views.projects(as_of, at_seq)),
-        ViewKind::Aid => serde_json::to_value(views.aid(at_seq)),
-        ViewKind::Visits => serde_json::to_value(views.visits(at_seq)),
+        ViewKind::Agreements => shaped(views.agreements(as_of, at_seq), party, AgreementsView::naming),
+        ViewKind::Projects => shaped(views.projects(as_of, at_seq), party, ProjectsView::naming),
+        ViewKind::Aid => shaped(views.aid(at_seq), party, AidView::naming),
+        ViewKind::Visits => shaped(views.visits(at_seq), party, VisitsView::naming),
     };
     value.expect("views always serialize")
 }

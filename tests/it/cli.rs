@@ -741,3 +741,37 @@ fn formats_for_programs_hold_the_same_rows() {
     assert_eq!(history["records"].as_array().unwrap().len(), 3, "{history}");
     assert!(history["state"][0].as_str().unwrap().starts_with("introduced by seq"), "{history}");
 }
+
+/// `view --party` (and `?party=`) keeps the rows that party is in, and
+/// only those, in every view.
+#[test]
+fn views_filter_by_party() {
+    let work = tempfile::tempdir().unwrap();
+    let db = work.path().join("db");
+    assert!(amity(&db, &["demo"], b"").status.success());
+    let view = |args: &[&str]| -> Value {
+        let valid_time: &[&str] = if matches!(args[0], "aid" | "visits") { &[] } else { &["--as-of", "2023-06-01"] };
+        let output = amity(&db, &[&["view"][..], args, &["--json"], valid_time].concat(), b"");
+        assert!(output.status.success(), "{args:?}: {}", text(&output.stderr));
+        serde_json::from_slice(&output.stdout).unwrap()
+    };
+    let party = "la/northern-provinces";
+    let mut kept = 0;
+    for (name, list) in [("agreements", "agreements"), ("projects", "projects"), ("aid", "money"), ("visits", "visits")]
+    {
+        let (all, only) = (view(&[name]), view(&[name, "--party", party]));
+        let rows = only[list].as_array().unwrap();
+        assert!(rows.len() <= all[list].as_array().unwrap().len());
+        for row in rows {
+            assert!(row.to_string().contains(&format!("\"{party}\"")), "{name}: {row}");
+        }
+        kept += rows.len();
+    }
+    assert!(kept > 0, "the history has aid for the northern provinces");
+    let hanoi = view(&["agreements", "--party", "vn/hanoi"]);
+    let everything = view(&["agreements"]);
+    assert!(hanoi["agreements"].as_array().unwrap().len() < everything["agreements"].as_array().unwrap().len());
+    let local = text(&amity(&db, &["view", "aid", "--party", party], b"").stdout);
+    let _server = serve_process(&db, "token-1f2e");
+    assert_eq!(text(&amity(&db, &["view", "aid", "--party", party], b"").stdout), local, "?party= through the server");
+}
