@@ -403,6 +403,50 @@ impl EventData {
         })
     }
 
+    /// Every problem a payload that does not decode has, as far as decoding
+    /// finds them (serde stops at the first): each unknown field is reported
+    /// and removed, each missing field reported and filled with a stand-in,
+    /// and decoding tried again, until it decodes or an error of another
+    /// kind stops it. Returns the errors, and the typed payload if it
+    /// decoded with nothing filled in (so its rules can be checked too).
+    pub fn diagnose(kind: EventType, data: &serde_json::Value) -> (Vec<crate::FieldError>, Option<EventData>) {
+        use serde_json::{json, Value};
+        /// Stand-ins tried in turn for a missing field, until one has its type.
+        fn stand_in(attempt: usize) -> Option<Value> {
+            [json!(""), json!([]), json!({}), json!(0)].get(attempt).cloned()
+        }
+        let (mut data, mut errors, mut filled) = (data.clone(), Vec::new(), Vec::<(Vec<Step>, usize)>::new());
+        for _ in 0..256 {
+            let (steps, rule) = match decode_at(kind, &data) {
+                Ok(typed) => return (errors, filled.is_empty().then_some(typed)),
+                Err(failure) => failure,
+            };
+            if let Some(entry) = filled.iter_mut().find(|(at, _)| *at == steps) {
+                // A stand-in of the wrong type: try the next one.
+                entry.1 += 1;
+                if stand_in(entry.1).is_some_and(|value| set(&mut data, &steps, value)) {
+                    continue;
+                }
+                break;
+            }
+            if let Some(name) = rule.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
+                let mut at = steps.clone();
+                at.push(Step::Key(name.to_string()));
+                errors.push(crate::FieldError::new(path_text(&at), "is required"));
+                if !set(&mut data, &at, stand_in(0).expect("one stand-in")) {
+                    break;
+                }
+                filled.push((at, 0));
+                continue;
+            }
+            errors.push(crate::FieldError::new(path_text(&steps), rule.clone()));
+            if !rule.starts_with("unknown field") || !remove(&mut data, &steps) {
+                break;
+            }
+        }
+        (errors, None)
+    }
+
     /// Decodes `data` from its raw JSON text in one pass (the fold's fast
     /// path); on failure, the same error [`EventData::decode`] gives.
     pub fn decode_json(kind: EventType, json: &str) -> Result<EventData, crate::FieldError> {
@@ -450,5 +494,93 @@ impl EventData {
             EventData::ActivityHeld(_) => EventType::ActivityHeld,
             EventData::EventRetracted(_) => EventType::EventRetracted,
         }
+    }
+}
+
+/// One step of a path into a payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+/// [`EventData::decode`], with the failing path as steps.
+fn decode_at(kind: EventType, data: &serde_json::Value) -> Result<EventData, (Vec<Step>, String)> {
+    fn typed<T: serde::de::DeserializeOwned>(data: &serde_json::Value) -> Result<T, (Vec<Step>, String)> {
+        use serde_path_to_error::Segment;
+        serde_path_to_error::deserialize(data).map_err(|e| {
+            let steps = e
+                .path()
+                .iter()
+                .filter_map(|segment| match segment {
+                    Segment::Seq { index } => Some(Step::Index(*index)),
+                    Segment::Map { key } | Segment::Enum { variant: key } => Some(Step::Key(key.clone())),
+                    Segment::Unknown => None,
+                })
+                .collect();
+            (steps, e.into_inner().to_string())
+        })
+    }
+    Ok(match kind {
+        EventType::PartyRegistered => EventData::PartyRegistered(typed(data)?),
+        EventType::VisitHeld => EventData::VisitHeld(typed(data)?),
+        EventType::AgreementSigned => EventData::AgreementSigned(typed(data)?),
+        EventType::AgreementAmended => EventData::AgreementAmended(typed(data)?),
+        EventType::AgreementTerminated => EventData::AgreementTerminated(typed(data)?),
+        EventType::AidPledged => EventData::AidPledged(typed(data)?),
+        EventType::AidDelivered => EventData::AidDelivered(typed(data)?),
+        EventType::ProjectLaunched => EventData::ProjectLaunched(typed(data)?),
+        EventType::ProjectProgress => EventData::ProjectProgress(typed(data)?),
+        EventType::ProjectCompleted => EventData::ProjectCompleted(typed(data)?),
+        EventType::AwardConferred => EventData::AwardConferred(typed(data)?),
+        EventType::ActivityHeld => EventData::ActivityHeld(typed(data)?),
+        EventType::EventRetracted => EventData::EventRetracted(typed(data)?),
+    })
+}
+
+/// `data.a[0].b`, as the other field errors name fields.
+fn path_text(steps: &[Step]) -> String {
+    let mut out = String::from("data");
+    for step in steps {
+        match step {
+            Step::Key(key) => {
+                out.push('.');
+                out.push_str(key);
+            }
+            Step::Index(index) => out.push_str(&format!("[{index}]")),
+        }
+    }
+    out
+}
+
+/// The value holding the last step of `steps`.
+fn parent<'a>(data: &'a mut serde_json::Value, steps: &[Step]) -> Option<&'a mut serde_json::Value> {
+    let (_, within) = steps.split_last()?;
+    let mut at = data;
+    for step in within {
+        at = match step {
+            Step::Key(key) => at.get_mut(key.as_str())?,
+            Step::Index(index) => at.get_mut(*index)?,
+        };
+    }
+    Some(at)
+}
+
+/// Removes the member at `steps`; false if there is none.
+fn remove(data: &mut serde_json::Value, steps: &[Step]) -> bool {
+    match (parent(data, steps), steps.last()) {
+        (Some(serde_json::Value::Object(map)), Some(Step::Key(key))) => map.remove(key).is_some(),
+        _ => false,
+    }
+}
+
+/// Sets the member at `steps` (in an object); false if it cannot be.
+fn set(data: &mut serde_json::Value, steps: &[Step], value: serde_json::Value) -> bool {
+    match (parent(data, steps), steps.last()) {
+        (Some(serde_json::Value::Object(map)), Some(Step::Key(key))) => {
+            map.insert(key.clone(), value);
+            true
+        }
+        _ => false,
     }
 }

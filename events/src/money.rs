@@ -72,7 +72,9 @@ pub struct Money {
 impl Money {
     /// Parses `amount` (the decimal string) in `currency`. The error is the
     /// rule broken, for the caller to prefix with the field.
-    pub fn parse(amount: &str, currency: Currency) -> Result<Money, String> {
+    /// The rules an amount keeps in any currency: a plain, non-negative
+    /// decimal of at most [`MONEY_DIGITS_MAX`] digits.
+    pub fn check_form(amount: &str) -> Result<(), String> {
         let (whole, fraction) = amount.split_once('.').unwrap_or((amount, ""));
         if amount.starts_with('-') {
             return Err("must not be negative".into());
@@ -84,6 +86,12 @@ impl Money {
         if whole.len() + fraction.len() > MONEY_DIGITS_MAX {
             return Err(format!("more than {MONEY_DIGITS_MAX} digits"));
         }
+        Ok(())
+    }
+
+    pub fn parse(amount: &str, currency: Currency) -> Result<Money, String> {
+        Money::check_form(amount)?;
+        let (whole, fraction) = amount.split_once('.').unwrap_or((amount, ""));
         let digits = currency.minor_digits() as usize;
         if fraction.len() > digits {
             return Err(format!("more than {digits} decimals for {currency}"));

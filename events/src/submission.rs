@@ -198,8 +198,16 @@ impl Checked {
                     check_payload(&typed, &mut errors);
                     Some(typed)
                 }
-                Err(e) => {
-                    errors.push(e.field, e.rule);
+                Err(_) => {
+                    // Report every problem decoding can find, not the first.
+                    let value = data.as_ref().expect("data_jcs came from it");
+                    let (problems, typed) = EventData::diagnose(kind, value);
+                    for problem in problems {
+                        errors.push(problem.field, problem.rule);
+                    }
+                    if let Some(typed) = &typed {
+                        check_payload(typed, &mut errors);
+                    }
                     None
                 }
             },
@@ -673,7 +681,13 @@ fn check_people(field: &str, people: &Option<Vec<Person>>, errors: &mut Errors) 
 
 fn check_money(field: &str, money: &MoneyData, errors: &mut Errors) {
     match Currency::from_code(&money.currency) {
-        Err(e) => errors.push(format!("{field}.currency"), e),
+        Err(e) => {
+            errors.push(format!("{field}.currency"), e);
+            // The amount's form does not depend on the currency.
+            if let Err(e) = Money::check_form(&money.amount) {
+                errors.push(format!("{field}.amount"), e);
+            }
+        }
         Ok(currency) => {
             if let Err(e) = Money::parse(&money.amount, currency) {
                 errors.push(format!("{field}.amount"), e);

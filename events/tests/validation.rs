@@ -222,7 +222,7 @@ fn party_registered() {
         (json!({"country": "vn"}), Err(("data.country", "not an ISO 3166-1"))),
         (json!({"within": "vn/saigon"}), Err(("data.within", "not in the ledger"))),
         (json!({"within": "vn/hcmc"}), Err(("data.within", "within itself"))),
-        (json!({"party": null}), Err(("data", "missing field `party`"))),
+        (json!({"party": null}), Err(("data.party", "is required"))),
         (json!({"colour": "red"}), Err(("data.colour", "unknown field `colour`"))),
     ];
     for (extra, expected) in cases {
@@ -242,7 +242,7 @@ fn visit_held() {
         (json!({"level": "royal"}), Err(("data.level", "unknown variant"))),
         (json!({"led_by": {"name": ""}}), Err(("data.led_by.name", "must not be empty"))),
         (json!({"led_by": {"name": "A", "party": "vn"}}), Err(("data.led_by.party", "unknown field `party`"))),
-        (json!({"members": [{"title": "x"}]}), Err(("data.members[0]", "missing field `name`"))),
+        (json!({"members": [{"title": "x"}]}), Err(("data.members[0].name", "is required"))),
         (json!({"host": "la/luang-prabang"}), Err(("data.host", "not in the ledger"))),
         (json!({"visit": "visit 1"}), Err(("data.visit", "not allowed"))),
     ];
@@ -265,7 +265,7 @@ fn agreements() {
         (json!({"parties": ["vn/hanoi", "vn/hanoi"]}), Err(("data.parties[1]", "listed twice"))),
         (json!({"parties": ["vn/hanoi", "la/pakse"]}), Err(("data.parties[1]", "not in the ledger"))),
         (json!({"signatories": [{"name": "A", "party": "vn"}]}), Err(("data.signatories[0].party", "not one of"))),
-        (json!({"signatories": [{"name": "A"}]}), Err(("data.signatories[0]", "missing field `party`"))),
+        (json!({"signatories": [{"name": "A"}]}), Err(("data.signatories[0].party", "is required"))),
         (json!({"effective": "2025/2022"}), Err(("data.effective", "ends before it starts"))),
         (json!({"kind": "pact"}), Err(("data.kind", "unknown variant"))),
         (json!({"level": "global"}), Err(("data.level", "unknown variant"))),
@@ -316,13 +316,13 @@ fn aid() {
             pledge(json!({"amount": {"amount": "1.5", "currency": "VND"}})),
             Err(("data.amount.amount", "more than 0 decimals")),
         ),
-        (pledge(json!({"amount": {"amount": "1"}})), Err(("data.amount", "missing field `currency`"))),
+        (pledge(json!({"amount": {"amount": "1"}})), Err(("data.amount.currency", "is required"))),
         (pledge(json!({"items": []})), Err(("data.items", "needs at least 1"))),
         (
             pledge(json!({"items": [{"item": "masks", "quantity": 0, "unit": "pcs"}]})),
             Err(("data.items[0].quantity", "positive")),
         ),
-        (pledge(json!({"items": [{"item": "masks", "quantity": 5}]})), Err(("data.items[0]", "missing field `unit`"))),
+        (pledge(json!({"items": [{"item": "masks", "quantity": 5}]})), Err(("data.items[0].unit", "is required"))),
         (
             pledge(json!({"amount": {"amount": "1", "currency": "USD"}, "recipient": "vn/hanoi"})),
             Err(("data.recipient", "must differ")),
@@ -337,7 +337,7 @@ fn aid() {
         ),
         (
             pledge(json!({"amount": {"amount": "1", "currency": "USD"}, "purpose": null})),
-            Err(("data", "missing field `purpose`")),
+            Err(("data.purpose", "is required")),
         ),
         (pledge(json!({"amount": {"amount": "1", "currency": "USD"}, "project": "justice-hq"})), Ok(())),
         (
@@ -444,7 +444,7 @@ fn awards_activities_retractions() {
     check(retract("ev-404"), Err(("data.target", "no event `ev-404`")));
     check(retract("ev-gone"), Err(("data.target", "already retracted")));
     check(retract("ev-retraction"), Err(("data.target", "cannot be retracted")));
-    check(with("event.retracted", "2024", json!({"target": "ev-1"})), Err(("data", "missing field `reason`")));
+    check(with("event.retracted", "2024", json!({"target": "ev-1"})), Err(("data.reason", "is required")));
 }
 
 #[test]
@@ -488,4 +488,25 @@ fn idempotency_conflicts_and_expect() {
     check(progress(1, "justice-hq"), Err(("conflict", "is at version 2, not the expected 1")));
     // A broken rule is reported as such, before any `expect` is looked at.
     check(progress(1, "bridge"), Err(("data.project", "not in the ledger")));
+}
+
+/// One submission breaking many rules hears of every one, not the first:
+/// the envelope's, each unknown or missing field, and the payload's rules
+/// (the amount's form even when its currency is unknown).
+#[test]
+fn every_broken_rule_of_a_submission_is_reported() {
+    let fields = |submission: Value| -> Vec<String> {
+        let rejection = Checked::parse(&serde_json::to_vec(&submission).unwrap()).unwrap_err();
+        rejection.errors.into_iter().map(|e| e.field).collect()
+    };
+    let pledge = json!({"id": "bad id!", "type": "aid.pledged", "occurred": "2023-13", "data": {"pledge": "P 1",
+        "donor": "vn/hanoi", "recipient": "la/vientiane", "purpose": "", "amount": {"amount": "-5", "currency": "XYZ"}}});
+    let mut got = fields(pledge);
+    got.sort();
+    assert_eq!(got, ["data.amount.amount", "data.amount.currency", "data.pledge", "data.purpose", "id", "occurred"]);
+    let visit = json!({"type": "visit.held", "occurred": "2023",
+        "data": {"visit": "v", "host": "la/vientiane", "extra": 1, "led_by": {"nam": "x"}}});
+    let mut got = fields(visit);
+    got.sort();
+    assert_eq!(got, ["data.delegation_of", "data.extra", "data.led_by.nam", "data.led_by.name"]);
 }
