@@ -380,27 +380,7 @@ impl EventData {
     /// Decodes `data` for `kind`. The error names the field by its path
     /// (`data.led_by.name`) and says what serde found wrong with it.
     pub fn decode(kind: EventType, data: &serde_json::Value) -> Result<EventData, crate::FieldError> {
-        fn typed<T: serde::de::DeserializeOwned>(data: &serde_json::Value) -> Result<T, crate::FieldError> {
-            serde_path_to_error::deserialize(data).map_err(|e| {
-                let field = crate::error::join_path("data", e.path());
-                crate::FieldError::new(field, e.into_inner().to_string())
-            })
-        }
-        Ok(match kind {
-            EventType::PartyRegistered => EventData::PartyRegistered(typed(data)?),
-            EventType::VisitHeld => EventData::VisitHeld(typed(data)?),
-            EventType::AgreementSigned => EventData::AgreementSigned(typed(data)?),
-            EventType::AgreementAmended => EventData::AgreementAmended(typed(data)?),
-            EventType::AgreementTerminated => EventData::AgreementTerminated(typed(data)?),
-            EventType::AidPledged => EventData::AidPledged(typed(data)?),
-            EventType::AidDelivered => EventData::AidDelivered(typed(data)?),
-            EventType::ProjectLaunched => EventData::ProjectLaunched(typed(data)?),
-            EventType::ProjectProgress => EventData::ProjectProgress(typed(data)?),
-            EventType::ProjectCompleted => EventData::ProjectCompleted(typed(data)?),
-            EventType::AwardConferred => EventData::AwardConferred(typed(data)?),
-            EventType::ActivityHeld => EventData::ActivityHeld(typed(data)?),
-            EventType::EventRetracted => EventData::EventRetracted(typed(data)?),
-        })
+        decode_at(kind, data).map_err(|(steps, rule)| crate::FieldError::new(path_text(&steps), rule))
     }
 
     /// Every problem a payload that does not decode has, as far as decoding

@@ -120,15 +120,8 @@ pub enum Command {
     History {
         /// The entity (kind:id) or the id of the event that introduced it.
         key: String,
-        /// Valid time: the day its current state describes (default today).
-        #[arg(long, value_parser = views::parse_day)]
-        as_of: Option<chrono::NaiveDate>,
-        /// Transaction time: as the ledger stood after record N.
-        #[arg(long, conflicts_with = "at")]
-        at_seq: Option<u64>,
-        /// Transaction time by the clock (RFC 3339): as the ledger stood then.
-        #[arg(long, value_parser = events::date::parse_moment)]
-        at: Option<chrono::DateTime<chrono::Utc>>,
+        #[command(flatten)]
+        when: When,
         /// table, json (records, retractions and state), ndjson (the records
         /// as stored) or csv.
         #[arg(long, value_enum, default_value_t)]
@@ -390,15 +383,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
             };
             read::status(&status, json)
         }
-        Command::History { key, as_of, at_seq, at, format, url } => match reader(&args.db, url)? {
-            Reader::Local(ledger) => {
-                let at_seq = match at {
-                    Some(moment) => Some(ledger.seq_at(moment)?),
-                    None => at_seq,
-                };
-                history::history(&ledger, &key, (as_of.unwrap_or_else(views::today), at_seq), format)
-            }
-            Reader::Remote(remote) => remote.history(&key, (as_of, at_seq, at), format),
+        Command::History { key, when, format, url } => match reader(&args.db, url)? {
+            Reader::Local(ledger) => history::history(&ledger, &key, when.local(&ledger)?, format),
+            Reader::Remote(remote) => remote.history(&key, when.remote(), format),
         },
         Command::Show { key, url } => match reader(&args.db, url)? {
             Reader::Local(ledger) => read::show(&ledger, &key),
@@ -421,15 +408,10 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
             views::set_wide(query.wide);
             match reader(&args.db, query.url.clone())? {
                 Reader::Local(ledger) => {
-                    let as_of = query.as_of.unwrap_or_else(views::today);
-                    let at_seq = match query.at {
-                        Some(moment) => Some(ledger.seq_at(moment)?),
-                        None => query.at_seq,
-                    };
-                    views::view(&ledger, view, (as_of, at_seq), query.party.as_deref(), query.format())
+                    views::view(&ledger, view, query.when.local(&ledger)?, query.party.as_deref(), query.format())
                 }
                 Reader::Remote(remote) => {
-                    remote.view(view, (query.as_of, query.at_seq, query.at), query.party.as_deref(), query.format())
+                    remote.view(view, query.when.remote(), query.party.as_deref(), query.format())
                 }
             }
         }
@@ -496,7 +478,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
             if query.url.is_some() {
                 return Err(usage("--url: does not apply to follow-nats, which reads the NATS stream (--nats)"));
             }
-            if query.at.is_some() {
+            if query.when.at.is_some() {
                 return Err(usage(
                     "--at: does not apply to follow-nats (the stream's records carry their seq: use --at-seq)",
                 ));
@@ -505,8 +487,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
                 query.applies_to(view)?;
             }
             views::set_wide(query.wide);
-            let as_of = query.as_of.unwrap_or_else(views::today);
-            let (at_seq, format, party) = (query.at_seq, query.format(), query.party.clone());
+            let as_of = query.when.as_of.unwrap_or_else(views::today);
+            let (at_seq, format, party) = (query.when.at_seq, query.format(), query.party.clone());
             nats::follow_nats(nats::FollowArgs { nats, stream, view, as_of, at_seq, party, format })
         }
         Command::Completions { shell } => {
@@ -536,13 +518,13 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
     .map(|()| ExitCode::SUCCESS)
 }
 
-/// Which state of a view to print, and how.
-#[derive(Debug, clap::Args)]
-pub struct ViewQuery {
-    /// Valid time: the day the view describes (default: today, UTC).
+/// Which state of the ledger a view or history describes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct When {
+    /// Valid time: the day described (default: today, UTC).
     #[arg(long, value_parser = views::parse_day)]
     as_of: Option<chrono::NaiveDate>,
-    /// Transaction time: the view as the ledger stood after record N.
+    /// Transaction time: as the ledger stood after record N.
     #[arg(long, conflicts_with = "at")]
     at_seq: Option<u64>,
     /// Transaction time by the clock: as the ledger stood at this moment
@@ -550,6 +532,29 @@ pub struct ViewQuery {
     /// recorded by then.
     #[arg(long, value_parser = events::date::parse_moment)]
     at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl When {
+    /// `(as_of, at_seq)` on a local ledger (a moment becomes its seq).
+    fn local(&self, ledger: &Ledger) -> Result<views::At> {
+        let at_seq = match self.at {
+            Some(moment) => Some(ledger.seq_at(moment)?),
+            None => self.at_seq,
+        };
+        Ok((self.as_of.unwrap_or_else(views::today), at_seq))
+    }
+
+    /// What a server is asked for.
+    fn remote(&self) -> (Option<chrono::NaiveDate>, Option<u64>, Option<chrono::DateTime<chrono::Utc>>) {
+        (self.as_of, self.at_seq, self.at)
+    }
+}
+
+/// Which state of a view to print, and how.
+#[derive(Debug, clap::Args)]
+pub struct ViewQuery {
+    #[command(flatten)]
+    when: When,
     /// The spec's JSON shape instead of a table (same as --format json).
     #[arg(long, conflicts_with = "format")]
     json: bool,
@@ -583,7 +588,7 @@ impl ViewQuery {
     /// `--as-of` filters agreements and projects by valid time; the aid and
     /// visits views list every dated fact, so there it would be ignored.
     fn applies_to(&self, view: views::ViewKind) -> Result<()> {
-        match (view, self.as_of) {
+        match (view, self.when.as_of) {
             (views::ViewKind::Aid | views::ViewKind::Visits, Some(_)) => Err(usage(
                 "--as-of: does not apply to the aid and visits views (they list every dated fact); use --at-seq",
             )),
