@@ -228,8 +228,20 @@ pub struct AgreementSigned {
     pub effective: String,
     #[serde(default)]
     pub fields: Option<Vec<String>>,
+    /// The clauses of this one document between named parties (spec
+    /// section 3): not agreements of their own.
+    #[serde(default)]
+    pub provisions: Option<Vec<Provision>>,
     #[serde(default)]
     pub note: Option<String>,
+}
+
+/// One provision of a signed document: what it covers and between whom.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provision {
+    pub subject: String,
+    pub parties: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -233,7 +233,7 @@ impl History {
             1 => format!("{start}/.."),
             _ => self.date(),
         };
-        let data = json!({
+        let mut data = json!({
             "agreement": id, "title": self.text(),
             "kind": (["treaty", "agreement", "mou", "minutes", "plan", "other"][self.rng.random_range(0..6)]),
             "level": (["national", "city", "department", "organization"][self.rng.random_range(0..4)]),
@@ -241,6 +241,10 @@ impl History {
             "signatories": [{"name": self.text(), "party": a}],
             "fields": ["education", "culture"],
         });
+        if n.is_multiple_of(3) {
+            // Without drawing from the generator, so histories stay as seeded.
+            data["provisions"] = json!([{"subject": "scholarships", "parties": [a, b]}]);
+        }
         self.agreements.push(id);
         ("agreement.signed", data)
     }

@@ -148,19 +148,26 @@ pub fn introduction(data: &EventData) -> Option<(EntityKey, EntityAttrs)> {
     }
 }
 
-/// The payload field that names an entity (`data.funders[1]`), written out
-/// only when a rule it breaks is reported.
+/// The payload field that names an entity (`data.funders[1]`,
+/// `data.provisions[0].parties[1]`), written out only when a rule it breaks
+/// is reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Field {
     name: &'static str,
     index: Option<usize>,
+    /// A list inside the indexed item, and the index in it.
+    within: Option<(&'static str, usize)>,
 }
 
 impl fmt::Display for Field {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.index {
-            Some(i) => write!(f, "data.{}[{i}]", self.name),
-            None => write!(f, "data.{}", self.name),
+        write!(f, "data.{}", self.name)?;
+        if let Some(i) = self.index {
+            write!(f, "[{i}]")?;
+        }
+        match self.within {
+            Some((name, j)) => write!(f, ".{name}[{j}]"),
+            None => Ok(()),
         }
     }
 }
@@ -170,7 +177,8 @@ impl fmt::Display for Field {
 pub fn references(data: &EventData) -> Vec<(Field, EntityKey)> {
     use EntityKind::*;
     let mut refs: Vec<(Field, EntityKey)> = Vec::new();
-    let mut at = |name, index, kind, id: &str| refs.push((Field { name, index }, EntityKey::new(kind, id)));
+    let mut at =
+        |name, index, kind, id: &str| refs.push((Field { name, index, within: None }, EntityKey::new(kind, id)));
     match data {
         EventData::PartyRegistered(d) => {
             if let Some(within) = &d.within {
@@ -184,6 +192,12 @@ pub fn references(data: &EventData) -> Vec<(Field, EntityKey)> {
         EventData::AgreementSigned(d) => {
             for (i, party) in d.parties.iter().enumerate() {
                 at("parties", Some(i), Party, party);
+            }
+            for (i, provision) in d.provisions.iter().flatten().enumerate() {
+                for (j, party) in provision.parties.iter().enumerate() {
+                    let field = Field { name: "provisions", index: Some(i), within: Some(("parties", j)) };
+                    refs.push((field, EntityKey::new(Party, party)));
+                }
             }
         }
         EventData::AgreementAmended(d) => at("agreement", None, Agreement, &d.agreement),

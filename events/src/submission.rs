@@ -787,6 +787,10 @@ fn check_payload(data: &EventData, errors: &mut Errors) {
             check_id("data.agreement", &d.agreement, ENTITY_ID_CHARS_MAX, errors);
             check_text("data.title", &d.title, NAME_CHARS_MAX, errors);
             check_parties("data.parties", &d.parties, 2, errors);
+            for (i, provision) in d.provisions.iter().flatten().enumerate() {
+                check_text(&format!("data.provisions[{i}].subject"), &provision.subject, TEXT_CHARS_MAX, errors);
+                check_parties(&format!("data.provisions[{i}].parties"), &provision.parties, 2, errors);
+            }
             if let Some(signatories) = &d.signatories {
                 if check_len("data.signatories", signatories, 0, errors) {
                     for (i, s) in signatories.iter().enumerate() {

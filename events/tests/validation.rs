@@ -271,6 +271,28 @@ fn agreements() {
         (json!({"level": "global"}), Err(("data.level", "unknown variant"))),
         (json!({"agreement": "minutes-2022"}), Err(("data.agreement", "already exists"))),
         (json!({"fields": [""]}), Err(("data.fields[0]", "must not be empty"))),
+        (
+            json!({"provisions": [{"subject": "scholarships", "parties": ["vn/hanoi", "la/vientiane/justice-dept"]}]}),
+            Ok(()),
+        ),
+        (json!({"provisions": []}), Ok(())),
+        (
+            json!({"provisions": [{"subject": "", "parties": ["vn", "la"]}]}),
+            Err(("data.provisions[0].subject", "must not be empty")),
+        ),
+        (
+            json!({"provisions": [{"subject": "s", "parties": ["vn"]}]}),
+            Err(("data.provisions[0].parties", "needs at least 2")),
+        ),
+        (
+            json!({"provisions": [{"subject": "s", "parties": ["vn", "la"]}, {"subject": "t", "parties": ["vn", "la/pakse"]}]}),
+            Err(("data.provisions[1].parties[1]", "not in the ledger")),
+        ),
+        (
+            json!({"provisions": [{"subject": "s", "parties": ["vn", "la"], "kind": "mou"}]}),
+            Err(("data.provisions[0].kind", "unknown field")),
+        ),
+        (json!({"provisions": [{"parties": ["vn", "la"]}]}), Err(("data.provisions[0].subject", "is required"))),
     ];
     for (extra, expected) in cases {
         let mut data = base.clone();

@@ -1,12 +1,12 @@
 //! Active agreements. An agreement is listed on day D when it was signed on
 //! or before D, D lies inside its `effective` (as last amended on or before
 //! D), and it was not terminated on or before D. `title` and `effective` come
-//! from the latest amendment on or before D that gives each; `kind`, `level`
-//! and `parties` are as signed.
+//! from the latest amendment on or before D that gives each; `kind`, `level`,
+//! `parties` and `provisions` are as signed.
 
 use crate::{day, latest, Day, Event, Retractions, Text};
 use chrono::NaiveDate;
-use events::data::{AgreementKind, AgreementLevel};
+use events::data::{AgreementKind, AgreementLevel, Provision};
 use events::{Edtf, EventData};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -21,6 +21,7 @@ struct Signing {
     level: AgreementLevel,
     parties: Vec<Text>,
     effective: Text,
+    provisions: Vec<Provision>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +55,8 @@ pub struct ActiveAgreement {
     pub parties: Vec<String>,
     pub signed: String,
     pub effective: String,
+    /// The document's provisions as signed (`[]` when none).
+    pub provisions: Vec<Provision>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,6 +97,7 @@ impl Agreements {
                     level: d.level,
                     parties: d.parties.iter().map(|p| p.as_str().into()).collect(),
                     effective: d.effective.as_str().into(),
+                    provisions: d.provisions.clone().unwrap_or_default(),
                 });
             }
             EventData::AgreementAmended(d) => {
@@ -146,5 +150,6 @@ fn active(id: &str, facts: &Facts, today: Day, at_seq: u64, retractions: &Retrac
         parties: signing.parties.iter().map(Text::to_string).collect(),
         signed: signing.signed.to_string(),
         effective,
+        provisions: signing.provisions.clone(),
     })
 }

@@ -131,7 +131,7 @@ pub struct Views {
 impl Views {
     /// Bumped whenever the serialized layout or the fold's meaning changes,
     /// so that an older checkpoint is discarded and rebuilt, never trusted.
-    pub const FORMAT: u32 = 4;
+    pub const FORMAT: u32 = 5;
 
     /// `at_seq` as a query uses it: at most what has been folded.
     fn cut(&self, at_seq: Option<u64>) -> u64 {

@@ -152,8 +152,11 @@ fn table_or_none(table: Table, rows: usize) -> String {
 }
 
 pub fn agreements_table(view: &AgreementsView) -> String {
-    let mut table = table(&["AGREEMENT", "TITLE", "KIND", "LEVEL", "PARTIES", "SIGNED", "EFFECTIVE"], &[]);
+    let mut table =
+        table(&["AGREEMENT", "TITLE", "KIND", "LEVEL", "PARTIES", "SIGNED", "EFFECTIVE", "PROVISIONS"], &[]);
     for a in &view.agreements {
+        let provisions: Vec<String> =
+            a.provisions.iter().map(|p| format!("{} ({})", p.subject, p.parties.join(", "))).collect();
         table.add_row(vec![
             a.agreement.clone(),
             a.title.clone(),
@@ -162,6 +165,7 @@ pub fn agreements_table(view: &AgreementsView) -> String {
             a.parties.join("\n"),
             a.signed.clone(),
             a.effective.clone(),
+            if provisions.is_empty() { "—".to_string() } else { provisions.join("\n") },
         ]);
     }
     format!(

@@ -63,7 +63,8 @@ impl<'a> Ledger<'a> {
                     id.to_string(),
                     json!({"agreement": id, "title": last_giving("title"), "kind": signing.data["kind"],
                         "level": signing.data["level"], "parties": signing.data["parties"],
-                        "signed": signing.occurred, "effective": effective}),
+                        "signed": signing.occurred, "effective": effective,
+                        "provisions": signing.data.get("provisions").cloned().unwrap_or(json!([]))}),
                 );
             }
         }
