@@ -219,6 +219,17 @@ ev("visit-2022-04-hanoi-vientiane", "visit.held", "2022-04-04", {
 Q_SIGNING = "Bí thư Thành ủy Hà Nội Đinh Tiến Dũng và Bí thư Thành ủy, Chủ tịch HĐND Thủ đô Viêng Chăn (Lào) Anouphap Tounalom ký kết biên bản thoả thuận hợp tác giữa Thủ đô Hà Nội và Thủ đô Viêng Chăn giai đoạn 2022-2025."
 Q_FIELDS = "Lãnh đạo hai bên bày tỏ mong muốn sẽ tiếp tục đẩy mạnh các hoạt động hợp tác trên tất cả các lĩnh vực, trọng tâm là về chính trị, đối ngoại, quốc phòng - an ninh, kinh tế, giáo dục - đào tạo, văn hóa - xã hội, hợp tác giữa các tổ chức chính trị - xã hội, hợp tác về hỗ trợ phát triển."
 Q_PRIORITIES = "Biên bản nêu rõ nội dung chi tiết của từng lĩnh vực hợp tác được xây dựng dựa trên nhu cầu và khả năng của hai Thủ đô; các vấn đề trọng tâm phát triển và ưu tiên chia sẻ kinh nghiệm mà phía Viêng Chăn đề nghị như tài chính công, hợp tác an ninh, phòng chống ma túy, hoạt động của cơ quan dân cử, công tác xây dựng đảng và cơ chế hoạt động của Đảng bộ cấp thành phố..."
+# The minutes' "specific provisions" (điều khoản cụ thể) between named bodies
+# are clauses of this one document, not agreements of their own: they are
+# recorded as its `provisions` (ledger-v1 section 3), in the article's order.
+PROVISIONS = [
+    ("Thỏa thuận về cấp học bổng", ["vn/hanoi", "la/vientiane"]),
+    ("Hợp tác giữa Ủy ban MTTQ Việt Nam thành phố Hà Nội và Ủy ban Mặt trận Lào xây dựng đất nước Thủ đô Viêng Chăn", ["vn/hanoi/fatherland-front", "la/vientiane/lao-front"]),
+    ("Hợp tác giữa Thành đoàn Hà Nội và Thành đoàn Viêng Chăn", ["vn/hanoi/youth-union", "la/vientiane/youth-union"]),
+    ("Hợp tác giữa Sở Nông nghiệp và Phát triển nông thôn thành phố Hà Nội và Sở Nông nghiệp - Lâm nghiệp Thủ đô Viêng Chăn", ["vn/hanoi/agriculture-dept", "la/vientiane/agriculture-forestry-dept"]),
+    ("Hợp tác giữa Trường đào tạo cán bộ Lê Hồng Phong (Hà Nội) và Trường Chính trị - Hành chính Thủ đô Viêng Chăn", ["vn/hanoi/le-hong-phong-school", "la/vientiane/political-administrative-school"]),
+    ("Hợp tác giữa Sở Lao động, Thương binh và Xã hội thành phố Hà Nội và Sở Lao động, Phúc lợi và Xã hội Thủ đô Viêng Chăn", ["vn/hanoi/labour-dept", "la/vientiane/labour-welfare-dept"]),
+]
 ev("ev-2022-04-04-minutes", "agreement.signed", "2022-04-04", {
     "agreement": "hanoi-vientiane-minutes-2022-2025",
     "title": "Biên bản thoả thuận hợp tác giữa Thủ đô Hà Nội và Thủ đô Viêng Chăn giai đoạn 2022-2025",
@@ -231,23 +242,11 @@ ev("ev-2022-04-04-minutes", "agreement.signed", "2022-04-04", {
     "fields": ["chính trị", "đối ngoại", "quốc phòng - an ninh", "kinh tế", "giáo dục - đào tạo", "văn hóa - xã hội",
                "hợp tác giữa các tổ chức chính trị - xã hội", "hỗ trợ phát triển", "tài chính công", "phòng chống ma túy",
                "hoạt động của cơ quan dân cử", "công tác xây dựng đảng"],
-    "note": "Signed at the talks of 4 April. " + YEAR_2022 + " The effective period is the one in its title (giai đoạn 2022-2025), at year precision.",
-}, [src(1, Q_SIGNING), src(1, Q_FIELDS), src(1, Q_PRIORITIES), src(2, Q_APRIL_2022)])
+    "provisions": [{"subject": subject, "parties": parties} for subject, parties in PROVISIONS],
+    "note": "Signed at the talks of 4 April. " + YEAR_2022 + " The effective period is the one in its title (giai đoạn 2022-2025), at year precision. Its provisions are the 'điều khoản cụ thể' the source lists, to be carried out right after signing; the source does not describe any of them as a separately signed document.",
+}, [src(1, Q_SIGNING), src(1, Q_FIELDS), src(1, Q_PRIORITIES), src(1, Q_CLAUSES_1), src(2, Q_APRIL_2022)])
 
-CLAUSE_NOTE = ("A specific provision of the 2022-2025 minutes signed on 4 April 2022 (" + "the source calls these 'điều khoản cụ thể' of the minutes, "
-               "to be carried out right after signing); it is not described as a separately signed document. Effective for the minutes' period.")
-for aid_, title, kind_level, parties in [
-    ("hanoi-vientiane-scholarships-2022-2025", "Thỏa thuận về cấp học bổng", "city", ["vn/hanoi", "la/vientiane"]),
-    ("fronts-2022-2025", "Hợp tác giữa Ủy ban MTTQ Việt Nam thành phố Hà Nội và Ủy ban Mặt trận Lào xây dựng đất nước Thủ đô Viêng Chăn", "organization", ["vn/hanoi/fatherland-front", "la/vientiane/lao-front"]),
-    ("youth-unions-2022-2025", "Hợp tác giữa Thành đoàn Hà Nội và Thành đoàn Viêng Chăn", "organization", ["vn/hanoi/youth-union", "la/vientiane/youth-union"]),
-    ("agriculture-2022-2025", "Hợp tác giữa Sở Nông nghiệp và Phát triển nông thôn thành phố Hà Nội và Sở Nông nghiệp - Lâm nghiệp Thủ đô Viêng Chăn", "department", ["vn/hanoi/agriculture-dept", "la/vientiane/agriculture-forestry-dept"]),
-    ("cadre-schools-2022-2025", "Hợp tác giữa Trường đào tạo cán bộ Lê Hồng Phong (Hà Nội) và Trường Chính trị - Hành chính Thủ đô Viêng Chăn", "organization", ["vn/hanoi/le-hong-phong-school", "la/vientiane/political-administrative-school"]),
-    ("labour-2022-2025", "Hợp tác giữa Sở Lao động, Thương binh và Xã hội thành phố Hà Nội và Sở Lao động, Phúc lợi và Xã hội Thủ đô Viêng Chăn", "department", ["vn/hanoi/labour-dept", "la/vientiane/labour-welfare-dept"]),
-]:
-    ev("ev-2022-04-04-clause-" + aid_, "agreement.signed", "2022-04-04", {
-        "agreement": aid_, "title": title, "kind": "agreement", "level": kind_level, "parties": parties,
-        "effective": "2022/2025", "note": CLAUSE_NOTE,
-    }, [src(1, Q_CLAUSES_1)])
+
 
 ev("project-vientiane-justice-prosecutors-hq", "project.launched", "2022-04-04/2023-11-22", {
     "project": "vientiane-justice-prosecutors-hq",

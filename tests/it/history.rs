@@ -66,27 +66,35 @@ fn active_agreements_on_the_days_the_articles_describe() {
     // quan chuyên môn cụ thể như ..."), and the national agreements it follows
     // ("Thỏa thuận Chiến lược Hợp tác ... giai đoạn 2021 - 2030 và Hiệp định hợp tác
     // song phương ... giai đoạn 2021 - 2025"), all in force on 22 November 2023.
+    // The provisions ("điểm đột phá của Biên bản thoả thuận hợp tác lần này là một
+    // số điều khoản cụ thể ... như thỏa thuận về cấp học bổng; hợp tác giữa các cơ
+    // quan chuyên môn cụ thể như: ...") are clauses of the minutes, not agreements.
     let on_visit = view(&db, &["agreements", "--as-of", "2023-11-22"]);
     assert_eq!(
         ids(&on_visit["agreements"], "agreement"),
         [
-            "agriculture-2022-2025",
-            "cadre-schools-2022-2025",
-            "fronts-2022-2025",
             "hanoi-vientiane-minutes-2022-2025",
-            "hanoi-vientiane-scholarships-2022-2025",
-            "labour-2022-2025",
             "vn-la-bilateral-cooperation-2021-2025",
             "vn-la-cooperation-strategy-2021-2030",
             "vn-la-treaty-friendship-cooperation-1977",
-            "youth-unions-2022-2025",
         ]
     );
-    let minutes = &on_visit["agreements"][3];
+    let minutes = &on_visit["agreements"][0];
     assert_eq!(minutes["signed"], "2022-04-04");
     assert_eq!(minutes["effective"], "2022/2025");
     assert_eq!(minutes["kind"], "minutes");
+    assert_eq!(minutes["level"], "city");
     assert_eq!(minutes["parties"], json!(["vn/hanoi", "la/vientiane"]));
+    let provisions = minutes["provisions"].as_array().unwrap();
+    assert_eq!(provisions.len(), 6, "thỏa thuận về cấp học bổng and five between named bodies");
+    assert_eq!(provisions[0]["subject"], "Thỏa thuận về cấp học bổng");
+    assert_eq!(
+        provisions[3]["parties"],
+        json!(["vn/hanoi/agriculture-dept", "la/vientiane/agriculture-forestry-dept"])
+    );
+    for other in &on_visit["agreements"].as_array().unwrap()[1..] {
+        assert_eq!(other["provisions"], json!([]), "{other}");
+    }
     // By 27 January 2026 the 2022-2025 period is over; the 2021-2030 strategy and
     // the 1977 treaty ("50 năm Ngày ký Hiệp ước Hữu nghị và Hợp tác" in 2027) remain.
     let after = view(&db, &["agreements", "--as-of", "2026-01-27"]);
@@ -213,12 +221,12 @@ fn demo_imports_once_verifies_and_prints_every_view() {
     let first = amity(&db, &["demo"], b"");
     assert!(first.status.success(), "{}", text(&first.stderr));
     let out = text(&first.stdout);
-    assert!(out.contains("71 records appended, 0 already present"), "{out}");
-    assert!(out.contains("Chain verified: ok 71 records"), "{out}");
+    assert!(out.contains("65 records appended, 0 already present"), "{out}");
+    assert!(out.contains("Chain verified: ok 65 records"), "{out}");
     for heading in ["Active agreements as of 2023-11-22", "Outstanding projects as of", "Aid in money", "Visits"] {
         assert!(out.contains(heading), "{heading} missing from:\n{out}");
     }
     assert!(out.contains("3,000,000.00 USD"), "{out}");
     let second = amity(&db, &["demo"], b"");
-    assert!(text(&second.stdout).contains("0 records appended, 71 already present"));
+    assert!(text(&second.stdout).contains("0 records appended, 65 already present"));
 }
