@@ -282,7 +282,7 @@ ev("gift-2022-04-party-documents", "aid.delivered", "2022-04", {
     "donor": "vn/hanoi", "recipient": "la/vientiane",
     "items": [{"item": "bộ tài liệu về quy chế, quy định, tổ chức, hoạt động của Đảng bộ cấp thành phố", "quantity": 1, "unit": "bộ"}],
     "purpose": "làm tài liệu tham khảo xây dựng Đảng và hệ thống chính trị",
-    "note": "Given by Hanoi's high-level delegation during its visit of early April 2022 (the source gives no day), fulfilling a promise made at the talks of November 2021. " + YEAR_2022,
+    "note": "Given by Hanoi's high-level delegation during its visit of early April 2022 (the source gives no day), fulfilling a promise made at the talks of November 2021. " + YEAR_2022 + " The quantity 1 is inferred: the source says 'bộ tài liệu' (a set of documents), with no number.",
 }, [src(1, Q_NOV_2021), src(2, Q_APRIL_2022)])
 
 ev("plan-2022-04-04-invitation-to-hanoi", "activity.held", "2022-04-04", {
@@ -337,12 +337,12 @@ ev("forum-2023-business-matching", "activity.held", "2023", {
     "parties": ["vn/hanoi", "la/vientiane"],
     "note": "Said in November 2023 to be organised this year with Vientiane; the source gives no date.",
 }, [src(3, Q_TRADE_2023)])
-ev("plan-2023-11-22-peoples-councils-mou", "activity.held", "2023-11-22", {
+ev("plan-2023-11-22-peoples-councils-mou", "activity.held", "2023-11-22/2023-11-24", {
     "category": "other",
     "title": "Hà Nội sẵn sàng đón đoàn HĐND Thủ đô Viêng Chăn và ký kết Bản ghi nhớ hợp tác giữa Hội đồng nhân dân hai Thủ đô",
     "parties": ["vn/hanoi/peoples-council", "la/vientiane/peoples-council"],
-    "note": "An announced plan, stated at the talks of 22 November 2023: this records the announcement, not a signing; no signing of this MoU is reported in the sources.",
-}, [src(3, Q_HDND)])
+    "note": "An announced plan, stated during the visit of 22-24 November 2023 ('diễn ra từ ngày 22 đến ngày 24/11/2023'); the report gives the statement no day of its own, so occurred is the visit's span. This records the announcement, not a signing; no signing of this MoU is reported in the sources.",
+}, [src(3, Q_HDND), src(3, Q_VISIT_2023)])
 
 # ---------------------------------------------------------------------------
 # 2022-2025 in summary, as reported in December 2025.
@@ -379,9 +379,9 @@ ev("visit-2025-12-02-hanoi-vientiane", "visit.held", "2025-12-02", {
     "purpose": "Hội đàm trong khuôn khổ chuyến thăm cấp Nhà nước của Tổng Bí thư Tô Lâm; thống nhất phương hướng hợp tác thời gian tới",
     "note": "occurred is the day of the talks (chiều ngày 2/12/2025). The source does not name the place of the talks.",
 }, [src(0, Q_TALKS_2025), src(0, "Phát biểu tại hội đàm, Bí thư Trung ương Đảng, Bí thư Thành ủy, Chủ tịch Hội đồng Nhân dân Thủ đô Viêng Chăn Anouphap Tounalom bày tỏ vui mừng đón tiếp đoàn đại biểu cấp cao Thủ đô Hà Nội đúng vào thời điểm Lào đang tổ chức hoạt động chính trị trọng đại kỷ niệm 50 năm Quốc khánh nước Cộng hòa Dân chủ Nhân dân Lào; nhấn mạnh chuyến thăm một lần nữa thể hiện tình cảm gắn bó, thân thiết giữa hai Thủ đô.")])
-ev("award-2025-order-of-development-hanoi", "award.conferred", "2025/2025-12-02", {
+ev("award-2025-order-of-development-hanoi", "award.conferred", "1962/2025-12-02", {
     "award": "Huân chương Phát triển", "class": "hạng II", "by": "la", "to": "vn/hanoi",
-    "note": "Inferred: the source reports the ceremony conferring the Order of Development, second class, on Hanoi 'for its positive contributions to cooperation between the two capitals' without naming the conferring authority or the day; the Order is a Lao decoration, so 'by' is Laos, and occurred runs to the report's date.",
+    "note": "Inferred: the source reports the ceremony conferring the Order of Development, second class, on Hanoi 'for its positive contributions to cooperation between the two capitals' without naming the conferring authority or the day; the Order is a Lao decoration, so 'by' is Laos. The sentence is a photo caption in the report of the talks of 2 December 2025, which does not say when the ceremony was held: occurred runs from diplomatic relations (1962) to the report's date.",
 }, [src(0, "Lễ trao Huân chương Phát triển hạng II dành cho thành phố Hà Nội vì những đóng góp tích cực cho sự phát triển hợp tác giữa hai Thủ đô - Hà Nội và Viêng Chăn.")])
 ev("plan-2025-12-02-anniversaries-2027", "activity.held", "2025-12-02", {
     "category": "other",
@@ -397,9 +397,9 @@ ev("visit-2026-01-26-general-secretaries-talks", "visit.held", "2026-01-26", {
     "visit": "visit-2026-01-laos-vietnam-high-level", "delegation_of": "la", "host": "vn",
     "led_by": person("Thongloun Sisoulith", "Tổng Bí thư Ban Chấp hành Trung ương Đảng Nhân dân Cách mạng Lào, Chủ tịch nước Cộng hòa Dân chủ Nhân dân Lào"),
     "counterparts": [person("Tô Lâm", "Tổng Bí thư")],
-    "level": "state",
+    "level": "high",
     "purpose": "Hội đàm giữa hai Tổng Bí thư",
-    "note": "Only referred to, in the report of the 27 January visit to Hanoi. That the talks were held in Vietnam during the Lao delegation's visit is inferred from that report; the source names no place.",
+    "note": "Only referred to, in the report of the 27 January visit to Hanoi. That the talks were held in Vietnam during the Lao delegation's visit is inferred from that report; the source names no place. The level is 'high': the source calls the Lao delegation 'Đoàn đại biểu cấp cao' (a high-level delegation); it does not call the visit a state visit.",
 }, [src(4, Q_26_1), src(4, Q_THONGLOUN)])
 ev("visit-2026-01-27-thongloun-hanoi", "visit.held", "2026-01-27", {
     "visit": "visit-2026-01-27-thongloun-hanoi", "delegation_of": "la", "host": "vn/hanoi",
@@ -408,14 +408,15 @@ ev("visit-2026-01-27-thongloun-hanoi", "visit.held", "2026-01-27", {
         person("Nguyễn Duy Ngọc", "Ủy viên Bộ chính trị, Bí thư Thành ủy Hà Nội"),
         person("Lê Hoài Trung", "Ủy viên Bộ Chính trị, Bộ trưởng Bộ Ngoại giao Việt Nam"),
     ],
-    "place": "Hà Nội", "level": "state",
+    "place": "Hà Nội", "level": "high",
     "purpose": "Thăm và làm việc với Đảng bộ, chính quyền thành phố Hà Nội",
+    "note": "The level is 'high': the source calls the Lao delegation 'Đoàn đại biểu cấp cao' (a high-level delegation); it does not call the visit a state visit.",
 }, [src(4, Q_THONGLOUN), src(4, Q_NGOC_2026)])
 ev("exhibition-2026-01-27-craft-villages", "activity.held", "2026-01-27", {
     "category": "exhibition",
     "title": "Thăm không gian trưng bày các sản phẩm thủ công mỹ nghệ làng nghề truyền thống của Hà Nội",
     "parties": ["vn/hanoi", "la"],
-    "note": "Visited by the Lao delegation during its visit to Hanoi on 27 January 2026.",
+    "note": "Visited by the Lao delegation during its visit to Hanoi. The day is inferred: the source places it 'Trong khuôn khổ chuyến thăm' (within the visit), which it dates 'Sáng 27/1'; it gives the exhibition no date of its own.",
 }, [src(4, "Trong khuôn khổ chuyến thăm, Tổng Bí thư Ban chấp hành Trung ương Đảng nhân dân cách mạng Lào, Chủ Tịch nước Cộng hòa dân chủ Nhân dân Lào Thongluon Sinsoulith cùng Đoàn đã thăm không gian trưng bày các sản phẩm thủ công mỹ nghệ làng nghề truyền thống của Hà Nội.")])
 
 with open(os.path.join(os.path.dirname(__file__), "../hanoi-vientiane.ndjson"), "w", encoding="utf-8") as f:

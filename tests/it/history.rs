@@ -273,3 +273,27 @@ fn the_minutes_name_their_own_fields_and_provisions() {
         "the treaty, two national agreements and the minutes: nothing else is called an agreement"
     );
 }
+
+/// What the articles do not state outright is either widened to what they
+/// support or says, in a note, what was inferred and from which words.
+#[test]
+fn inferences_are_marked_or_widened() {
+    let history = history_events();
+    let event = |id: &str| history.iter().find(|e| e["id"] == id).unwrap_or_else(|| panic!("{id}")).clone();
+    let note = |id: &str| event(id)["data"]["note"].as_str().unwrap_or_default().to_string();
+    // "dẫn đầu Đoàn đại biểu cấp cao": a high-level delegation, not a state visit.
+    for id in ["visit-2026-01-26-general-secretaries-talks", "visit-2026-01-27-thongloun-hanoi"] {
+        assert_eq!(event(id)["data"]["level"], "high", "{id}");
+        assert!(note(id).contains("Đoàn đại biểu cấp cao"), "{id}");
+    }
+    // "gửi tặng ... bộ tài liệu": one set, inferred from the word alone.
+    assert!(note("gift-2022-04-party-documents").contains("'bộ tài liệu'"));
+    // "Trong khuôn khổ chuyến thăm", dated "Sáng 27/1".
+    assert!(note("exhibition-2026-01-27-craft-villages").contains("Sáng 27/1"));
+    // Said during the visit "từ ngày 22 đến ngày 24/11/2023", on no day of its own.
+    assert_eq!(event("plan-2023-11-22-peoples-councils-mou")["occurred"], "2023-11-22/2023-11-24");
+    // A photo caption ("Lễ trao Huân chương Phát triển hạng II ...") with no date.
+    let award = event("award-2025-order-of-development-hanoi");
+    assert_eq!(award["occurred"], "1962/2025-12-02");
+    assert!(note("award-2025-order-of-development-hanoi").contains("photo caption"));
+}
