@@ -1,10 +1,15 @@
 #!/usr/bin/env python3
 """Builds data/hanoi-vientiane.ndjson from the five seed articles.
 
-Every quote is checked to be a verbatim substring of its article.
+Every quote is checked to be a verbatim substring of its article, and every
+amount, quantity, figure, day and month to be stated in one of its record's
+quotes (or its article's date) unless the record's note says it is inferred.
+`--check` builds without writing and fails if the committed file differs
+(the tests run it).
 """
 import json
 import os
+import re
 import sys
 
 SEEDS = os.path.join(os.path.dirname(__file__), "../../../shared/seeds/")
@@ -16,11 +21,13 @@ TEXT = {
     4: open(SEEDS + "004_c4debd089680646e.txt", encoding="utf-8").read(),
 }
 ARTICLE = {
-    0: {"title": "Hà Nội và Viêng Chăn thống nhất đẩy mạnh hợp tác trong công tác xây dựng Đảng, xây dựng hệ thống chính trị", "published": "2025-12-02"},
+    # The article carries no headline: its lead, shortened to its first words, with the outlet.
+    0: {"title": "Hà Nội và Viêng Chăn thống nhất đẩy mạnh hợp tác (TBTCO)", "published": "2025-12-02"},
     1: {"title": "Lãnh đạo hai Thủ đô Hà Nội - Viêng Chăn thống nhất đẩy mạnh hợp tác trong nhiều lĩnh vực"},
     2: {"title": "Hà Nội - Viêng Chăn: Sâu nặng nghĩa tình, đồng hành phát triển", "published": "2022-08-17"},
     3: {"title": "Mở rộng hơn nữa hợp tác giữa Hà Nội và Viêng Chăn"},
-    4: {"title": "Tổng Bí thư, Chủ Tịch nước Lào thăm và làm việc với TP Hà Nội.", "published": "2026-01-27"},
+    # Its first line is a photo caption: the title is the lead, shortened.
+    4: {"title": "Tổng Bí thư, Chủ tịch nước Lào Thongloun Sisoulith thăm và làm việc với Đảng bộ, chính quyền thành phố Hà Nội", "published": "2026-01-27"},
 }
 
 
@@ -47,7 +54,7 @@ def person(name, title=None):
     return p
 
 
-FIRST_SEEN = "Registered as of the earliest event in the sources that names it; its founding date is not in the sources."
+FIRST_SEEN = "Inferred: registered as of the earliest event in the sources that names it; its founding date is not in the sources."
 YEAR_2022 = ("Article 1 gives the day (4/4) but no year; the year 2022 comes from article 2: "
              "'vào đầu tháng 4/2022' and 'tháng 4/2022' for the same visit and signing.")
 
@@ -139,13 +146,13 @@ ev("agreement-vn-la-strategy-2021-2030", "agreement.signed", "1962/2022-04-04", 
     "title": "Thỏa thuận Chiến lược Hợp tác giữa nước Cộng hòa xã hội chủ nghĩa Việt Nam và nước Cộng hòa dân chủ nhân dân Lào giai đoạn 2021 - 2030",
     "kind": "agreement", "level": "national", "parties": ["vn", "la"], "effective": "2021/2030",
     "note": "The source names it as a basis of the April 2022 minutes; its signing date is not given, so occurred spans from diplomatic relations (1962) to the minutes.",
-}, [src(1, Q_STRATEGY)])
+}, [src(1, Q_STRATEGY), src(1, Q_TALKS_2022)])
 ev("agreement-vn-la-bilateral-2021-2025", "agreement.signed", "1962/2022-04-04", {
     "agreement": "vn-la-bilateral-cooperation-2021-2025",
     "title": "Hiệp định hợp tác song phương giữa nước Cộng hòa xã hội chủ nghĩa Việt Nam và nước Cộng hòa dân chủ nhân dân Lào giai đoạn 2021 - 2025",
     "kind": "agreement", "level": "national", "parties": ["vn", "la"], "effective": "2021/2025",
     "note": "The source names it as a basis of the April 2022 minutes; its signing date is not given, so occurred spans from diplomatic relations (1962) to the minutes.",
-}, [src(1, Q_STRATEGY)])
+}, [src(1, Q_STRATEGY), src(1, Q_TALKS_2022)])
 
 Q_NOV_2021 = "Bên cạnh đó, với quyết tâm triển khai nhanh chóng các thỏa thuận hợp tác song phương, thực hiện lời hứa tại cuộc hội đàm tháng 11-2021, Đoàn công tác cấp cao Thủ đô Hà Nội đã gửi tặng lãnh đạo Thủ đô Viêng Chăn bộ tài liệu về quy chế, quy định, tổ chức, hoạt động của Đảng bộ cấp thành phố để làm tài liệu tham khảo xây dựng Đảng và hệ thống chính trị."
 ev("talks-2021-11-hanoi-vientiane", "activity.held", "2021-11", {
@@ -189,7 +196,7 @@ for project_id, event_id, extra in [
 ev("exchange-2020-2022-covid-experience", "activity.held", "2020/2022-04-04", {
     "category": "exchange", "title": "Chia sẻ kinh nghiệm phòng, chống dịch Covid-19", "parties": ["vn/hanoi", "la/vientiane"],
     "note": "Reported at the April 2022 talks as already done; no date is given, so occurred spans the pandemic up to the talks.",
-}, [src(1, "Hai bên cũng đã nhiều chia sẻ kinh nghiệm phòng, chống dịch Covid-19.")])
+}, [src(1, "Hai bên cũng đã nhiều chia sẻ kinh nghiệm phòng, chống dịch Covid-19."), src(1, Q_TALKS_2022)])
 
 # COVID-19 aid, during the pandemic, reported in August 2022.
 COVID = "2020/2022-08-17"
@@ -261,7 +268,7 @@ ev("ev-2022-04-04-minutes", "agreement.signed", "2022-04-04", {
                "công tác xây dựng đảng", "cơ chế hoạt động của Đảng bộ cấp thành phố"],
     "provisions": [{"subject": subject, "parties": parties} for subject, parties in PROVISIONS],
     "note": "Signed at the talks of 4 April. " + YEAR_2022 + " The effective period is the one in its title (giai đoạn 2022-2025), at year precision. Its provisions are the 'điều khoản cụ thể' the source lists, to be carried out right after signing; the source does not describe any of them as a separately signed document.",
-}, [src(1, Q_SIGNING), src(1, Q_PRIORITIES), src(1, Q_CLAUSES_1), src(2, Q_APRIL_2022)])
+}, [src(1, Q_SIGNING), src(1, Q_PRIORITIES), src(1, Q_CLAUSES_1), src(2, Q_APRIL_2022), src(1, Q_TALKS_2022)])
 
 
 
@@ -269,7 +276,7 @@ ev("project-vientiane-justice-prosecutors-hq", "project.launched", "2022-04-04/2
     "project": "vientiane-justice-prosecutors-hq",
     "name": "Dự án xây dựng Trụ sở Sở Tư pháp và Viện Kiểm sát Thủ đô Viêng Chăn",
     "beneficiary": "la/vientiane", "funders": ["vn/hanoi"],
-    "note": "Launch date not given: in April 2022 the support was promised and the process was to be agreed once Vientiane had an official project plan; by 22-24 November 2023 the project's progress was being reviewed.",
+    "note": "Launch date not given, so both bounds are inferred: in April 2022 the support was promised and the process was to be agreed once Vientiane had an official project plan; by 22-24 November 2023 the project's progress was being reviewed.",
 }, [src(1, Q_PLEDGE), src(1, "Quy trình hỗ trợ cụ thể sẽ được hai bên thống nhất sau khi phía Viêng Chăn có kế hoạch triển khai dự án chính thức."), src(3, Q_REVIEW_2023)])
 # The project comes before the pledge in the file because the pledge names it.
 ev("pledge-2022-04-04-usd-3m-justice-hq", "aid.pledged", "2022-04-04", {
@@ -277,7 +284,7 @@ ev("pledge-2022-04-04-usd-3m-justice-hq", "aid.pledged", "2022-04-04", {
     "amount": {"amount": "3000000", "currency": "USD"},
     "purpose": "xây dựng trụ sở Sở Tư pháp và Viện Kiểm sát Thủ đô Viêng Chăn", "project": "vientiane-justice-prosecutors-hq",
     "note": "Stated with the minutes signed at the talks of 4 April. " + YEAR_2022,
-}, [src(1, Q_PLEDGE), src(2, Q_APRIL_2022)])
+}, [src(1, Q_PLEDGE), src(2, Q_APRIL_2022), src(1, Q_TALKS_2022)])
 ev("gift-2022-04-party-documents", "aid.delivered", "2022-04", {
     "donor": "vn/hanoi", "recipient": "la/vientiane",
     "items": [{"item": "bộ tài liệu về quy chế, quy định, tổ chức, hoạt động của Đảng bộ cấp thành phố", "quantity": 1, "unit": "bộ"}],
@@ -290,19 +297,31 @@ ev("plan-2022-04-04-invitation-to-hanoi", "activity.held", "2022-04-04", {
     "title": "Mời lãnh đạo Thủ đô Viêng Chăn sang thăm và làm việc tại Hà Nội trong năm 2022",
     "parties": ["vn/hanoi", "la/vientiane"],
     "note": "An invitation, accepted at the talks of 4 April 2022, for a visit at a suitable time in 2022 (the Vietnam-Laos Solidarity and Friendship Year); the sources do not report whether the visit took place. " + YEAR_2022,
-}, [src(1, "Nhân dịp này, Bí thư Thành ủy Hà Nội Đinh Tiến Dũng đã trân trọng mời đồng chí Anouphap Tounalom và phu nhân, cùng các đồng chí lãnh đạo Thủ đô Viêng Chăn sang thăm và làm việc tại Hà Nội vào thời gian thích hợp trong năm 2022 để tiếp tục triển khai các thỏa thuận giữa hai bên và chào mừng “Năm Đoàn kết hữu nghị Việt Nam-Lào, Lào-Việt Nam 2022”."), src(1, "Đồng chí Anouphap Tounalom đã vui vẻ nhận lời.")])
+}, [src(1, "Nhân dịp này, Bí thư Thành ủy Hà Nội Đinh Tiến Dũng đã trân trọng mời đồng chí Anouphap Tounalom và phu nhân, cùng các đồng chí lãnh đạo Thủ đô Viêng Chăn sang thăm và làm việc tại Hà Nội vào thời gian thích hợp trong năm 2022 để tiếp tục triển khai các thỏa thuận giữa hai bên và chào mừng “Năm Đoàn kết hữu nghị Việt Nam-Lào, Lào-Việt Nam 2022”."), src(1, "Đồng chí Anouphap Tounalom đã vui vẻ nhận lời."), src(1, Q_TALKS_2022)])
 
 ev("activity-2022-scholarships-training", "activity.held", "2022-04-04/2022-08-17", {
     "category": "scholarship",
     "title": "Cấp học bổng cho học sinh, hỗ trợ đào tạo cán bộ, sinh viên của thủ đô Viêng Chăn sang học tập",
     "parties": ["vn/hanoi", "la/vientiane"],
-    "note": "Carried out on the basis of the 2022-2025 minutes, as reported on 17 August 2022; no figures are given.",
+    "note": "Carried out on the basis of the 2022-2025 minutes, as reported on 17 August 2022; no figures are given. The lower bound is inferred: the minutes were signed on 4 April 2022.",
+}, [src(2, Q_MOU_ACTIVITIES)])
+ev("exchange-2022-delegations", "activity.held", "2022-04-04/2022-08-17", {
+    "category": "exchange",
+    "title": "Trao đổi đoàn cấp cao và cơ sở",
+    "parties": ["vn/hanoi", "la/vientiane"],
+    "note": "Carried out on the basis of the 2022-2025 minutes, as reported on 17 August 2022; the source names no delegation or date. The lower bound is inferred: the minutes were signed on 4 April 2022.",
+}, [src(2, Q_MOU_ACTIVITIES)])
+ev("activity-2022-agriculture-support", "activity.held", "2022-04-04/2022-08-17", {
+    "category": "other",
+    "title": "Mở rộng các hình thức hợp tác hỗ trợ phát triển nông nghiệp",
+    "parties": ["vn/hanoi", "la/vientiane"],
+    "note": "Carried out on the basis of the 2022-2025 minutes, as reported on 17 August 2022; the source gives no forms, figures or dates. The lower bound is inferred: the minutes were signed on 4 April 2022.",
 }, [src(2, Q_MOU_ACTIVITIES)])
 ev("exchange-2022-socio-economic-institute", "activity.held", "2022-04-04/2022-08-17", {
     "category": "exchange",
     "title": "Giao lưu chia sẻ kinh nghiệm xây dựng Viện Nghiên cứu và Phát triển kinh tế - xã hội thủ đô Viêng Chăn",
     "parties": ["vn/hanoi", "la/vientiane/socio-economic-institute"],
-    "note": "Carried out on the basis of the 2022-2025 minutes, as reported on 17 August 2022.",
+    "note": "Carried out on the basis of the 2022-2025 minutes, as reported on 17 August 2022. The lower bound is inferred: the minutes were signed on 4 April 2022.",
 }, [src(2, Q_MOU_ACTIVITIES)])
 
 # ---------------------------------------------------------------------------
@@ -325,13 +344,19 @@ ev("visit-2023-11-hanoi-vientiane", "visit.held", "2023-11-22/2023-11-24", {
 ev("progress-2023-11-justice-hq-review", "project.progress", "2023-11-22/2023-11-24", {
     "project": "vientiane-justice-prosecutors-hq", "status": "reviewed",
     "note": "Hanoi's delegation reviewed the project's progress during its visit of 22-24 November 2023; the source gives no percentage or finding.",
-}, [src(3, Q_REVIEW_2023), src(3, "Đoàn công tác rà soát tiến độ Dự án xây dựng Trụ sở Tư pháp và Viện kiểm sát Thủ đô Viêng Chăn do Hà Nội hỗ trợ kinh phí xây dựng.")])
+}, [src(3, Q_REVIEW_2023), src(3, "Đoàn công tác rà soát tiến độ Dự án xây dựng Trụ sở Tư pháp và Viện kiểm sát Thủ đô Viêng Chăn do Hà Nội hỗ trợ kinh phí xây dựng."), src(3, Q_VISIT_2023)])
 ev("trade-fair-2023-that-luang", "activity.held", "2023-11-23/2023-11-27", {
     "category": "trade_fair", "title": "Hội chợ Thạt Luổng 2023 (Lễ hội Thạt Luổng năm 2023)",
     "parties": ["la/vientiane", "vn/hanoi"],
     "figures": {"fair_booths": 1500, "foreign_countries": 4, "hanoi_booths": 8, "hanoi_area_m2": 96, "hanoi_enterprises": 16},
-    "note": "fair_booths: the fair's 1,500 booths of Laos and enterprises of 4 countries; hanoi_*: Hanoi's pavilion (96 m2, equal to 8 booths, 16 Hanoi enterprises).",
+    "note": "fair_booths: the fair's 1,500 booths of Laos and of enterprises of 4 countries (Việt Nam, Trung Quốc, Campuchia, Thái Lan); hanoi_*: Hanoi's pavilion (96 m2, equal to 8 booths) with the products of 16 Hanoi enterprises in handicrafts, textiles and garments, agricultural and food products, and consumer goods (thủ công mỹ nghệ, dệt may, nông sản thực phẩm, hàng tiêu dùng).",
 }, [src(3, Q_FAIR_2023), src(3, "Nằm trong khuôn khổ chuyến thăm và làm việc tại Lào, Đoàn đại biểu thành phố Hà Nội sẽ dự khai mạc chính thức Năm Du lịch Lào 2024 và Hội chợ Thạt Luổng nhân dịp Lễ hội Thạt Luổng năm 2023.")])
+ev("opening-2023-11-visit-laos-year-2024", "activity.held", "2023-11-22/2023-11-24", {
+    "category": "other",
+    "title": "Khai mạc chính thức Năm Du lịch Lào 2024",
+    "parties": ["la", "vn/hanoi"],
+    "note": "Hanoi's delegation was to attend ('sẽ dự') the official opening within its visit of 22-24 November 2023; the source gives the opening no day and does not report the attendance itself.",
+}, [src(3, "Nằm trong khuôn khổ chuyến thăm và làm việc tại Lào, Đoàn đại biểu thành phố Hà Nội sẽ dự khai mạc chính thức Năm Du lịch Lào 2024 và Hội chợ Thạt Luổng nhân dịp Lễ hội Thạt Luổng năm 2023."), src(3, Q_VISIT_2023)])
 ev("forum-2023-business-matching", "activity.held", "2023", {
     "category": "forum", "title": "Hội nghị kết nối giao thương giữa doanh nghiệp Hà Nội và doanh nghiệp Lào",
     "parties": ["vn/hanoi", "la/vientiane"],
@@ -354,6 +379,18 @@ ev("activity-2022-2025-city-and-department-agreements", "activity.held", "2022/2
     "figures": {"city_level_agreements": 2, "department_level_agreements": 8},
     "note": "Counts as reported on 2 December 2025, in fields such as Party building, economy, investment, agriculture, health, education and people-to-people exchange; the agreements themselves are not named, so they are not recorded one by one.",
 }, [src(0, Q_AGREEMENTS_2025)])
+ev("exchange-2022-2025-annual-high-level-delegations", "activity.held", "2022/2025-12-02", {
+    "category": "exchange",
+    "title": "Đẩy mạnh trao đổi đoàn cấp cao lãnh đạo thành phố thường niên",
+    "parties": ["vn/hanoi", "la/vientiane"],
+    "note": "Reported on 2 December 2025 as done under the 2022-2025 memorandum: the two capitals exchange high-level city delegations every year. The delegations the sources describe are recorded as visits; this records the practice.",
+}, [src(0, Q_AGREEMENTS_2025)])
+ev("appraisal-2025-12-02-minutes-2022-2025", "activity.held", "2025-12-02", {
+    "category": "other",
+    "title": "Lãnh đạo hai Thủ đô đánh giá cao những kết quả hợp tác đã đạt được trên cơ sở triển khai Biên bản ghi nhớ hợp tác giai đoạn 2022 - 2025",
+    "parties": ["vn/hanoi", "la/vientiane"],
+    "note": "The appraisal of the 2022-2025 memorandum at the talks of the afternoon of 2 December 2025 ('chiều ngày 2/12/2025'); the source gives no figures beyond the agreements counted elsewhere.",
+}, [src(0, "Lãnh đạo hai Thủ đô đánh giá cao những kết quả hợp tác đã đạt được trên cơ sở triển khai Biên bản ghi nhớ hợp tác giai đoạn 2022 - 2025."), src(0, Q_TALKS_2025)])
 ev("activity-2022-2025-education-training", "activity.held", "2022/2025-12-02", {
     "category": "training",
     "title": "Hợp tác giáo dục, hỗ trợ học bổng, đào tạo cán bộ, đào tạo nghề, nông nghiệp, y tế; tọa đàm chia sẻ kinh nghiệm, diễn đàn hợp tác đầu tư",
@@ -412,6 +449,12 @@ ev("visit-2026-01-27-thongloun-hanoi", "visit.held", "2026-01-27", {
     "purpose": "Thăm và làm việc với Đảng bộ, chính quyền thành phố Hà Nội",
     "note": "The level is 'high': the source calls the Lao delegation 'Đoàn đại biểu cấp cao' (a high-level delegation); it does not call the visit a state visit.",
 }, [src(4, Q_THONGLOUN), src(4, Q_NGOC_2026)])
+ev("proposal-2026-01-27-model-cooperation", "activity.held", "2026-01-27", {
+    "category": "other",
+    "title": "Đề nghị hai bên tăng cường các chương trình hợp tác trên mọi lĩnh vực, để Hà Nội và Vientiane trở thành hình mẫu",
+    "parties": ["la", "vn/hanoi", "la/vientiane"],
+    "note": "Proposed by Thongloun Sisoulith at the working session in Hanoi on the morning of 27 January ('Sáng 27/1'); the report adds that the two capitals will make their activities concrete and strengthen economic links. This records the proposal, not its outcome.",
+}, [src(4, "Tổng Bí thư, Chủ tịch nước Thongloun Sisoulith chúc tình hữu nghị giữa Thủ đô Hà Nội và Vientiane ngày càng phát triển; đề nghị hai bên tăng cường các chương trình hợp tác trên mọi lĩnh vực, để Hà Nội và Vientiane trở thành hình mẫu trong thực hiện nội dung này."), src(4, "Trên tinh thần đoàn kết, hữu nghị của Đảng và nhân dân hai nước, thành phố Hà Nội và Thủ đô Vientiane sẽ cụ thể hóa các hoạt động, tăng cường liên kết kinh tế và hợp tác trên mọi lĩnh vực, hướng tới mục tiêu phát triển, trở thành hình mẫu như Tổng Bí thư Tô Lâm và Tổng Bí thư, Chủ tịch nước Lào Thongloun Sisoulith đã nhấn mạnh tại buổi hội đàm ngày 26/1."), src(4, Q_THONGLOUN)])
 ev("exhibition-2026-01-27-craft-villages", "activity.held", "2026-01-27", {
     "category": "exhibition",
     "title": "Thăm không gian trưng bày các sản phẩm thủ công mỹ nghệ làng nghề truyền thống của Hà Nội",
@@ -419,7 +462,90 @@ ev("exhibition-2026-01-27-craft-villages", "activity.held", "2026-01-27", {
     "note": "Visited by the Lao delegation during its visit to Hanoi. The day is inferred: the source places it 'Trong khuôn khổ chuyến thăm' (within the visit), which it dates 'Sáng 27/1'; it gives the exhibition no date of its own.",
 }, [src(4, "Trong khuôn khổ chuyến thăm, Tổng Bí thư Ban chấp hành Trung ương Đảng nhân dân cách mạng Lào, Chủ Tịch nước Cộng hòa dân chủ Nhân dân Lào Thongluon Sinsoulith cùng Đoàn đã thăm không gian trưng bày các sản phẩm thủ công mỹ nghệ làng nghề truyền thống của Hà Nội.")])
 
-with open(os.path.join(os.path.dirname(__file__), "../hanoi-vientiane.ndjson"), "w", encoding="utf-8") as f:
-    for line in OUT:
-        f.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
-print(len(OUT), "events")
+# ---------------------------------------------------------------------------
+# Mechanical checks: a value that can be compared with the quotes (amounts,
+# quantities, figures, days and months) must be found in one of the record's
+# quotes, unless its note says it is inferred. Look-alike letters (article 2
+# has small capitals such as U+1D04 inside words) never match digits or '/',
+# so they cannot make a number appear or disappear here.
+
+UNITS = {"triệu": 10**6, "nghìn": 10**3, "ngàn": 10**3, "tỷ": 10**9}
+
+
+def numbers_in(text):
+    """Every number a Vietnamese text states: "1.500" is 1500 (the dot groups
+    thousands), "3 triệu" is 3000000."""
+    found = set()
+    for m in re.finditer(r"(?<![\d.])(\d{1,3}(?:\.\d{3})+|\d+)(?:,(\d+))?(?:\s*(triệu|nghìn|ngàn|tỷ))?", text):
+        whole = int(m.group(1).replace(".", ""))
+        fraction = m.group(2)
+        value = whole + (int(fraction) / 10 ** len(fraction) if fraction else 0)
+        found.add(value * UNITS.get(m.group(3), 1) if m.group(3) else value)
+        found.add(whole)
+    return found
+
+
+def days_in(text):
+    """(day, month) pairs a text states: "4/4", "22 đến ngày 24/11", "ngày 4 tháng 4"."""
+    pairs = set()
+    for m in re.finditer(r"(?<!\d)(?=(\d{1,2})\s*[/-]\s*(\d{1,2})(?!\d))", text):
+        pairs.add((int(m.group(1)), int(m.group(2))))
+    for m in re.finditer(r"(?<!\d)(?=(\d{1,2})\s*(?:đến|-|–)\s*(?:ngày\s+)?(\d{1,2})\s*/\s*(\d{1,2}))", text):
+        pairs.add((int(m.group(1)), int(m.group(3))))
+    for m in re.finditer(r"ngày\s+(\d{1,2})\s+tháng\s+(\d{1,2})", text):
+        pairs.add((int(m.group(1)), int(m.group(2))))
+    return pairs
+
+
+def months_in(text):
+    months = {m for _, m in days_in(text)}
+    months |= {int(m.group(1)) for m in re.finditer(r"tháng\s*(\d{1,2})", text)}
+    months |= {int(m.group(1)) for m in re.finditer(r"(?<![\d/])(\d{1,2})\s*[/-]\s*(?:19|20)\d{2}", text)}
+    return months
+
+
+def check_values(event):
+    data = event["data"]
+    note = data.get("note") or ""
+    if "nferred" in note:
+        return []
+    quotes = " ".join(source["quote"] for source in event["sources"])
+    # An article's own date counts as stated: "reported on" bounds use it.
+    quotes += " " + " ".join(f"{int(d[8:10])}/{int(d[5:7])}" for d in (src.get("published") for src in event["sources"]) if d)
+    numbers, problems = numbers_in(quotes), []
+    values = []
+    for key in ("amount",):
+        if data.get(key):
+            values.append((f"data.{key}", float(data[key]["amount"])))
+    for i, item in enumerate(data.get("items") or []):
+        values.append((f"data.items[{i}].quantity", item["quantity"]))
+    for name, value in (data.get("figures") or {}).items():
+        values.append((f"data.figures.{name}", value))
+    for field, value in values:
+        if value not in numbers:
+            problems.append(f"{field} = {value} is in none of its quotes")
+    for end in event["occurred"].split("/"):
+        parts = end.split("-")
+        if len(parts) == 3 and (int(parts[2]), int(parts[1])) not in days_in(quotes):
+            problems.append(f"occurred: day {int(parts[2])}/{int(parts[1])} is in none of its quotes")
+        elif len(parts) == 2 and int(parts[1]) not in months_in(quotes):
+            problems.append(f"occurred: month {int(parts[1])} is in none of its quotes")
+    return problems
+
+
+PROBLEMS = [f"{event['id']}: {problem}" for event in OUT for problem in check_values(event)]
+if PROBLEMS:
+    sys.exit("values not found in their quotes (quote them, or say in the note what is inferred):\n  " + "\n  ".join(PROBLEMS))
+
+TARGET = os.path.join(os.path.dirname(__file__), "../hanoi-vientiane.ndjson")
+TEXT_OUT = "".join(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n" for line in OUT)
+if "--check" in sys.argv:
+    # For the tests: the committed file is exactly what this script builds.
+    with open(TARGET, encoding="utf-8") as f:
+        if f.read() != TEXT_OUT:
+            sys.exit(f"{TARGET} is not what this script builds: run it and commit the result")
+    print(len(OUT), "events, as committed")
+else:
+    with open(TARGET, "w", encoding="utf-8") as f:
+        f.write(TEXT_OUT)
+    print(len(OUT), "events")

@@ -297,3 +297,55 @@ fn inferences_are_marked_or_widened() {
     assert_eq!(award["occurred"], "1962/2025-12-02");
     assert!(note("award-2025-order-of-development-hanoi").contains("photo caption"));
 }
+
+/// The committed history is exactly what its build script makes from the
+/// articles, and the script's checks hold: every quote verbatim, and every
+/// amount, quantity, figure, day and month found in the record's quotes
+/// unless its note says it is inferred.
+#[test]
+fn the_history_is_what_its_checked_build_script_makes() {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/data/tools/build_hanoi_vientiane.py");
+    let output = std::process::Command::new("python3").arg(script).arg("--check").output();
+    let output = output.expect("python3 runs (the README's test command needs it)");
+    assert!(output.status.success(), "{}{}", text(&output.stdout), text(&output.stderr));
+    assert!(text(&output.stdout).contains("as committed"), "{}", text(&output.stdout));
+}
+
+/// Facts a second reading found missing, each with the sentence it rests on.
+#[test]
+fn the_facts_a_second_reading_found_are_recorded() {
+    let history = history_events();
+    let event = |id: &str| history.iter().find(|e| e["id"] == id).unwrap_or_else(|| panic!("{id} is recorded")).clone();
+    // "đẩy mạnh trao đổi đoàn cấp cao lãnh đạo thành phố thường niên" (2 Dec 2025)
+    assert_eq!(event("exchange-2022-2025-annual-high-level-delegations")["data"]["category"], "exchange");
+    // "Lãnh đạo hai Thủ đô đánh giá cao những kết quả hợp tác ... Biên bản ghi nhớ hợp
+    // tác giai đoạn 2022 - 2025", at the talks of "chiều ngày 2/12/2025"
+    assert_eq!(event("appraisal-2025-12-02-minutes-2022-2025")["occurred"], "2025-12-02");
+    // "Trao đổi đoàn cấp cao và cơ sở, mở rộng các hình thức hợp tác hỗ trợ phát triển
+    // nông nghiệp" (August 2022)
+    assert_eq!(event("exchange-2022-delegations")["data"]["title"], "Trao đổi đoàn cấp cao và cơ sở");
+    assert!(event("activity-2022-agriculture-support")["data"]["title"].as_str().unwrap().contains("nông nghiệp"));
+    // "đề nghị hai bên tăng cường các chương trình hợp tác trên mọi lĩnh vực" (27 Jan 2026)
+    assert_eq!(event("proposal-2026-01-27-model-cooperation")["occurred"], "2026-01-27");
+    // "doanh nghiệp 4 nước: Việt Nam, Trung quốc, Campuchia, Thái lan"; "Thủ công mỹ
+    // nghệ, dệt may, nông sản thực phẩm, hàng tiêu dùng"; "sẽ dự khai mạc chính thức Năm
+    // Du lịch Lào 2024"
+    let fair = event("trade-fair-2023-that-luang")["data"]["note"].as_str().unwrap().to_string();
+    for named in ["Trung Quốc", "Campuchia", "Thái Lan", "dệt may", "hàng tiêu dùng"] {
+        assert!(fair.contains(named), "{named} in {fair}");
+    }
+    assert_eq!(
+        event("opening-2023-11-visit-laos-year-2024")["data"]["title"],
+        "Khai mạc chính thức Năm Du lịch Lào 2024"
+    );
+    // Source titles a reader recognises: no photo caption, no cut-off sentence.
+    for record in &history {
+        for source in record["sources"].as_array().unwrap() {
+            let title = source["title"].as_str().unwrap();
+            assert!(
+                !title.ends_with('.') && title != "Tổng Bí thư, Chủ Tịch nước Lào thăm và làm việc với TP Hà Nội",
+                "{title}"
+            );
+        }
+    }
+}
