@@ -782,3 +782,26 @@ fn views_filter_by_party() {
     let _server = serve_process(&db, "token-1f2e");
     assert_eq!(text(&amity(&db, &["view", "aid", "--party", party], b"").stdout), local, "?party= through the server");
 }
+
+/// A server that cannot be reached is a network error (exit 5) naming it; a
+/// URL that is not one is a bad argument (exit 2); neither creates a ledger.
+#[test]
+fn an_unreachable_server_is_exit_5_and_a_bad_url_exit_2() {
+    let work = tempfile::tempdir().unwrap();
+    let db = work.path().join("db");
+    // Port 9 (discard) on loopback: nothing listens there in a test machine.
+    for args in [
+        &["verify", "--url", "http://127.0.0.1:9"][..],
+        &["log", "--url", "http://127.0.0.1:9"],
+        &["status", "--url", "http://127.0.0.1:9"],
+    ] {
+        let output = amity(&db, args, b"");
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(5), "{args:?}: {stderr}");
+        assert!(stderr.contains("network error") && stderr.contains("http://127.0.0.1:9"), "{stderr}");
+    }
+    let output = amity(&db, &["verify", "--url", "not a url"], b"");
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+    assert!(text(&output.stderr).contains("--url"), "{}", text(&output.stderr));
+    assert!(!db.exists());
+}
