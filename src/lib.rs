@@ -31,6 +31,7 @@ pub mod server;
 pub mod signing;
 pub mod store;
 pub mod subscribe;
+pub mod web;
 pub mod witness;
 
 pub use error::{Error, Result};

@@ -182,6 +182,8 @@ pub fn app(state: AppState) -> Router {
         .route("/events/{key}", get(get_event))
         .route("/streams/{*stream}", get(get_stream))
         .route("/openapi.json", get(get_openapi))
+        .route("/", get(crate::web::overview))
+        .route("/records/{key}", get(crate::web::record))
         .merge(timed)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -258,6 +260,11 @@ async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) ->
 async fn one_error_shape(response: Response) -> Response {
     let status = response.status();
     if status.is_success() || status.is_informational() || status.is_redirection() {
+        return response;
+    }
+    // The dashboard's own pages refuse in HTML, for people.
+    let html = response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    if html {
         return response;
     }
     let (mut parts, body) = response.into_parts();

@@ -14,7 +14,7 @@ mod read;
 mod remote;
 mod serve;
 pub(crate) use serve::wait_for_signal;
-mod views;
+pub(crate) mod views;
 
 use crate::error::{Error, Result};
 use crate::store::{Ledger, Options};

@@ -13,3 +13,4 @@ mod slow;
 mod soak;
 mod store;
 mod views;
+mod web;
