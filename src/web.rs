@@ -50,6 +50,13 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-sp
 blockquote { margin: .5rem 0 1rem; padding: .5rem 1rem; border-left: 4px solid var(--accent); background: #f5f7fa; }
 .retracted { color: #8a1c1c; font-weight: bold; }
 ul.records li { margin: .2rem 0; }
+@media (max-width: 40rem) {
+  table.stack thead { position: absolute; left: -9999px; }
+  table.stack, table.stack tbody, table.stack tr, table.stack td { display: block; width: 100%; }
+  table.stack tr { border-bottom: 2px solid var(--line); padding: .4rem 0; }
+  table.stack td { border: 0; padding: .15rem 0; text-align: left; white-space: normal; }
+  table.stack td::before { content: attr(data-label) ": "; font-weight: bold; color: var(--muted); }
+}
 "#;
 
 fn page(title: &str, body: Markup) -> Markup {
@@ -216,14 +223,14 @@ fn agreements_section(view: &AgreementsView) -> Markup {
     html! {
         h2 #agreements { "Agreements in force on " (view.as_of) " (" (view.agreements.len()) ")" }
         @if view.agreements.is_empty() { p.muted { "None." } } @else {
-            div.table-wrap { table { thead { tr { th { "Agreement" } th { "Kind, level" } th { "Parties" } th { "Signed" } th { "Effective" } th { "Provisions" } } }
+            div.table-wrap { table.stack { thead { tr { th { "Agreement" } th { "Kind, level" } th { "Parties" } th { "Signed" } th { "Effective" } th { "Provisions" } } }
                 tbody { @for a in &view.agreements { tr {
-                    td { (a.title) br; span.muted.mono { (a.agreement) } }
-                    td { (wire_name(&a.kind)) ", " (wire_name(&a.level)) }
-                    td { (a.parties.join(", ")) }
-                    td { (human_date(&a.signed)) }
-                    td { (human_date(&a.effective)) }
-                    td { @if a.provisions.is_empty() { "—" } @else { ul { @for p in &a.provisions { li { (p.subject) " " span.muted { "(" (p.parties.join(", ")) ")" } } } } } }
+                    td data-label="Agreement" { (a.title) br; span.muted.mono { (a.agreement) } }
+                    td data-label="Kind, level" { (wire_name(&a.kind)) ", " (wire_name(&a.level)) }
+                    td data-label="Parties" { (a.parties.join(", ")) }
+                    td data-label="Signed" { (human_date(&a.signed)) }
+                    td data-label="Effective" { (human_date(&a.effective)) }
+                    td data-label="Provisions" { @if a.provisions.is_empty() { "—" } @else { ul { @for p in &a.provisions { li { (p.subject) " " span.muted { "(" (p.parties.join(", ")) ")" } } } } } }
                 } } }
             } }
         }
@@ -245,15 +252,15 @@ fn projects_section(view: &ProjectsView) -> Markup {
     html! {
         h2 #projects { "Outstanding projects on " (view.as_of) " (" (view.projects.len()) ")" }
         @if view.projects.is_empty() { p.muted { "None." } } @else {
-            div.table-wrap { table { thead { tr { th { "Project" } th { "Beneficiary" } th.num { "Progress" } th { "Status" } th { "Last report" } th.num { "Pledged" } th.num { "Delivered" } } }
+            div.table-wrap { table.stack { thead { tr { th { "Project" } th { "Beneficiary" } th.num { "Progress" } th { "Status" } th { "Last report" } th.num { "Pledged" } th.num { "Delivered" } } }
                 tbody { @for p in &view.projects { tr {
-                    td { (p.name) br; span.muted.mono { (p.project) } }
-                    td { (p.beneficiary) }
-                    td.num { @if let Some(percent) = p.percent { (percent) "%" } @else { "—" } }
-                    td { @if let Some(status) = &p.status { (wire_name(status)) } @else { "—" } }
-                    td { @if let Some(last) = &p.last_report { (human_date(last)) } @else { "—" } }
-                    td.num { (money(&p.pledged)) }
-                    td.num { (money(&p.delivered)) }
+                    td data-label="Project" { (p.name) br; span.muted.mono { (p.project) } }
+                    td data-label="Beneficiary" { (p.beneficiary) }
+                    td.num data-label="Progress" { @if let Some(percent) = p.percent { (percent) "%" } @else { "—" } }
+                    td data-label="Status" { @if let Some(status) = &p.status { (wire_name(status)) } @else { "—" } }
+                    td data-label="Last report" { @if let Some(last) = &p.last_report { (human_date(last)) } @else { "—" } }
+                    td.num data-label="Pledged" { (money(&p.pledged)) }
+                    td.num data-label="Delivered" { (money(&p.delivered)) }
                 } } }
             } }
         }
@@ -273,24 +280,24 @@ fn aid_section(view: &AidView) -> Markup {
             @let rows: Vec<_> = view.money.iter().filter(|m| m.currency == *currency).collect();
             @let largest = rows.iter().map(|m| value(&m.pledged).max(value(&m.delivered))).fold(0.0, f64::max).max(1.0);
             h3 { "In " (currency) " (never converted)" }
-            div.table-wrap { table { thead { tr { th { "Year" } th { "Donor → recipient" } th.num { "Pledged" } th.num { "Delivered" } } }
+            div.table-wrap { table.stack { thead { tr { th { "Year" } th { "Donor → recipient" } th.num { "Pledged" } th.num { "Delivered" } } }
                 tbody { @for m in &rows { tr {
-                    td { @match m.year { Year::Year(year) => (year), Year::Undated => strong { "undated (spans years)" } } }
-                    td { (m.donor) " → " (m.recipient) }
-                    td.num { (text(&m.pledged, &m.currency)) span.bar.pledged style=(format!("width:{:.1}%", 100.0 * value(&m.pledged) / largest)) {} }
-                    td.num { (text(&m.delivered, &m.currency)) span.bar.delivered style=(format!("width:{:.1}%", 100.0 * value(&m.delivered) / largest)) {} }
+                    td data-label="Year" { @match m.year { Year::Year(year) => (year), Year::Undated => strong { "undated (spans years)" } } }
+                    td data-label="Donor → recipient" { (m.donor) " → " (m.recipient) }
+                    td.num data-label="Pledged" { (text(&m.pledged, &m.currency)) span.bar.pledged style=(format!("width:{:.1}%", 100.0 * value(&m.pledged) / largest)) {} }
+                    td.num data-label="Delivered" { (text(&m.delivered, &m.currency)) span.bar.delivered style=(format!("width:{:.1}%", 100.0 * value(&m.delivered) / largest)) {} }
                 } } }
             } }
         }
         h3 { "In kind" }
         @if view.items.is_empty() { p.muted { "None." } } @else {
-            div.table-wrap { table { thead { tr { th { "Year" } th { "Donor → recipient" } th { "Item" } th.num { "Pledged" } th.num { "Delivered" } } }
+            div.table-wrap { table.stack { thead { tr { th { "Year" } th { "Donor → recipient" } th { "Item" } th.num { "Pledged" } th.num { "Delivered" } } }
                 tbody { @for i in &view.items { tr {
-                    td { @match i.year { Year::Year(year) => (year), Year::Undated => strong { "undated (spans years)" } } }
-                    td { (i.donor) " → " (i.recipient) }
-                    td { (i.item) }
-                    td.num { (i.pledged) " " (i.unit) }
-                    td.num { (i.delivered) " " (i.unit) }
+                    td data-label="Year" { @match i.year { Year::Year(year) => (year), Year::Undated => strong { "undated (spans years)" } } }
+                    td data-label="Donor → recipient" { (i.donor) " → " (i.recipient) }
+                    td data-label="Item" { (i.item) }
+                    td.num data-label="Pledged" { (i.pledged) " " (i.unit) }
+                    td.num data-label="Delivered" { (i.delivered) " " (i.unit) }
                 } } }
             } }
         }
@@ -300,12 +307,12 @@ fn aid_section(view: &AidView) -> Markup {
 fn visits_section(view: &VisitsView) -> Markup {
     html! {
         h2 #visits { "Visits (" (view.visits.len()) ")" }
-        div.table-wrap { table { thead { tr { th { "When" } th { "Who went where" } th { "Led by" } th { "Level" } } }
+        div.table-wrap { table.stack { thead { tr { th { "When" } th { "Who went where" } th { "Led by" } th { "Level" } } }
             tbody { @for v in &view.visits { tr {
-                td { (human_date(&v.occurred)) }
-                td { (v.delegation_of) " → " (v.host) }
-                td { (v.led_by.name) @if let Some(title) = &v.led_by.title { br; span.muted { (title) } } }
-                td { @if let Some(level) = &v.level { (wire_name(level)) } @else { "—" } }
+                td data-label="When" { (human_date(&v.occurred)) }
+                td data-label="Who went where" { (v.delegation_of) " → " (v.host) }
+                td data-label="Led by" { (v.led_by.name) @if let Some(title) = &v.led_by.title { br; span.muted { (title) } } }
+                td data-label="Level" { @if let Some(level) = &v.level { (wire_name(level)) } @else { "—" } }
             } } }
         } }
     }
