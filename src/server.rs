@@ -422,12 +422,8 @@ struct PageQuery {
 }
 
 async fn get_events(State(state): State<AppState>, Params(query): Params<PageQuery>) -> Response {
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=PAGE_RECORDS_MAX).contains(&limit) {
-        return query_error("limit", format!("must be 1 to {PAGE_RECORDS_MAX}"));
-    }
     let filter = Filter { type_prefix: query.type_prefix, party: query.party, stream: None };
-    page(&state, query.after, limit, filter).await
+    page(&state, query.after, query.limit, filter).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -445,19 +441,20 @@ async fn get_stream(
     Path(stream): Path<String>,
     Params(query): Params<StreamPageQuery>,
 ) -> Response {
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=PAGE_RECORDS_MAX).contains(&limit) {
-        return query_error("limit", format!("must be 1 to {PAGE_RECORDS_MAX}"));
-    }
     if events::EntityKey::parse(&stream).is_none() {
         return query_error("stream", "must be an entity as kind:id (party, visit, agreement, pledge, project)");
     }
-    page(&state, query.after, limit, Filter { stream: Some(stream), ..Filter::default() }).await
+    page(&state, query.after, query.limit, Filter { stream: Some(stream), ..Filter::default() }).await
 }
 
-/// Up to `limit` records after `after` that pass `filter`, scanning at most
-/// [`PAGE_SCAN_RECORDS_MAX`]; `next_after` is where the next page starts.
-async fn page(state: &AppState, after: u64, limit: u64, filter: Filter) -> Response {
+/// Up to `limit` (default 100) records after `after` that pass `filter`,
+/// scanning at most [`PAGE_SCAN_RECORDS_MAX`]; `next_after` is where the
+/// next page starts.
+async fn page(state: &AppState, after: u64, limit: Option<u64>, filter: Filter) -> Response {
+    let limit = limit.unwrap_or(100);
+    if !(1..=PAGE_RECORDS_MAX).contains(&limit) {
+        return query_error("limit", format!("must be 1 to {PAGE_RECORDS_MAX}"));
+    }
     let ledger = state.ledger.clone();
     let page = tokio::task::spawn_blocking(move || -> crate::Result<(Vec<Vec<u8>>, u64)> {
         let head = ledger.head().seq;
@@ -688,26 +685,8 @@ async fn get_view(
     state.ledger.views_reflect(state.ledger.head().seq).await;
     let (ledger, party) = (state.ledger.clone(), query.party);
     let body = tokio::task::spawn_blocking(move || {
-        ledger.read_views(|views| {
-            use projections::{agreements::AgreementsView, aid::AidView, projects::ProjectsView, visits::VisitsView};
-            fn naming<T>(view: T, party: Option<&str>, only: fn(T, &str) -> T) -> T {
-                match party {
-                    Some(party) => only(view, party),
-                    None => view,
-                }
-            }
-            let party = party.as_deref();
-            let value = match view.as_str() {
-                "agreements" => {
-                    serde_json::to_value(naming(views.agreements(as_of, at_seq), party, AgreementsView::naming))
-                }
-                "projects" => serde_json::to_value(naming(views.projects(as_of, at_seq), party, ProjectsView::naming)),
-                "aid" => serde_json::to_value(naming(views.aid(at_seq), party, AidView::naming)),
-                "visits" => serde_json::to_value(naming(views.visits(at_seq), party, VisitsView::naming)),
-                _ => return None,
-            };
-            Some(value.expect("views serialize"))
-        })
+        let kind = <crate::cli::views::ViewKind as clap::ValueEnum>::from_str(&view, false).ok()?;
+        Some(ledger.read_views(|views| crate::cli::views::value(views, kind, (as_of, at_seq), party.as_deref())))
     })
     .await;
     match body {

@@ -14,7 +14,6 @@
 use crate::cli::views::money_text;
 use crate::error::Error;
 use crate::server::AppState;
-use crate::subscribe::Filter;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -163,19 +162,16 @@ pub async fn overview(
         let head = ledger.head().seq;
         let latest =
             ledger.range(head.saturating_sub(LATEST_RECORDS - 1).max(1), head).collect::<crate::Result<Vec<_>>>()?;
+        let party = party.as_deref();
         let (agreements, projects, aid, visits) = ledger.read_views(|views| {
-            let (a, p, i, v) = (
-                views.agreements(as_of, at_seq),
-                views.projects(as_of, at_seq),
-                views.aid(at_seq),
-                views.visits(at_seq),
-            );
-            match party.as_deref() {
-                Some(party) => (a.naming(party), p.naming(party), i.naming(party), v.naming(party)),
-                None => (a, p, i, v),
-            }
+            (
+                views.agreements(as_of, at_seq).naming(party),
+                views.projects(as_of, at_seq).naming(party),
+                views.aid(at_seq).naming(party),
+                views.visits(at_seq).naming(party),
+            )
         });
-        Ok(overview_page(&status, &latest, (as_of, at_seq, party.as_deref()), (&agreements, &projects, &aid, &visits)))
+        Ok(overview_page(&status, &latest, (as_of, at_seq, party), (&agreements, &projects, &aid, &visits)))
     })
     .await;
     match built {
@@ -334,19 +330,26 @@ pub async fn record(State(state): State<AppState>, Path(key): Path<String>) -> R
             .ok()
             .and_then(|t| events::EventData::decode(t, &record.data).ok());
         let streams = data.as_ref().map(|d| events::known::streams(d, &[])).unwrap_or_default();
+        // One pass over the log: every other record naming one of its
+        // streams, and the retraction of this one, if any.
         let mut related = Vec::new();
-        for stream in &streams {
-            let filter = Filter { stream: Some(stream.clone()), ..Filter::default() };
-            for entry in ledger.range_bytes(1, ledger.head().seq) {
-                let (seq, bytes) = entry?;
-                if seq != record.seq && filter.matches(&bytes) && !related.iter().any(|(s, _, _)| *s == seq) {
-                    let other = events::Record::decode(&bytes)
-                        .map_err(|problem| Error::Chain(events::ChainError { seq, problem }))?;
-                    related.push((seq, other.id, other.event_type));
-                }
+        for entry in ledger.range_bytes(1, ledger.head().seq) {
+            let (seq, bytes) = entry?;
+            if seq == record.seq {
+                continue;
+            }
+            let other =
+                events::Record::decode(&bytes).map_err(|problem| Error::Chain(events::ChainError { seq, problem }))?;
+            let data = other.event_type.parse().ok().and_then(|t| events::EventData::decode(t, &other.data).ok());
+            let related_to = match &data {
+                Some(events::EventData::EventRetracted(d)) => d.target == record.id,
+                Some(data) => events::known::streams(data, &[]).iter().any(|s| streams.contains(s)),
+                None => false,
+            };
+            if related_to {
+                related.push((seq, other.id, other.event_type));
             }
         }
-        related.sort();
         Ok(Some(record_page(&record, retracted, &streams, &related)))
     })
     .await;

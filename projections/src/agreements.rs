@@ -67,8 +67,9 @@ pub struct AgreementsView {
 }
 
 impl AgreementsView {
-    /// Only the agreements `party` is a party to (by its exact id).
-    pub fn naming(mut self, party: &str) -> Self {
+    /// Only the agreements `party` is a party to (by its exact id); all of them for `None`.
+    pub fn naming(mut self, party: Option<&str>) -> Self {
+        let Some(party) = party else { return self };
         self.agreements.retain(|a| a.parties.iter().any(|p| p == party));
         self
     }

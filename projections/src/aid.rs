@@ -125,8 +125,9 @@ pub struct AidView {
 }
 
 impl AidView {
-    /// Only the aid `party` gave or received (by its exact id).
-    pub fn naming(mut self, party: &str) -> Self {
+    /// Only the aid `party` gave or received (by its exact id); all of them for `None`.
+    pub fn naming(mut self, party: Option<&str>) -> Self {
+        let Some(party) = party else { return self };
         self.money.retain(|m| m.donor == party || m.recipient == party);
         self.items.retain(|i| i.donor == party || i.recipient == party);
         self

@@ -76,8 +76,9 @@ pub struct ProjectsView {
 }
 
 impl ProjectsView {
-    /// Only the projects `party` is the beneficiary of (by its exact id).
-    pub fn naming(mut self, party: &str) -> Self {
+    /// Only the projects `party` is the beneficiary of (by its exact id); all of them for `None`.
+    pub fn naming(mut self, party: Option<&str>) -> Self {
+        let Some(party) = party else { return self };
         self.projects.retain(|p| p.beneficiary == party);
         self
     }

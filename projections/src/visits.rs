@@ -41,8 +41,9 @@ pub struct VisitsView {
 }
 
 impl VisitsView {
-    /// Only the visits `party` sent or hosted (by its exact id).
-    pub fn naming(mut self, party: &str) -> Self {
+    /// Only the visits `party` sent or hosted (by its exact id); all of them for `None`.
+    pub fn naming(mut self, party: Option<&str>) -> Self {
+        let Some(party) = party else { return self };
         self.visits.retain(|v| v.delegation_of == party || v.host == party);
         self
     }

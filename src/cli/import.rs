@@ -371,7 +371,7 @@ fn report(line: u64, error: &Error) {
 /// Reads the spool's frames back, in order.
 fn spooled(spool: File) -> impl Iterator<Item = Result<(u64, Vec<u8>)>> + Send {
     let mut reader = BufReader::with_capacity(1 << 20, spool);
-    let read = move || -> std::io::Result<Option<(u64, Vec<u8>)>> {
+    let mut read = move || -> std::io::Result<Option<(u64, Vec<u8>)>> {
         let mut length = [0u8; 4];
         match reader.read_exact(&mut length) {
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
@@ -383,7 +383,6 @@ fn spooled(spool: File) -> impl Iterator<Item = Result<(u64, Vec<u8>)>> + Send {
         reader.read_exact(&mut frame)?;
         Ok(Some((u64::from_le_bytes(line), frame)))
     };
-    let mut read = read;
     std::iter::from_fn(move || read().map_err(|e| Error::io("reading the import's spool file", e)).transpose())
 }
 

@@ -76,21 +76,11 @@ pub type At = (NaiveDate, Option<u64>);
 /// rows that party is in (agreements: a party to it; projects: its
 /// beneficiary; aid: donor or recipient; visits: sender or host).
 pub fn value(views: &Views, kind: ViewKind, (as_of, at_seq): At, party: Option<&str>) -> serde_json::Value {
-    fn shaped<T: serde::Serialize>(
-        view: T,
-        party: Option<&str>,
-        naming: fn(T, &str) -> T,
-    ) -> serde_json::Result<serde_json::Value> {
-        serde_json::to_value(match party {
-            Some(party) => naming(view, party),
-            None => view,
-        })
-    }
     let value = match kind {
-        ViewKind::Agreements => shaped(views.agreements(as_of, at_seq), party, AgreementsView::naming),
-        ViewKind::Projects => shaped(views.projects(as_of, at_seq), party, ProjectsView::naming),
-        ViewKind::Aid => shaped(views.aid(at_seq), party, AidView::naming),
-        ViewKind::Visits => shaped(views.visits(at_seq), party, VisitsView::naming),
+        ViewKind::Agreements => serde_json::to_value(views.agreements(as_of, at_seq).naming(party)),
+        ViewKind::Projects => serde_json::to_value(views.projects(as_of, at_seq).naming(party)),
+        ViewKind::Aid => serde_json::to_value(views.aid(at_seq).naming(party)),
+        ViewKind::Visits => serde_json::to_value(views.visits(at_seq).naming(party)),
     };
     value.expect("views always serialize")
 }
