@@ -184,6 +184,8 @@ pub fn app(state: AppState) -> Router {
         .route("/openapi.json", get(get_openapi))
         .route("/", get(crate::web::overview))
         .route("/records/{key}", get(crate::web::record))
+        .route("/aid", get(crate::web::aid_records))
+        .route("/assets/{name}", get(crate::web::asset))
         .merge(timed)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -439,8 +441,16 @@ struct StreamPageQuery {
 async fn get_stream(
     State(state): State<AppState>,
     Path(stream): Path<String>,
-    Params(query): Params<StreamPageQuery>,
+    headers: HeaderMap,
+    query: Result<Params<StreamPageQuery>, Response>,
 ) -> Response {
+    if crate::web::wants_html(&headers) {
+        return crate::web::stream_page(state, stream).await;
+    }
+    let Params(query) = match query {
+        Ok(query) => query,
+        Err(refusal) => return refusal,
+    };
     if events::EntityKey::parse(&stream).is_none() {
         return query_error("stream", "must be an entity as kind:id (party, visit, agreement, pledge, project)");
     }

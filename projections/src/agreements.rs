@@ -154,3 +154,68 @@ fn active(id: &str, facts: &Facts, today: Day, at_seq: u64, retractions: &Retrac
         provisions: signing.provisions.clone(),
     })
 }
+
+/// A dated fact on the agreements calendar: an amendment or a termination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mark {
+    pub seq: u64,
+    /// The first day of the fact's `occurred`.
+    pub day: NaiveDate,
+}
+
+/// One agreement on the dashboard's calendar: every signed agreement the
+/// ledger knew at `at_seq`, in force on `as_of` or not. Not one of the
+/// spec's views: the dashboard draws it beside the agreements view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalendarRow {
+    pub agreement: String,
+    /// As last amended (in valid time) of what was known at `at_seq`.
+    pub title: String,
+    pub signed: String,
+    pub parties: Vec<String>,
+    /// As last amended, like `title`.
+    pub effective: String,
+    pub amendments: Vec<Mark>,
+    pub terminations: Vec<Mark>,
+    /// Whether the agreements view lists it on `as_of`.
+    pub in_force: bool,
+}
+
+impl Agreements {
+    pub(crate) fn calendar(&self, as_of: NaiveDate, at_seq: u64, retractions: &Retractions) -> Vec<CalendarRow> {
+        let mark = |seq: u64, first: Day| NaiveDate::from_num_days_from_ce_opt(first).map(|day| Mark { seq, day });
+        let mut rows: Vec<CalendarRow> = self
+            .by_id
+            .iter()
+            .filter_map(|(id, facts)| {
+                let seen = |seq: u64| retractions.visible(seq, at_seq);
+                let signing = latest(facts.signings.iter().filter(|s| seen(s.seq)), |s| (s.first, s.seq))?;
+                let amendments: Vec<&Amendment> = facts.amendments.iter().filter(|a| seen(a.seq)).collect();
+                let by_order = |a: &&Amendment| (a.first, a.seq);
+                let effective = latest(amendments.iter().filter(|a| a.effective.is_some()), |a| by_order(a))
+                    .and_then(|a| a.effective.as_ref())
+                    .unwrap_or(&signing.effective);
+                let title = latest(amendments.iter().filter(|a| a.title.is_some()), |a| by_order(a))
+                    .and_then(|a| a.title.as_ref())
+                    .unwrap_or(&signing.title);
+                Some(CalendarRow {
+                    agreement: id.clone(),
+                    title: title.to_string(),
+                    signed: signing.signed.to_string(),
+                    parties: signing.parties.iter().map(Text::to_string).collect(),
+                    effective: effective.to_string(),
+                    amendments: amendments.iter().filter_map(|a| mark(a.seq, a.first)).collect(),
+                    terminations: facts
+                        .terminations
+                        .iter()
+                        .filter(|(seq, _)| seen(*seq))
+                        .filter_map(|(seq, first)| mark(*seq, *first))
+                        .collect(),
+                    in_force: active(id, facts, day(as_of), at_seq, retractions).is_some(),
+                })
+            })
+            .collect();
+        rows.sort_by(|a, b| a.effective.cmp(&b.effective).then(a.agreement.cmp(&b.agreement)));
+        rows
+    }
+}

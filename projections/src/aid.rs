@@ -117,6 +117,22 @@ pub struct ItemRow {
     pub delivered: u64,
 }
 
+/// One cell of the aid view, to ask which records it sums.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AidCell<'a> {
+    pub year: Year,
+    pub donor: &'a str,
+    pub recipient: &'a str,
+    pub of: AidOf<'a>,
+}
+
+/// A currency's money row, or an item's row (name, unit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AidOf<'a> {
+    Money(&'a str),
+    Item(&'a str, &'a str),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AidView {
     pub at_seq: u64,
@@ -165,6 +181,30 @@ impl Aid {
             });
         }
         true
+    }
+
+    /// The seqs of the records behind one row of the view: its money row
+    /// when `item` is `None`, else its row of that item (name, unit).
+    pub(crate) fn sources(&self, at_seq: u64, retractions: &Retractions, row: &AidCell<'_>) -> Vec<u64> {
+        let party = |p: &Party| p.donor == row.donor && p.recipient == row.recipient;
+        let mut seqs: Vec<u64> = match row.of {
+            AidOf::Money(currency) => self
+                .money
+                .iter()
+                .filter(|f| Year::from(f.year) == row.year && party(&f.parties) && f.currency.code() == currency)
+                .filter(|f| retractions.visible(f.seq, at_seq))
+                .map(|f| f.seq)
+                .collect(),
+            AidOf::Item(item, unit) => self
+                .items
+                .iter()
+                .filter(|f| Year::from(f.year) == row.year && party(&f.parties) && f.item == item && f.unit == unit)
+                .filter(|f| retractions.visible(f.seq, at_seq))
+                .map(|f| f.seq)
+                .collect(),
+        };
+        seqs.dedup();
+        seqs
     }
 
     pub(crate) fn query(&self, at_seq: u64, retractions: &Retractions) -> AidView {

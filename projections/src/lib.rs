@@ -10,10 +10,13 @@
 //! only in views at or after the retraction's own seq.
 //!
 //! Module map: [`agreements`], [`projects`], [`aid`], [`visits`] (one view
-//! each: its facts, its fold, its query, its output shape); this file holds
+//! each: its facts, its fold, its query, its output shape), [`activities`]
+//! (the dashboard's timeline beside the visits; not a view of the spec,
+//! like the agreements calendar and the aid sources); this file holds
 //! the [`Fold`] trait, [`Views`] (all four, fed once per record) and the
 //! retraction bookkeeping they share.
 
+pub mod activities;
 pub mod agreements;
 pub mod aid;
 pub mod projects;
@@ -126,12 +129,13 @@ pub struct Views {
     projects: projects::Projects,
     aid: aid::Aid,
     visits: visits::Visits,
+    activities: activities::Activities,
 }
 
 impl Views {
     /// Bumped whenever the serialized layout or the fold's meaning changes,
     /// so that an older checkpoint is discarded and rebuilt, never trusted.
-    pub const FORMAT: u32 = 5;
+    pub const FORMAT: u32 = 6;
 
     /// `at_seq` as a query uses it: at most what has been folded.
     fn cut(&self, at_seq: Option<u64>) -> u64 {
@@ -154,6 +158,22 @@ impl Views {
         self.visits.query(self.cut(at_seq), &self.retractions)
     }
 
+    /// Every agreement known at `at_seq`, for the dashboard's calendar.
+    pub fn agreements_calendar(&self, as_of: NaiveDate, at_seq: Option<u64>) -> Vec<agreements::CalendarRow> {
+        self.agreements.calendar(as_of, self.cut(at_seq), &self.retractions)
+    }
+
+    /// The seqs of the records one cell of the aid view sums.
+    pub fn aid_sources(&self, at_seq: Option<u64>, cell: &aid::AidCell<'_>) -> Vec<u64> {
+        self.aid.sources(self.cut(at_seq), &self.retractions, cell)
+    }
+
+    /// Every activity known at `at_seq` (only `party`'s, when given), for
+    /// the dashboard's timeline.
+    pub fn activities(&self, at_seq: Option<u64>, party: Option<&str>) -> Vec<activities::ActivityRow> {
+        self.activities.query(self.cut(at_seq), &self.retractions, party)
+    }
+
     /// Folds one decoded event.
     pub fn apply_event(&mut self, event: &Event) {
         debug_assert!(event.seq > self.seq, "records are folded in seq order");
@@ -170,7 +190,8 @@ impl Views {
                 let p = self.projects.apply(event);
                 let m = self.aid.apply(event);
                 let v = self.visits.apply(event);
-                a | p | m | v
+                let h = self.activities.apply(event);
+                a | p | m | v | h
             }
         };
         if produced {

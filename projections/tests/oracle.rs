@@ -150,3 +150,35 @@ fn undated_aid_sorts_last_and_totals_keep_every_minor_unit() {
         ])
     );
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// The dashboard's extra queries agree with the views: the records
+    /// behind an aid row sum to that row, each in its year and currency; the
+    /// calendar marks in force exactly the agreements the view lists.
+    #[test]
+    fn the_dashboards_queries_agree_with_the_views(records in arb_records(300), cut in any::<prop::sample::Index>(), as_of in arb_day()) {
+        use projections::aid::{AidCell, AidOf};
+        let at_seq = cut.index(records.len()) as u64 + 1;
+        let views = fold(&records);
+        for row in views.aid(Some(at_seq)).money {
+            let cell = AidCell { year: row.year, donor: &row.donor, recipient: &row.recipient, of: AidOf::Money(&row.currency) };
+            let seqs = views.aid_sources(Some(at_seq), &cell);
+            prop_assert!(!seqs.is_empty(), "a row with no records: {:?}", row);
+            let (mut pledged, mut delivered) = (0f64, 0f64);
+            for seq in seqs {
+                prop_assert!(seq <= at_seq);
+                let record = &records[seq as usize - 1];
+                prop_assert_eq!(record.data["amount"]["currency"].as_str(), Some(row.currency.as_str()));
+                let amount: f64 = record.data["amount"]["amount"].as_str().unwrap().parse().unwrap();
+                if record.event_type == "aid.pledged" { pledged += amount } else { delivered += amount }
+            }
+            let close = |a: f64, b: &str| (a - b.parse::<f64>().unwrap()).abs() <= 1e-6 * a.abs().max(1.0);
+            prop_assert!(close(pledged, &row.pledged) && close(delivered, &row.delivered), "{:?}: {} / {}", row, pledged, delivered);
+        }
+        let listed: BTreeSet<String> = views.agreements(as_of, Some(at_seq)).agreements.into_iter().map(|a| a.agreement).collect();
+        let marked: BTreeSet<String> = views.agreements_calendar(as_of, Some(at_seq)).into_iter().filter(|r| r.in_force).map(|r| r.agreement).collect();
+        prop_assert_eq!(listed, marked);
+    }
+}

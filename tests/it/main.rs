@@ -1,5 +1,6 @@
 //! amity's integration tests, linked once as one binary.
 
+mod browser;
 mod cli;
 mod common;
 mod crash;

@@ -1,7 +1,7 @@
 //! The dashboard as a person's browser gets it (server-rendered HTML, no
 //! script needed): every number on the overview is the JSON views' own, the
 //! as-of control changes what is in force, a record page shows its sources'
-//! sentences. (Browser tests with chromium are issue 16's next part.)
+//! sentences. `browser.rs` drives the same pages in chromium.
 
 use crate::common::*;
 use serde_json::Value;
@@ -75,8 +75,18 @@ fn the_dashboard_shows_the_views_numbers_and_links_records_to_their_sentences() 
     // The as-of control: the 2022-2025 minutes are in force on the last day of
     // 2025, not on the first of 2026.
     let minutes = "Biên bản thoả thuận hợp tác giữa Thủ đô Hà Nội và Thủ đô Viêng Chăn";
-    assert!(get(&format!("{}/?as_of=2025-12-31", server.url)).2.contains(minutes));
-    assert!(!get(&format!("{}/?as_of=2026-01-01", server.url)).2.contains(minutes));
+    // (The calendar draws every agreement; the table lists those in force.)
+    let in_force = |day: &str| -> String {
+        let page = get(&format!("{}/?as_of={day}", server.url)).2;
+        let table = page.split_once("id=\"agreements\"").map_or("", |(_, rest)| rest);
+        table.split_once("</table>").map_or("", |(table, _)| table).to_string()
+    };
+    assert!(in_force("2025-12-31").contains(minutes));
+    assert!(!in_force("2026-01-01").contains(minutes));
+    assert!(
+        get(&format!("{}/?as_of=2026-01-01", server.url)).2.contains("not-in-force"),
+        "the calendar still draws it"
+    );
 
     // A record's page: its fields, and its source's sentence, verbatim.
     let (status, _, record) = get(&format!("{}/records/pledge-2022-04-04-usd-3m-justice-hq", server.url));
