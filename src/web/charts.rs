@@ -172,7 +172,9 @@ mod tests {
         assert_eq!(axis.percent(NaiveDate::from_ymd_opt(1990, 1, 1).unwrap()), 0.0);
         let middle = axis.percent(NaiveDate::from_ymd_opt(2021, 1, 1).unwrap());
         assert!((middle - 50.07).abs() < 0.1, "{middle}");
-        assert_eq!(Axis::years(2019, 2027).ticks(), vec![2019, 2021, 2023, 2025, 2027]);
+        assert_eq!(Axis::years(2019, 2027).ticks(), (2019..=2027).collect::<Vec<_>>());
+        assert_eq!(Axis::years(2015, 2026).ticks(), vec![2015, 2017, 2019, 2021, 2023, 2025]);
+        assert_eq!(Axis::years(1962, 2027).ticks().len(), 7, "every ten years over decades");
         assert_eq!(Axis::years(2020, 2023).ticks(), vec![2020, 2021, 2022, 2023]);
     }
 }
