@@ -442,9 +442,12 @@ async fn get_stream(
     State(state): State<AppState>,
     Path(stream): Path<String>,
     headers: HeaderMap,
+    uri: axum::http::Uri,
     query: Result<Params<StreamPageQuery>, Response>,
 ) -> Response {
-    if crate::web::wants_html(&headers) {
+    // A browser's plain visit gets the entity's page; a request with paging
+    // parameters (`after`, `limit`) always gets the JSON page it asks for.
+    if crate::web::wants_html(&headers) && uri.query().is_none_or(str::is_empty) {
         return crate::web::stream_page(state, stream).await;
     }
     let Params(query) = match query {

@@ -38,6 +38,36 @@ use serde::Deserialize;
 /// Latest records listed on the overview.
 const LATEST_RECORDS: u64 = 10;
 
+/// Rows one list of the overview shows at most (the latest, for lists in
+/// time order); the page says how many more there are and where to read
+/// them, so that a ledger of 100,000 records still gives a page a person
+/// can read (it gave 54 MB of HTML before this limit).
+const ROWS_MAX: usize = 100;
+
+/// Keeps the first `ROWS_MAX` rows; returns how many it dropped.
+fn keep_first<T>(rows: &mut Vec<T>) -> usize {
+    let dropped = rows.len().saturating_sub(ROWS_MAX);
+    rows.truncate(ROWS_MAX);
+    dropped
+}
+
+/// Keeps the last `ROWS_MAX` rows; returns how many it dropped.
+fn keep_last<T>(rows: &mut Vec<T>) -> usize {
+    let dropped = rows.len().saturating_sub(ROWS_MAX);
+    rows.drain(..dropped);
+    dropped
+}
+
+/// The note under a list cut to `ROWS_MAX` rows.
+fn more(dropped: usize, which: &str, whole: &str) -> Markup {
+    html! {
+        @if dropped > 0 {
+            p.more { (dropped) " " (which) " not shown (" (ROWS_MAX) " are). Narrow the page with the party filter, or read them all from "
+                a href=(whole) { (whole) } "." }
+        }
+    }
+}
+
 const STYLE: &str = include_str!("style.css");
 const SCRIPT: &str = include_str!("dashboard.js");
 
@@ -259,6 +289,36 @@ struct Overview {
     aid: AidView,
     visits: VisitsView,
     activities: Vec<ActivityRow>,
+    /// Rows cut from each list by `ROWS_MAX`.
+    hidden: Hidden,
+}
+
+#[derive(Default)]
+struct Hidden {
+    agreements: usize,
+    calendar: usize,
+    projects: usize,
+    money: usize,
+    items: usize,
+    visits: usize,
+    activities: usize,
+}
+
+impl Overview {
+    /// Cuts every list to `ROWS_MAX` rows: the latest visits and
+    /// activities, the first of the others (in the views' order).
+    fn cut(mut self) -> Overview {
+        self.hidden = Hidden {
+            agreements: keep_first(&mut self.agreements.agreements),
+            calendar: keep_first(&mut self.calendar),
+            projects: keep_first(&mut self.projects.projects),
+            money: keep_first(&mut self.aid.money),
+            items: keep_first(&mut self.aid.items),
+            visits: keep_last(&mut self.visits.visits),
+            activities: keep_last(&mut self.activities),
+        };
+        self
+    }
 }
 
 pub async fn overview(
@@ -301,7 +361,9 @@ pub async fn overview(
             aid: views.aid(at_seq).naming(party),
             visits: views.visits(at_seq).naming(party),
             activities: views.activities(at_seq, party),
+            hidden: Hidden::default(),
         });
+        let overview = overview.cut();
         Ok(Some(overview_page(&overview, &controls)))
     })
     .await
@@ -326,10 +388,10 @@ fn overview_page(o: &Overview, controls: &Controls) -> Markup {
                 @if controls.at_seq.is_some() { br; "Shown as the ledger stood after record " strong #shown-seq { (shown) } "." }
                 @if let Some(party) = &controls.party { br; "Only what names " strong { (party) } "." }
             }
-            (timeline_section(&o.visits, &o.activities))
-            (agreements_section(&o.agreements, &o.calendar, controls))
-            (projects_section(&o.projects))
-            (aid_section(&o.aid, controls))
+            (timeline_section(&o.visits, &o.activities, &o.hidden))
+            (agreements_section(&o.agreements, &o.calendar, controls, &o.hidden))
+            (projects_section(&o.projects, &o.hidden))
+            (aid_section(&o.aid, controls, &o.hidden))
             section aria-labelledby="latest-h" {
                 h2 #latest-h { "Latest records" }
                 ul.records #latest { @for (record, retracted) in o.latest.iter().rev() { (record_line(record, *retracted)) } }
@@ -358,7 +420,7 @@ fn recent(span: (i32, i32), years: i32) -> Axis {
     Axis::years(span.0.max(span.1 - years + 1), span.1)
 }
 
-fn timeline_section(visits: &VisitsView, activities: &[ActivityRow]) -> Markup {
+fn timeline_section(visits: &VisitsView, activities: &[ActivityRow], hidden: &Hidden) -> Markup {
     let mut rows: Vec<(NaiveDate, Span)> = Vec::new();
     for v in &visits.visits {
         let Some((first, last)) = Span::dates(&v.occurred) else { continue };
@@ -397,18 +459,20 @@ fn timeline_section(visits: &VisitsView, activities: &[ActivityRow]) -> Markup {
     let dates = visits.visits.iter().map(|v| v.occurred.as_str()).chain(activities.iter().map(|a| a.occurred.as_str()));
     html! {
         section aria-labelledby="timeline-h" {
-            h2 #timeline-h { "Timeline: visits and activities (" (visits.visits.len()) " visits, " (activities.len()) " activities)" }
+            h2 #timeline-h { "Timeline: visits and activities (" (visits.visits.len() + hidden.visits) " visits, " (activities.len() + hidden.activities) " activities)" }
             p.legend { span.key.visit {} " visit " span.key.activity {} " activity · a bar covers the whole period a date allows (a year, a month, a range)" }
             @if let Some(span) = year_span(dates, None) {
                 (charts::spans("Visits and activities by date", recent(span, 12), &rows, None))
             } @else { p.muted { "None." } }
+            (more(hidden.activities, "earlier activities are", "/events?type=activity.held"))
             h3 { "Visits" }
             (visits_table(visits))
+            (more(hidden.visits, "earlier visits are", "/views/visits"))
         }
     }
 }
 
-fn agreements_section(view: &AgreementsView, calendar: &[CalendarRow], controls: &Controls) -> Markup {
+fn agreements_section(view: &AgreementsView, calendar: &[CalendarRow], controls: &Controls, hidden: &Hidden) -> Markup {
     let rows: Vec<Span> = calendar
         .iter()
         .filter_map(|row| {
@@ -443,7 +507,7 @@ fn agreements_section(view: &AgreementsView, calendar: &[CalendarRow], controls:
     let span = year_span(calendar.iter().map(|r| r.effective.as_str()), Some(controls.as_of));
     html! {
         section aria-labelledby="agreements-h" {
-            h2 #agreements-h { "Agreements: " span #agreements-count { (view.agreements.len()) } " in force on " (view.as_of) }
+            h2 #agreements-h { "Agreements: " span #agreements-count { (view.agreements.len() + hidden.agreements) } " in force on " (view.as_of) }
             p.legend { span.key.in-force {} " in force on the day " span.key.not-in-force {} " not in force " span.key.amended {} " amended " span.key.terminated {} " terminated · the red line is the as-of day; click the calendar, or a year, to move it" }
             @if let Some(span) = span {
                 @let axis = recent(span, 14);
@@ -456,6 +520,7 @@ fn agreements_section(view: &AgreementsView, calendar: &[CalendarRow], controls:
                 div #calendar data-start=(axis.start.to_string()) data-end=(axis.end.to_string()) {
                     (charts::spans("Agreements calendar", axis, &rows, Some((controls.as_of, format!("as of {}", human_date(&controls.as_of.to_string()))))))
                 }
+                (more(hidden.calendar, "more agreements are", "/events?type=agreement."))
             }
             @if view.agreements.is_empty() { p.muted { "None in force on this day." } } @else {
                 div.table-wrap { table.stack #agreements { thead { tr { th { "Agreement" } th { "Kind, level" } th { "Parties" } th { "Signed" } th { "Effective" } th { "Provisions" } } }
@@ -468,6 +533,7 @@ fn agreements_section(view: &AgreementsView, calendar: &[CalendarRow], controls:
                         td data-label="Provisions" { @if a.provisions.is_empty() { "—" } @else { ul { @for p in &a.provisions { li lang="vi" { (p.subject) " " span.muted { "(" (p.parties.join(", ")) ")" } } } } } }
                     } } }
                 } }
+                (more(hidden.agreements, "more agreements in force are", &format!("/views/agreements?as_of={}", view.as_of)))
             }
         }
     }
@@ -485,10 +551,10 @@ fn amounts_text(amounts: &[projections::projects::Amount]) -> String {
     }
 }
 
-fn projects_section(view: &ProjectsView) -> Markup {
+fn projects_section(view: &ProjectsView, hidden: &Hidden) -> Markup {
     html! {
         section aria-labelledby="projects-h" {
-            h2 #projects-h { "Outstanding projects on " (view.as_of) " (" span #projects-count { (view.projects.len()) } ")" }
+            h2 #projects-h { "Outstanding projects on " (view.as_of) " (" span #projects-count { (view.projects.len() + hidden.projects) } ")" }
             @if view.projects.is_empty() { p.muted { "None." } } @else {
                 div.table-wrap { table.stack #projects { thead { tr { th { "Project" } th { "Beneficiary" } th.num { "Progress" } th { "Status" } th { "Last report" } th.num { "Pledged" } th.num { "Delivered" } } }
                     tbody { @for p in &view.projects { tr data-project=(p.project) {
@@ -503,6 +569,7 @@ fn projects_section(view: &ProjectsView) -> Markup {
                         td.num.delivered data-label="Delivered" { (amounts_text(&p.delivered)) }
                     } } }
                 } }
+                (more(hidden.projects, "more projects are", &format!("/views/projects?as_of={}", view.as_of)))
             }
         }
     }
@@ -528,7 +595,7 @@ fn aid_link(cell: &AidCell<'_>, at_seq: Option<u64>) -> String {
     link("/aid", &pairs)
 }
 
-fn aid_section(view: &AidView, controls: &Controls) -> Markup {
+fn aid_section(view: &AidView, controls: &Controls, hidden: &Hidden) -> Markup {
     let text =
         |amount: &str, currency: &str| money_text(&MoneyData { amount: amount.into(), currency: currency.into() });
     let mut currencies: Vec<&str> = view.money.iter().map(|m| m.currency.as_str()).collect();
@@ -591,6 +658,7 @@ fn aid_section(view: &AidView, controls: &Controls) -> Markup {
                     td.num.delivered data-label="Delivered" { (text(&m.delivered, &m.currency)) }
                 } } }
             } }
+            (more(hidden.money, "more rows of money are", "/views/aid"))
             h3 { "In kind" }
             @if view.items.is_empty() { p.muted { "None." } } @else {
                 div.table-wrap { table.stack #aid-items { thead { tr { th { "Year" } th { "Donor → recipient" } th { "Item" } th.num { "Pledged" } th.num { "Delivered" } } }
@@ -604,6 +672,7 @@ fn aid_section(view: &AidView, controls: &Controls) -> Markup {
                         td.num.delivered data-label="Delivered" { (i.delivered) " " (i.unit) }
                     } } }
                 } }
+                (more(hidden.items, "more rows in kind are", "/views/aid"))
             }
         }
     }
@@ -663,7 +732,9 @@ pub async fn aid_records(
             _ => return Ok(None),
         };
         let cell = AidCell { year, donor: &q.donor, recipient: &q.recipient, of };
-        let seqs = ledger.read_views(|views| views.aid_sources(q.at_seq, &cell));
+        let mut seqs = ledger.read_views(|views| views.aid_sources(q.at_seq, &cell));
+        let total = seqs.len();
+        let dropped = keep_last(&mut seqs);
         let records = seqs.iter().filter_map(|seq| ledger.get(*seq).transpose()).collect::<crate::Result<Vec<_>>>()?;
         let what = match of {
             AidOf::Money(currency) => format!("aid in {currency}"),
@@ -671,7 +742,8 @@ pub async fn aid_records(
         };
         let body = html! {
             h1 { (q.donor) " → " (q.recipient) ", " (year_text(year)) ": " span lang="vi" { (what) } }
-            p { "The " (records.len()) " records this figure sums, each with its source:" }
+            p { "The " (total) " records this figure sums, each with its source"
+                @if dropped > 0 { " (the latest " (records.len()) " are listed)" } ":" }
             ul.records #aid-records { @for record in &records { (record_line(record, false)) } }
             p { a href="/#aid-h" { "Back to the overview" } }
         };
@@ -845,6 +917,8 @@ pub async fn stream_page(state: AppState, stream: String) -> Response {
         if records.is_empty() {
             return Ok(None);
         }
+        let total = records.len();
+        let dropped = keep_last(&mut records);
         let today = chrono::Utc::now().date_naive();
         let (kind, id) = stream.split_once(':').unwrap_or((&stream, ""));
         let state = ledger.read_views(|views| -> Markup {
@@ -869,7 +943,9 @@ pub async fn stream_page(state: AppState, stream: String) -> Response {
         let body = html! {
             h1 { (stream) }
             (state)
-            h2 { "Its history (" (records.len()) " records)" }
+            h2 { "Its history (" (total) " records)" }
+            @if dropped > 0 { p.more { "The latest " (records.len()) " are listed; all of them, page by page, from "
+                a href=(format!("/streams/{stream}?limit=1000")) { "/streams/" (stream) } " (JSON)." } }
             ul.records #stream-records { @for (record, retracted) in &records { (record_line(record, *retracted)) } }
         };
         Ok(Some(page(&stream, body)))
