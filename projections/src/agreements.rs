@@ -125,6 +125,19 @@ impl Agreements {
     }
 }
 
+/// `(effective, title)` as the latest of `amendments` that gives each left
+/// them (by first day, then seq), else as signed.
+fn as_amended<'a>(signing: &'a Signing, amendments: &[&'a Amendment]) -> (&'a Text, &'a Text) {
+    let by_order = |a: &&Amendment| (a.first, a.seq);
+    let effective = latest(amendments.iter().copied().filter(|a| a.effective.is_some()), |a| by_order(&a))
+        .and_then(|a| a.effective.as_ref())
+        .unwrap_or(&signing.effective);
+    let title = latest(amendments.iter().copied().filter(|a| a.title.is_some()), |a| by_order(&a))
+        .and_then(|a| a.title.as_ref())
+        .unwrap_or(&signing.title);
+    (effective, title)
+}
+
 fn active(id: &str, facts: &Facts, today: Day, at_seq: u64, retractions: &Retractions) -> Option<ActiveAgreement> {
     let seen = |seq: u64, first: Day| retractions.visible(seq, at_seq) && first <= today;
     let signing = latest(facts.signings.iter().filter(|s| seen(s.seq, s.first)), |s| (s.first, s.seq))?;
@@ -132,15 +145,8 @@ fn active(id: &str, facts: &Facts, today: Day, at_seq: u64, retractions: &Retrac
         return None;
     }
     let amendments: Vec<&Amendment> = facts.amendments.iter().filter(|a| seen(a.seq, a.first)).collect();
-    let by_order = |a: &&Amendment| (a.first, a.seq);
-    let effective = latest(amendments.iter().filter(|a| a.effective.is_some()), |a| by_order(a))
-        .and_then(|a| a.effective.as_ref())
-        .unwrap_or(&signing.effective)
-        .to_string();
-    let title = latest(amendments.iter().filter(|a| a.title.is_some()), |a| by_order(a))
-        .and_then(|a| a.title.as_ref())
-        .unwrap_or(&signing.title)
-        .to_string();
+    let (effective, title) = as_amended(signing, &amendments);
+    let (effective, title) = (effective.to_string(), title.to_string());
     let span: Edtf = effective.parse().ok()?;
     let inside = day(span.first_day()) <= today && span.last_day().is_none_or(|last| today <= day(last));
     inside.then(|| ActiveAgreement {
@@ -191,13 +197,7 @@ impl Agreements {
                 let seen = |seq: u64| retractions.visible(seq, at_seq);
                 let signing = latest(facts.signings.iter().filter(|s| seen(s.seq)), |s| (s.first, s.seq))?;
                 let amendments: Vec<&Amendment> = facts.amendments.iter().filter(|a| seen(a.seq)).collect();
-                let by_order = |a: &&Amendment| (a.first, a.seq);
-                let effective = latest(amendments.iter().filter(|a| a.effective.is_some()), |a| by_order(a))
-                    .and_then(|a| a.effective.as_ref())
-                    .unwrap_or(&signing.effective);
-                let title = latest(amendments.iter().filter(|a| a.title.is_some()), |a| by_order(a))
-                    .and_then(|a| a.title.as_ref())
-                    .unwrap_or(&signing.title);
+                let (effective, title) = as_amended(signing, &amendments);
                 Some(CalendarRow {
                     agreement: id.clone(),
                     title: title.to_string(),

@@ -132,23 +132,6 @@ async fn json(base: &str, path: &str) -> Value {
     reqwest::get(format!("{base}{path}")).await.unwrap().json().await.unwrap()
 }
 
-/// `3000000.00` → `3,000,000.00`, as the page prints money.
-fn grouped(amount: &str) -> String {
-    let (whole, fraction) = amount.split_once('.').unwrap_or((amount, ""));
-    let mut out = String::new();
-    for (i, digit) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    if fraction.is_empty() {
-        out
-    } else {
-        format!("{out}.{fraction}")
-    }
-}
-
 fn money(row: &Value, column: &str) -> String {
     format!("{} {}", grouped(row[column].as_str().unwrap()), row["currency"].as_str().unwrap())
 }

@@ -18,23 +18,6 @@ fn get(url: &str) -> (u16, String, String) {
     })
 }
 
-/// `3000000.00` → `3,000,000.00`, as the page prints money.
-fn grouped(amount: &str) -> String {
-    let (whole, fraction) = amount.split_once('.').unwrap_or((amount, ""));
-    let mut out = String::new();
-    for (i, digit) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    if fraction.is_empty() {
-        out
-    } else {
-        format!("{out}.{fraction}")
-    }
-}
-
 fn escaped(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }

@@ -215,3 +215,20 @@ pub fn terminate_within(child: std::process::Child, limit: std::time::Duration) 
         }
     }
 }
+
+/// `3000000.00` → `3,000,000.00`, as the dashboard prints money.
+pub fn grouped(amount: &str) -> String {
+    let (whole, fraction) = amount.split_once('.').unwrap_or((amount, ""));
+    let mut out = String::new();
+    for (i, digit) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    if fraction.is_empty() {
+        out
+    } else {
+        format!("{out}.{fraction}")
+    }
+}
