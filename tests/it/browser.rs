@@ -314,6 +314,40 @@ fn the_dashboard_in_chromium() {
         let history = text_of(&client, "#stream-records").await;
         assert!(history.contains("project.launched") && history.contains("aid.pledged"), "{history}");
 
+        // The keyboard: the first Tab shows the skip link, and Tab alone
+        // reaches the controls and the charts' links, each with a visible
+        // focus ring.
+        open(&client, &base, "/?as_of=2025-12-31").await;
+        // A Tab pressed on the keyboard (WebDriver actions), not typed into
+        // an element (which would focus that element first).
+        let tab = |client: &Client| {
+            let client = client.clone();
+            async move {
+                use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+                let press = KeyActions::new("keyboard".into())
+                    .then(KeyAction::Down { value: '\u{e004}' })
+                    .then(KeyAction::Up { value: '\u{e004}' });
+                client.perform_actions(press).await.unwrap()
+            }
+        };
+        tab(&client).await;
+        let skip = run(&client, "const a = document.activeElement; return [a.className, a.getBoundingClientRect().left >= 0]").await;
+        assert_eq!(skip, json!(["skip", true]), "the first Tab lands on a visible skip link");
+        let mut reached = Vec::new();
+        for _ in 0..40 {
+            tab(&client).await;
+            let at = run(&client, "const a = document.activeElement;
+                return [a.id || a.closest('.spans, .bars, form') && (a.closest('.spans, .bars, form').className), getComputedStyle(a).outlineStyle]").await;
+            let (place, outline) = (at[0].as_str().unwrap_or_default().to_string(), at[1].as_str().unwrap_or_default().to_string());
+            assert_ne!(outline, "none", "focus is visible on {place}");
+            reached.push(place);
+            if reached.iter().any(|p| p == "spans") {
+                break;
+            }
+        }
+        assert!(reached.iter().any(|p| p == "as_of"), "Tab reaches the as-of control: {reached:?}");
+        assert!(reached.iter().any(|p| p == "spans"), "Tab reaches the timeline's links: {reached:?}");
+
         // Live: records posted while the page is open appear without a
         // reload, and the views with them (a new aid row, a new activity
         // with its Lao title).
