@@ -188,7 +188,13 @@ pub struct CalendarRow {
 }
 
 impl Agreements {
-    pub(crate) fn calendar(&self, as_of: NaiveDate, at_seq: u64, retractions: &Retractions) -> Vec<CalendarRow> {
+    pub(crate) fn calendar(
+        &self,
+        as_of: NaiveDate,
+        at_seq: u64,
+        retractions: &Retractions,
+        party: Option<&str>,
+    ) -> Vec<CalendarRow> {
         let mark = |seq: u64, first: Day| NaiveDate::from_num_days_from_ce_opt(first).map(|day| Mark { seq, day });
         let mut rows: Vec<CalendarRow> = self
             .by_id
@@ -196,6 +202,9 @@ impl Agreements {
             .filter_map(|(id, facts)| {
                 let seen = |seq: u64| retractions.visible(seq, at_seq);
                 let signing = latest(facts.signings.iter().filter(|s| seen(s.seq)), |s| (s.first, s.seq))?;
+                if party.is_some_and(|party| !signing.parties.iter().any(|p| p == party)) {
+                    return None;
+                }
                 let amendments: Vec<&Amendment> = facts.amendments.iter().filter(|a| seen(a.seq)).collect();
                 let (effective, title) = as_amended(signing, &amendments);
                 Some(CalendarRow {

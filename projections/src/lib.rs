@@ -158,9 +158,15 @@ impl Views {
         self.visits.query(self.cut(at_seq), &self.retractions)
     }
 
-    /// Every agreement known at `at_seq`, for the dashboard's calendar.
-    pub fn agreements_calendar(&self, as_of: NaiveDate, at_seq: Option<u64>) -> Vec<agreements::CalendarRow> {
-        self.agreements.calendar(as_of, self.cut(at_seq), &self.retractions)
+    /// Every agreement known at `at_seq` (only those `party` is a party to,
+    /// when given), for the dashboard's calendar.
+    pub fn agreements_calendar(
+        &self,
+        as_of: NaiveDate,
+        at_seq: Option<u64>,
+        party: Option<&str>,
+    ) -> Vec<agreements::CalendarRow> {
+        self.agreements.calendar(as_of, self.cut(at_seq), &self.retractions, party)
     }
 
     /// The seqs of the records one cell of the aid view sums.

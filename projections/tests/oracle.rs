@@ -178,7 +178,14 @@ proptest! {
             prop_assert!(close(pledged, &row.pledged) && close(delivered, &row.delivered), "{:?}: {} / {}", row, pledged, delivered);
         }
         let listed: BTreeSet<String> = views.agreements(as_of, Some(at_seq)).agreements.into_iter().map(|a| a.agreement).collect();
-        let marked: BTreeSet<String> = views.agreements_calendar(as_of, Some(at_seq)).into_iter().filter(|r| r.in_force).map(|r| r.agreement).collect();
+        let marked: BTreeSet<String> = views.agreements_calendar(as_of, Some(at_seq), None).into_iter().filter(|r| r.in_force).map(|r| r.agreement).collect();
         prop_assert_eq!(listed, marked);
+        // A party's calendar is the whole calendar's agreements it is a party to.
+        let calendar = views.agreements_calendar(as_of, Some(at_seq), None);
+        if let Some(party) = calendar.first().and_then(|row| row.parties.first()) {
+            let expected: Vec<&str> = calendar.iter().filter(|r| r.parties.contains(party)).map(|r| r.agreement.as_str()).collect();
+            let theirs = views.agreements_calendar(as_of, Some(at_seq), Some(party));
+            prop_assert_eq!(theirs.iter().map(|r| r.agreement.as_str()).collect::<Vec<_>>(), expected);
+        }
     }
 }

@@ -184,7 +184,18 @@ pub fn history(ledger: &Ledger, key: &str, (as_of, at_seq): (NaiveDate, Option<u
         None => Ok(None),
     })?;
     let upto = at_seq.unwrap_or(u64::MAX).min(ledger.head().seq);
-    let filter = Filter { stream: Some(entity.to_string()), ..Filter::default() };
+    let rows = records_naming(ledger, &entity.to_string(), upto)?;
+    let (projects, agreements) =
+        ledger.read_views(|views| (views.projects(as_of, Some(upto)), views.agreements(as_of, Some(upto))));
+    print_history(&entity, rows, (as_of, projects.at_seq), (&projects, &agreements), format)
+}
+
+/// Every record up to `upto` that names `stream` (`project:ID`), in order,
+/// with the retractions of those records and the rows they retract marked
+/// ([`with_retractions`]). One scan of the log; `amity history` and the
+/// dashboard's entity pages both read an entity this way.
+pub fn records_naming(ledger: &Ledger, stream: &str, upto: u64) -> Result<Vec<LogRow>> {
+    let filter = Filter { stream: Some(stream.to_string()), ..Filter::default() };
     let mut rows = Vec::new();
     for entry in ledger.range_bytes(1, upto) {
         let (seq, bytes) = entry?;
@@ -193,7 +204,5 @@ pub fn history(ledger: &Ledger, key: &str, (as_of, at_seq): (NaiveDate, Option<u
             rows.push(LogRow { record, retracted: false });
         }
     }
-    let (projects, agreements) =
-        ledger.read_views(|views| (views.projects(as_of, Some(upto)), views.agreements(as_of, Some(upto))));
-    print_history(&entity, with_retractions(rows), (as_of, projects.at_seq), (&projects, &agreements), format)
+    Ok(with_retractions(rows))
 }

@@ -6,7 +6,7 @@
 mod bundle;
 mod demo;
 mod format;
-mod history;
+pub(crate) mod history;
 pub mod import;
 mod nats;
 mod prove;

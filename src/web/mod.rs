@@ -240,6 +240,24 @@ impl Controls {
         })
     }
 
+    /// A JSON route of the API with these controls (`as_of` only where the
+    /// route takes it), where the rows a list leaves out can be read.
+    fn api(&self, path: &str, dated: bool) -> String {
+        let (day, seq) = (self.as_of.to_string(), self.at_seq.map(|s| s.to_string()));
+        let mut pairs = Vec::new();
+        pairs.extend(dated.then_some(("as_of", day.as_str())));
+        pairs.extend(seq.as_deref().map(|s| ("at_seq", s)));
+        pairs.extend(self.party.as_deref().map(|p| ("party", p)));
+        link(path, &pairs)
+    }
+
+    /// `GET /events` of one type prefix, for this party if one is chosen.
+    fn events(&self, type_prefix: &str) -> String {
+        let mut pairs = vec![("type", type_prefix)];
+        pairs.extend(self.party.as_deref().map(|p| ("party", p)));
+        link("/events", &pairs)
+    }
+
     /// The overview's URL with these controls and `as_of` set to `day`.
     fn on_day(&self, day: NaiveDate) -> String {
         let (day, seq) = (day.to_string(), self.at_seq.map(|s| s.to_string()));
@@ -347,16 +365,14 @@ pub async fn overview(
                 })
             })
             .collect::<crate::Result<Vec<_>>>()?;
-        let (as_of, at_seq, party) = (controls.as_of, controls.at_seq, controls.party.as_deref());
+        // Every view cut at the head read above, so that the page shows one
+        // moment even while records are appended.
+        let (as_of, at_seq, party) = (controls.as_of, Some(last), controls.party.as_deref());
         let overview = ledger.read_views(|views| Overview {
             status,
             latest,
             agreements: views.agreements(as_of, at_seq).naming(party),
-            calendar: views
-                .agreements_calendar(as_of, at_seq)
-                .into_iter()
-                .filter(|row| party.is_none_or(|party| row.parties.iter().any(|p| p == party)))
-                .collect(),
+            calendar: views.agreements_calendar(as_of, at_seq, party),
             projects: views.projects(as_of, at_seq).naming(party),
             aid: views.aid(at_seq).naming(party),
             visits: views.visits(at_seq).naming(party),
@@ -388,9 +404,9 @@ fn overview_page(o: &Overview, controls: &Controls) -> Markup {
                 @if controls.at_seq.is_some() { br; "Shown as the ledger stood after record " strong #shown-seq { (shown) } "." }
                 @if let Some(party) = &controls.party { br; "Only what names " strong { (party) } "." }
             }
-            (timeline_section(&o.visits, &o.activities, &o.hidden))
+            (timeline_section(&o.visits, &o.activities, controls, &o.hidden))
             (agreements_section(&o.agreements, &o.calendar, controls, &o.hidden))
-            (projects_section(&o.projects, &o.hidden))
+            (projects_section(&o.projects, controls, &o.hidden))
             (aid_section(&o.aid, controls, &o.hidden))
             section aria-labelledby="latest-h" {
                 h2 #latest-h { "Latest records" }
@@ -420,14 +436,23 @@ fn recent(span: (i32, i32), years: i32) -> Axis {
     Axis::years(span.0.max(span.1 - years + 1), span.1)
 }
 
-fn timeline_section(visits: &VisitsView, activities: &[ActivityRow], hidden: &Hidden) -> Markup {
+fn timeline_section(visits: &VisitsView, activities: &[ActivityRow], controls: &Controls, hidden: &Hidden) -> Markup {
     let mut rows: Vec<(NaiveDate, Span)> = Vec::new();
     for v in &visits.visits {
         let Some((first, last)) = Span::dates(&v.occurred) else { continue };
         rows.push((
             first,
             Span {
-                label: format!("Visit {} → {}, led by {}", v.delegation_of, v.host, v.led_by.name),
+                label: match &v.level {
+                    Some(level) => format!(
+                        "Visit {} → {}, led by {} ({} level)",
+                        v.delegation_of,
+                        v.host,
+                        v.led_by.name,
+                        wire_name(level)
+                    ),
+                    None => format!("Visit {} → {}, led by {}", v.delegation_of, v.host, v.led_by.name),
+                },
                 when: human_date(&v.occurred),
                 first,
                 last,
@@ -464,10 +489,10 @@ fn timeline_section(visits: &VisitsView, activities: &[ActivityRow], hidden: &Hi
             @if let Some(span) = year_span(dates, None) {
                 (charts::spans("Visits and activities by date", recent(span, 12), &rows, None))
             } @else { p.muted { "None." } }
-            (more(hidden.activities, "earlier activities are", "/events?type=activity.held"))
+            (more(hidden.activities, "earlier activities are", &controls.events("activity.held")))
             h3 { "Visits" }
             (visits_table(visits))
-            (more(hidden.visits, "earlier visits are", "/views/visits"))
+            (more(hidden.visits, "earlier visits are", &controls.api("/views/visits", false)))
         }
     }
 }
@@ -520,7 +545,7 @@ fn agreements_section(view: &AgreementsView, calendar: &[CalendarRow], controls:
                 div #calendar data-start=(axis.start.to_string()) data-end=(axis.end.to_string()) {
                     (charts::spans("Agreements calendar", axis, &rows, Some((controls.as_of, format!("as of {}", human_date(&controls.as_of.to_string()))))))
                 }
-                (more(hidden.calendar, "more agreements are", "/events?type=agreement."))
+                (more(hidden.calendar, "more agreements are", &controls.events("agreement.")))
             }
             @if view.agreements.is_empty() { p.muted { "None in force on this day." } } @else {
                 div.table-wrap { table.stack #agreements { thead { tr { th { "Agreement" } th { "Kind, level" } th { "Parties" } th { "Signed" } th { "Effective" } th { "Provisions" } } }
@@ -533,7 +558,7 @@ fn agreements_section(view: &AgreementsView, calendar: &[CalendarRow], controls:
                         td data-label="Provisions" { @if a.provisions.is_empty() { "—" } @else { ul { @for p in &a.provisions { li lang="vi" { (p.subject) " " span.muted { "(" (p.parties.join(", ")) ")" } } } } } }
                     } } }
                 } }
-                (more(hidden.agreements, "more agreements in force are", &format!("/views/agreements?as_of={}", view.as_of)))
+                (more(hidden.agreements, "more agreements in force are", &controls.api("/views/agreements", true)))
             }
         }
     }
@@ -551,7 +576,7 @@ fn amounts_text(amounts: &[projections::projects::Amount]) -> String {
     }
 }
 
-fn projects_section(view: &ProjectsView, hidden: &Hidden) -> Markup {
+fn projects_section(view: &ProjectsView, controls: &Controls, hidden: &Hidden) -> Markup {
     html! {
         section aria-labelledby="projects-h" {
             h2 #projects-h { "Outstanding projects on " (view.as_of) " (" span #projects-count { (view.projects.len() + hidden.projects) } ")" }
@@ -569,7 +594,7 @@ fn projects_section(view: &ProjectsView, hidden: &Hidden) -> Markup {
                         td.num.delivered data-label="Delivered" { (amounts_text(&p.delivered)) }
                     } } }
                 } }
-                (more(hidden.projects, "more projects are", &format!("/views/projects?as_of={}", view.as_of)))
+                (more(hidden.projects, "more projects are", &controls.api("/views/projects", true)))
             }
         }
     }
@@ -658,7 +683,7 @@ fn aid_section(view: &AidView, controls: &Controls, hidden: &Hidden) -> Markup {
                     td.num.delivered data-label="Delivered" { (text(&m.delivered, &m.currency)) }
                 } } }
             } }
-            (more(hidden.money, "more rows of money are", "/views/aid"))
+            (more(hidden.money, "more rows of money are", &controls.api("/views/aid", false)))
             h3 { "In kind" }
             @if view.items.is_empty() { p.muted { "None." } } @else {
                 div.table-wrap { table.stack #aid-items { thead { tr { th { "Year" } th { "Donor → recipient" } th { "Item" } th.num { "Pledged" } th.num { "Delivered" } } }
@@ -672,7 +697,7 @@ fn aid_section(view: &AidView, controls: &Controls, hidden: &Hidden) -> Markup {
                         td.num.delivered data-label="Delivered" { (i.delivered) " " (i.unit) }
                     } } }
                 } }
-                (more(hidden.items, "more rows in kind are", "/views/aid"))
+                (more(hidden.items, "more rows in kind are", &controls.api("/views/aid", false)))
             }
         }
     }
@@ -897,23 +922,7 @@ pub async fn stream_page(state: AppState, stream: String) -> Response {
         );
     }
     render(&state, move |ledger| {
-        let filter = crate::subscribe::Filter { stream: Some(stream.clone()), ..Default::default() };
-        let mut records = Vec::new();
-        for entry in ledger.range_bytes(1, ledger.head().seq) {
-            let (seq, bytes) = entry?;
-            if filter.matches(&bytes) {
-                let record = events::Record::decode(&bytes).map_err(|problem| Error::Chain(events::ChainError { seq, problem }))?;
-                // A retraction passes the stream filter; keep only those of this entity's records.
-                if record.event_type == "event.retracted" {
-                    let target = record.data["target"].as_str().unwrap_or_default();
-                    if !records.iter().any(|(r, _): &(events::Record, bool)| r.id == target) {
-                        continue;
-                    }
-                }
-                let retracted = ledger.is_retracted(seq);
-                records.push((record, retracted));
-            }
-        }
+        let mut records = crate::cli::history::records_naming(&ledger, &stream, ledger.head().seq)?;
         if records.is_empty() {
             return Ok(None);
         }
@@ -932,7 +941,7 @@ pub async fn stream_page(state: AppState, stream: String) -> Response {
                         None => html! { p { "Not outstanding today (completed, or not yet launched)." } },
                     }
                 }
-                "agreement" => match views.agreements_calendar(today, None).iter().find(|a| a.agreement == id) {
+                "agreement" => match views.agreements_calendar(today, None, None).iter().find(|a| a.agreement == id) {
                     Some(a) => html! { p { span lang="vi" { (a.title) } ": effective " (human_date(&a.effective)) ", signed " (human_date(&a.signed)) "; "
                         @if a.in_force { "in force today." } @else { "not in force today." } } },
                     None => html! {},
@@ -946,7 +955,7 @@ pub async fn stream_page(state: AppState, stream: String) -> Response {
             h2 { "Its history (" (total) " records)" }
             @if dropped > 0 { p.more { "The latest " (records.len()) " are listed; all of them, page by page, from "
                 a href=(format!("/streams/{stream}?limit=1000")) { "/streams/" (stream) } " (JSON)." } }
-            ul.records #stream-records { @for (record, retracted) in &records { (record_line(record, *retracted)) } }
+            ul.records #stream-records { @for row in &records { (record_line(&row.record, row.retracted)) } }
         };
         Ok(Some(page(&stream, body)))
     })

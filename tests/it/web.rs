@@ -52,6 +52,10 @@ fn the_dashboard_shows_the_views_numbers_and_links_records_to_their_sentences() 
     let visits = json("/views/visits");
     for v in visits["visits"].as_array().unwrap() {
         assert!(page.contains(&escaped(v["led_by"]["name"].as_str().unwrap())), "{}", v["led_by"]);
+        if let Some(level) = v["level"].as_str() {
+            let timeline = format!("led by {} ({level} level)", v["led_by"]["name"].as_str().unwrap());
+            assert!(page.contains(&escaped(&timeline)), "the timeline says who led it at which level: {timeline}");
+        }
     }
     assert!(page.contains("22–24 Nov 2023"), "dates at the precision recorded");
 
