@@ -23,7 +23,7 @@ pub mod projects;
 pub mod visits;
 
 use chrono::{Datelike, NaiveDate};
-use events::knowledge::{id_key, IdMap};
+use events::knowledge::{id_key, IdIndex};
 use events::{Edtf, EventData, EventType, Record, RecordRef};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -100,16 +100,10 @@ pub trait Fold {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Retractions {
     /// Ids (as the ledger's 128-bit id keys) of records that produced
-    /// facts → their seq. Serialized sorted, so that the same state always
-    /// gives the same checkpoint bytes.
-    #[serde(serialize_with = "sorted")]
-    fact_seqs: IdMap<u64>,
+    /// facts → their seq.
+    fact_seqs: IdIndex,
     /// Seq of a retracted fact → seq of its retraction.
     retracted_by: BTreeMap<u64, u64>,
-}
-
-fn sorted<S: serde::Serializer>(map: &IdMap<u64>, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.collect_map(map.iter().collect::<BTreeMap<_, _>>())
 }
 
 impl Retractions {
@@ -135,7 +129,7 @@ pub struct Views {
 impl Views {
     /// Bumped whenever the serialized layout or the fold's meaning changes,
     /// so that an older checkpoint is discarded and rebuilt, never trusted.
-    pub const FORMAT: u32 = 6;
+    pub const FORMAT: u32 = 7;
 
     /// `at_seq` as a query uses it: at most what has been folded.
     fn cut(&self, at_seq: Option<u64>) -> u64 {
@@ -186,8 +180,8 @@ impl Views {
         self.seq = event.seq;
         let produced = match &event.data {
             EventData::EventRetracted(d) => {
-                if let Some(target) = self.retractions.fact_seqs.get(&id_key(&d.target)) {
-                    self.retractions.retracted_by.entry(*target).or_insert(event.seq);
+                if let Some(target) = self.retractions.fact_seqs.get(id_key(&d.target)) {
+                    self.retractions.retracted_by.entry(target).or_insert(event.seq);
                 }
                 false
             }
@@ -200,9 +194,7 @@ impl Views {
                 a | p | m | v | h
             }
         };
-        if produced {
-            self.retractions.fact_seqs.insert(id_key(&event.id), event.seq);
-        }
+        self.retractions.fact_seqs.push(event.seq, produced.then(|| id_key(&event.id)));
     }
 }
 

@@ -291,7 +291,7 @@ pub fn rebuild(ledger: &Ledger) -> Result<()> {
     let bar = progress_bar(ledger.head().seq, "rebuilding");
     let started = Instant::now();
     let progress = bar.clone();
-    let count = ledger.rebuild(move |seq| {
+    let count = ledger.rebuild_alone(move |seq| {
         if seq % 4096 == 0 {
             progress.set_position(seq);
         }

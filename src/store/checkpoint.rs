@@ -1,39 +1,50 @@
-//! Checkpoints of derived state, in the `checkpoints` tree: the views (key
-//! `views`, saved by the projector) and the ledger's knowledge (key
-//! `knowledge`, saved by the committer), each with the seq (and hash) it
-//! reflects, so that opening a large ledger does not replay it from the
-//! start. A checkpoint is a cache, never a source of truth: one from another
-//! format, one whose hash does not match the log at its seq, or one that
-//! does not decode is discarded and rebuilt. [`catch_up`] brings both up to
-//! the log in one pass.
+//! Checkpoints of derived state, each a file in the ledger directory: the
+//! views (`views.checkpoint`, saved by the projector) and the ledger's
+//! knowledge (`knowledge.checkpoint`, saved by the committer), each with the
+//! seq (and hash) it reflects, so that opening a large ledger does not
+//! replay it from the start. A checkpoint is a cache, never a source of
+//! truth: one from another format, one whose hash does not match the log at
+//! its seq, or one that does not decode is discarded and rebuilt.
+//! [`catch_up`] brings both up to the log in one pass.
 //!
-//! Value layout: format (u32 BE) ‖ seq (u64 BE) ‖ hash (64 hex bytes) ‖
-//! SHA-256 of the rest (32 bytes) ‖ the state in postcard (a compact binary
-//! serde format: saving and loading the whole state is several times faster
-//! than JSON, and smaller). A binary format can decode damaged bytes into a
-//! wrong state without complaint, hence the digest.
+//! File layout: format (u32 BE) ‖ seq (u64 BE) ‖ hash (64 hex bytes) ‖ the
+//! state in postcard (a compact binary serde format: saving and loading the
+//! whole state is several times faster than JSON, and smaller) ‖ SHA-256 of
+//! everything before it (32 bytes). A binary format can decode damaged bytes
+//! into a wrong state without complaint, hence the digest.
+//!
+//! Files, not sled values: a state is serialized straight into its file
+//! through a buffer (a sled value had to be built whole in memory, copied
+//! into sled and kept as a blob beside the previous one until sled reclaimed
+//! it: at 1M records that was ~300 MB of peak memory per save and twice the
+//! state on disk). A save writes `NAME.tmp` and renames it over the old
+//! file; it is not synced: a crash may leave a torn file, which its digest
+//! rejects, so the cost is a longer catch-up, never a wrong state.
 
 use super::sled_error;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use events::{ChainError, ContentDigest, EventType, Knowledge, RecordRef};
 use projections::{Event, Views};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 
-const HEADER_BYTES: usize = 4 + 8 + 64 + DIGEST_BYTES;
+const HEADER_BYTES: usize = 4 + 8 + 64;
 const DIGEST_BYTES: usize = 32;
 
 /// Derived state that is checkpointed.
 pub trait State: Serialize + DeserializeOwned + Default {
-    const KEY: &'static [u8];
+    /// The file's name, before `.checkpoint`.
+    const KEY: &'static str;
     /// Bumped whenever the serialized layout or the fold's meaning changes.
     const FORMAT: u32;
     fn seq(&self) -> u64;
 }
 
 impl State for Views {
-    const KEY: &'static [u8] = b"views";
+    const KEY: &'static str = "views";
     const FORMAT: u32 = Views::FORMAT;
     fn seq(&self) -> u64 {
         self.seq
@@ -41,8 +52,8 @@ impl State for Views {
 }
 
 impl State for Knowledge {
-    const KEY: &'static [u8] = b"knowledge";
-    const FORMAT: u32 = 1;
+    const KEY: &'static str = "knowledge";
+    const FORMAT: u32 = 2;
     fn seq(&self) -> u64 {
         Knowledge::seq(self)
     }
@@ -63,80 +74,135 @@ pub fn checkpoint_due(seq: u64, checkpointed: u64) -> bool {
     since >= CHECKPOINT_INTERVAL_RECORDS && since >= checkpointed / 2
 }
 
-/// The stored checkpoint, if there is one. The error says why it cannot be
-/// used; the caller logs it and rebuilds the state.
-pub fn load<T: State>(tree: &sled::Tree, log: &sled::Tree) -> Result<Option<T>, String> {
-    let Some(bytes) = tree.get(T::KEY).map_err(|e| e.to_string())? else {
-        return Ok(None);
-    };
-    if bytes.len() < HEADER_BYTES {
-        return Err("checkpoint is truncated".into());
-    }
-    let format = u32::from_be_bytes(bytes[..4].try_into().expect("4 bytes"));
-    if format != T::FORMAT {
-        return Err(format!("checkpoint format {format} is not the current {}", T::FORMAT));
-    }
-    let seq = u64::from_be_bytes(bytes[4..12].try_into().expect("8 bytes"));
-    let hash = std::str::from_utf8(&bytes[12..76]).map_err(|_| "checkpoint hash is not text")?;
-    let stored = log.get(seq.to_be_bytes()).map_err(|e| e.to_string())?;
-    let matches = match stored {
-        Some(record) if seq > 0 => RecordRef::decode(&record).is_ok_and(|r| r.hash == hash),
-        None if seq == 0 => true,
-        _ => false,
-    };
-    if !matches {
-        return Err(format!("checkpoint at seq {seq} does not match the log"));
-    }
-    let state = &bytes[HEADER_BYTES..];
-    if Sha256::digest(state).as_slice() != &bytes[HEADER_BYTES - DIGEST_BYTES..HEADER_BYTES] {
-        return Err("checkpoint is damaged: its digest does not match".into());
-    }
-    let loaded: T = postcard::from_bytes(state).map_err(|e| format!("checkpoint: {e}"))?;
-    if loaded.seq() != seq {
-        return Err(format!("checkpoint says seq {seq} but its state is at {}", loaded.seq()));
-    }
-    Ok(Some(loaded))
+/// Where a ledger keeps its checkpoint files.
+#[derive(Debug, Clone)]
+pub struct Checkpoints {
+    dir: PathBuf,
 }
 
-/// The seq the stored checkpoint of `T` says it reflects (its header only;
-/// not checked against the log).
-pub fn saved_seq<T: State>(tree: &sled::Tree) -> Result<Option<u64>> {
-    let stored = tree.get(T::KEY).map_err(|e| sled_error("reading a checkpoint", e))?;
-    Ok(stored
-        .filter(|bytes| bytes.len() >= HEADER_BYTES)
-        .map(|bytes| u64::from_be_bytes(bytes[4..12].try_into().expect("8 bytes"))))
-}
+impl Checkpoints {
+    pub fn new(dir: &Path) -> Checkpoints {
+        Checkpoints { dir: dir.to_path_buf() }
+    }
 
-/// `hash` is the hash of the record at `state.seq()`.
-pub fn save<T: State>(tree: &sled::Tree, state: &T, hash: &str) -> sled::Result<()> {
-    let mut bytes = Vec::with_capacity(HEADER_BYTES + 4096);
-    bytes.extend_from_slice(&T::FORMAT.to_be_bytes());
-    bytes.extend_from_slice(&state.seq().to_be_bytes());
-    bytes.extend_from_slice(hash.as_bytes());
-    bytes.extend_from_slice(&[0; DIGEST_BYTES]);
-    let mut bytes = postcard::to_extend(state, bytes).expect("state always serializes");
-    let digest = Sha256::digest(&bytes[HEADER_BYTES..]);
-    bytes[HEADER_BYTES - DIGEST_BYTES..HEADER_BYTES].copy_from_slice(&digest);
-    tree.insert(T::KEY, bytes)?;
-    Ok(())
-}
+    pub fn path<T: State>(&self) -> PathBuf {
+        self.dir.join(format!("{}.checkpoint", T::KEY))
+    }
 
-pub fn remove<T: State>(tree: &sled::Tree) -> sled::Result<()> {
-    tree.remove(T::KEY).map(|_| ())
-}
-
-/// The stored checkpoint of `T`, or a fresh state when there is none or it
-/// cannot be used (which is logged, and the bad checkpoint removed).
-pub fn load_or_default<T: State>(tree: &sled::Tree, log: &sled::Tree) -> Result<T> {
-    match load::<T>(tree, log) {
-        Ok(Some(state)) => Ok(state),
-        Ok(None) => Ok(T::default()),
-        Err(reason) => {
-            let key = String::from_utf8_lossy(T::KEY);
-            tracing::warn!(%reason, "discarding the {key} checkpoint; rebuilding it from the log");
-            remove::<T>(tree).map_err(|e| sled_error("removing a checkpoint", e))?;
-            Ok(T::default())
+    /// The stored checkpoint, if there is one. The error says why it cannot
+    /// be used; the caller logs it and rebuilds the state.
+    pub fn load<T: State>(&self, log: &sled::Tree) -> Result<Option<T>, String> {
+        let bytes = match std::fs::read(self.path::<T>()) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(format!("reading it: {e}")),
+        };
+        if bytes.len() < HEADER_BYTES + DIGEST_BYTES {
+            return Err("checkpoint is truncated".into());
         }
+        let (content, digest) = bytes.split_at(bytes.len() - DIGEST_BYTES);
+        if Sha256::digest(content).as_slice() != digest {
+            return Err("checkpoint is damaged: its digest does not match".into());
+        }
+        let format = u32::from_be_bytes(content[..4].try_into().expect("4 bytes"));
+        if format != T::FORMAT {
+            return Err(format!("checkpoint format {format} is not the current {}", T::FORMAT));
+        }
+        let seq = u64::from_be_bytes(content[4..12].try_into().expect("8 bytes"));
+        let hash = std::str::from_utf8(&content[12..76]).map_err(|_| "checkpoint hash is not text")?;
+        let stored = log.get(seq.to_be_bytes()).map_err(|e| e.to_string())?;
+        let matches = match stored {
+            Some(record) if seq > 0 => RecordRef::decode(&record).is_ok_and(|r| r.hash == hash),
+            None if seq == 0 => true,
+            _ => false,
+        };
+        if !matches {
+            return Err(format!("checkpoint at seq {seq} does not match the log"));
+        }
+        let loaded: T = postcard::from_bytes(&content[HEADER_BYTES..]).map_err(|e| format!("checkpoint: {e}"))?;
+        drop(bytes);
+        if loaded.seq() != seq {
+            return Err(format!("checkpoint says seq {seq} but its state is at {}", loaded.seq()));
+        }
+        Ok(Some(loaded))
+    }
+
+    /// The seq the stored checkpoint of `T` says it reflects (its header
+    /// only; not checked against the log).
+    pub fn saved_seq<T: State>(&self) -> Result<Option<u64>> {
+        let path = self.path::<T>();
+        let mut header = [0u8; 12];
+        match std::fs::File::open(&path).and_then(|mut file| file.read_exact(&mut header)) {
+            Ok(()) => Ok(Some(u64::from_be_bytes(header[4..12].try_into().expect("8 bytes")))),
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::UnexpectedEof) => Ok(None),
+            Err(e) => Err(Error::io(format!("reading {}", path.display()), e)),
+        }
+    }
+
+    /// Saves `state`; `hash` is the hash of the record at `state.seq()`.
+    /// The state is serialized straight into the file (no copy of it in
+    /// memory); a failed save removes its temporary file.
+    pub fn save<T: State>(&self, state: &T, hash: &str) -> Result<()> {
+        let path = self.path::<T>();
+        let temporary = path.with_extension("tmp");
+        let written = (|| -> std::io::Result<()> {
+            let file = std::fs::File::create(&temporary)?;
+            let mut out = Hashing { inner: std::io::BufWriter::with_capacity(1 << 20, file), digest: Sha256::new() };
+            out.write_all(&T::FORMAT.to_be_bytes())?;
+            out.write_all(&state.seq().to_be_bytes())?;
+            out.write_all(hash.as_bytes())?;
+            let mut out = postcard::to_io(state, out).map_err(std::io::Error::other)?;
+            let digest = std::mem::take(&mut out.digest).finalize();
+            out.inner.write_all(&digest)?;
+            out.inner.into_inner().map_err(|e| e.into_error())?;
+            std::fs::rename(&temporary, &path)
+        })();
+        written.map_err(|e| {
+            let _ = std::fs::remove_file(&temporary);
+            Error::io(format!("saving {}", path.display()), e)
+        })
+    }
+
+    pub fn remove<T: State>(&self) -> Result<()> {
+        let path = self.path::<T>();
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(Error::io(format!("removing {}", path.display()), e))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The stored checkpoint, or a fresh state when there is none or it
+    /// cannot be used (which is logged, and the bad checkpoint removed).
+    pub fn load_or_default<T: State>(&self, log: &sled::Tree) -> Result<T> {
+        match self.load::<T>(log) {
+            Ok(Some(state)) => Ok(state),
+            Ok(None) => Ok(T::default()),
+            Err(reason) => {
+                tracing::warn!(%reason, "discarding the {} checkpoint; rebuilding it from the log", T::KEY);
+                self.remove::<T>()?;
+                Ok(T::default())
+            }
+        }
+    }
+}
+
+/// A writer that hashes what passes through it.
+struct Hashing<W> {
+    inner: W,
+    digest: Sha256,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let written = self.inner.write(bytes)?;
+        self.digest.update(&bytes[..written]);
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }
 
@@ -276,8 +342,8 @@ mod tests {
     #[test]
     fn the_knowledge_and_the_views_round_trip_through_their_checkpoints() {
         let dir = tempfile::tempdir().unwrap();
-        let db = sled::Config::new().path(dir.path()).open().unwrap();
-        let (log, checkpoints) = (db.open_tree("log").unwrap(), db.open_tree("checkpoints").unwrap());
+        let db = sled::Config::new().path(dir.path().join("ledger")).open().unwrap();
+        let (log, checkpoints) = (db.open_tree("log").unwrap(), Checkpoints::new(dir.path()));
         let records = events::generate::seal(&events::generate::History::generate(9, 500));
         for record in &records {
             log.insert(record.seq.to_be_bytes(), record.canonical_bytes()).unwrap();
@@ -285,10 +351,11 @@ mod tests {
         let (mut knowledge, mut views) = (Knowledge::default(), Views::default());
         catch_up(Some(&mut views), Some(&mut knowledge), &log, 500, |_| {}).unwrap();
         let hash = &records[499].hash;
-        save(&checkpoints, &knowledge, hash).unwrap();
-        save(&checkpoints, &views, hash).unwrap();
-        assert_eq!(load::<Knowledge>(&checkpoints, &log), Ok(Some(knowledge)));
-        assert_eq!(load::<Views>(&checkpoints, &log), Ok(Some(views)));
+        checkpoints.save(&knowledge, hash).unwrap();
+        checkpoints.save(&views, hash).unwrap();
+        assert_eq!(checkpoints.saved_seq::<Views>().unwrap(), Some(500));
+        assert_eq!(checkpoints.load::<Knowledge>(&log), Ok(Some(knowledge)));
+        assert_eq!(checkpoints.load::<Views>(&log), Ok(Some(views)));
     }
 
     #[test]

@@ -92,7 +92,7 @@ struct Batch {
 
 pub(super) struct Committer {
     pub log: sled::Tree,
-    pub checkpoints: sled::Tree,
+    pub checkpoints: super::checkpoint::Checkpoints,
     pub knowledge: Arc<RwLock<Knowledge>>,
     /// The seq the stored knowledge checkpoint reflects.
     pub knowledge_saved: u64,
@@ -187,7 +187,7 @@ impl Committer {
     /// A failed save only costs a longer catch-up on the next open.
     fn save_knowledge(&mut self) {
         let knowledge = self.knowledge.read().expect("not poisoned");
-        match checkpoint::save(&self.checkpoints, &*knowledge, self.sealer.prev()) {
+        match self.checkpoints.save(&*knowledge, self.sealer.prev()) {
             Ok(()) => self.knowledge_saved = knowledge.seq(),
             Err(e) => tracing::warn!(error = %e, "could not save the knowledge checkpoint"),
         }

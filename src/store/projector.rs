@@ -24,12 +24,14 @@ const FOLD_CHUNK_RECORDS: u64 = 1024;
 pub(super) enum Command {
     /// Drop the views and their checkpoint and refold the whole log up to
     /// the durable head; reply with how many records were folded.
-    Rebuild { progress: Box<dyn FnMut(u64) + Send>, reply: oneshot::Sender<Result<u64>> },
+    /// With `alone`, nobody reads the views meanwhile, so the old ones are
+    /// dropped first and memory holds one set of views, not two.
+    Rebuild { progress: Box<dyn FnMut(u64) + Send>, alone: bool, reply: oneshot::Sender<Result<u64>> },
 }
 
 pub(super) struct Projector {
     pub log: sled::Tree,
-    pub checkpoints: sled::Tree,
+    pub checkpoints: super::checkpoint::Checkpoints,
     pub views: Arc<RwLock<Views>>,
     /// The seq the live views reflect.
     pub views_seq: watch::Sender<u64>,
@@ -65,8 +67,8 @@ impl Projector {
                         }
                     }
                     command = commands.recv(), if commands_open => match command {
-                        Some(Command::Rebuild { progress, reply }) => {
-                            let _ = reply.send(self.rebuild(progress));
+                        Some(Command::Rebuild { progress, alone, reply }) => {
+                            let _ = reply.send(self.rebuild(progress, alone));
                         }
                         None => commands_open = false,
                     },
@@ -118,16 +120,19 @@ impl Projector {
         let seq = self.seq();
         let hash = hash_at(&self.log, seq)?;
         let views = self.views.read().expect("not poisoned");
-        checkpoint::save(&self.checkpoints, &*views, &hash).map_err(|e| sled_error("saving the views", e))?;
+        self.checkpoints.save(&*views, &hash)?;
         drop(views);
         self.saved = seq;
         Ok(())
     }
 
-    fn rebuild(&mut self, progress: Box<dyn FnMut(u64) + Send>) -> Result<u64> {
+    fn rebuild(&mut self, progress: Box<dyn FnMut(u64) + Send>, alone: bool) -> Result<u64> {
         let durable = self.head.borrow().seq;
-        checkpoint::remove::<Views>(&self.checkpoints).map_err(|e| sled_error("removing the checkpoint", e))?;
+        self.checkpoints.remove::<Views>()?;
         self.saved = 0;
+        if alone {
+            *self.views.write().expect("not poisoned") = Views::default();
+        }
         let mut fresh = Views::default();
         checkpoint::catch_up(Some(&mut fresh), None, &self.log, durable, progress)?;
         *self.views.write().expect("not poisoned") = fresh;

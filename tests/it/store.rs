@@ -217,21 +217,17 @@ fn the_knowledge_is_caught_up_from_the_log_when_its_checkpoint_is_stale_or_lost(
         ledger.append(checked(submission)).unwrap();
     }
     ledger.close().unwrap();
-    let stale =
-        raw_sled(dir.path()).open_tree("checkpoints").unwrap().get("knowledge").unwrap().expect("saved on close");
+    let checkpoint = dir.path().join("knowledge.checkpoint");
+    let stale = std::fs::read(&checkpoint).expect("saved on close");
     let ledger = open(dir.path());
     for submission in &history[60..100] {
         ledger.append(checked(submission)).unwrap();
     }
     ledger.close().unwrap();
     for damage in ["stale", "lost"] {
-        {
-            let checkpoints = raw_sled(dir.path()).open_tree("checkpoints").unwrap();
-            match damage {
-                "stale" => checkpoints.insert("knowledge", stale.clone()).map(drop).unwrap(),
-                _ => checkpoints.remove("knowledge").map(drop).unwrap(),
-            }
-            checkpoints.flush().unwrap();
+        match damage {
+            "stale" => std::fs::write(&checkpoint, &stale).unwrap(),
+            _ => std::fs::remove_file(&checkpoint).unwrap(),
         }
         let ledger = open(dir.path());
         // Re-sending an old id is still idempotent, and references still resolve.
@@ -354,7 +350,7 @@ fn verify_names_the_first_damaged_seq_whichever_thread_checks_it() {
 }
 
 #[test]
-fn a_ledger_with_the_old_index_tree_opens_and_drops_it() {
+fn a_ledger_with_the_old_index_and_checkpoints_trees_opens_and_drops_them() {
     let dir = tempfile::tempdir().unwrap();
     let history = History::generate(5, 60);
     let ledger = open(dir.path());
@@ -365,8 +361,12 @@ fn a_ledger_with_the_old_index_tree_opens_and_drops_it() {
     {
         let db = raw_sled(dir.path());
         db.open_tree("index").unwrap().insert(b"m:head", &40u64.to_be_bytes()).unwrap();
-        db.open_tree("checkpoints").unwrap().clear().unwrap();
+        // Checkpoints were sled values before they were files.
+        db.open_tree("checkpoints").unwrap().insert(b"views", vec![7u8; 4096]).unwrap();
         db.flush().unwrap();
+    }
+    for name in ["knowledge", "views"] {
+        std::fs::remove_file(dir.path().join(format!("{name}.checkpoint"))).unwrap();
     }
     let ledger = open(dir.path());
     for submission in history[..40].iter().filter(|s| s.get("id").is_some()) {
@@ -378,5 +378,7 @@ fn a_ledger_with_the_old_index_tree_opens_and_drops_it() {
     ledger.close().unwrap();
     let names = raw_sled(dir.path()).tree_names();
     assert!(!names.iter().any(|name| name.as_ref() == b"index"), "the index tree is gone");
+    assert!(!names.iter().any(|name| name.as_ref() == b"checkpoints"), "the checkpoints tree is gone");
+    assert!(dir.path().join("views.checkpoint").exists() && dir.path().join("knowledge.checkpoint").exists());
     open(dir.path()).verify(|_| {}).unwrap();
 }
