@@ -9,7 +9,7 @@
 use events::append::{decide, Decision, Sealer};
 use events::generate::History;
 use events::knowledge::Knowledge;
-use events::{Checked, EventData, EventType, RecordRef};
+use events::{Checked, RecordRef};
 use projections::{Event, Views};
 use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicIsize, Ordering};
@@ -57,7 +57,6 @@ fn main() {
     let mut history = History::new(2026);
     let mut sealer = Sealer::default();
     let mut sealed_records: Vec<Vec<u8>> = Vec::with_capacity(records as usize);
-    let base = live();
     let mut knowledge = Knowledge::default();
     let mut knowledge_bytes = 0;
     for _ in 0..records {
@@ -72,7 +71,6 @@ fn main() {
         knowledge_bytes += live() - before;
         sealed_records.push(sealed.bytes.to_vec());
     }
-    let _ = base;
     let knowledge_checkpoint = postcard::to_stdvec(&knowledge).unwrap().len();
     println!("generated and absorbed in {:.1} s", started.elapsed().as_secs_f64());
     drop(knowledge);
@@ -80,35 +78,9 @@ fn main() {
     let before = live();
     let mut views = Views::default();
     for bytes in &sealed_records {
-        let record = RecordRef::decode(bytes).unwrap();
-        let kind: EventType = record.event_type.parse().unwrap();
-        let _ = EventData::decode_json(kind, record.data.get()).unwrap();
-        let event = Event::from_record(&record).unwrap();
-        views.apply_event(&event);
-    }
-    let views_bytes = live() - before;
-    drop(views);
-    // By event type: each type's records folded alone into fresh views.
-    for kind in EventType::ALL {
-        let before = live();
-        let mut views = Views::default();
-        let mut count = 0u64;
-        for bytes in &sealed_records {
-            let record = RecordRef::decode(bytes).unwrap();
-            if record.event_type != kind.as_str() {
-                continue;
-            }
-            count += 1;
-            views.apply_event(&Event::from_record(&record).unwrap());
-        }
-        let bytes = live() - before;
-        println!("  {:<24} {count:>9} records {:>8.1} B each", kind.as_str(), bytes as f64 / count.max(1) as f64);
-        drop(views);
-    }
-    let mut views = Views::default();
-    for bytes in &sealed_records {
         views.apply_event(&Event::from_record(&RecordRef::decode(bytes).unwrap()).unwrap());
     }
+    let views_bytes = live() - before;
     let views_checkpoint = postcard::to_stdvec(&views).unwrap().len();
     let stored: usize = sealed_records.iter().map(|r| r.len() + 1).sum();
 

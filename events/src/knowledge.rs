@@ -105,12 +105,12 @@ impl Serialize for IdIndex {
 impl<'de> Deserialize<'de> for IdIndex {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<IdIndex, D::Error> {
         let keys = Vec::<IdKey>::deserialize(deserializer)?;
-        let mut index = IdIndex { keys: Vec::with_capacity(keys.len()), table: Default::default() };
-        index.table.reserve(keys.iter().filter(|k| **k != NO_ID).count(), |&p| p as u64);
-        for (at, key) in keys.into_iter().enumerate() {
-            index.push(at as u64 + 1, (key != NO_ID).then_some(key));
+        let positions = u32::try_from(keys.len()).map_err(|_| serde::de::Error::custom("2^32 records or more"))?;
+        let mut table = hashbrown::HashTable::with_capacity(keys.iter().filter(|k| **k != NO_ID).count());
+        for position in (0..positions).filter(|p| keys[*p as usize] != NO_ID) {
+            table.insert_unique(keys[position as usize] as u64, position, |&p| keys[p as usize] as u64);
         }
-        Ok(index)
+        Ok(IdIndex { keys, table })
     }
 }
 

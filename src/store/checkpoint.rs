@@ -85,7 +85,7 @@ impl Checkpoints {
         Checkpoints { dir: dir.to_path_buf() }
     }
 
-    pub fn path<T: State>(&self) -> PathBuf {
+    fn path<T: State>(&self) -> PathBuf {
         self.dir.join(format!("{}.checkpoint", T::KEY))
     }
 
