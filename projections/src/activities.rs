@@ -3,7 +3,8 @@
 //! one of the spec's four views, and not served as one: the dashboard
 //! draws it, and every row links to its record.
 
-use crate::{Day, Event, Retractions, Text};
+use crate::strings::{Strings, Sym};
+use crate::{Day, Event, Retractions};
 use events::data::ActivityCategory;
 use events::EventData;
 use serde::{Deserialize, Serialize};
@@ -12,11 +13,11 @@ use serde::{Deserialize, Serialize};
 struct Fact {
     seq: u64,
     first: Day,
-    id: Text,
-    occurred: Text,
+    id: Sym,
+    occurred: Sym,
     category: ActivityCategory,
-    title: String,
-    parties: Vec<Text>,
+    title: Sym,
+    parties: Box<[Sym]>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,41 +37,53 @@ pub struct ActivityRow {
 }
 
 impl Activities {
-    pub(crate) fn apply(&mut self, event: &Event) -> bool {
+    pub(crate) fn apply(&mut self, event: &Event, strings: &mut Strings) -> bool {
         let EventData::ActivityHeld(d) = &event.data else {
             return false;
         };
         self.facts.push(Fact {
             seq: event.seq,
             first: event.first_day(),
-            id: event.id.as_str().into(),
-            occurred: event.occurred.as_str().into(),
+            id: strings.intern(&event.id),
+            occurred: strings.intern(&event.occurred),
             category: d.category,
-            title: d.title.clone(),
-            parties: d.parties.iter().map(|p| p.as_str().into()).collect(),
+            title: strings.intern(&d.title),
+            parties: d.parties.iter().map(|p| strings.intern(p)).collect(),
         });
         true
     }
 
     /// Every activity visible at `at_seq`, by first day then seq; only those
     /// `party` took part in, when given.
-    pub(crate) fn query(&self, at_seq: u64, retractions: &Retractions, party: Option<&str>) -> Vec<ActivityRow> {
+    pub(crate) fn query(
+        &self,
+        at_seq: u64,
+        retractions: &Retractions,
+        strings: &Strings,
+        party: Option<&str>,
+    ) -> Vec<ActivityRow> {
+        // A party never interned took part in nothing.
+        let party = match party.map(|party| strings.find(party)) {
+            Some(None) => return Vec::new(),
+            Some(Some(sym)) => Some(sym),
+            None => None,
+        };
         let mut facts: Vec<&Fact> = self
             .facts
             .iter()
             .filter(|f| retractions.visible(f.seq, at_seq))
-            .filter(|f| party.is_none_or(|party| f.parties.iter().any(|p| p == party)))
+            .filter(|f| party.is_none_or(|party| f.parties.contains(&party)))
             .collect();
         facts.sort_by_key(|f| (f.first, f.seq));
         facts
             .into_iter()
             .map(|f| ActivityRow {
-                id: f.id.to_string(),
+                id: strings.get(f.id).to_string(),
                 seq: f.seq,
-                occurred: f.occurred.to_string(),
+                occurred: strings.get(f.occurred).to_string(),
                 category: f.category,
-                title: f.title.clone(),
-                parties: f.parties.iter().map(Text::to_string).collect(),
+                title: strings.get(f.title).to_string(),
+                parties: f.parties.iter().map(|p| strings.get(*p).to_string()).collect(),
             })
             .collect()
     }

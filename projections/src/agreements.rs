@@ -4,7 +4,8 @@
 //! from the latest amendment on or before D that gives each; `kind`, `level`,
 //! `parties` and `provisions` are as signed.
 
-use crate::{day, latest, Day, Event, Retractions, Text};
+use crate::strings::{push, Strings, Sym};
+use crate::{day, latest, Day, Event, Retractions};
 use chrono::NaiveDate;
 use events::data::{AgreementKind, AgreementLevel, Provision};
 use events::{Edtf, EventData};
@@ -15,21 +16,28 @@ use std::collections::BTreeMap;
 struct Signing {
     seq: u64,
     first: Day,
-    signed: Text,
-    title: Text,
+    signed: Sym,
+    title: Sym,
+    effective: Sym,
     kind: AgreementKind,
     level: AgreementLevel,
-    parties: Vec<Text>,
-    effective: Text,
-    provisions: Vec<Provision>,
+    parties: Box<[Sym]>,
+    provisions: Box<[Clause]>,
+}
+
+/// A [`Provision`] with its text interned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Clause {
+    subject: Sym,
+    parties: Box<[Sym]>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Amendment {
     seq: u64,
     first: Day,
-    effective: Option<Text>,
-    title: Option<Text>,
+    effective: Option<Sym>,
+    title: Option<Sym>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,7 +50,7 @@ struct Facts {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Agreements {
-    by_id: BTreeMap<String, Facts>,
+    by_id: BTreeMap<Box<str>, Facts>,
 }
 
 /// One row of the view, in the spec's shape.
@@ -85,60 +93,97 @@ pub fn wire_name(value: &impl Serialize) -> String {
 
 impl Agreements {
     /// Folds one event; true if it produced a fact.
-    pub(crate) fn apply(&mut self, event: &Event) -> bool {
+    pub(crate) fn apply(&mut self, event: &Event, strings: &mut Strings) -> bool {
         let first = event.first_day();
         match &event.data {
             EventData::AgreementSigned(d) => {
-                self.by_id.entry(d.agreement.clone()).or_default().signings.push(Signing {
+                let signing = Signing {
                     seq: event.seq,
                     first,
-                    signed: event.occurred.as_str().into(),
-                    title: d.title.as_str().into(),
+                    signed: strings.intern(&event.occurred),
+                    title: strings.intern(&d.title),
+                    effective: strings.intern(&d.effective),
                     kind: d.kind,
                     level: d.level,
-                    parties: d.parties.iter().map(|p| p.as_str().into()).collect(),
-                    effective: d.effective.as_str().into(),
-                    provisions: d.provisions.clone().unwrap_or_default(),
-                });
+                    parties: d.parties.iter().map(|p| strings.intern(p)).collect(),
+                    provisions: d
+                        .provisions
+                        .iter()
+                        .flatten()
+                        .map(|p| Clause {
+                            subject: strings.intern(&p.subject),
+                            parties: p.parties.iter().map(|p| strings.intern(p)).collect(),
+                        })
+                        .collect(),
+                };
+                push(&mut self.facts_of(&d.agreement).signings, signing);
             }
             EventData::AgreementAmended(d) => {
-                self.by_id.entry(d.agreement.clone()).or_default().amendments.push(Amendment {
+                let amendment = Amendment {
                     seq: event.seq,
                     first,
-                    effective: d.effective.as_deref().map(Text::from),
-                    title: d.title.as_deref().map(Text::from),
-                });
+                    effective: d.effective.as_deref().map(|e| strings.intern(e)),
+                    title: d.title.as_deref().map(|t| strings.intern(t)),
+                };
+                push(&mut self.facts_of(&d.agreement).amendments, amendment);
             }
             EventData::AgreementTerminated(d) => {
-                self.by_id.entry(d.agreement.clone()).or_default().terminations.push((event.seq, first));
+                push(&mut self.facts_of(&d.agreement).terminations, (event.seq, first))
             }
             _ => return false,
         }
         true
     }
 
-    pub(crate) fn query(&self, as_of: NaiveDate, at_seq: u64, retractions: &Retractions) -> AgreementsView {
+    fn facts_of(&mut self, agreement: &str) -> &mut Facts {
+        if !self.by_id.contains_key(agreement) {
+            self.by_id.insert(agreement.into(), Facts::default());
+        }
+        self.by_id.get_mut(agreement).expect("inserted above")
+    }
+
+    pub(crate) fn query(
+        &self,
+        as_of: NaiveDate,
+        at_seq: u64,
+        retractions: &Retractions,
+        strings: &Strings,
+    ) -> AgreementsView {
         let today = day(as_of);
-        let agreements =
-            self.by_id.iter().filter_map(|(id, facts)| active(id, facts, today, at_seq, retractions)).collect();
+        let agreements = self
+            .by_id
+            .iter()
+            .filter_map(|(id, facts)| active(id, facts, today, at_seq, retractions, strings))
+            .collect();
         AgreementsView { as_of: as_of.format("%Y-%m-%d").to_string(), at_seq, agreements }
     }
 }
 
 /// `(effective, title)` as the latest of `amendments` that gives each left
 /// them (by first day, then seq), else as signed.
-fn as_amended<'a>(signing: &'a Signing, amendments: &[&'a Amendment]) -> (&'a Text, &'a Text) {
+fn as_amended(signing: &Signing, amendments: &[&Amendment]) -> (Sym, Sym) {
     let by_order = |a: &&Amendment| (a.first, a.seq);
     let effective = latest(amendments.iter().copied().filter(|a| a.effective.is_some()), |a| by_order(&a))
-        .and_then(|a| a.effective.as_ref())
-        .unwrap_or(&signing.effective);
+        .and_then(|a| a.effective)
+        .unwrap_or(signing.effective);
     let title = latest(amendments.iter().copied().filter(|a| a.title.is_some()), |a| by_order(&a))
-        .and_then(|a| a.title.as_ref())
-        .unwrap_or(&signing.title);
+        .and_then(|a| a.title)
+        .unwrap_or(signing.title);
     (effective, title)
 }
 
-fn active(id: &str, facts: &Facts, today: Day, at_seq: u64, retractions: &Retractions) -> Option<ActiveAgreement> {
+fn texts(syms: &[Sym], strings: &Strings) -> Vec<String> {
+    syms.iter().map(|s| strings.get(*s).to_string()).collect()
+}
+
+fn active(
+    id: &str,
+    facts: &Facts,
+    today: Day,
+    at_seq: u64,
+    retractions: &Retractions,
+    strings: &Strings,
+) -> Option<ActiveAgreement> {
     let seen = |seq: u64, first: Day| retractions.visible(seq, at_seq) && first <= today;
     let signing = latest(facts.signings.iter().filter(|s| seen(s.seq, s.first)), |s| (s.first, s.seq))?;
     if facts.terminations.iter().any(|(seq, first)| seen(*seq, *first)) {
@@ -146,18 +191,21 @@ fn active(id: &str, facts: &Facts, today: Day, at_seq: u64, retractions: &Retrac
     }
     let amendments: Vec<&Amendment> = facts.amendments.iter().filter(|a| seen(a.seq, a.first)).collect();
     let (effective, title) = as_amended(signing, &amendments);
-    let (effective, title) = (effective.to_string(), title.to_string());
-    let span: Edtf = effective.parse().ok()?;
+    let span: Edtf = strings.get(effective).parse().ok()?;
     let inside = day(span.first_day()) <= today && span.last_day().is_none_or(|last| today <= day(last));
     inside.then(|| ActiveAgreement {
         agreement: id.to_string(),
-        title,
+        title: strings.get(title).to_string(),
         kind: signing.kind,
         level: signing.level,
-        parties: signing.parties.iter().map(Text::to_string).collect(),
-        signed: signing.signed.to_string(),
-        effective,
-        provisions: signing.provisions.clone(),
+        parties: texts(&signing.parties, strings),
+        signed: strings.get(signing.signed).to_string(),
+        effective: strings.get(effective).to_string(),
+        provisions: signing
+            .provisions
+            .iter()
+            .map(|c| Provision { subject: strings.get(c.subject).to_string(), parties: texts(&c.parties, strings) })
+            .collect(),
     })
 }
 
@@ -193,8 +241,17 @@ impl Agreements {
         as_of: NaiveDate,
         at_seq: u64,
         retractions: &Retractions,
+        strings: &Strings,
         party: Option<&str>,
     ) -> Vec<CalendarRow> {
+        // A party never interned is a party to nothing.
+        let party = match party {
+            Some(party) => match strings.find(party) {
+                Some(sym) => Some(sym),
+                None => return Vec::new(),
+            },
+            None => None,
+        };
         let mark = |seq: u64, first: Day| NaiveDate::from_num_days_from_ce_opt(first).map(|day| Mark { seq, day });
         let mut rows: Vec<CalendarRow> = self
             .by_id
@@ -202,17 +259,17 @@ impl Agreements {
             .filter_map(|(id, facts)| {
                 let seen = |seq: u64| retractions.visible(seq, at_seq);
                 let signing = latest(facts.signings.iter().filter(|s| seen(s.seq)), |s| (s.first, s.seq))?;
-                if party.is_some_and(|party| !signing.parties.iter().any(|p| p == party)) {
+                if party.is_some_and(|party| !signing.parties.contains(&party)) {
                     return None;
                 }
                 let amendments: Vec<&Amendment> = facts.amendments.iter().filter(|a| seen(a.seq)).collect();
                 let (effective, title) = as_amended(signing, &amendments);
                 Some(CalendarRow {
-                    agreement: id.clone(),
-                    title: title.to_string(),
-                    signed: signing.signed.to_string(),
-                    parties: signing.parties.iter().map(Text::to_string).collect(),
-                    effective: effective.to_string(),
+                    agreement: id.to_string(),
+                    title: strings.get(title).to_string(),
+                    signed: strings.get(signing.signed).to_string(),
+                    parties: texts(&signing.parties, strings),
+                    effective: strings.get(effective).to_string(),
                     amendments: amendments.iter().filter_map(|a| mark(a.seq, a.first)).collect(),
                     terminations: facts
                         .terminations
@@ -220,7 +277,7 @@ impl Agreements {
                         .filter(|(seq, _)| seen(*seq))
                         .filter_map(|(seq, first)| mark(*seq, *first))
                         .collect(),
-                    in_force: active(id, facts, day(as_of), at_seq, retractions).is_some(),
+                    in_force: active(id, facts, day(as_of), at_seq, retractions, strings).is_some(),
                 })
             })
             .collect();

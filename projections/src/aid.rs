@@ -5,36 +5,37 @@
 //! Totals are exact: minor units summed in `u128`, never converted.
 
 use crate::projects::money;
-use crate::{Event, Retractions, Text};
+use crate::strings::{Strings, Sym};
+use crate::{Event, Minor, Retractions};
 use events::{Currency, EventData};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 struct Party {
-    donor: Text,
-    recipient: Text,
+    donor: Sym,
+    recipient: Sym,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct MoneyFact {
     seq: u64,
+    minor: Minor,
     year: Option<i32>,
     parties: Party,
-    pledged: bool,
     currency: Currency,
-    minor: u128,
+    pledged: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct ItemFact {
     seq: u64,
+    quantity: u64,
     year: Option<i32>,
     parties: Party,
+    item: Sym,
+    unit: Sym,
     pledged: bool,
-    item: Text,
-    unit: Text,
-    quantity: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,33 +152,33 @@ impl AidView {
 }
 
 impl Aid {
-    pub(crate) fn apply(&mut self, event: &Event) -> bool {
+    pub(crate) fn apply(&mut self, event: &Event, strings: &mut Strings) -> bool {
         let (pledged, donor, recipient, amount, items) = match &event.data {
             EventData::AidPledged(d) => (true, &d.donor, &d.recipient, &d.amount, &d.items),
             EventData::AidDelivered(d) => (false, &d.donor, &d.recipient, &d.amount, &d.items),
             _ => return false,
         };
         let year = event.when.single_year();
-        let parties = Party { donor: donor.as_str().into(), recipient: recipient.as_str().into() };
+        let parties = Party { donor: strings.intern(donor), recipient: strings.intern(recipient) };
         if let Some(money) = amount.as_ref().and_then(money) {
             self.money.push(MoneyFact {
                 seq: event.seq,
+                minor: money.minor.into(),
                 year,
-                parties: parties.clone(),
-                pledged,
+                parties,
                 currency: money.currency,
-                minor: money.minor,
+                pledged,
             });
         }
         for item in items.iter().flatten() {
             self.items.push(ItemFact {
                 seq: event.seq,
-                year,
-                parties: parties.clone(),
-                pledged,
-                item: item.item.as_str().into(),
-                unit: item.unit.as_str().into(),
                 quantity: item.quantity.max(0) as u64,
+                year,
+                parties,
+                item: strings.intern(&item.item),
+                unit: strings.intern(&item.unit),
+                pledged,
             });
         }
         true
@@ -185,48 +186,65 @@ impl Aid {
 
     /// The seqs of the records behind one row of the view: its money row
     /// when `item` is `None`, else its row of that item (name, unit).
-    pub(crate) fn sources(&self, at_seq: u64, retractions: &Retractions, row: &AidCell<'_>) -> Vec<u64> {
-        let party = |p: &Party| p.donor == row.donor && p.recipient == row.recipient;
+    pub(crate) fn sources(
+        &self,
+        at_seq: u64,
+        retractions: &Retractions,
+        strings: &Strings,
+        row: &AidCell<'_>,
+    ) -> Vec<u64> {
+        // A text never interned names no fact.
+        let (Some(donor), Some(recipient)) = (strings.find(row.donor), strings.find(row.recipient)) else {
+            return Vec::new();
+        };
+        let parties = Party { donor, recipient };
         let mut seqs: Vec<u64> = match row.of {
             AidOf::Money(currency) => self
                 .money
                 .iter()
-                .filter(|f| Year::from(f.year) == row.year && party(&f.parties) && f.currency.code() == currency)
+                .filter(|f| Year::from(f.year) == row.year && f.parties == parties && f.currency.code() == currency)
                 .filter(|f| retractions.visible(f.seq, at_seq))
                 .map(|f| f.seq)
                 .collect(),
-            AidOf::Item(item, unit) => self
-                .items
-                .iter()
-                .filter(|f| Year::from(f.year) == row.year && party(&f.parties) && f.item == item && f.unit == unit)
-                .filter(|f| retractions.visible(f.seq, at_seq))
-                .map(|f| f.seq)
-                .collect(),
+            AidOf::Item(item, unit) => {
+                let (Some(item), Some(unit)) = (strings.find(item), strings.find(unit)) else {
+                    return Vec::new();
+                };
+                self.items
+                    .iter()
+                    .filter(|f| {
+                        Year::from(f.year) == row.year && f.parties == parties && f.item == item && f.unit == unit
+                    })
+                    .filter(|f| retractions.visible(f.seq, at_seq))
+                    .map(|f| f.seq)
+                    .collect()
+            }
         };
         seqs.dedup();
         seqs
     }
 
-    pub(crate) fn query(&self, at_seq: u64, retractions: &Retractions) -> AidView {
+    pub(crate) fn query(&self, at_seq: u64, retractions: &Retractions, strings: &Strings) -> AidView {
         type Cell<'a> = (Year, &'a str, &'a str, &'a str, &'a str);
+        let text = |sym: Sym| strings.get(sym);
         let mut money: BTreeMap<(Year, &str, &str, Currency), (u128, u128)> = BTreeMap::new();
         for fact in self.money.iter().filter(|f| retractions.visible(f.seq, at_seq)) {
-            let key = (fact.year.into(), fact.parties.donor.as_str(), fact.parties.recipient.as_str(), fact.currency);
+            let key = (fact.year.into(), text(fact.parties.donor), text(fact.parties.recipient), fact.currency);
             let cell = money.entry(key).or_default();
             if fact.pledged {
-                cell.0 += fact.minor;
+                cell.0 += fact.minor.get();
             } else {
-                cell.1 += fact.minor;
+                cell.1 += fact.minor.get();
             }
         }
         let mut items: BTreeMap<Cell<'_>, (u64, u64)> = BTreeMap::new();
         for fact in self.items.iter().filter(|f| retractions.visible(f.seq, at_seq)) {
             let key = (
                 fact.year.into(),
-                fact.parties.donor.as_str(),
-                fact.parties.recipient.as_str(),
-                fact.item.as_str(),
-                fact.unit.as_str(),
+                text(fact.parties.donor),
+                text(fact.parties.recipient),
+                text(fact.item),
+                text(fact.unit),
             );
             let cell = items.entry(key).or_default();
             if fact.pledged {

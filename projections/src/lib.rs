@@ -20,6 +20,7 @@ pub mod activities;
 pub mod agreements;
 pub mod aid;
 pub mod projects;
+pub mod strings;
 pub mod visits;
 
 use chrono::{Datelike, NaiveDate};
@@ -27,10 +28,24 @@ use events::knowledge::{id_key, IdIndex};
 use events::{Edtf, EventData, EventType, Record, RecordRef};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use strings::Strings;
 
-/// Text kept in facts: up to 24 bytes inline (party ids, dates, units,
-/// most names), so that a fold does not allocate for each.
-pub(crate) type Text = compact_str::CompactString;
+/// An amount in minor units as two 8-aligned halves: a `u128` field is
+/// 16-aligned and would pad every money fact to a multiple of 16 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Minor([u64; 2]);
+
+impl From<u128> for Minor {
+    fn from(minor: u128) -> Minor {
+        Minor([(minor >> 64) as u64, minor as u64])
+    }
+}
+
+impl Minor {
+    pub(crate) fn get(self) -> u128 {
+        (u128::from(self.0[0]) << 64) | u128::from(self.0[1])
+    }
+}
 
 /// A day as a compact integer (days from the common era), for facts.
 pub type Day = i32;
@@ -119,6 +134,8 @@ pub struct Views {
     /// The last seq folded.
     pub seq: u64,
     retractions: Retractions,
+    /// Every text the facts below keep, interned (see [`strings`]).
+    strings: Strings,
     agreements: agreements::Agreements,
     projects: projects::Projects,
     aid: aid::Aid,
@@ -129,7 +146,7 @@ pub struct Views {
 impl Views {
     /// Bumped whenever the serialized layout or the fold's meaning changes,
     /// so that an older checkpoint is discarded and rebuilt, never trusted.
-    pub const FORMAT: u32 = 7;
+    pub const FORMAT: u32 = 8;
 
     /// `at_seq` as a query uses it: at most what has been folded.
     fn cut(&self, at_seq: Option<u64>) -> u64 {
@@ -137,19 +154,19 @@ impl Views {
     }
 
     pub fn agreements(&self, as_of: NaiveDate, at_seq: Option<u64>) -> agreements::AgreementsView {
-        self.agreements.query(as_of, self.cut(at_seq), &self.retractions)
+        self.agreements.query(as_of, self.cut(at_seq), &self.retractions, &self.strings)
     }
 
     pub fn projects(&self, as_of: NaiveDate, at_seq: Option<u64>) -> projects::ProjectsView {
-        self.projects.query(as_of, self.cut(at_seq), &self.retractions)
+        self.projects.query(as_of, self.cut(at_seq), &self.retractions, &self.strings)
     }
 
     pub fn aid(&self, at_seq: Option<u64>) -> aid::AidView {
-        self.aid.query(self.cut(at_seq), &self.retractions)
+        self.aid.query(self.cut(at_seq), &self.retractions, &self.strings)
     }
 
     pub fn visits(&self, at_seq: Option<u64>) -> visits::VisitsView {
-        self.visits.query(self.cut(at_seq), &self.retractions)
+        self.visits.query(self.cut(at_seq), &self.retractions, &self.strings)
     }
 
     /// Every agreement known at `at_seq` (only those `party` is a party to,
@@ -160,18 +177,18 @@ impl Views {
         at_seq: Option<u64>,
         party: Option<&str>,
     ) -> Vec<agreements::CalendarRow> {
-        self.agreements.calendar(as_of, self.cut(at_seq), &self.retractions, party)
+        self.agreements.calendar(as_of, self.cut(at_seq), &self.retractions, &self.strings, party)
     }
 
     /// The seqs of the records one cell of the aid view sums.
     pub fn aid_sources(&self, at_seq: Option<u64>, cell: &aid::AidCell<'_>) -> Vec<u64> {
-        self.aid.sources(self.cut(at_seq), &self.retractions, cell)
+        self.aid.sources(self.cut(at_seq), &self.retractions, &self.strings, cell)
     }
 
     /// Every activity known at `at_seq` (only `party`'s, when given), for
     /// the dashboard's timeline.
     pub fn activities(&self, at_seq: Option<u64>, party: Option<&str>) -> Vec<activities::ActivityRow> {
-        self.activities.query(self.cut(at_seq), &self.retractions, party)
+        self.activities.query(self.cut(at_seq), &self.retractions, &self.strings, party)
     }
 
     /// Folds one decoded event.
@@ -186,11 +203,12 @@ impl Views {
                 false
             }
             _ => {
-                let a = self.agreements.apply(event);
-                let p = self.projects.apply(event);
-                let m = self.aid.apply(event);
-                let v = self.visits.apply(event);
-                let h = self.activities.apply(event);
+                let strings = &mut self.strings;
+                let a = self.agreements.apply(event, strings);
+                let p = self.projects.apply(event, strings);
+                let m = self.aid.apply(event, strings);
+                let v = self.visits.apply(event, strings);
+                let h = self.activities.apply(event, strings);
                 a | p | m | v | h
             }
         };

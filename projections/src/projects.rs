@@ -3,7 +3,8 @@
 //! reported percentage, and the money pledged and delivered for the project
 //! on or before `as_of`, per currency.
 
-use crate::{day, latest, Day, Event, Retractions, Text};
+use crate::strings::{push, Strings, Sym};
+use crate::{day, latest, Day, Event, Minor, Retractions};
 use chrono::NaiveDate;
 use events::data::{MoneyData, ProgressStatus};
 use events::{Currency, EventData, Money};
@@ -14,15 +15,15 @@ use std::collections::BTreeMap;
 struct Launch {
     seq: u64,
     first: Day,
-    name: Text,
-    beneficiary: Text,
+    name: Sym,
+    beneficiary: Sym,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Report {
     seq: u64,
     first: Day,
-    occurred: Text,
+    occurred: Sym,
     status: ProgressStatus,
     percent: Option<i64>,
 }
@@ -30,10 +31,10 @@ struct Report {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct MoneyFact {
     seq: u64,
+    minor: Minor,
     first: Day,
-    pledged: bool,
     currency: Currency,
-    minor: u128,
+    pledged: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,7 +47,7 @@ struct Facts {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Projects {
-    by_id: BTreeMap<String, Facts>,
+    by_id: BTreeMap<Box<str>, Facts>,
 }
 
 /// An amount in the spec's shape.
@@ -106,49 +107,60 @@ pub(crate) fn amounts<'a>(facts: impl Iterator<Item = (Currency, u128)> + 'a) ->
 }
 
 impl Projects {
-    pub(crate) fn apply(&mut self, event: &Event) -> bool {
-        let first = event.first_day();
-        let mut money_for = |project: &Option<String>, amount: &Option<MoneyData>, pledged: bool| {
+    pub(crate) fn apply(&mut self, event: &Event, strings: &mut Strings) -> bool {
+        let (seq, first) = (event.seq, event.first_day());
+        let money_for = |projects: &mut Projects, project: &Option<String>, amount: &Option<MoneyData>, pledged| {
             let (Some(project), Some(money)) = (project, amount.as_ref().and_then(money)) else {
                 return false;
             };
-            self.by_id.entry(project.clone()).or_default().money.push(MoneyFact {
-                seq: event.seq,
-                first,
-                pledged,
-                currency: money.currency,
-                minor: money.minor,
-            });
+            let fact = MoneyFact { seq, minor: money.minor.into(), first, currency: money.currency, pledged };
+            push(&mut projects.facts_of(project).money, fact);
             true
         };
         match &event.data {
-            EventData::AidPledged(d) => return money_for(&d.project, &d.amount, true),
-            EventData::AidDelivered(d) => return money_for(&d.project, &d.amount, false),
-            EventData::ProjectLaunched(d) => self.by_id.entry(d.project.clone()).or_default().launches.push(Launch {
-                seq: event.seq,
-                first,
-                name: d.name.as_str().into(),
-                beneficiary: d.beneficiary.as_str().into(),
-            }),
-            EventData::ProjectProgress(d) => self.by_id.entry(d.project.clone()).or_default().reports.push(Report {
-                seq: event.seq,
-                first,
-                occurred: event.occurred.as_str().into(),
-                status: d.status,
-                percent: d.percent,
-            }),
-            EventData::ProjectCompleted(d) => {
-                self.by_id.entry(d.project.clone()).or_default().completions.push((event.seq, first))
+            EventData::AidPledged(d) => return money_for(self, &d.project, &d.amount, true),
+            EventData::AidDelivered(d) => return money_for(self, &d.project, &d.amount, false),
+            EventData::ProjectLaunched(d) => {
+                let launch =
+                    Launch { seq, first, name: strings.intern(&d.name), beneficiary: strings.intern(&d.beneficiary) };
+                push(&mut self.facts_of(&d.project).launches, launch);
             }
+            EventData::ProjectProgress(d) => {
+                let report = Report {
+                    seq,
+                    first,
+                    occurred: strings.intern(&event.occurred),
+                    status: d.status,
+                    percent: d.percent,
+                };
+                push(&mut self.facts_of(&d.project).reports, report);
+            }
+            EventData::ProjectCompleted(d) => push(&mut self.facts_of(&d.project).completions, (seq, first)),
             _ => return false,
         }
         true
     }
 
-    pub(crate) fn query(&self, as_of: NaiveDate, at_seq: u64, retractions: &Retractions) -> ProjectsView {
+    fn facts_of(&mut self, project: &str) -> &mut Facts {
+        if !self.by_id.contains_key(project) {
+            self.by_id.insert(project.into(), Facts::default());
+        }
+        self.by_id.get_mut(project).expect("inserted above")
+    }
+
+    pub(crate) fn query(
+        &self,
+        as_of: NaiveDate,
+        at_seq: u64,
+        retractions: &Retractions,
+        strings: &Strings,
+    ) -> ProjectsView {
         let today = day(as_of);
-        let projects =
-            self.by_id.iter().filter_map(|(id, facts)| outstanding(id, facts, today, at_seq, retractions)).collect();
+        let projects = self
+            .by_id
+            .iter()
+            .filter_map(|(id, facts)| outstanding(id, facts, today, at_seq, retractions, strings))
+            .collect();
         ProjectsView { as_of: as_of.format("%Y-%m-%d").to_string(), at_seq, projects }
     }
 }
@@ -159,6 +171,7 @@ fn outstanding(
     today: Day,
     at_seq: u64,
     retractions: &Retractions,
+    strings: &Strings,
 ) -> Option<OutstandingProject> {
     let seen = |seq: u64, first: Day| retractions.visible(seq, at_seq) && first <= today;
     let launch = latest(facts.launches.iter().filter(|l| seen(l.seq, l.first)), |l| (l.first, l.seq))?;
@@ -175,16 +188,16 @@ fn outstanding(
                 .money
                 .iter()
                 .filter(move |m| m.pledged == pledged && seen(m.seq, m.first))
-                .map(|m| (m.currency, m.minor)),
+                .map(|m| (m.currency, m.minor.get())),
         )
     };
     Some(OutstandingProject {
         project: id.to_string(),
-        name: launch.name.to_string(),
-        beneficiary: launch.beneficiary.to_string(),
+        name: strings.get(launch.name).to_string(),
+        beneficiary: strings.get(launch.beneficiary).to_string(),
         percent,
         status: last.map(|r| r.status),
-        last_report: last.map(|r| r.occurred.to_string()),
+        last_report: last.map(|r| strings.get(r.occurred).to_string()),
         pledged: money(true),
         delivered: money(false),
     })

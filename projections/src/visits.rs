@@ -1,7 +1,8 @@
 //! The visit timeline: every visit, ordered by the first day of `occurred`,
 //! then seq, over all of valid time.
 
-use crate::{Day, Event, Retractions, Text};
+use crate::strings::{Strings, Sym};
+use crate::{Day, Event, Retractions};
 use events::data::{Person, VisitLevel};
 use events::EventData;
 use serde::{Deserialize, Serialize};
@@ -10,12 +11,12 @@ use serde::{Deserialize, Serialize};
 struct Fact {
     seq: u64,
     first: Day,
-    visit: Text,
-    occurred: Text,
-    delegation_of: Text,
-    host: Text,
-    led_by: Text,
-    led_by_title: Option<Text>,
+    visit: Sym,
+    occurred: Sym,
+    delegation_of: Sym,
+    host: Sym,
+    led_by: Sym,
+    led_by_title: Option<Sym>,
     level: Option<VisitLevel>,
 }
 
@@ -50,33 +51,34 @@ impl VisitsView {
 }
 
 impl Visits {
-    pub(crate) fn apply(&mut self, event: &Event) -> bool {
+    pub(crate) fn apply(&mut self, event: &Event, strings: &mut Strings) -> bool {
         let EventData::VisitHeld(d) = &event.data else {
             return false;
         };
         self.facts.push(Fact {
             seq: event.seq,
             first: event.first_day(),
-            visit: d.visit.as_str().into(),
-            occurred: event.occurred.as_str().into(),
-            delegation_of: d.delegation_of.as_str().into(),
-            host: d.host.as_str().into(),
-            led_by: d.led_by.name.as_str().into(),
-            led_by_title: d.led_by.title.as_deref().map(Text::from),
+            visit: strings.intern(&d.visit),
+            occurred: strings.intern(&event.occurred),
+            delegation_of: strings.intern(&d.delegation_of),
+            host: strings.intern(&d.host),
+            led_by: strings.intern(&d.led_by.name),
+            led_by_title: d.led_by.title.as_deref().map(|t| strings.intern(t)),
             level: d.level,
         });
         true
     }
 
-    pub(crate) fn query(&self, at_seq: u64, retractions: &Retractions) -> VisitsView {
+    pub(crate) fn query(&self, at_seq: u64, retractions: &Retractions, strings: &Strings) -> VisitsView {
         let mut facts: Vec<&Fact> = self.facts.iter().filter(|f| retractions.visible(f.seq, at_seq)).collect();
         facts.sort_by_key(|f| (f.first, f.seq));
+        let text = |sym: Sym| strings.get(sym).to_string();
         let row = |f: &Fact| VisitRow {
-            visit: f.visit.to_string(),
-            occurred: f.occurred.to_string(),
-            delegation_of: f.delegation_of.to_string(),
-            host: f.host.to_string(),
-            led_by: Person { name: f.led_by.to_string(), title: f.led_by_title.as_ref().map(Text::to_string) },
+            visit: text(f.visit),
+            occurred: text(f.occurred),
+            delegation_of: text(f.delegation_of),
+            host: text(f.host),
+            led_by: Person { name: text(f.led_by), title: f.led_by_title.map(text) },
             level: f.level,
         };
         VisitsView { at_seq, visits: facts.into_iter().map(row).collect() }

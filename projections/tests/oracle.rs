@@ -187,5 +187,28 @@ proptest! {
             let theirs = views.agreements_calendar(as_of, Some(at_seq), Some(party));
             prop_assert_eq!(theirs.iter().map(|r| r.agreement.as_str()).collect::<Vec<_>>(), expected);
         }
+        // The same for the activities; a party nobody named is in neither.
+        let activities = views.activities(Some(at_seq), None);
+        if let Some(party) = activities.first().and_then(|row| row.parties.first()) {
+            let expected: Vec<u64> = activities.iter().filter(|a| a.parties.contains(party)).map(|a| a.seq).collect();
+            let theirs: Vec<u64> = views.activities(Some(at_seq), Some(party)).iter().map(|a| a.seq).collect();
+            prop_assert_eq!(theirs, expected);
+        }
+        prop_assert!(views.agreements_calendar(as_of, Some(at_seq), Some("xx/nobody")).is_empty());
+        prop_assert!(views.activities(Some(at_seq), Some("xx/nobody")).is_empty());
+        // Each item row's records name that item, unit, donor and recipient.
+        for row in views.aid(Some(at_seq)).items {
+            let cell = AidCell { year: row.year, donor: &row.donor, recipient: &row.recipient, of: AidOf::Item(&row.item, &row.unit) };
+            let seqs = views.aid_sources(Some(at_seq), &cell);
+            prop_assert!(!seqs.is_empty(), "a row with no records: {:?}", row);
+            for seq in seqs {
+                let data = &records[seq as usize - 1].data;
+                prop_assert_eq!((data["donor"].as_str(), data["recipient"].as_str()), (Some(row.donor.as_str()), Some(row.recipient.as_str())));
+                let named = data["items"].as_array().into_iter().flatten().any(|i| i["item"] == row.item.as_str() && i["unit"] == row.unit.as_str());
+                prop_assert!(named, "record {} does not name {:?}", seq, row);
+            }
+            let nobody = AidCell { donor: "xx/nobody", ..cell };
+            prop_assert!(views.aid_sources(Some(at_seq), &nobody).is_empty());
+        }
     }
 }

@@ -1,0 +1,180 @@
+//! The views' text, interned: every string a fact keeps (party ids, dates,
+//! titles, units, ids) is stored once in one arena and named by a 4-byte
+//! [`Sym`]. Facts repeat a few strings many times (the same parties, the
+//! same units and currencies, the same days), and a `String` or an inline
+//! `CompactString` costs 24 bytes a field before its text; a `Sym` costs 4.
+//!
+//! Append-only, like the log it folds: a string once interned stays, so a
+//! `Sym` never dangles and an older fold's syms stay valid in a newer one.
+
+use serde::{Deserialize, Serialize};
+use std::hash::BuildHasher;
+
+/// A string in [`Strings`]: its index there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Sym(u32);
+
+/// The arena: each string's bytes one after another in `text`, where the
+/// string numbered `i` ends at `ends[i]` and starts where `i - 1` ends, and a
+/// hash table of their numbers to find a string already interned.
+#[derive(Default, Clone)]
+pub struct Strings {
+    text: String,
+    ends: Vec<u64>,
+    table: hashbrown::HashTable<u32>,
+    /// Seeded per process (foldhash), so crafted texts cannot force collisions.
+    hasher: foldhash::fast::RandomState,
+}
+
+impl Strings {
+    /// The sym of `s`, interning it if it is new.
+    pub fn intern(&mut self, s: &str) -> Sym {
+        let hash = self.hasher.hash_one(s);
+        let (text, ends) = (&self.text, &self.ends);
+        if let Some(&n) = self.table.find(hash, |&n| span(text, ends, n) == s) {
+            return Sym(n);
+        }
+        let n = u32::try_from(self.ends.len()).expect("fewer than 2^32 distinct strings in the views");
+        self.text.push_str(s);
+        self.ends.push(self.text.len() as u64);
+        let (text, ends, hasher) = (&self.text, &self.ends, &self.hasher);
+        self.table.insert_unique(hash, n, |&m| hasher.hash_one(span(text, ends, m)));
+        Sym(n)
+    }
+
+    /// The sym of `s` if it was ever interned (a query's filter: a string
+    /// never interned matches no fact).
+    pub fn find(&self, s: &str) -> Option<Sym> {
+        let hash = self.hasher.hash_one(s);
+        self.table.find(hash, |&n| span(&self.text, &self.ends, n) == s).map(|&n| Sym(n))
+    }
+
+    /// The text of `sym`.
+    pub fn get(&self, sym: Sym) -> &str {
+        span(&self.text, &self.ends, sym.0)
+    }
+
+    /// How many distinct strings are interned.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+}
+
+fn span<'a>(text: &'a str, ends: &[u64], n: u32) -> &'a str {
+    let n = n as usize;
+    let start = if n == 0 { 0 } else { ends[n - 1] as usize };
+    &text[start..ends[n] as usize]
+}
+
+/// Two arenas are equal when they hold the same strings under the same syms.
+impl PartialEq for Strings {
+    fn eq(&self, other: &Strings) -> bool {
+        self.ends == other.ends && self.text == other.text
+    }
+}
+
+impl Eq for Strings {}
+
+impl std::fmt::Debug for Strings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Strings").field("len", &self.len()).field("bytes", &self.text.len()).finish()
+    }
+}
+
+/// Serialized as the strings in order: the table is rebuilt on load (and
+/// the strings checked for duplicates, which would make two syms of one
+/// text and break every comparison by sym).
+impl Serialize for Strings {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = serializer.serialize_seq(Some(self.len()))?;
+        for n in 0..self.ends.len() as u32 {
+            seq.serialize_element(span(&self.text, &self.ends, n))?;
+        }
+        seq.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Strings {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Strings, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Strings;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a sequence of distinct strings")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Strings, A::Error> {
+                let mut strings = Strings::default();
+                while let Some(s) = seq.next_element::<std::borrow::Cow<'de, str>>()? {
+                    let before = strings.len();
+                    strings.intern(&s);
+                    if strings.len() == before {
+                        return Err(serde::de::Error::custom(format!("the string {s:?} appears twice")));
+                    }
+                }
+                Ok(strings)
+            }
+        }
+        deserializer.deserialize_seq(Visitor)
+    }
+}
+
+/// Pushes `item` without `Vec`'s minimum capacity of four: most entities
+/// have one or two facts of a kind, and four slots of a 60-byte fact for
+/// one of them was most of the views' memory. Grows by half, so a long
+/// history of one entity still appends in amortized constant time.
+pub(crate) fn push<T>(facts: &mut Vec<T>, item: T) {
+    if facts.len() == facts.capacity() {
+        facts.reserve_exact(facts.len() / 2 + 1);
+    }
+    facts.push(item);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interning_gives_one_sym_per_text_and_reads_it_back() {
+        let mut strings = Strings::default();
+        let a = strings.intern("vn/hanoi");
+        let b = strings.intern("la/vientiane");
+        let empty = strings.intern("");
+        assert_eq!(strings.intern("vn/hanoi"), a);
+        assert_ne!(a, b);
+        assert_eq!((strings.get(a), strings.get(b), strings.get(empty)), ("vn/hanoi", "la/vientiane", ""));
+        assert_eq!(strings.find("la/vientiane"), Some(b));
+        assert_eq!(strings.find("th/bangkok"), None);
+        assert_eq!(strings.len(), 3);
+    }
+
+    #[test]
+    fn a_serde_round_trip_keeps_every_sym_and_rejects_duplicates() {
+        let mut strings = Strings::default();
+        let syms: Vec<Sym> = ["Hà Nội", "ນະຄອນຫຼວງວຽງຈັນ", "", "2022/2025"].iter().map(|s| strings.intern(s)).collect();
+        let back: Strings = serde_json::from_str(&serde_json::to_string(&strings).unwrap()).unwrap();
+        assert_eq!(back, strings);
+        for sym in syms {
+            assert_eq!(back.get(sym), strings.get(sym));
+        }
+        assert_eq!(back.find("2022/2025"), strings.find("2022/2025"));
+        let twice = serde_json::from_str::<Strings>(r#"["a","b","a"]"#).unwrap_err();
+        assert!(twice.to_string().contains("appears twice"), "{twice}");
+    }
+
+    #[test]
+    fn push_grows_by_half_from_one() {
+        let mut facts = Vec::new();
+        let mut capacities = Vec::new();
+        for n in 0..8 {
+            push(&mut facts, n);
+            capacities.push(facts.capacity());
+        }
+        assert_eq!(facts, (0..8).collect::<Vec<_>>());
+        assert_eq!(capacities, [1, 2, 4, 4, 7, 7, 7, 11]);
+    }
+}
