@@ -699,7 +699,7 @@ async fn get_view(
     let (ledger, party) = (state.ledger.clone(), query.party);
     let body = tokio::task::spawn_blocking(move || {
         let kind = <crate::cli::views::ViewKind as clap::ValueEnum>::from_str(&view, false).ok()?;
-        Some(ledger.read_views(|views| crate::cli::views::value(views, kind, (as_of, at_seq), party.as_deref())))
+        Some(ledger.read_views(|views| crate::cli::views::Shown::of(views, kind, (as_of, at_seq), party.as_deref())))
     })
     .await;
     match body {

@@ -22,28 +22,6 @@ pub enum Format {
     Csv,
 }
 
-/// The rows of a view's JSON: every object of each of its lists, with a
-/// `list` column naming the list when the view has more than one (aid has
-/// `money` and `items`).
-pub fn view_rows(view: &Value) -> Vec<Row> {
-    let lists: Vec<(&String, &Vec<Value>)> =
-        view.as_object().into_iter().flatten().filter_map(|(name, v)| Some((name, v.as_array()?))).collect();
-    let named = lists.len() > 1;
-    let mut rows = Vec::new();
-    for (name, items) in lists {
-        for item in items {
-            let Some(object) = item.as_object() else { continue };
-            let mut row = Row::new();
-            if named {
-                row.push(("list".into(), Value::String(name.clone())));
-            }
-            row.extend(object.iter().map(|(k, v)| (k.clone(), v.clone())));
-            rows.push(row);
-        }
-    }
-    rows
-}
-
 /// One CSV cell: text as it is, lists joined by `; `, money as `amount
 /// currency`, other objects as compact JSON, null as empty.
 fn cell(value: &Value) -> String {
@@ -61,8 +39,15 @@ fn cell(value: &Value) -> String {
 
 /// Rows as CSV: the header is every column in order of first appearance.
 pub fn csv(rows: &[Row]) -> Result<String> {
-    let mut columns: Vec<&String> = Vec::new();
-    for row in rows {
+    csv_of(|| rows.iter().cloned())
+}
+
+/// [`csv`] of rows made on demand, walked twice (once for the header's
+/// columns, once to write them), so that a large view is never held as
+/// rows all at once.
+pub fn csv_of<I: Iterator<Item = Row>>(rows: impl Fn() -> I) -> Result<String> {
+    let mut columns: Vec<String> = Vec::new();
+    for row in rows() {
         for (key, _) in row {
             if !columns.contains(&key) {
                 columns.push(key);
@@ -73,17 +58,17 @@ pub fn csv(rows: &[Row]) -> Result<String> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     let failed = |e: csv::Error| Error::io("writing CSV", std::io::Error::other(e));
     writer.write_record(&columns).map_err(failed)?;
-    for row in rows {
-        writer.write_record(columns.iter().map(|c| get(row, c).unwrap_or_default())).map_err(failed)?;
+    for row in rows() {
+        writer.write_record(columns.iter().map(|c| get(&row, c).unwrap_or_default())).map_err(failed)?;
     }
     let bytes = writer.into_inner().map_err(|e| Error::io("writing CSV", std::io::Error::other(e.to_string())))?;
     Ok(String::from_utf8_lossy(&bytes).trim_end().to_string())
 }
 
 /// Rows as NDJSON.
-pub fn ndjson(rows: &[Row]) -> String {
-    let object = |row: &Row| Value::Object(row.iter().cloned().collect::<Map<String, Value>>()).to_string();
-    rows.iter().map(object).collect::<Vec<_>>().join("\n")
+pub fn ndjson(rows: impl Iterator<Item = Row>) -> String {
+    let object = |row: Row| Value::Object(row.into_iter().collect::<Map<String, Value>>()).to_string();
+    rows.map(object).collect::<Vec<_>>().join("\n")
 }
 
 #[cfg(test)]
@@ -93,15 +78,23 @@ mod tests {
 
     #[test]
     fn csv_flattens_lists_and_money_and_quotes_what_needs_it() {
-        let view = json!({"at_seq": 3, "money": [{"year": 2022, "donor": "vn/hanoi", "pledged": {"amount": "3000000.00", "currency": "USD"}}],
-            "items": [{"year": "undated", "item": "khẩu trang, \"y tế\"", "parties": ["a", "b"]}]});
-        let rows = view_rows(&view);
-        assert_eq!(rows.len(), 2);
+        let row = |list: &str, pairs: Value| -> Row {
+            let mut row = vec![("list".to_string(), Value::from(list))];
+            row.extend(pairs.as_object().unwrap().clone());
+            row
+        };
+        let rows = vec![
+            row("items", json!({"item": "khẩu trang, \"y tế\"", "parties": ["a", "b"], "year": "undated"})),
+            row(
+                "money",
+                json!({"donor": "vn/hanoi", "pledged": {"amount": "3000000.00", "currency": "USD"}, "year": 2022}),
+            ),
+        ];
         let text = csv(&rows).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "list,item,parties,year,donor,pledged");
         assert_eq!(lines[1], "items,\"khẩu trang, \"\"y tế\"\"\",a; b,undated,,");
         assert_eq!(lines[2], "money,,,2022,vn/hanoi,3000000.00 USD");
-        assert_eq!(ndjson(&rows).lines().count(), 2);
+        assert_eq!(ndjson(rows.into_iter()).lines().count(), 2);
     }
 }

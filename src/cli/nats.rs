@@ -5,7 +5,7 @@
 
 use super::format::Format;
 use super::read::print;
-use super::views::{formatted, value, ViewKind};
+use super::views::{Shown, ViewKind};
 use crate::error::{Error, Result};
 use crate::relay::{self, RelayConfig, Source, HASH_HEADER, SEQ_HEADER};
 use async_nats::jetstream::{self, consumer::DeliverPolicy};
@@ -82,7 +82,7 @@ pub fn follow_nats(args: FollowArgs) -> Result<()> {
         None => vec![ViewKind::Agreements, ViewKind::Projects, ViewKind::Aid, ViewKind::Visits],
     };
     for kind in kinds {
-        print(&formatted(kind, value(&views, kind, (args.as_of, args.at_seq), args.party.as_deref()), args.format)?)?;
+        print(&Shown::of(&views, kind, (args.as_of, args.at_seq), args.party.as_deref()).formatted(args.format)?)?;
     }
     Ok(())
 }

@@ -142,7 +142,7 @@ impl Remote {
             query.push(("party", party.to_string()));
         }
         let path = format!("/views/{}", kind.name());
-        print(&views::formatted(kind, self.get_json(&path, &query)?, format)?)
+        print(&views::Shown::from_json(kind, self.get_json(&path, &query)?)?.formatted(format)?)
     }
 
     /// Ids of every retracted record: the targets of the retractions.
