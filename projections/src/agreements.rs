@@ -5,12 +5,11 @@
 //! `parties` and `provisions` are as signed.
 
 use crate::strings::{push, Strings, Sym};
-use crate::{day, latest, Day, Event, Retractions};
+use crate::{day, latest, ById, Day, Event, Retractions};
 use chrono::NaiveDate;
 use events::data::{AgreementKind, AgreementLevel, Provision};
 use events::{Edtf, EventData};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Signing {
@@ -50,7 +49,7 @@ struct Facts {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Agreements {
-    by_id: BTreeMap<Box<str>, Facts>,
+    by_id: ById<Facts>,
 }
 
 /// One row of the view, in the spec's shape.
@@ -116,7 +115,7 @@ impl Agreements {
                         })
                         .collect(),
                 };
-                push(&mut self.facts_of(&d.agreement).signings, signing);
+                push(&mut self.facts_of(strings, &d.agreement).signings, signing);
             }
             EventData::AgreementAmended(d) => {
                 let amendment = Amendment {
@@ -125,21 +124,18 @@ impl Agreements {
                     effective: d.effective.as_deref().map(|e| strings.intern(e)),
                     title: d.title.as_deref().map(|t| strings.intern(t)),
                 };
-                push(&mut self.facts_of(&d.agreement).amendments, amendment);
+                push(&mut self.facts_of(strings, &d.agreement).amendments, amendment);
             }
             EventData::AgreementTerminated(d) => {
-                push(&mut self.facts_of(&d.agreement).terminations, (event.seq, first))
+                push(&mut self.facts_of(strings, &d.agreement).terminations, (event.seq, first))
             }
             _ => return false,
         }
         true
     }
 
-    fn facts_of(&mut self, agreement: &str) -> &mut Facts {
-        if !self.by_id.contains_key(agreement) {
-            self.by_id.insert(agreement.into(), Facts::default());
-        }
-        self.by_id.get_mut(agreement).expect("inserted above")
+    fn facts_of(&mut self, strings: &mut Strings, agreement: &str) -> &mut Facts {
+        self.by_id.entry(strings.intern(agreement)).or_default()
     }
 
     pub(crate) fn query(
@@ -150,11 +146,12 @@ impl Agreements {
         strings: &Strings,
     ) -> AgreementsView {
         let today = day(as_of);
-        let agreements = self
+        let mut agreements: Vec<ActiveAgreement> = self
             .by_id
             .iter()
-            .filter_map(|(id, facts)| active(id, facts, today, at_seq, retractions, strings))
+            .filter_map(|(id, facts)| active(strings.get(*id), facts, today, at_seq, retractions, strings))
             .collect();
+        agreements.sort_unstable_by(|a, b| a.agreement.cmp(&b.agreement));
         AgreementsView { as_of: as_of.format("%Y-%m-%d").to_string(), at_seq, agreements }
     }
 }
@@ -257,6 +254,7 @@ impl Agreements {
             .by_id
             .iter()
             .filter_map(|(id, facts)| {
+                let id = strings.get(*id);
                 let seen = |seq: u64| retractions.visible(seq, at_seq);
                 let signing = latest(facts.signings.iter().filter(|s| seen(s.seq)), |s| (s.first, s.seq))?;
                 if party.is_some_and(|party| !signing.parties.contains(&party)) {

@@ -30,6 +30,13 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use strings::Strings;
 
+/// Facts per entity (an agreement, a project), under its interned id.
+/// Hashed, not sorted: a `BTreeMap` of string ids made every fold step
+/// compare a dozen heap strings, each a cache miss once the views outgrow
+/// the cache; a query sorts the rows it returns instead. Syms are small
+/// integers the ledger hands out, so a fixed hasher is safe.
+pub(crate) type ById<T> = hashbrown::HashMap<strings::Sym, T, foldhash::fast::FixedState>;
+
 /// An amount in minor units as two 8-aligned halves: a `u128` field is
 /// 16-aligned and would pad every money fact to a multiple of 16 bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,7 +153,7 @@ pub struct Views {
 impl Views {
     /// Bumped whenever the serialized layout or the fold's meaning changes,
     /// so that an older checkpoint is discarded and rebuilt, never trusted.
-    pub const FORMAT: u32 = 8;
+    pub const FORMAT: u32 = 9;
 
     /// `at_seq` as a query uses it: at most what has been folded.
     fn cut(&self, at_seq: Option<u64>) -> u64 {

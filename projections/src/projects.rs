@@ -4,7 +4,7 @@
 //! on or before `as_of`, per currency.
 
 use crate::strings::{push, Strings, Sym};
-use crate::{day, latest, Day, Event, Minor, Retractions};
+use crate::{day, latest, ById, Day, Event, Minor, Retractions};
 use chrono::NaiveDate;
 use events::data::{MoneyData, ProgressStatus};
 use events::{Currency, EventData, Money};
@@ -47,7 +47,7 @@ struct Facts {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Projects {
-    by_id: BTreeMap<Box<str>, Facts>,
+    by_id: ById<Facts>,
 }
 
 /// An amount in the spec's shape.
@@ -109,21 +109,25 @@ pub(crate) fn amounts<'a>(facts: impl Iterator<Item = (Currency, u128)> + 'a) ->
 impl Projects {
     pub(crate) fn apply(&mut self, event: &Event, strings: &mut Strings) -> bool {
         let (seq, first) = (event.seq, event.first_day());
-        let money_for = |projects: &mut Projects, project: &Option<String>, amount: &Option<MoneyData>, pledged| {
+        let money_for = |projects: &mut Projects,
+                         strings: &mut Strings,
+                         project: &Option<String>,
+                         amount: &Option<MoneyData>,
+                         pledged| {
             let (Some(project), Some(money)) = (project, amount.as_ref().and_then(money)) else {
                 return false;
             };
             let fact = MoneyFact { seq, minor: money.minor.into(), first, currency: money.currency, pledged };
-            push(&mut projects.facts_of(project).money, fact);
+            push(&mut projects.facts_of(strings, project).money, fact);
             true
         };
         match &event.data {
-            EventData::AidPledged(d) => return money_for(self, &d.project, &d.amount, true),
-            EventData::AidDelivered(d) => return money_for(self, &d.project, &d.amount, false),
+            EventData::AidPledged(d) => return money_for(self, strings, &d.project, &d.amount, true),
+            EventData::AidDelivered(d) => return money_for(self, strings, &d.project, &d.amount, false),
             EventData::ProjectLaunched(d) => {
                 let launch =
                     Launch { seq, first, name: strings.intern(&d.name), beneficiary: strings.intern(&d.beneficiary) };
-                push(&mut self.facts_of(&d.project).launches, launch);
+                push(&mut self.facts_of(strings, &d.project).launches, launch);
             }
             EventData::ProjectProgress(d) => {
                 let report = Report {
@@ -133,19 +137,16 @@ impl Projects {
                     status: d.status,
                     percent: d.percent,
                 };
-                push(&mut self.facts_of(&d.project).reports, report);
+                push(&mut self.facts_of(strings, &d.project).reports, report);
             }
-            EventData::ProjectCompleted(d) => push(&mut self.facts_of(&d.project).completions, (seq, first)),
+            EventData::ProjectCompleted(d) => push(&mut self.facts_of(strings, &d.project).completions, (seq, first)),
             _ => return false,
         }
         true
     }
 
-    fn facts_of(&mut self, project: &str) -> &mut Facts {
-        if !self.by_id.contains_key(project) {
-            self.by_id.insert(project.into(), Facts::default());
-        }
-        self.by_id.get_mut(project).expect("inserted above")
+    fn facts_of(&mut self, strings: &mut Strings, project: &str) -> &mut Facts {
+        self.by_id.entry(strings.intern(project)).or_default()
     }
 
     pub(crate) fn query(
@@ -156,11 +157,12 @@ impl Projects {
         strings: &Strings,
     ) -> ProjectsView {
         let today = day(as_of);
-        let projects = self
+        let mut projects: Vec<OutstandingProject> = self
             .by_id
             .iter()
-            .filter_map(|(id, facts)| outstanding(id, facts, today, at_seq, retractions, strings))
+            .filter_map(|(id, facts)| outstanding(strings.get(*id), facts, today, at_seq, retractions, strings))
             .collect();
+        projects.sort_unstable_by(|a, b| a.project.cmp(&b.project));
         ProjectsView { as_of: as_of.format("%Y-%m-%d").to_string(), at_seq, projects }
     }
 }
