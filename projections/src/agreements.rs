@@ -5,7 +5,7 @@
 //! `parties` and `provisions` are as signed.
 
 use crate::strings::{push, Strings, Sym};
-use crate::{day, latest, ById, Day, Event, Retractions};
+use crate::{day, latest, rows_by_id, ById, Day, Event, Retractions};
 use chrono::NaiveDate;
 use events::data::{AgreementKind, AgreementLevel, Provision};
 use events::{Edtf, EventData};
@@ -146,12 +146,8 @@ impl Agreements {
         strings: &Strings,
     ) -> AgreementsView {
         let today = day(as_of);
-        let mut agreements: Vec<ActiveAgreement> = self
-            .by_id
-            .iter()
-            .filter_map(|(id, facts)| active(strings.get(*id), facts, today, at_seq, retractions, strings))
-            .collect();
-        agreements.sort_unstable_by(|a, b| a.agreement.cmp(&b.agreement));
+        let agreements =
+            rows_by_id(&self.by_id, strings, |id, facts| active(id, facts, today, at_seq, retractions, strings));
         AgreementsView { as_of: as_of.format("%Y-%m-%d").to_string(), at_seq, agreements }
     }
 }

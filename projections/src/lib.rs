@@ -37,6 +37,17 @@ use strings::Strings;
 /// integers the ledger hands out, so a fixed hasher is safe.
 pub(crate) type ById<T> = hashbrown::HashMap<strings::Sym, T, foldhash::fast::FixedState>;
 
+/// The rows `row` gives for the entities of `by_id`, in the order of their ids.
+pub(crate) fn rows_by_id<'a, F, R>(
+    by_id: &'a ById<F>,
+    strings: &'a Strings,
+    row: impl Fn(&'a str, &'a F) -> Option<R>,
+) -> Vec<R> {
+    let mut entities: Vec<(&str, &F)> = by_id.iter().map(|(id, facts)| (strings.get(*id), facts)).collect();
+    entities.sort_unstable_by_key(|(id, _)| *id);
+    entities.into_iter().filter_map(|(id, facts)| row(id, facts)).collect()
+}
+
 /// An amount in minor units as two 8-aligned halves: a `u128` field is
 /// 16-aligned and would pad every money fact to a multiple of 16 bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

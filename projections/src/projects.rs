@@ -4,7 +4,7 @@
 //! on or before `as_of`, per currency.
 
 use crate::strings::{push, Strings, Sym};
-use crate::{day, latest, ById, Day, Event, Minor, Retractions};
+use crate::{day, latest, rows_by_id, ById, Day, Event, Minor, Retractions};
 use chrono::NaiveDate;
 use events::data::{MoneyData, ProgressStatus};
 use events::{Currency, EventData, Money};
@@ -157,12 +157,8 @@ impl Projects {
         strings: &Strings,
     ) -> ProjectsView {
         let today = day(as_of);
-        let mut projects: Vec<OutstandingProject> = self
-            .by_id
-            .iter()
-            .filter_map(|(id, facts)| outstanding(strings.get(*id), facts, today, at_seq, retractions, strings))
-            .collect();
-        projects.sort_unstable_by(|a, b| a.project.cmp(&b.project));
+        let projects =
+            rows_by_id(&self.by_id, strings, |id, facts| outstanding(id, facts, today, at_seq, retractions, strings));
         ProjectsView { as_of: as_of.format("%Y-%m-%d").to_string(), at_seq, projects }
     }
 }
