@@ -62,12 +62,7 @@ impl Activities {
         strings: &Strings,
         party: Option<&str>,
     ) -> Vec<ActivityRow> {
-        // A party never interned took part in nothing.
-        let party = match party.map(|party| strings.find(party)) {
-            Some(None) => return Vec::new(),
-            Some(Some(sym)) => Some(sym),
-            None => None,
-        };
+        let Some(party) = strings.filter(party) else { return Vec::new() };
         let mut facts: Vec<&Fact> = self
             .facts
             .iter()

@@ -237,14 +237,7 @@ impl Agreements {
         strings: &Strings,
         party: Option<&str>,
     ) -> Vec<CalendarRow> {
-        // A party never interned is a party to nothing.
-        let party = match party {
-            Some(party) => match strings.find(party) {
-                Some(sym) => Some(sym),
-                None => return Vec::new(),
-            },
-            None => None,
-        };
+        let Some(party) = strings.filter(party) else { return Vec::new() };
         let mark = |seq: u64, first: Day| NaiveDate::from_num_days_from_ce_opt(first).map(|day| Mark { seq, day });
         let mut rows: Vec<CalendarRow> = self
             .by_id

@@ -184,8 +184,8 @@ impl Aid {
         true
     }
 
-    /// The seqs of the records behind one row of the view: its money row
-    /// when `item` is `None`, else its row of that item (name, unit).
+    /// The seqs of the records behind one cell of the view: a money row
+    /// (`AidOf::Money`) or an item's row (`AidOf::Item`).
     pub(crate) fn sources(
         &self,
         at_seq: u64,

@@ -13,7 +13,7 @@
 //! each: its facts, its fold, its query, its output shape), [`activities`]
 //! (the dashboard's timeline beside the visits; not a view of the spec,
 //! like the agreements calendar and the aid sources); this file holds
-//! the [`Fold`] trait, [`Views`] (all four, fed once per record) and the
+//! the [`Fold`] trait, [`Views`] (all of them, fed once per record) and the
 //! retraction bookkeeping they share.
 
 pub mod activities;
@@ -145,7 +145,8 @@ impl Retractions {
     }
 }
 
-/// The four projections, fed together. Serializable, so the store can
+/// The projections (the spec's four views and the activities), fed
+/// together, over one arena of their text. Serializable, so the store can
 /// checkpoint it; [`Views::FORMAT`] changes whenever its layout does.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Views {

@@ -49,6 +49,16 @@ impl Strings {
         self.table.find(hash, |&n| span(&self.text, &self.ends, n) == s).map(|&n| Sym(n))
     }
 
+    /// A filter by text (a party a query is asked about) as a filter by
+    /// sym: no filter stays `Some(None)`; a text never interned, which no
+    /// fact names, is `None` (the query has no rows).
+    pub fn filter(&self, text: Option<&str>) -> Option<Option<Sym>> {
+        match text {
+            Some(text) => self.find(text).map(Some),
+            None => Some(None),
+        }
+    }
+
     /// The text of `sym`.
     pub fn get(&self, sym: Sym) -> &str {
         span(&self.text, &self.ends, sym.0)
@@ -149,6 +159,9 @@ mod tests {
         assert_eq!((strings.get(a), strings.get(b), strings.get(empty)), ("vn/hanoi", "la/vientiane", ""));
         assert_eq!(strings.find("la/vientiane"), Some(b));
         assert_eq!(strings.find("th/bangkok"), None);
+        assert_eq!(strings.filter(Some("vn/hanoi")), Some(Some(a)));
+        assert_eq!(strings.filter(None), Some(None));
+        assert_eq!(strings.filter(Some("th/bangkok")), None);
         assert_eq!(strings.len(), 3);
     }
 

@@ -5,6 +5,7 @@
 
 use crate::error::{Error, Result};
 use serde_json::{Map, Value};
+use std::borrow::Borrow;
 
 /// One row: its columns in order.
 pub type Row = Vec<(String, Value)>;
@@ -39,18 +40,18 @@ fn cell(value: &Value) -> String {
 
 /// Rows as CSV: the header is every column in order of first appearance.
 pub fn csv(rows: &[Row]) -> Result<String> {
-    csv_of(|| rows.iter().cloned())
+    csv_of(|| rows.iter())
 }
 
 /// [`csv`] of rows made on demand, walked twice (once for the header's
 /// columns, once to write them), so that a large view is never held as
 /// rows all at once.
-pub fn csv_of<I: Iterator<Item = Row>>(rows: impl Fn() -> I) -> Result<String> {
+pub fn csv_of<R: Borrow<Row>, I: Iterator<Item = R>>(rows: impl Fn() -> I) -> Result<String> {
     let mut columns: Vec<String> = Vec::new();
     for row in rows() {
-        for (key, _) in row {
-            if !columns.contains(&key) {
-                columns.push(key);
+        for (key, _) in row.borrow() {
+            if !columns.contains(key) {
+                columns.push(key.clone());
             }
         }
     }
@@ -59,7 +60,7 @@ pub fn csv_of<I: Iterator<Item = Row>>(rows: impl Fn() -> I) -> Result<String> {
     let failed = |e: csv::Error| Error::io("writing CSV", std::io::Error::other(e));
     writer.write_record(&columns).map_err(failed)?;
     for row in rows() {
-        writer.write_record(columns.iter().map(|c| get(&row, c).unwrap_or_default())).map_err(failed)?;
+        writer.write_record(columns.iter().map(|c| get(row.borrow(), c).unwrap_or_default())).map_err(failed)?;
     }
     let bytes = writer.into_inner().map_err(|e| Error::io("writing CSV", std::io::Error::other(e.to_string())))?;
     Ok(String::from_utf8_lossy(&bytes).trim_end().to_string())
