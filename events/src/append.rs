@@ -2,8 +2,8 @@
 //! appended?" against what the ledger knows, and [`Sealer`] turns an admitted
 //! submission into the next record of the chain (seq, prev, recorded_at, JCS
 //! bytes, hash): the write-side twin of [`crate::ChainVerifier`]. The store's
-//! committer, import's check pass and the history generator all decide and
-//! seal with this code, so a dry run and a commit cannot disagree. Must
+//! committer (for groups and imports alike) and the history generator
+//! decide and seal with this code, so no two paths can disagree. Must
 //! never: read a clock, a file or a random source (time and generated ids
 //! come in as arguments).
 

@@ -268,65 +268,6 @@ impl Checked {
         self.typed
     }
 
-    /// Appends this submission to `out` in the compact spool form
-    /// [`Checked::from_spool`] reads back: its text parts, length-prefixed,
-    /// with `data` and `sources` already in JCS. For a caller that checks a
-    /// whole input before appending any of it (import), so the second pass
-    /// reads what the first one checked instead of parsing JSON again.
-    pub fn to_spool(&self, out: &mut Vec<u8>) {
-        fn part(out: &mut Vec<u8>, bytes: &[u8]) {
-            out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
-            out.extend_from_slice(bytes);
-        }
-        let flags = u8::from(self.id.is_some()) | (u8::from(self.expect.is_some()) << 1);
-        out.push(flags);
-        part(out, self.event_type.as_str().as_bytes());
-        part(out, self.id.as_deref().unwrap_or_default().as_bytes());
-        part(out, self.occurred_text.as_bytes());
-        part(out, &self.data_jcs);
-        part(out, &self.sources_jcs);
-        if let Some(expect) = &self.expect {
-            part(out, expect.stream.as_bytes());
-            out.extend_from_slice(&expect.version.to_le_bytes());
-        }
-    }
-
-    /// Reads back one submission [`Checked::to_spool`] wrote. The typed
-    /// payload is decoded from the stored JCS of `data` (no strict parse of
-    /// the whole submission, no re-serialization), the payload rules and the
-    /// content digest are computed again, so a damaged spool is refused, not
-    /// appended.
-    pub fn from_spool(bytes: &[u8]) -> Result<Checked, Rejection> {
-        let mut spool = SpoolReader(bytes);
-        let flags = spool.take(1)?[0];
-        let event_type = spool.text()?.parse::<EventType>().map_err(|e| Rejection::one("type", e))?;
-        let id = spool.text()?;
-        let occurred_text = spool.text()?;
-        let data_jcs = spool.text()?;
-        let sources_jcs = spool.text()?.into_bytes();
-        let expect = if flags & 2 != 0 {
-            let stream = spool.text()?;
-            let version = u64::from_le_bytes(spool.take(8)?.try_into().expect("8 bytes"));
-            Some(Expect { stream, version })
-        } else {
-            None
-        };
-        if !spool.0.is_empty() {
-            return Err(SpoolReader::damaged());
-        }
-        let occurred = occurred_text.parse::<Edtf>().map_err(|e| Rejection::one("occurred", e))?;
-        let typed = EventData::decode_json(event_type, &data_jcs).map_err(|e| Rejection::one(e.field, e.rule))?;
-        let mut errors = Errors::default();
-        check_payload(&typed, &mut errors);
-        if !errors.is_empty() {
-            return Err(errors.into_rejection());
-        }
-        let data_jcs = data_jcs.into_bytes();
-        let content = content_digest(event_type.as_str(), &occurred_text, &data_jcs, &sources_jcs);
-        let id = (flags & 1 != 0).then_some(id);
-        Ok(Checked { id, event_type, occurred, occurred_text, typed, data_jcs, sources_jcs, content, expect })
-    }
-
     /// Bytes of the stored record this submission would become, at most:
     /// its own parts, the ledger's fields at their widest (a 20-digit seq,
     /// a generated 36-character id when it names none), and the punctuation.
@@ -384,26 +325,6 @@ impl Checked {
         let streams = known::stream_names(named, target_streams);
         let effects = known::Effects { introduces, streams, retracts };
         errors.into_result(Validated { checked: self, effects })
-    }
-}
-
-/// Reads [`Checked::to_spool`]'s parts in order.
-struct SpoolReader<'a>(&'a [u8]);
-
-impl<'a> SpoolReader<'a> {
-    fn damaged() -> Rejection {
-        Rejection::one("spool", "is damaged (cut short, or not written by this version of amity)")
-    }
-
-    fn take(&mut self, len: usize) -> Result<&'a [u8], Rejection> {
-        let (head, rest) = self.0.split_at_checked(len).ok_or_else(Self::damaged)?;
-        self.0 = rest;
-        Ok(head)
-    }
-
-    fn text(&mut self) -> Result<String, Rejection> {
-        let len = u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")) as usize;
-        String::from_utf8(self.take(len)?.to_vec()).map_err(|_| Self::damaged())
     }
 }
 

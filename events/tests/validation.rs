@@ -73,7 +73,7 @@ fn fixture() -> Fixture {
 }
 
 /// Parses `submission` and decides it against the fixture, as the committer
-/// and import's dry run do. `Ok(())` expects it new and valid;
+/// and an import do. `Ok(())` expects it new and valid;
 /// `Err((field, fragment))` expects an error on `field` whose rule contains
 /// `fragment` (other errors may accompany it). A conflict is reported as
 /// field `conflict` and an idempotent re-send as field `existing`, so the

@@ -152,6 +152,12 @@ impl Retractions {
 pub struct Views {
     /// The last seq folded.
     pub seq: u64,
+    /// Queries see facts up to here only, when set: the store folds an
+    /// import's records as they are written and shows them once the import
+    /// is durable (see [`Views::show_up_to`]). Never serialized: a
+    /// checkpoint is saved only with nothing hidden.
+    #[serde(skip)]
+    shown: Option<u64>,
     retractions: Retractions,
     /// Every text the facts below keep, interned (see [`strings`]).
     strings: Strings,
@@ -167,9 +173,22 @@ impl Views {
     /// so that an older checkpoint is discarded and rebuilt, never trusted.
     pub const FORMAT: u32 = 9;
 
-    /// `at_seq` as a query uses it: at most what has been folded.
+    /// `at_seq` as a query uses it: at most what has been folded and shown.
     fn cut(&self, at_seq: Option<u64>) -> u64 {
-        at_seq.map_or(self.seq, |at| at.min(self.seq))
+        let shown = self.shown();
+        at_seq.map_or(shown, |at| at.min(shown))
+    }
+
+    /// The last seq queries see: [`Views::seq`] unless later ones are hidden.
+    pub fn shown(&self) -> u64 {
+        self.shown.map_or(self.seq, |shown| shown.min(self.seq))
+    }
+
+    /// Shows queries the facts of seqs up to `seq` only (all of them once
+    /// `seq` reaches [`Views::seq`]). Every query is bitemporal, so hiding
+    /// later facts is the same as asking each query `at_seq` this.
+    pub fn show_up_to(&mut self, seq: u64) {
+        self.shown = (seq < self.seq).then_some(seq);
     }
 
     pub fn agreements(&self, as_of: NaiveDate, at_seq: Option<u64>) -> agreements::AgreementsView {

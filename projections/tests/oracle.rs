@@ -84,6 +84,25 @@ proptest! {
         prop_assert_eq!(ours(&whole, as_of, Some(n as u64)), ours(&prefix, as_of, None));
     }
 
+    /// Views that folded every record but show only the first N (an
+    /// import's records before it is durable) answer every query, the
+    /// dashboard's too, as views that only ever folded N; showing the rest
+    /// answers as the whole fold.
+    #[test]
+    fn hidden_records_are_invisible_until_shown(records in arb_records(300), cut in any::<prop::sample::Index>(), as_of in arb_day()) {
+        let n = cut.index(records.len() + 1);
+        let mut whole = fold(&records);
+        let prefix = fold(&records[..n]);
+        whole.show_up_to(n as u64);
+        prop_assert_eq!(whole.shown(), n as u64);
+        prop_assert_eq!(ours(&whole, as_of, None), ours(&prefix, as_of, None));
+        prop_assert_eq!(ours(&whole, as_of, Some(records.len() as u64)), ours(&prefix, as_of, None));
+        prop_assert_eq!(whole.activities(None, None), prefix.activities(None, None));
+        prop_assert_eq!(whole.agreements_calendar(as_of, None, None), prefix.agreements_calendar(as_of, None, None));
+        whole.show_up_to(records.len() as u64);
+        prop_assert_eq!(whole, fold(&records));
+    }
+
     /// A checkpoint after k records (serialized and read back), plus folding
     /// the rest, equals folding everything.
     #[test]

@@ -1,27 +1,27 @@
-//! `amity import FILE|-`: NDJSON submissions, all checked before any is
-//! appended. The input is read and parsed once: the check pass parses every
-//! line (two worker threads, results kept in order), decides each in a dry
-//! run (the committer's own [`events::decide`], so later lines may refer to
-//! entities earlier lines introduce) and spools the checked submissions to
-//! a temporary file in the ledger directory in a compact binary form; the
-//! append pass reads that spool back (no JSON parse) and appends in chunks
-//! of [`BATCH_SUBMISSIONS_MAX`], a couple in flight so the committer seals
-//! one while the syncer writes another. Memory stays bounded by a few
+//! `amity import FILE|-`: NDJSON submissions, appended all or nothing, in
+//! one pass. Each line is read and parsed once (two worker threads, results
+//! kept in order) and handed, in chunks of [`BATCH_SUBMISSIONS_MAX`], to
+//! the ledger's import ([`crate::store::import`]): the committer decides
+//! each (so later lines may refer to entities earlier lines introduce) and
+//! seals it, and its record is written as it is sealed; one sync at the end
+//! makes the whole import durable. A bad line anywhere, Ctrl-C, a full disk
+//! or a crash leaves the ledger as it was. Memory stays bounded by a few
 //! chunks, not the input. Must never: append anything when a line is bad.
 
 use super::read::{print, progress_bar};
 use super::usage;
 use crate::error::{Error, Result};
+use crate::store::import::Outcome;
 use crate::store::{Ledger, Options, BATCH_SUBMISSIONS_MAX};
 use events::submission::SUBMISSION_BYTES_MAX;
 use events::Checked;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Chunks queued to the committer before the import waits for the oldest:
-/// enough that one is sealed while another is synced.
+/// Chunks handed to the committer before the import takes the outcomes of
+/// the oldest: one is decided while the next is parsed.
 const CHUNKS_IN_FLIGHT_MAX: usize = 2;
 
 /// The UTF-8 byte-order mark, accepted (and dropped) at the start of the input.
@@ -99,8 +99,7 @@ fn parse_line(line: Result<Vec<u8>, u64>) -> Option<Result<Checked>> {
     }
 }
 
-/// Where the submissions come from. Read once: the check pass spools what
-/// it checked, and the append pass reads the spool.
+/// Where the submissions come from. Read once.
 #[derive(Clone, Copy)]
 pub enum Source<'a> {
     File(&'a Path),
@@ -137,30 +136,150 @@ pub struct Imported {
     pub existed: u64,
 }
 
-/// Checks every submission from `source`, then appends them all, or reports
-/// every bad line and appends nothing. What the check pass accepted is
-/// spooled ([`Checked::to_spool`]) to a temporary file in the ledger's
-/// directory, removed however the import ends, so each line is parsed once
-/// and memory stays bounded by a few chunks, not the input.
+/// Appends every submission from `source`, or reports every bad line and
+/// appends nothing.
 pub fn import(ledger: &Ledger, source: Source<'_>) -> Result<Imported> {
     import_until(ledger, source, &AtomicBool::new(false))
 }
 
-/// [`import`], stopping early once `interrupted` is set: during the check
-/// pass with nothing appended, during the append pass after the chunks
-/// already submitted are durable. Either way the error says how many were
-/// appended and that running the same import again resumes.
+/// [`import`], stopping once `interrupted` is set; then nothing is
+/// appended and the error says so.
 pub fn import_until(ledger: &Ledger, source: Source<'_>, interrupted: &AtomicBool) -> Result<Imported> {
-    let mut spool = tempfile::Builder::new()
-        .prefix(".import-spool-")
-        .tempfile_in(ledger.dir())
-        .map_err(|e| Error::io("creating the import's spool file", e))?;
-    let started = std::time::Instant::now();
-    let summary = check(ledger, source, spool.as_file_mut(), interrupted)?;
-    let seconds = started.elapsed().as_secs_f64();
-    crate::say!("checked {} submissions in {seconds:.1} s; appending", summary.total);
-    let reader = spool.reopen().map_err(|e| Error::io("reading the import's spool file", e))?;
-    append(ledger, reader, &summary, interrupted)
+    let bar = match source.len()? {
+        Some(len) => progress_bar(len, "importing"),
+        None => indicatif::ProgressBar::hidden(),
+    };
+    let mut import = ledger.begin_import()?;
+    let mut tally = Tally::default();
+    let mut bytes_read = 0u64;
+    let lines = source.lines()?;
+    let passed = std::thread::scope(|scope| -> Result<()> {
+        let raw = chunks(lines.map(|line| line.map_err(|e| Error::io("reading the input", e))));
+        let mut in_flight = std::collections::VecDeque::new();
+        for chunk in in_order(scope, raw, parse_chunk) {
+            if interrupted.load(Ordering::Relaxed) {
+                return Err(Error::Interrupted(format!(
+                    "stopped while importing (after {} submissions); nothing was appended",
+                    tally.total
+                )));
+            }
+            let mut submissions = Vec::new();
+            let mut slots = Vec::new();
+            for (number, length, parsed) in chunk? {
+                bytes_read += length;
+                match parsed {
+                    Ok(checked) => {
+                        submissions.push(checked);
+                        slots.push((number, None));
+                    }
+                    Err(error) => {
+                        if tally.failed() == 0 {
+                            import.refuse()?;
+                        }
+                        tally.refused(&error);
+                        slots.push((number, Some(error)));
+                    }
+                }
+            }
+            import.submit(submissions)?;
+            in_flight.push_back(slots);
+            if in_flight.len() > CHUNKS_IN_FLIGHT_MAX {
+                let slots = in_flight.pop_front().expect("not empty");
+                tally.settle(slots, import.decided()?)?;
+            }
+            bar.set_position(bytes_read);
+        }
+        for slots in in_flight {
+            tally.settle(slots, import.decided()?)?;
+        }
+        Ok(())
+    });
+    bar.finish_and_clear();
+    // Dropping the import (on an error) or aborting it takes back what it wrote.
+    let ended = match (passed, tally.failed()) {
+        (Err(error), _) => Err(error),
+        (Ok(()), 0) => import.commit().map(Some),
+        (Ok(()), _) => import.abort().map(|()| None),
+    };
+    match ended {
+        Ok(Some(_)) => return Ok(Imported { appended: tally.appended, existed: tally.existed }),
+        Ok(None) => {}
+        Err(error @ Error::Interrupted(_)) => return Err(error),
+        Err(error) => {
+            // A storage error: what the import wrote is taken back now, or
+            // when the ledger is next opened.
+            crate::say!("import stopped: nothing was appended");
+            return Err(error);
+        }
+    }
+    let failed = tally.failed();
+    if failed > ERRORS_PRINTED_MAX as u64 {
+        crate::say!("… and {} more bad lines", failed - ERRORS_PRINTED_MAX as u64);
+    }
+    let summary = format!("{failed} of {} submissions were refused; nothing was appended", tally.total);
+    match tally.bad {
+        0 => Err(Error::Conflict(summary)),
+        _ => Err(usage(summary)),
+    }
+}
+
+/// What an import's lines came to so far.
+#[derive(Default)]
+struct Tally {
+    total: u64,
+    appended: u64,
+    existed: u64,
+    /// Lines that broke a rule (exit 2).
+    bad: u64,
+    /// Lines whose id is taken by other content, or whose `expect` failed
+    /// (exit 3 when they are the only problem).
+    conflicts: u64,
+    printed: usize,
+}
+
+impl Tally {
+    fn failed(&self) -> u64 {
+        self.bad + self.conflicts
+    }
+
+    fn refused(&mut self, error: &Error) {
+        match error {
+            Error::Conflict(_) => self.conflicts += 1,
+            _ => self.bad += 1,
+        }
+    }
+
+    /// Counts a chunk's lines in order: each one that parsed takes the next
+    /// of the committer's `outcomes`; each bad one is reported by number.
+    fn settle(&mut self, slots: Vec<(u64, Option<Error>)>, outcomes: Vec<Outcome>) -> Result<()> {
+        let mut outcomes = outcomes.into_iter();
+        for (number, unparsed) in slots {
+            self.total += 1;
+            let error = match unparsed {
+                Some(error) => error,
+                None => match outcomes.next().ok_or_else(|| Error::Unavailable("the import lost a chunk".into()))? {
+                    Ok(true) => {
+                        self.existed += 1;
+                        continue;
+                    }
+                    Ok(false) => {
+                        self.appended += 1;
+                        continue;
+                    }
+                    Err(error @ (Error::Invalid(_) | Error::Conflict(_))) => {
+                        self.refused(&error);
+                        error
+                    }
+                    Err(other) => return Err(other),
+                },
+            };
+            if self.printed < ERRORS_PRINTED_MAX {
+                self.printed += 1;
+                report(number, &error);
+            }
+        }
+        Ok(())
+    }
 }
 
 pub fn run(dir: &Path, file: &Path) -> Result<()> {
@@ -190,7 +309,7 @@ pub fn run(dir: &Path, file: &Path) -> Result<()> {
     ))
 }
 
-/// Threads that parse (check pass) or decode the spool (append pass).
+/// Threads that parse.
 const WORKERS: usize = 2;
 
 /// Runs `work` on each of `items` on [`WORKERS`] threads, and yields the
@@ -261,100 +380,16 @@ fn chunks<T>(mut items: impl Iterator<Item = Result<T>>) -> impl Iterator<Item =
 /// why it is not one).
 type Parsed = (u64, u64, Result<Checked>);
 
-/// A chunk of the check pass: its lines, parsed, and the spool form of
-/// every line that parsed.
-struct CheckedChunk {
-    lines: Vec<Parsed>,
-    spool: Vec<u8>,
-}
-
-/// Parses a chunk of lines (on a worker thread) and writes the spool form
-/// of each good one, each framed by its length.
-fn parse_chunk(chunk: Result<Vec<Line>>) -> Result<CheckedChunk> {
-    let mut spool = Vec::new();
-    let mut lines = Vec::with_capacity(BATCH_SUBMISSIONS_MAX);
+/// Parses a chunk of lines (on a worker thread).
+fn parse_chunk(chunk: Result<Vec<Line>>) -> Result<Vec<Parsed>> {
+    let mut parsed = Vec::with_capacity(BATCH_SUBMISSIONS_MAX);
     for (number, line) in chunk? {
         let length = line.as_ref().map_or_else(|len| *len, |b| b.len() as u64) + 1;
-        if let Some(parsed) = parse_line(line) {
-            if let Ok(checked) = &parsed {
-                // A frame: the submission's length, its line, the submission.
-                let start = spool.len();
-                spool.extend_from_slice(&[0; 4]);
-                spool.extend_from_slice(&number.to_le_bytes());
-                checked.to_spool(&mut spool);
-                let framed = (spool.len() - start - 12) as u32;
-                spool[start..start + 4].copy_from_slice(&framed.to_le_bytes());
-            }
-            lines.push((number, length, parsed));
+        if let Some(submission) = parse_line(line) {
+            parsed.push((number, length, submission));
         }
     }
-    Ok(CheckedChunk { lines, spool })
-}
-
-/// The first pass: parses every line (on [`WORKERS`] threads), decides each
-/// in a dry run, and spools the good ones. Returns how many submissions the
-/// input holds.
-fn check(ledger: &Ledger, source: Source<'_>, spool: &mut File, interrupted: &AtomicBool) -> Result<Summary> {
-    let bar = match source.len()? {
-        Some(len) => progress_bar(len, "checking"),
-        None => indicatif::ProgressBar::hidden(),
-    };
-    let mut dry_run = ledger.dry_run();
-    let (mut total, mut bad, mut conflicts, mut without_id) = (0u64, 0u64, 0u64, 0u64);
-    let mut bytes_read = 0u64;
-    let mut spool = std::io::BufWriter::with_capacity(1 << 20, spool);
-    let lines = source.lines()?;
-    std::thread::scope(|scope| -> Result<()> {
-        let raw = chunks(lines.map(|line| line.map_err(|e| Error::io("reading the input", e))));
-        for chunk in in_order(scope, raw, parse_chunk) {
-            if interrupted.load(Ordering::Relaxed) {
-                return Err(Error::Interrupted(format!(
-                    "stopped while checking (after {total} submissions); nothing was appended"
-                )));
-            }
-            let CheckedChunk { lines, spool: spooled } = chunk?;
-            if bad + conflicts == 0 {
-                spool.write_all(&spooled).map_err(|e| Error::io("writing the import's spool file", e))?;
-            }
-            for (number, length, parsed) in lines {
-                bytes_read += length;
-                total += 1;
-                if parsed.as_ref().is_ok_and(|checked| checked.id().is_none()) {
-                    without_id += 1;
-                }
-                match parsed.and_then(|checked| dry_run.check(checked)) {
-                    Ok(_) => {}
-                    Err(error @ (Error::Invalid(_) | Error::Usage(_) | Error::Conflict(_))) => {
-                        if matches!(error, Error::Conflict(_)) {
-                            conflicts += 1;
-                        } else {
-                            bad += 1;
-                        }
-                        if bad + conflicts <= ERRORS_PRINTED_MAX as u64 {
-                            report(number, &error);
-                        }
-                    }
-                    Err(error) => return Err(error),
-                }
-            }
-            bar.set_position(bytes_read);
-        }
-        Ok(())
-    })?;
-    bar.finish_and_clear();
-    let failed = bad + conflicts;
-    if failed > ERRORS_PRINTED_MAX as u64 {
-        crate::say!("… and {} more bad lines", failed - ERRORS_PRINTED_MAX as u64);
-    }
-    let summary = format!("{failed} of {total} submissions were refused; nothing was appended");
-    match (bad, conflicts) {
-        (0, 0) => {
-            spool.flush().map_err(|e| Error::io("writing the import's spool file", e))?;
-            Ok(Summary { total, without_id })
-        }
-        (0, _) => Err(Error::Conflict(summary)),
-        _ => Err(usage(summary)),
-    }
+    Ok(parsed)
 }
 
 fn report(line: u64, error: &Error) {
@@ -366,107 +401,6 @@ fn report(line: u64, error: &Error) {
         }
         other => crate::say!("line {line}: {other}"),
     }
-}
-
-/// Reads the spool's frames back, in order.
-fn spooled(spool: File) -> impl Iterator<Item = Result<(u64, Vec<u8>)>> + Send {
-    let mut reader = BufReader::with_capacity(1 << 20, spool);
-    let mut read = move || -> std::io::Result<Option<(u64, Vec<u8>)>> {
-        let mut length = [0u8; 4];
-        match reader.read_exact(&mut length) {
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-            other => other?,
-        }
-        let mut line = [0u8; 8];
-        reader.read_exact(&mut line)?;
-        let mut frame = vec![0; u32::from_le_bytes(length) as usize];
-        reader.read_exact(&mut frame)?;
-        Ok(Some((u64::from_le_bytes(line), frame)))
-    };
-    std::iter::from_fn(move || read().map_err(|e| Error::io("reading the import's spool file", e)).transpose())
-}
-
-/// A chunk of spooled submissions, decoded, and the input line of its last.
-struct Decoded {
-    submissions: Vec<Checked>,
-    last_line: u64,
-}
-
-/// Decodes a chunk of spooled submissions (on a worker thread).
-fn decode_chunk(chunk: Result<Vec<(u64, Vec<u8>)>>) -> Result<Decoded> {
-    let chunk = chunk?;
-    let last_line = chunk.last().map_or(0, |(line, _)| *line);
-    let submissions = chunk.iter().map(|(_, frame)| Checked::from_spool(frame).map_err(Error::from));
-    Ok(Decoded { submissions: submissions.collect::<Result<_>>()?, last_line })
-}
-
-/// What the check pass found in a good input.
-struct Summary {
-    total: u64,
-    /// Submissions without an `id`: the ledger gives each a new one, so
-    /// importing them twice appends them twice.
-    without_id: u64,
-}
-
-/// How far an import that stopped part-way got, and how to finish it.
-fn stopped_at(appended: u64, existed: u64, total: u64, through_line: u64, without_id: u64) -> String {
-    let kept = format!(
-        "{appended} of {total} submissions appended ({existed} were already present), every line through {through_line}; the rest were not."
-    );
-    if without_id == 0 {
-        format!("{kept} Run the same import again to finish: what is already in the ledger is skipped")
-    } else {
-        format!(
-            "{kept} {without_id} submissions have no `id`, so importing the whole file again would append those already appended a second time: import only the lines after {through_line} (e.g. `tail -n +{} FILE | amity import -`)",
-            through_line + 1
-        )
-    }
-}
-
-/// The second pass: appends what the first pass spooled, in chunks, a few
-/// in flight so the committer seals one while the syncer writes another.
-fn append(ledger: &Ledger, spool: File, summary: &Summary, interrupted: &AtomicBool) -> Result<Imported> {
-    let bar = progress_bar(summary.total, "appending");
-    let (mut appended, mut existed, mut through_line) = (0u64, 0u64, 0u64);
-    std::thread::scope(|scope| {
-        let mut in_flight = std::collections::VecDeque::new();
-        let mut settle = |(submitted, last_line): (crate::store::Submitted, u64)| -> Result<()> {
-            let results = submitted.wait().map_err(|e| {
-                // The dry run passed, so only the disk can get here; earlier
-                // chunks stay appended. The error keeps its kind, so the
-                // exit code says which it was.
-                let (total, without_id) = (summary.total, summary.without_id);
-                crate::say!("import stopped: {}", stopped_at(appended, existed, total, through_line, without_id));
-                e.error
-            })?;
-            let fresh = results.iter().filter(|r| !r.existed).count() as u64;
-            appended += fresh;
-            existed += results.len() as u64 - fresh;
-            through_line = last_line;
-            bar.set_position(appended + existed);
-            Ok(())
-        };
-        for decoded in in_order(scope, chunks(spooled(spool)), decode_chunk) {
-            if interrupted.load(Ordering::Relaxed) {
-                for submitted in in_flight.drain(..) {
-                    settle(submitted)?;
-                }
-                bar.finish_and_clear();
-                let (total, without_id) = (summary.total, summary.without_id);
-                return Err(Error::Interrupted(stopped_at(appended, existed, total, through_line, without_id)));
-            }
-            let Decoded { submissions, last_line } = decoded?;
-            in_flight.push_back((ledger.submit_group(submissions).map_err(|e| e.error)?, last_line));
-            if in_flight.len() > CHUNKS_IN_FLIGHT_MAX {
-                settle(in_flight.pop_front().expect("not empty"))?;
-            }
-        }
-        for submitted in in_flight {
-            settle(submitted)?;
-        }
-        bar.finish_and_clear();
-        Ok(Imported { appended, existed })
-    })
 }
 
 /// `amity restore FILE|-`: stored records (an export) into a new ledger.

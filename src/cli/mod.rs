@@ -32,7 +32,7 @@ Exit codes:
   3  conflict (an id exists with other content, or `expect` failed); nothing appended
   4  storage error (disk, sled, or the ledger is in use by another process)
   5  network error (the server of --url, or NATS, could not be reached or failed)
-130  interrupted (Ctrl-C); what was kept and how to resume is printed";
+130  interrupted (Ctrl-C); an import appends nothing, and says so";
 
 #[derive(Debug, Parser)]
 #[command(name = "amity", version, about = "An event-sourced, hash-chained ledger of diplomatic activity", after_help = EXIT_CODES)]

@@ -19,6 +19,8 @@
 
 use super::anchor::{Anchor, AnchorFile};
 use super::flusher::Flusher;
+use super::import::{Job, Outcome, Step};
+use super::projector::Command;
 use super::tail::{Committed, Tail};
 use super::{checkpoint, Appended, GroupError, Head, Request};
 use crate::error::Error;
@@ -81,6 +83,26 @@ impl Failure {
 
 type Reply = oneshot::Sender<Result<Vec<Appended>, GroupError>>;
 
+/// A group a writer queued.
+struct Group {
+    submissions: Vec<Checked>,
+    reply: Reply,
+}
+
+/// What the committer hands the syncer, in order.
+enum Work {
+    /// Sealed groups: written, made durable, published, acknowledged.
+    Batch(Batch),
+    /// Records of an import in progress, from seq `start` on: written to
+    /// the log (once the import's marker is durable) and to the tail for
+    /// the projector, but not synced, published or acknowledged.
+    Pending { start: u64, records: Vec<Arc<Committed>>, hashes: Vec<(u64, Hash)> },
+    /// The import is whole: make it durable and move the head to its end.
+    Commit(std::sync::mpsc::SyncSender<Result<Head, Error>>),
+    /// The import is refused: take its records back out.
+    Abort(std::sync::mpsc::SyncSender<Result<Head, Error>>),
+}
+
 /// A batch sealed and given to sled, on its way to being synced.
 struct Batch {
     records: Vec<Arc<Committed>>,
@@ -142,37 +164,28 @@ impl Headroom {
 }
 
 impl Committer {
-    fn run(mut self, mut requests: mpsc::Receiver<Request>, syncer: SyncSender<Batch>) {
-        while let Some(first) = requests.blocking_recv() {
-            let mut count = first.submissions.len();
-            let mut batch = vec![first];
-            while count < BATCH_SUBMISSIONS_MAX {
-                match requests.try_recv() {
-                    Ok(request) => {
-                        count += request.submissions.len();
-                        batch.push(request);
-                    }
-                    Err(_) => break,
+    fn run(mut self, mut requests: mpsc::Receiver<Request>, syncer: SyncSender<Work>) {
+        let mut next = None;
+        while let Some(first) = next.take().or_else(|| requests.blocking_recv()) {
+            let mut groups = Vec::new();
+            let mut count = 0;
+            let mut request = Some(first);
+            while let Some(Request::Group { submissions, reply }) =
+                request.take_if(|r| matches!(r, Request::Group { .. }))
+            {
+                count += submissions.len();
+                groups.push(Group { submissions, reply });
+                if count < BATCH_SUBMISSIONS_MAX {
+                    request = requests.try_recv().ok();
                 }
             }
-            if self.failure.get().is_some() {
-                for request in batch {
-                    let _ = request.reply.send(Err(self.failure.group_error()));
-                }
-                continue;
-            }
-            let bytes: usize = batch.iter().flat_map(|r| &r.submissions).map(Checked::record_bytes_max).sum();
-            if let Err(refusal) = self.headroom.check(bytes as u64) {
-                tracing::warn!(%refusal, "appends refused");
-                for request in batch {
-                    let error = Error::NoSpace(refusal.clone());
-                    let _ = request.reply.send(Err(GroupError::at(0, error)));
-                }
-                continue;
-            }
-            let sealed = self.commit(batch);
-            if syncer.send(sealed).is_err() {
+            if !groups.is_empty() && !self.commit_groups(groups, &syncer) {
                 break;
+            }
+            // An import waits for the groups queued before it, then runs alone.
+            match request {
+                Some(Request::Import(job)) => self.import(job, &syncer),
+                other => next = other,
             }
             let seq = self.sealer.next_seq() - 1;
             if checkpoint::checkpoint_due(seq, self.knowledge_saved) {
@@ -182,6 +195,140 @@ impl Committer {
         if self.failure.get().is_none() && self.sealer.next_seq() - 1 != self.knowledge_saved {
             self.save_knowledge();
         }
+    }
+
+    /// Decides and seals `groups` as one batch and hands it to the syncer;
+    /// `false` once the syncer has stopped.
+    fn commit_groups(&mut self, groups: Vec<Group>, syncer: &SyncSender<Work>) -> bool {
+        if self.failure.get().is_some() {
+            for group in groups {
+                let _ = group.reply.send(Err(self.failure.group_error()));
+            }
+            return true;
+        }
+        let bytes: usize = groups.iter().flat_map(|g| &g.submissions).map(Checked::record_bytes_max).sum();
+        if let Err(refusal) = self.headroom.check(bytes as u64) {
+            tracing::warn!(%refusal, "appends refused");
+            for group in groups {
+                let error = Error::NoSpace(refusal.clone());
+                let _ = group.reply.send(Err(GroupError::at(0, error)));
+            }
+            return true;
+        }
+        let sealed = self.commit(groups);
+        syncer.send(Work::Batch(sealed)).is_ok()
+    }
+
+    /// Runs an import (see [`super::import`]) to its end: decides and
+    /// seals each chunk against the live knowledge and hands its records
+    /// to the syncer as pending; then has the syncer make them durable, or
+    /// take them back and restores the write head and knowledge to what they
+    /// were. Nothing else is decided meanwhile.
+    fn import(&mut self, job: Job, syncer: &SyncSender<Work>) {
+        let start = self.sealer.next_seq();
+        let before = (self.sealer.clone(), self.frontier.clone(), self.knowledge.read().expect("not poisoned").clone());
+        let (mut refused, mut written) = (false, false);
+        let ended: Result<(), Error> = loop {
+            match job.steps.recv() {
+                Ok(Step::Chunk(submissions)) => {
+                    if let Some(reason) = self.failure.get() {
+                        break Err(Error::Unavailable(format!("the ledger stopped after a storage error: {reason}")));
+                    }
+                    if !refused {
+                        let bytes: usize = submissions.iter().map(Checked::record_bytes_max).sum();
+                        if let Err(refusal) = self.headroom.check(bytes as u64) {
+                            tracing::warn!(%refusal, "import refused");
+                            break Err(Error::NoSpace(refusal));
+                        }
+                    }
+                    let (outcomes, records) = self.import_chunk(submissions, &mut refused);
+                    if !records.is_empty() {
+                        let hashes = records.iter().flat_map(|record| self.frontier.push(&record.bytes)).collect();
+                        written = true;
+                        if syncer.send(Work::Pending { start, records, hashes }).is_err() {
+                            break Err(Error::Unavailable("the ledger is closing".into()));
+                        }
+                    }
+                    if job.decided.send(outcomes).is_err() {
+                        break Ok(());
+                    }
+                }
+                Ok(Step::Refuse) => refused = true,
+                Ok(Step::Commit) if !refused => {
+                    let committed =
+                        if written { self.ask(syncer, Work::Commit) } else { Ok(self.head.borrow().clone()) };
+                    if committed.is_ok() {
+                        let _ = job.finished.send(committed);
+                        return;
+                    }
+                    break committed.map(|_| ());
+                }
+                // Refused, or the importer is gone: take it all back.
+                Ok(Step::Commit) | Err(_) => break Ok(()),
+            }
+        };
+        (self.sealer, self.frontier) = (before.0, before.1);
+        *self.knowledge.write().expect("not poisoned") = before.2;
+        let taken_back = if written { self.ask(syncer, Work::Abort) } else { Ok(self.head.borrow().clone()) };
+        let _ = job.finished.send(ended.and(taken_back));
+    }
+
+    /// Decides one chunk of an import, sealing what is admitted unless the
+    /// import is already `refused` (then each good submission is only
+    /// absorbed, so that later ones may refer to it and every bad one is
+    /// reported). A bad submission refuses the import.
+    fn import_chunk(&mut self, submissions: Vec<Checked>, refused: &mut bool) -> (Vec<Outcome>, Vec<Arc<Committed>>) {
+        let now = self.clock.now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+        let (mut outcomes, mut records) = (Vec::with_capacity(submissions.len()), Vec::new());
+        let lock = Arc::clone(&self.knowledge);
+        let mut knowledge = lock.write().expect("not poisoned");
+        for submission in submissions {
+            let admitted = match decide(&*knowledge, submission) {
+                Decision::New(admitted) => admitted,
+                Decision::Existing(_) => {
+                    outcomes.push(Ok(true));
+                    continue;
+                }
+                Decision::Rejected(rejection) => {
+                    *refused = true;
+                    outcomes.push(Err(Error::Invalid(rejection)));
+                    continue;
+                }
+                Decision::Conflict(message) => {
+                    *refused = true;
+                    outcomes.push(Err(Error::Conflict(message)));
+                    continue;
+                }
+            };
+            outcomes.push(Ok(false));
+            let id = match admitted.checked().id() {
+                Some(id) => id.to_string(),
+                None => uuid::Uuid::now_v7().to_string(),
+            };
+            if *refused {
+                let (checked, effects) = (*admitted).into_parts();
+                let seq = knowledge.seq() + 1;
+                knowledge.absorb(seq, &id, checked.event_type(), checked.content_digest(), &effects);
+                continue;
+            }
+            let sealed = self.sealer.seal(admitted.checked(), &id, &now);
+            let (checked, effects) = (*admitted).into_parts();
+            knowledge.absorb(sealed.seq, &id, checked.event_type(), checked.content_digest(), &effects);
+            records.push(committed(sealed, id, checked));
+        }
+        (outcomes, records)
+    }
+
+    /// Hands the syncer a step of an import and waits for its answer.
+    fn ask(
+        &self,
+        syncer: &SyncSender<Work>,
+        work: fn(std::sync::mpsc::SyncSender<Result<Head, Error>>) -> Work,
+    ) -> Result<Head, Error> {
+        let (reply, answer) = std::sync::mpsc::sync_channel(1);
+        let stopped = || Error::Unavailable("the ledger stopped while importing".into());
+        syncer.send(work(reply)).map_err(|_| stopped())?;
+        answer.recv().unwrap_or_else(|_| Err(stopped()))
     }
 
     /// A failed save only costs a longer catch-up on the next open.
@@ -196,17 +343,17 @@ impl Committer {
     /// Decides and seals every group of the batch. Rejected groups take
     /// nothing from the chain or the knowledge: their seqs are reused by the
     /// next group.
-    fn commit(&mut self, requests: Vec<Request>) -> Batch {
+    fn commit(&mut self, groups: Vec<Group>) -> Batch {
         let durable = self.head.borrow().seq;
         while self.unsynced.front().is_some_and(|record| record.seq <= durable) {
             self.unsynced.pop_front();
         }
         let now = self.clock.now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
         let mut records: Vec<Arc<Committed>> = Vec::new();
-        let mut replies = Vec::with_capacity(requests.len());
+        let mut replies = Vec::with_capacity(groups.len());
         let lock = Arc::clone(&self.knowledge);
         let mut knowledge = lock.write().expect("not poisoned");
-        for Request { submissions, reply } in requests {
+        for Group { submissions, reply } in groups {
             let rollback = self.sealer.clone();
             let outcome = self.group(&mut knowledge, submissions, &mut records, &now);
             if outcome.is_err() {
@@ -273,21 +420,7 @@ impl Committer {
             let (checked, effects) = (*admitted).into_parts();
             knowledge.absorb(sealed.seq, &id, checked.event_type(), checked.content_digest(), &effects);
             absorbed.push(effects);
-            let event = Event {
-                seq: sealed.seq,
-                id: id.clone(),
-                occurred: checked.occurred_text().to_string(),
-                when: checked.occurred(),
-                data: checked.into_typed(),
-            };
-            let committed = Arc::new(Committed::new(
-                sealed.seq,
-                id,
-                sealed.event_type,
-                sealed.hash,
-                sealed.bytes.into(),
-                Some(event),
-            ));
+            let committed = committed(sealed, id, checked);
             appended.push(Appended::from_committed(&committed, false));
             records.push(committed);
         }
@@ -316,6 +449,18 @@ impl Committer {
     }
 }
 
+/// A sealed record as readers take it, its typed event for the projector.
+fn committed(sealed: events::Sealed, id: String, checked: Checked) -> Arc<Committed> {
+    let event = Event {
+        seq: sealed.seq,
+        id: id.clone(),
+        occurred: checked.occurred_text().to_string(),
+        when: checked.occurred(),
+        data: checked.into_typed(),
+    };
+    Arc::new(Committed::new(sealed.seq, id, sealed.event_type, sealed.hash, sealed.bytes.into(), Some(event)))
+}
+
 pub(super) struct Syncer {
     pub log: sled::Tree,
     /// The Merkle tree's file, appended with each batch.
@@ -328,13 +473,35 @@ pub(super) struct Syncer {
     pub failure: Arc<Failure>,
     /// Durable syncs since open (for benchmarks: batch sizes).
     pub batches: Arc<AtomicU64>,
+    /// The ledger's directory (for an import's marker).
+    pub dir: PathBuf,
+    /// The last seq in the tail: the durable head, or past it while an
+    /// import's records are written. The projector folds up to here.
+    pub written: watch::Sender<u64>,
+    /// The projector, told to drop what it folded of a refused import.
+    pub projector: mpsc::UnboundedSender<Command>,
+    /// The import being written: its first seq and its last record so far.
+    pub importing: Option<(u64, Option<Arc<Committed>>)>,
 }
 
 impl Syncer {
-    fn run(mut self, batches: Receiver<Batch>) {
-        while let Ok(first) = batches.recv() {
+    fn run(mut self, work: Receiver<Work>) {
+        let mut next = None;
+        while let Some(first) = next.take().or_else(|| work.recv().ok()) {
+            let Work::Batch(first) = first else {
+                self.import_step(first);
+                continue;
+            };
             let mut group = vec![first];
-            group.extend(batches.try_iter());
+            for more in work.try_iter() {
+                match more {
+                    Work::Batch(batch) => group.push(batch),
+                    other => {
+                        next = Some(other);
+                        break;
+                    }
+                }
+            }
             self.sync(group);
         }
         if self.failure.get().is_none() {
@@ -373,6 +540,7 @@ impl Syncer {
             self.tail.push(&batch.records);
         }
         if let Some(last) = last {
+            self.written.send_replace(last.seq);
             self.batches.fetch_add(1, Ordering::Relaxed);
             self.head.send_replace(Head { seq: last.seq, hash: last.hash.clone() });
             tracing::debug!(head = last.seq, "batches durable");
@@ -380,6 +548,110 @@ impl Syncer {
         for batch in group {
             for (reply, outcome) in batch.replies {
                 let _ = reply.send(outcome);
+            }
+        }
+    }
+
+    /// One step of an import (see [`super::import`]).
+    fn import_step(&mut self, work: Work) {
+        match work {
+            Work::Batch(_) => unreachable!("batches are synced in groups"),
+            Work::Pending { start, records, hashes } => {
+                if self.failure.get().is_some() {
+                    return;
+                }
+                if let Err(reason) = self.write_pending(start, &records, &hashes) {
+                    self.failure.set(reason);
+                    return;
+                }
+                self.tail.push(&records);
+                let last = records.last().cloned();
+                if let (Some((_, written)), Some(last)) = (&mut self.importing, last) {
+                    self.written.send_replace(last.seq);
+                    *written = Some(last);
+                }
+            }
+            Work::Commit(reply) => {
+                let _ = reply.send(self.commit_import());
+            }
+            Work::Abort(reply) => {
+                let _ = reply.send(self.abort_import());
+            }
+        }
+    }
+
+    /// Writes an import's records: the marker first (durable before any of
+    /// them can reach the disk), then the log and the tree's hashes.
+    fn write_pending(&mut self, start: u64, records: &[Arc<Committed>], hashes: &[(u64, Hash)]) -> Result<(), String> {
+        if self.importing.is_none() {
+            super::import::mark(&self.dir, start).map_err(|e| format!("writing the import's marker: {e}"))?;
+            self.importing = Some((start, None));
+        }
+        let mut writes = sled::Batch::default();
+        for record in records {
+            writes.insert(&record.seq.to_be_bytes(), &*record.bytes);
+        }
+        self.log.apply_batch(writes).map_err(|e| format!("writing the log: {}", super::plain(e)))?;
+        self.merkle.append(hashes).map_err(|e| format!("writing the Merkle tree: {e}"))
+    }
+
+    /// Makes the import durable (one flush and `fdatasync` for all of it),
+    /// removes its marker, and moves the durable head to its last record.
+    fn commit_import(&mut self) -> Result<Head, Error> {
+        let failed = |failure: &Failure| Err(failure.group_error().error);
+        if self.failure.get().is_some() {
+            return failed(&self.failure);
+        }
+        let Some((_, Some(last))) = self.importing.take() else {
+            return Ok(self.head.borrow().clone());
+        };
+        let durable = self
+            .make_durable(&last)
+            .and_then(|()| super::import::unmark(&self.dir).map_err(|e| format!("removing the import's marker: {e}")));
+        if let Err(reason) = durable {
+            self.failure.set(reason);
+            return failed(&self.failure);
+        }
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        let head = Head { seq: last.seq, hash: last.hash.clone() };
+        self.head.send_replace(head.clone());
+        tracing::info!(head = last.seq, "import durable");
+        Ok(head)
+    }
+
+    /// Takes a refused import's records back out: out of the tail, then out
+    /// of the views (the projector refolds them without), then out of the
+    /// log and the tree; then removes the marker.
+    fn abort_import(&mut self) -> Result<Head, Error> {
+        let head = self.head.borrow().clone();
+        let Some((start, last)) = self.importing.take() else {
+            return Ok(head);
+        };
+        self.tail.truncate(start - 1);
+        self.written.send_replace(head.seq);
+        let (reply, answer) = oneshot::channel();
+        if self.projector.send(Command::Discard { reply }).is_ok() {
+            let _ = answer.blocking_recv();
+        }
+        let end = last.map_or(start - 1, |last| last.seq);
+        let taken_back = (|| {
+            let mut removals = sled::Batch::default();
+            for seq in start..=end {
+                removals.remove(&seq.to_be_bytes());
+            }
+            self.log
+                .apply_batch(removals)
+                .map_err(|e| format!("removing a refused import's records: {}", super::plain(e)))?;
+            self.flusher.flush()?;
+            self.merkle.truncate(start - 1).map_err(|e| format!("truncating the Merkle tree: {e}"))?;
+            super::import::unmark(&self.dir).map_err(|e| format!("removing the import's marker: {e}"))
+        })();
+        match taken_back {
+            Ok(()) => Ok(head),
+            Err(reason) => {
+                // The marker stays: the next open takes the records back out.
+                self.failure.set(reason);
+                Err(self.failure.group_error().error)
             }
         }
     }
@@ -411,7 +683,7 @@ pub(super) fn start(
     queue_requests_max: usize,
 ) -> std::io::Result<(mpsc::Sender<Request>, Vec<std::thread::JoinHandle<()>>)> {
     let (sender, requests) = mpsc::channel(queue_requests_max);
-    let (to_syncer, batches) = std::sync::mpsc::sync_channel(BATCHES_IN_FLIGHT_MAX);
+    let (to_syncer, work) = std::sync::mpsc::sync_channel(BATCHES_IN_FLIGHT_MAX);
     let failure = Arc::clone(&committer.failure);
     let committer = std::thread::Builder::new()
         .name("amity-committer".into())
@@ -419,7 +691,7 @@ pub(super) fn start(
     let failure = Arc::clone(&syncer.failure);
     let syncer = std::thread::Builder::new()
         .name("amity-syncer".into())
-        .spawn(move || fail_stop(&failure, "the syncer", || syncer.run(batches)))?;
+        .spawn(move || fail_stop(&failure, "the syncer", || syncer.run(work)))?;
     Ok((sender, vec![committer, syncer]))
 }
 

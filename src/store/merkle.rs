@@ -148,6 +148,18 @@ impl HashFile {
         Ok(())
     }
 
+    /// Keeps the stored hashes of the first `records` records only (a
+    /// refused import's are dropped), durably.
+    pub fn truncate(&mut self, records: u64) -> std::io::Result<()> {
+        let len = stored_hash_count(records);
+        if len >= self.len {
+            return Ok(());
+        }
+        self.file.set_len(len * HASH_BYTES)?;
+        self.len = len;
+        self.sync()
+    }
+
     /// Syncs if appended hashes have waited [`MERKLE_SYNC_INTERVAL`].
     pub fn sync_lazily(&mut self) -> std::io::Result<()> {
         match self.unsynced_since {

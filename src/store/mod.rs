@@ -4,7 +4,8 @@
 //! wait for the syncer's acknowledgement; the projector folds the views off
 //! that path; readers take recent records from the tail and older ones from
 //! the log. Must never: write to the `log` tree outside the committer (or a
-//! restore into a new ledger), or store anything in `log` but records.
+//! restore into a new ledger, or an open taking back an unfinished import),
+//! or store anything in `log` but records.
 //!
 //! The path of one record: a writer parses it (`Checked::parse`, on its own
 //! thread) → the committer decides it against the in-memory knowledge,
@@ -17,6 +18,7 @@ mod checkpoint;
 mod committer;
 mod flusher;
 pub mod holder;
+pub mod import;
 mod merkle;
 mod projector;
 mod tail;
@@ -31,7 +33,7 @@ use crate::error::{Error, Result, Source};
 use anchor::{Anchor, AnchorFile};
 use checkpoint::Checkpoints;
 use committer::{Committer, Failure, Headroom, Syncer};
-use events::{check_stored, decide, ChainError, ChainVerifier, Checked, Decision, Knowledge, Link, Record, Sealer};
+use events::{check_stored, ChainError, ChainVerifier, Checked, Knowledge, Link, Record, Sealer};
 use flusher::Flusher;
 use projections::Views;
 use projector::{Command, Projector};
@@ -160,9 +162,12 @@ impl GroupError {
     }
 }
 
-struct Request {
-    submissions: Vec<Checked>,
-    reply: oneshot::Sender<Result<Vec<Appended>, GroupError>>,
+/// What writers queue for the committer.
+enum Request {
+    /// A group, appended all or nothing.
+    Group { submissions: Vec<Checked>, reply: oneshot::Sender<Result<Vec<Appended>, GroupError>> },
+    /// An import: one group streamed in chunks (see [`import`]).
+    Import(import::Job),
 }
 
 pub struct Options {
@@ -385,6 +390,9 @@ impl Ledger {
             db.drop_tree("index")?;
         }
         let log = db.open_tree("log")?;
+        if let Some(start) = import::pending(dir)? {
+            take_back_import(&db, &log, dir, start)?;
+        }
         let (last_seq, last_hash, last_at) = match log.last()? {
             None => (0, events::GENESIS_PREV.to_string(), String::new()),
             Some((key, value)) => {
@@ -434,6 +442,8 @@ impl Ledger {
         let knowledge = Arc::new(RwLock::new(knowledge));
         let (views, views_seq) = (Arc::new(RwLock::new(views)), watch::channel(last_seq));
         let (head_tx, head_rx) = watch::channel(Head { seq: last_seq, hash: last_hash.clone() });
+        let (written_tx, written_rx) = watch::channel(last_seq);
+        let (commands, command_rx) = mpsc::unbounded_channel();
         let (batches, tail, failure) = (Arc::new(AtomicU64::new(0)), Arc::new(Tail::default()), Arc::default());
         let committer = Committer {
             log: log.clone(),
@@ -457,6 +467,10 @@ impl Ledger {
             tail: Arc::clone(&tail),
             failure: Arc::clone(&failure),
             batches: Arc::clone(&batches),
+            dir: dir.to_path_buf(),
+            written: written_tx,
+            projector: commands.clone(),
+            importing: None,
         };
         let projector = Projector {
             log: log.clone(),
@@ -464,12 +478,13 @@ impl Ledger {
             views: Arc::clone(&views),
             views_seq: views_seq.0,
             head: head_rx.clone(),
+            written: written_rx,
             tail: Arc::clone(&tail),
+            folded: last_seq,
             saved: views_saved,
         };
         let (sender, mut threads) = committer::start(committer, syncer, QUEUE_REQUESTS_MAX)
             .map_err(|e| Error::io("starting the committer", e))?;
-        let (commands, command_rx) = mpsc::unbounded_channel();
         let spawned =
             std::thread::Builder::new().name("amity-projector".into()).spawn(move || projector.run(command_rx));
         threads.push(spawned.map_err(|e| Error::io("starting the projector", e))?);
@@ -542,7 +557,7 @@ impl Ledger {
     pub fn submit_group(&self, submissions: Vec<Checked>) -> Result<Submitted, GroupError> {
         let (reply, response) = oneshot::channel();
         let sender = self.sender().map_err(|error| GroupError::at(0, error))?;
-        sender.blocking_send(Request { submissions, reply }).map_err(|_| stopped())?;
+        sender.blocking_send(Request::Group { submissions, reply }).map_err(|_| stopped())?;
         Ok(Submitted(response))
     }
 
@@ -550,7 +565,7 @@ impl Ledger {
     pub async fn append_group_async(&self, submissions: Vec<Checked>) -> Result<Vec<Appended>, GroupError> {
         let (reply, response) = oneshot::channel();
         let sender = self.sender().map_err(|error| GroupError::at(0, error))?;
-        sender.send(Request { submissions, reply }).await.map_err(|_| stopped())?;
+        sender.send(Request::Group { submissions, reply }).await.map_err(|_| stopped())?;
         response.await.map_err(|_| stopped())?
     }
 
@@ -561,10 +576,6 @@ impl Ledger {
             .map_err(|e| e.error)
     }
 
-    /// A dry run: decides submissions in order as the committer would
-    /// (later ones may refer to what earlier ones introduce), appending
-    /// nothing. It decides against a snapshot of the knowledge, which it
-    /// then absorbs into: the same compact form the committer keeps.
     /// Whether the record at `seq` has been retracted (an `event.retracted`
     /// record names it).
     pub fn is_retracted(&self, seq: u64) -> bool {
@@ -633,10 +644,6 @@ impl Ledger {
         &self.shared.dir
     }
 
-    pub fn dry_run(&self) -> DryRun {
-        DryRun { knowledge: self.shared.knowledge.read().expect("not poisoned").clone() }
-    }
-
     /// The stored bytes at `seq`, if it is durable.
     pub fn get_bytes(&self, seq: u64) -> Result<Option<Vec<u8>>> {
         if seq > self.head().seq {
@@ -673,10 +680,12 @@ impl Ledger {
         self.shared.tail.get(from, to.min(self.head().seq))
     }
 
-    /// Stored `(seq, bytes)` from `from` to `to` inclusive, in seq order.
+    /// Stored `(seq, bytes)` of durable records from `from` to `to`
+    /// inclusive, in seq order.
     pub fn range_bytes(&self, from: u64, to: u64) -> impl Iterator<Item = Result<(u64, Vec<u8>)>> + '_ {
+        let to = to.min(self.head().seq);
         let mut entries = self.shared.log.range(from.to_be_bytes()..=to.to_be_bytes());
-        let mut failed = false;
+        let mut failed = from > to;
         std::iter::from_fn(move || {
             if failed {
                 return None;
@@ -1133,35 +1142,24 @@ fn stopped() -> GroupError {
     GroupError::at(0, Error::Unavailable("the committer has stopped".into()))
 }
 
-/// See [`Ledger::dry_run`].
-pub struct DryRun {
-    knowledge: Knowledge,
-}
-
-impl DryRun {
-    /// Decides one submission as the committer would: `Ok(true)` if it is
-    /// already in the ledger (or earlier in this run) with the same content.
-    pub fn check(&mut self, submission: Checked) -> Result<bool> {
-        match decide(&self.knowledge, submission) {
-            Decision::Existing(_) => Ok(true),
-            Decision::Rejected(rejection) => Err(Error::Invalid(rejection)),
-            Decision::Conflict(message) => Err(Error::Conflict(message)),
-            Decision::New(admitted) => {
-                let seq = self.knowledge.seq() + 1;
-                let (checked, effects) = (*admitted).into_parts();
-                // A submission without an id gets one only when committed;
-                // here it needs a key no real id can equal (ids never hold
-                // a space).
-                let id = checked.id().map_or_else(|| format!("dry run {seq}"), str::to_string);
-                self.knowledge.absorb(seq, &id, checked.event_type(), checked.content_digest(), &effects);
-                Ok(false)
-            }
-        }
-    }
-}
-
 /// What an error about a ledger beyond repair tells the user to do.
 pub const WAY_BACK: &str = "the way back is a new ledger from a copy: `amity --db NEW restore EXPORT` from an `amity export` or the export of an `amity backup`, or `amity --db NEW restore --nats URL --stream NAME` from the stream `amity relay` filled";
+
+/// Removes the records of an import that never became durable (a crash or
+/// a storage error ended it; see [`import`]): every record from `start` on.
+fn take_back_import(db: &sled::Db, log: &sled::Tree, dir: &Path, start: u64) -> Result<()> {
+    let mut removals = sled::Batch::default();
+    let mut count = 0u64;
+    for key in log.range(start.to_be_bytes()..).keys() {
+        removals.remove(key?);
+        count += 1;
+    }
+    log.apply_batch(removals)?;
+    db.flush()?;
+    import::unmark(dir).map_err(|e| Error::storage("removing the import's marker", e))?;
+    tracing::warn!(start, records = count, "took back an import that did not finish (it was never acknowledged)");
+    Ok(())
+}
 
 /// Refuses a log that lost or altered acknowledged records.
 fn check_anchor(log: &sled::Tree, path: &Path, last_seq: u64) -> Result<()> {

@@ -1,11 +1,15 @@
 //! The projector: the one thread that folds records into the live views and
-//! saves their checkpoints, off the acknowledgement path. It follows the
-//! durable head, taking new records (already typed) from the [`Tail`] and
-//! reading the log only when it has fallen behind the tail. Readers see
+//! saves their checkpoints, off the acknowledgement path. It follows what
+//! the syncer writes, taking new records (already typed) from the [`Tail`]
+//! and reading the log only when it has fallen behind the tail. Readers see
 //! which seq the views reflect and may wait for a seq (read-your-writes).
-//! A rebuild runs here too, between two folds, so with writers running every
-//! record is folded into the new views exactly once.
-//! Must never: fold a record that is not durable, or block a writer.
+//! An import's records are folded as they are written but hidden from
+//! queries ([`Views::show_up_to`]) until the import is durable; a refused
+//! one is dropped by refolding from the checkpoint. A rebuild runs here
+//! too, between two folds, so with writers running every record is folded
+//! into the new views exactly once.
+//! Must never: show a record that is not durable, save a checkpoint that
+//! holds one, or block a writer.
 
 use super::checkpoint;
 use super::tail::Tail;
@@ -27,16 +31,23 @@ pub(super) enum Command {
     /// With `alone`, nobody reads the views meanwhile, so the old ones are
     /// dropped first and memory holds one set of views, not two.
     Rebuild { progress: Box<dyn FnMut(u64) + Send>, alone: bool, reply: oneshot::Sender<Result<u64>> },
+    /// Drop every record folded past the durable head (a refused import's):
+    /// the views are refolded from their checkpoint up to the head.
+    Discard { reply: oneshot::Sender<()> },
 }
 
 pub(super) struct Projector {
     pub log: sled::Tree,
     pub checkpoints: super::checkpoint::Checkpoints,
     pub views: Arc<RwLock<Views>>,
-    /// The seq the live views reflect.
+    /// The seq the live views show (readers wait on it).
     pub views_seq: watch::Sender<u64>,
     pub head: watch::Receiver<Head>,
+    /// The last seq written (past the head while an import is written).
+    pub written: watch::Receiver<u64>,
     pub tail: Arc<Tail>,
+    /// The seq the views have folded, shown or not.
+    pub folded: u64,
     /// The seq the stored views checkpoint reflects.
     pub saved: u64,
 }
@@ -48,11 +59,13 @@ impl Projector {
             let mut commands_open = true;
             loop {
                 let durable = self.head.borrow_and_update().seq;
-                if let Err(e) = self.fold_to(durable) {
-                    tracing::error!(error = %e, "the projector stopped; views stay at seq {}", self.seq());
+                let written = *self.written.borrow_and_update();
+                if let Err(e) = self.fold_to(written.max(durable)) {
+                    tracing::error!(error = %e, "the projector stopped; views stay at seq {}", self.folded);
                     return;
                 }
-                if checkpoint::checkpoint_due(self.seq(), self.saved) {
+                self.show(durable);
+                if self.folded == durable && checkpoint::checkpoint_due(self.folded, self.saved) {
                     self.save();
                 }
                 tokio::select! {
@@ -63,48 +76,83 @@ impl Projector {
                             if let Err(e) = self.fold_to(durable) {
                                 tracing::error!(error = %e, "the projector could not fold the last records");
                             }
+                            self.show(durable);
                             break;
                         }
                     }
+                    _ = self.written.changed() => {}
                     command = commands.recv(), if commands_open => match command {
                         Some(Command::Rebuild { progress, alone, reply }) => {
                             let _ = reply.send(self.rebuild(progress, alone));
+                        }
+                        Some(Command::Discard { reply }) => {
+                            if let Err(e) = self.discard() {
+                                tracing::error!(error = %e, "the projector could not refold the views; they stay at seq {}", self.folded);
+                                return;
+                            }
+                            let _ = reply.send(());
                         }
                         None => commands_open = false,
                     },
                 }
             }
-            if self.seq() != self.saved {
+            if self.folded == self.head.borrow().seq && self.folded != self.saved {
                 self.save();
             }
         });
     }
 
-    fn seq(&self) -> u64 {
-        *self.views_seq.borrow()
+    /// Shows the views up to the durable head (no further: what is past it
+    /// is an import's, not yet durable) and tells readers.
+    fn show(&mut self, durable: u64) {
+        let shown = self.folded.min(durable);
+        if shown != *self.views_seq.borrow() {
+            self.views.write().expect("not poisoned").show_up_to(durable);
+            self.views_seq.send_replace(shown);
+        }
     }
 
-    /// Folds every record after the views' seq up to `durable`.
-    fn fold_to(&mut self, durable: u64) -> Result<()> {
-        while self.seq() < durable {
-            let from = self.seq() + 1;
-            let to = durable.min(from + FOLD_CHUNK_RECORDS - 1);
-            match self.tail.get(from, to) {
-                Some(records) => {
-                    let mut views = self.views.write().expect("not poisoned");
-                    for record in &records {
-                        views.apply_decoded(record.seq, record.event.as_ref());
-                    }
-                }
-                None => {
-                    let events = read_events(&self.log, from, to)?;
-                    let mut views = self.views.write().expect("not poisoned");
-                    for (seq, event) in &events {
-                        views.apply_decoded(*seq, event.as_ref());
-                    }
-                }
+    /// Drops what was folded past the durable head: reloads the views'
+    /// checkpoint (never saved past the head) and folds the log up to it.
+    fn discard(&mut self) -> Result<()> {
+        let durable = self.head.borrow().seq;
+        if self.folded <= durable {
+            return Ok(());
+        }
+        let mut views: Views = self.checkpoints.load_or_default(&self.log)?;
+        if views.seq > durable {
+            views = Views::default();
+        }
+        checkpoint::catch_up(Some(&mut views), None, &self.log, durable, |_| {})?;
+        *self.views.write().expect("not poisoned") = views;
+        self.folded = durable;
+        self.views_seq.send_replace(durable);
+        Ok(())
+    }
+
+    /// Folds every record after the views' seq up to `to` (or up to what
+    /// is still written, if a refused import is taken back meanwhile),
+    /// showing readers each chunk up to the durable head.
+    fn fold_to(&mut self, to: u64) -> Result<()> {
+        while self.folded < to.min((*self.written.borrow()).max(self.head.borrow().seq)) {
+            let from = self.folded + 1;
+            let to = to.min(from + FOLD_CHUNK_RECORDS - 1);
+            let (events, records) = match self.tail.get(from, to) {
+                Some(records) => (Vec::new(), records),
+                None => (read_events(&self.log, from, to)?, Vec::new()),
+            };
+            let mut views = self.views.write().expect("not poisoned");
+            for record in &records {
+                views.apply_decoded(record.seq, record.event.as_ref());
             }
-            self.views_seq.send_replace(to);
+            for (seq, event) in &events {
+                views.apply_decoded(*seq, event.as_ref());
+            }
+            self.folded = views.seq.max(self.folded);
+            let durable = self.head.borrow().seq;
+            views.show_up_to(durable);
+            drop(views);
+            self.views_seq.send_replace(self.folded.min(durable));
         }
         Ok(())
     }
@@ -117,7 +165,7 @@ impl Projector {
     }
 
     fn try_save(&mut self) -> Result<()> {
-        let seq = self.seq();
+        let seq = self.folded;
         let hash = hash_at(&self.log, seq)?;
         let views = self.views.read().expect("not poisoned");
         self.checkpoints.save(&*views, &hash)?;
@@ -136,6 +184,7 @@ impl Projector {
         let mut fresh = Views::default();
         checkpoint::catch_up(Some(&mut fresh), None, &self.log, durable, progress)?;
         *self.views.write().expect("not poisoned") = fresh;
+        self.folded = durable;
         self.views_seq.send_replace(durable);
         // `amity rebuild` promises a saved checkpoint: say so if it is not.
         self.try_save()?;

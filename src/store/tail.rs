@@ -3,7 +3,11 @@
 //! head; the projector and every subscriber take records from here, and read
 //! the log only when they have fallen further behind than the tail reaches.
 //! So a new record is read from sled by nobody, however many follow it.
-//! Must never: hold a record that is not durable, or grow past its bounds.
+//! An import's records are pushed as they are written, before they are
+//! durable: the projector folds them (hidden until the import is durable),
+//! and nobody else takes a record past the durable head.
+//! Must never: give out a record past the durable head to anyone but the
+//! projector, or grow past its bounds.
 
 use crate::error::Result;
 use events::{ChainError, EventType, RecordRef};
@@ -83,7 +87,7 @@ pub struct Tail {
 }
 
 impl Tail {
-    /// Appends a durable batch (seqs following the last pushed), evicting the
+    /// Appends a batch (seqs following the last pushed), evicting the
     /// oldest records beyond the bounds.
     pub fn push(&self, batch: &[Arc<Committed>]) {
         let mut inner = self.inner.lock().expect("not poisoned");
@@ -95,6 +99,15 @@ impl Tail {
         while inner.records.len() > TAIL_RECORDS_MAX || inner.bytes > TAIL_BYTES_MAX {
             let evicted = inner.records.pop_front().expect("over a bound, so not empty");
             inner.bytes -= evicted.bytes.len();
+        }
+    }
+
+    /// Drops the records after seq `last` (a refused import's).
+    pub fn truncate(&self, last: u64) {
+        let mut inner = self.inner.lock().expect("not poisoned");
+        while inner.records.back().is_some_and(|record| record.seq > last) {
+            let dropped = inner.records.pop_back().expect("not empty");
+            inner.bytes -= dropped.bytes.len();
         }
     }
 

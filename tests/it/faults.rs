@@ -116,15 +116,17 @@ fn a_full_disk_stops_import_cleanly_every_read_fails_cleanly_and_freeing_space_b
     }
     let work = tempfile::tempdir().unwrap();
     write_ndjson(&work.path().join("input.ndjson"), &History::generate(21, 8_000));
-    // A 12 MiB filesystem, 2 MiB of it taken by a file to free later; the
-    // import's spool (about the input's 2 MiB) fits, then its appends fill
-    // the rest (no reserve: as if another program had taken
-    // the space). Every command's exit code and stderr are kept outside the
-    // tmpfs.
+    // A 12 MiB filesystem, 2 MiB of it taken by a file to free later; a
+    // first import of 1,000 lines fits, then the whole file's import fills
+    // the rest (no reserve: as if another program had taken the space).
+    // Every command's exit code and stderr are kept outside the tmpfs.
     let script = r#"
         export AMITY_RESERVE_MIB=0
         head -c 2000000 /dev/zero > "$WORK/small/filler"
-        run import import "$WORK/input.ndjson"
+        head -n 1000 "$WORK/input.ndjson" > "$WORK/first.ndjson"
+        tail -n +1001 "$WORK/input.ndjson" > "$WORK/rest.ndjson"
+        run first import "$WORK/first.ndjson"
+        run import import "$WORK/rest.ndjson"
         for command in verify log export; do run "full-$command" $command; done
         run full-show show 1
         run full-view view agreements
@@ -140,16 +142,12 @@ fn a_full_disk_stops_import_cleanly_every_read_fails_cleanly_and_freeing_space_b
     "#;
     let steps = in_small_filesystem(work.path(), 12, script);
 
+    assert_eq!(steps.code("first"), 0, "the first import fits: {}", steps.read("first", "err"));
     assert_eq!(steps.code("import"), 4, "a full disk is a storage error: {}", steps.read("import", "err"));
     let import_err = steps.read("import", "err");
     assert!(import_err.contains("No space left on device"), "{import_err}");
-    let acknowledged: u64 = import_err
-        .split("import stopped: ")
-        .nth(1)
-        .and_then(|rest| rest.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("import says how many records it kept: {import_err}"));
-    assert!(acknowledged > 0, "the disk filled only part-way through: {import_err}");
+    assert!(import_err.contains("import stopped: nothing was appended"), "{import_err}");
+    let acknowledged = 1_000;
 
     for name in [
         "full-verify",
@@ -174,7 +172,7 @@ fn a_full_disk_stops_import_cleanly_every_read_fails_cleanly_and_freeing_space_b
         steps.read("freed-verify", "err")
     );
     let kept = steps.read("freed-export", "out").lines().count() as u64;
-    assert!(kept >= acknowledged, "{kept} records kept, {acknowledged} acknowledged");
+    assert_eq!(kept, acknowledged, "the first import is kept, and nothing of the one the disk stopped");
     assert_eq!(steps.code("freed-append"), 0, "the ledger appends again: {}", steps.read("freed-append", "err"));
     assert_eq!(steps.code("last-verify"), 0, "{}", steps.read("last-verify", "err"));
     assert!(
@@ -193,15 +191,22 @@ fn appends_stop_at_the_reserve_and_every_read_still_works() {
     write_ndjson(&work.path().join("input.ndjson"), &History::generate(34, 30_000));
     // A 48 MiB filesystem with a 24 MiB reserve (sled grows its file 8 MiB
     // at a time, and a rebuild writes a checkpoint beside the old one): the
-    // import is refused part-way, before the disk is full, so everything
-    // else still works.
+    // file is imported 2,000 lines at a time until an import is refused,
+    // before the disk is full, so everything else still works; an append
+    // that would leave less than a reserve just above the free space is
+    // refused too.
     let script = r#"
         export AMITY_RESERVE_MIB=24
-        run import import "$WORK/input.ndjson"
+        split -l 2000 "$WORK/input.ndjson" "$WORK/part-"
+        for part in "$WORK"/part-*; do
+            run import import "$part"
+            [ "$(cat "$WORK/import.code")" = 0 ] || break
+        done
         for command in verify log export rebuild; do run "$command" $command; done
         run show show 1
         run view view agreements
-        run append append '{"type":"party.registered","occurred":"2024","data":{"party":"la/pakse","name":"Pakse","kind":"city","country":"LA"}}'
+        free=$(df -m --output=avail "$WORK/small" | tail -n 1)
+        (export AMITY_RESERVE_MIB=$((free + 1)); run append append '{"type":"party.registered","occurred":"2024","data":{"party":"la/pakse","name":"Pakse","kind":"city","country":"LA"}}')
         (export AMITY_RESERVE_MIB=0; run unreserved append '{"type":"party.registered","occurred":"2024","data":{"party":"la/pakse","name":"Pakse","kind":"city","country":"LA"}}')
         run last-verify verify
     "#;
@@ -212,7 +217,8 @@ fn appends_stop_at_the_reserve_and_every_read_still_works() {
     assert!(import_err.contains("refused") && import_err.contains("reserve"), "{import_err}");
     assert!(!import_err.contains("No space left"), "the disk never filled: {import_err}");
     let kept = steps.read("export", "out").lines().count();
-    assert!(kept > 0 && kept < 30_000, "the import stopped part-way ({kept} kept)");
+    assert!(kept > 0 && kept < 30_000, "the imports stopped part-way ({kept} kept)");
+    assert_eq!(kept % 2_000, 0, "the refused import appended nothing ({kept} kept)");
     for name in ["verify", "log", "export", "rebuild", "show", "view"] {
         assert_eq!(steps.code(name), 0, "{name} works at the reserve: {}", steps.read(name, "err"));
     }
@@ -233,8 +239,8 @@ fn a_checkpoint_that_hits_a_full_disk_fails_rebuild_with_exit_4_instead_of_hangi
     }
     let work = tempfile::tempdir().unwrap();
     write_ndjson(&work.path().join("input.ndjson"), &History::generate(55, 30_000));
-    // A reserve smaller than sled's next 8 MiB segment: the import stops
-    // near the reserve and the rebuild then runs out of space, at open or
+    // A reserve smaller than sled's next 8 MiB segment: imports of 2,000
+    // lines at a time stop near the reserve and the rebuild then runs out of space, at open or
     // saving its checkpoint, depending on where sled's segments fall. It
     // must exit 4 (`timeout` would make a hang 124), not claim a saved
     // checkpoint, and leave a ledger that opens once space is freed. When
@@ -243,7 +249,11 @@ fn a_checkpoint_that_hits_a_full_disk_fails_rebuild_with_exit_4_instead_of_hangi
     // about 13 s instead of never ending.
     let script = r#"
         head -c 4194304 /dev/zero > "$WORK/small/filler"
-        (export AMITY_RESERVE_MIB=6; run import import "$WORK/input.ndjson")
+        split -l 2000 "$WORK/input.ndjson" "$WORK/part-"
+        for part in "$WORK"/part-*; do
+            (export AMITY_RESERVE_MIB=6; run import import "$part")
+            [ "$(cat "$WORK/import.code")" = 0 ] || break
+        done
         timeout 60 "$AMITY" --db "$DB" rebuild > "$WORK/rebuild.out" 2> "$WORK/rebuild.err" < /dev/null; echo $? > "$WORK/rebuild.code"
         rm "$WORK/small/filler"
         run verify verify

@@ -382,3 +382,96 @@ fn a_ledger_with_the_old_index_and_checkpoints_trees_opens_and_drops_them() {
     assert!(dir.path().join("views.checkpoint").exists() && dir.path().join("knowledge.checkpoint").exists());
     open(dir.path()).verify(|_| {}).unwrap();
 }
+
+/// What a reader sees of the ledger: head, log (digested, so that a
+/// failure prints little), views, the tree's root.
+fn seen(ledger: &Ledger) -> (amity::store::Head, String, String, events::merkle::Hash) {
+    use sha2::{Digest, Sha256};
+    ledger.wait_for_views(ledger.head().seq);
+    let head = ledger.head();
+    let mut log = Sha256::new();
+    let mut count = 0;
+    for entry in ledger.range_bytes(1, u64::MAX) {
+        log.update(entry.unwrap().1);
+        count += 1;
+    }
+    let log = format!("{count} records, {}", hex::encode(log.finalize()));
+    let views = ledger.read_views(|views| {
+        let view = serde_json::to_vec(&(views.aid(None), views.visits(None))).unwrap();
+        format!("views at {}: {}", views.shown(), hex::encode(Sha256::digest(view)))
+    });
+    let root = ledger.tree_hash(head.seq).unwrap();
+    (head, log, views, root)
+}
+
+fn ledger_views(ledger: &Ledger) -> projections::Views {
+    ledger.wait_for_views(ledger.head().seq);
+    ledger.read_views(projections::Views::clone)
+}
+
+/// An import is one group streamed in chunks: while it runs nobody sees its
+/// records; refused (a bad line in its last chunk) or dropped, it leaves the
+/// ledger exactly as it was, marker gone, and the chain continues from the
+/// old head; committed, it shows all of it at once.
+#[test]
+fn an_import_is_all_or_nothing_and_invisible_until_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = open(dir.path());
+    let history = History::generate(17, 3_000);
+    let parsed = |range: std::ops::Range<usize>| -> Vec<_> { history[range].iter().map(checked).collect() };
+    let mut first = ledger.begin_import().unwrap();
+    first.submit(parsed(0..1_000)).unwrap();
+    assert!(first.decided().unwrap().iter().all(|o| matches!(o, Ok(false))));
+    first.commit().unwrap();
+    let before = seen(&ledger);
+    assert_eq!(before.0.seq, 1_000);
+
+    // Refused: two chunks are written before the third's bad line is found.
+    let mut import = ledger.begin_import().unwrap();
+    import.submit(parsed(1_000..2_000)).unwrap();
+    import.submit(parsed(2_000..2_500)).unwrap();
+    let mut bad = parsed(2_500..2_600);
+    bad.push(checked(&json!({"type": "visit.held", "occurred": "2023",
+        "data": {"visit": "v-nowhere", "delegation_of": "xx/nobody", "host": "xx/nobody", "led_by": {"name": "A"}}})));
+    import.submit(bad).unwrap();
+    assert_eq!(import.decided().unwrap().len(), 1_000);
+    assert_eq!(seen(&ledger), before, "an import in progress is invisible");
+    assert_eq!(import.decided().unwrap().len(), 500);
+    let last = import.decided().unwrap();
+    assert!(matches!(last.last(), Some(Err(Error::Invalid(_)))), "{:?}", last.last());
+    import.abort().unwrap();
+    assert_eq!(seen(&ledger), before, "a refused import left nothing");
+    assert!(!dir.path().join("import.pending").exists());
+    ledger.close().unwrap();
+    let ledger = open(dir.path());
+    assert_eq!(seen(&ledger), before, "a refused import left nothing, reopened");
+
+    // Dropped part-way: the same.
+    let mut dropped = ledger.begin_import().unwrap();
+    dropped.submit(parsed(1_000..2_000)).unwrap();
+    dropped.decided().unwrap();
+    drop(dropped);
+    assert_eq!(seen(&ledger), before, "a dropped import left nothing");
+
+    // The chain goes on from the old head, and the rest imports whole.
+    let mut rest = ledger.begin_import().unwrap();
+    rest.submit(parsed(1_000..3_000)).unwrap();
+    assert!(rest.decided().unwrap().iter().all(|o| matches!(o, Ok(false))));
+    let head = rest.commit().unwrap();
+    assert_eq!(head.seq, 3_000);
+    let record = ledger.get(1_001).unwrap().unwrap();
+    assert_eq!(record.prev, before.0.hash, "seq 1,001 links to the head the refused imports left");
+    ledger.verify(|_| {}).unwrap();
+    let after = seen(&ledger);
+    assert_eq!(
+        ledger_views(&ledger),
+        ledger.refold(|_| {}).unwrap(),
+        "the views folded during the imports equal a refold"
+    );
+    ledger.close().unwrap();
+    let reopened = open(dir.path());
+    assert_eq!(seen(&reopened), after, "reopened: the same records, views and tree");
+    let refold = reopened.refold(|_| {}).unwrap();
+    let folded_during = ledger_views(&reopened);
+    assert_eq!(folded_during, refold, "the views kept from the imports equal a refold");
+}

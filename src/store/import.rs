@@ -1,0 +1,194 @@
+//! An import: one group, all or nothing, streamed in chunks so that it
+//! needs no more memory than a few of them. Each submission is parsed once
+//! (by the caller), decided once and sealed once (by the committer, against
+//! the live knowledge, the same [`events::decide`] as every append), and its
+//! record written to the log as it is sealed; nothing is acknowledged, told
+//! to subscribers or shown in the views until the whole import is durable.
+//! A bad submission anywhere refuses the import: what it wrote is taken
+//! back out of the log and the knowledge and views are as before.
+//!
+//! While an import runs, the committer decides nothing else (other writers
+//! wait in its queue) and the syncer writes its records without syncing:
+//! one `fdatasync` makes the whole import durable at the end. Before the
+//! first of them reaches the log, `DIR/import.pending` (the seq the import
+//! starts at) is made durable; it is removed once the import is durable or
+//! taken back. Opening a ledger that has it removes the log's records from
+//! that seq on: an import that a crash interrupted was never acknowledged.
+//! Must never: show, publish or acknowledge a record of an import before
+//! all of it is durable, or leave any of a refused one behind.
+
+use super::{Head, Ledger, Request};
+use crate::error::{Error, Result};
+use events::Checked;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, SyncSender};
+use tokio::sync::oneshot;
+
+/// The marker's file name, in the ledger directory.
+pub const PENDING_FILE: &str = "import.pending";
+
+/// Chunks handed to the committer before the importer waits: one is
+/// decided while the next is parsed.
+const CHUNKS_QUEUED_MAX: usize = 2;
+
+/// What the importer sends the committer.
+pub(super) enum Step {
+    Chunk(Vec<Checked>),
+    /// The importer found a bad line itself (one that did not parse): the
+    /// import will be refused, so write nothing more, only decide.
+    Refuse,
+    /// Every chunk is sent and none was refused: make it durable.
+    Commit,
+}
+
+/// The committer's side of an import.
+pub(super) struct Job {
+    pub steps: Receiver<Step>,
+    /// Per chunk, in order: each submission's outcome.
+    pub decided: SyncSender<Vec<Outcome>>,
+    /// How the import ended: the durable head after it (the new one if it
+    /// was committed, the old one if it was taken back), or the storage
+    /// error that stopped it.
+    pub finished: oneshot::Sender<Result<Head>>,
+}
+
+/// One submission of an import: whether it was already in the ledger, or
+/// why it is refused.
+pub type Outcome = Result<Existed>;
+
+/// Whether a submission's id was already in the ledger with the same
+/// content (nothing appended for it).
+pub type Existed = bool;
+
+/// An import in progress (see the module doc). Dropping it without
+/// [`Import::commit`] takes back everything it wrote.
+pub struct Import {
+    steps: Option<SyncSender<Step>>,
+    decided: Receiver<Vec<Outcome>>,
+    finished: Option<oneshot::Receiver<Result<Head>>>,
+}
+
+impl Ledger {
+    /// Starts an import once the committer has finished what was queued
+    /// before it. Must not be called from inside an async runtime.
+    pub fn begin_import(&self) -> Result<Import> {
+        let (steps, steps_rx) = std::sync::mpsc::sync_channel(CHUNKS_QUEUED_MAX);
+        let (decided_tx, decided) = std::sync::mpsc::sync_channel(CHUNKS_QUEUED_MAX + 1);
+        let (finished_tx, finished) = oneshot::channel();
+        let job = Job { steps: steps_rx, decided: decided_tx, finished: finished_tx };
+        self.sender()?.blocking_send(Request::Import(job)).map_err(|_| closed())?;
+        Ok(Import { steps: Some(steps), decided, finished: Some(finished) })
+    }
+}
+
+impl Import {
+    /// Hands the committer the next chunk; waits while it has
+    /// [`CHUNKS_QUEUED_MAX`] undecided.
+    pub fn submit(&mut self, chunk: Vec<Checked>) -> Result<()> {
+        self.send(Step::Chunk(chunk))
+    }
+
+    /// The outcomes of the oldest chunk submitted and not yet taken, one per
+    /// submission, in order; waits for the committer to decide it.
+    pub fn decided(&mut self) -> Result<Vec<Outcome>> {
+        match self.decided.recv() {
+            Ok(outcomes) => Ok(outcomes),
+            Err(_) => Err(self.end()),
+        }
+    }
+
+    /// The import will be refused (a line did not even parse): the
+    /// committer writes nothing more and only decides the rest, so that
+    /// every bad line can still be reported.
+    pub fn refuse(&mut self) -> Result<()> {
+        self.send(Step::Refuse)
+    }
+
+    /// Makes the whole import durable and shows it to everyone; returns the
+    /// new durable head. Call it once every chunk's outcomes are taken.
+    pub fn commit(mut self) -> Result<Head> {
+        self.send(Step::Commit)?;
+        self.steps.take();
+        self.wait()
+    }
+
+    /// Takes back whatever the import wrote; returns once it is gone.
+    pub fn abort(mut self) -> Result<()> {
+        self.steps.take();
+        self.wait().map(|_| ())
+    }
+
+    fn send(&mut self, step: Step) -> Result<()> {
+        let sent = self.steps.as_ref().map(|steps| steps.send(step));
+        match sent {
+            Some(Ok(())) => Ok(()),
+            _ => Err(self.end()),
+        }
+    }
+
+    fn wait(&mut self) -> Result<Head> {
+        let finished = self.finished.take().ok_or_else(closed)?;
+        finished.blocking_recv().unwrap_or_else(|_| Err(closed()))
+    }
+
+    /// Why the committer stopped listening: how the import ended.
+    fn end(&mut self) -> Error {
+        self.steps.take();
+        match self.wait() {
+            Err(error) => error,
+            Ok(_) => Error::Unavailable("the import ended early".into()),
+        }
+    }
+}
+
+impl Drop for Import {
+    fn drop(&mut self) {
+        if self.finished.is_some() {
+            self.steps.take();
+            let _ = self.wait();
+        }
+    }
+}
+
+fn closed() -> Error {
+    Error::Unavailable("the ledger is closed".into())
+}
+
+/// `DIR/import.pending`.
+pub(super) fn pending_path(dir: &Path) -> PathBuf {
+    dir.join(PENDING_FILE)
+}
+
+/// Makes the marker durable: the import's records start at `start`.
+pub(super) fn mark(dir: &Path, start: u64) -> std::io::Result<()> {
+    let path = pending_path(dir);
+    let mut file = std::fs::File::create(&path)?;
+    std::io::Write::write_all(&mut file, format!("{start}\n").as_bytes())?;
+    file.sync_all()?;
+    sync_dir(dir)
+}
+
+/// Removes the marker durably (the import is durable, or taken back).
+pub(super) fn unmark(dir: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(pending_path(dir)) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        other => other?,
+    }
+    sync_dir(dir)
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// The seq an unfinished import started at, if the marker is there.
+pub(super) fn pending(dir: &Path) -> Result<Option<u64>> {
+    let path = pending_path(dir);
+    match std::fs::read_to_string(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::storage(format!("reading {}", path.display()), e)),
+        Ok(text) => text.trim().parse::<u64>().ok().filter(|seq| *seq >= 1).map(Some).ok_or_else(|| {
+            Error::storage(format!("reading {}", path.display()), format!("`{}` is not a seq", text.trim()))
+        }),
+    }
+}
