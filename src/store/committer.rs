@@ -635,12 +635,7 @@ impl Syncer {
         }
         let end = last.map_or(start - 1, |last| last.seq);
         let taken_back = (|| {
-            let mut removals = sled::Batch::default();
-            for seq in start..=end {
-                removals.remove(&seq.to_be_bytes());
-            }
-            self.log
-                .apply_batch(removals)
+            super::import::remove_records(&self.log, start, end)
                 .map_err(|e| format!("removing a refused import's records: {}", super::plain(e)))?;
             self.flusher.flush()?;
             self.merkle.truncate(start - 1).map_err(|e| format!("truncating the Merkle tree: {e}"))?;

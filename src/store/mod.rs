@@ -1148,13 +1148,11 @@ pub const WAY_BACK: &str = "the way back is a new ledger from a copy: `amity --d
 /// Removes the records of an import that never became durable (a crash or
 /// a storage error ended it; see [`import`]): every record from `start` on.
 fn take_back_import(db: &sled::Db, log: &sled::Tree, dir: &Path, start: u64) -> Result<()> {
-    let mut removals = sled::Batch::default();
-    let mut count = 0u64;
-    for key in log.range(start.to_be_bytes()..).keys() {
-        removals.remove(key?);
-        count += 1;
-    }
-    log.apply_batch(removals)?;
+    let end = match log.last()? {
+        Some((key, _)) => log_seq(&key)?,
+        None => 0,
+    };
+    let count = import::remove_records(log, start, end)?;
     db.flush()?;
     import::unmark(dir).map_err(|e| Error::storage("removing the import's marker", e))?;
     tracing::warn!(start, records = count, "took back an import that did not finish (it was never acknowledged)");
