@@ -20,8 +20,9 @@
 use super::{Head, Ledger, Request};
 use crate::error::{Error, Result};
 use events::Checked;
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::mpsc::{Receiver, Sender, SyncSender};
 use tokio::sync::oneshot;
 
 /// The marker's file name, in the ledger directory.
@@ -44,8 +45,10 @@ pub(super) enum Step {
 /// The committer's side of an import.
 pub(super) struct Job {
     pub steps: Receiver<Step>,
-    /// Per chunk, in order: each submission's outcome.
-    pub decided: SyncSender<Vec<Outcome>>,
+    /// Per chunk, in order: each submission's outcome. Unbounded, so the
+    /// committer never waits on an importer that has not read them yet
+    /// (the chunks it may queue are bounded instead).
+    pub decided: Sender<Vec<Outcome>>,
     /// How the import ended: the durable head after it (the new one if it
     /// was committed, the old one if it was taken back), or the storage
     /// error that stopped it.
@@ -61,27 +64,30 @@ pub type Outcome = Result<Existed>;
 pub type Existed = bool;
 
 /// An import in progress (see the module doc). Dropping it without
-/// [`Import::commit`] takes back everything it wrote.
-pub struct Import {
+/// [`Import::commit`] takes back everything it wrote. It borrows the
+/// ledger, which cannot be closed while the import is open (the committer
+/// is busy with it).
+pub struct Import<'a> {
     steps: Option<SyncSender<Step>>,
     decided: Receiver<Vec<Outcome>>,
     finished: Option<oneshot::Receiver<Result<Head>>>,
+    ledger: PhantomData<&'a Ledger>,
 }
 
 impl Ledger {
     /// Starts an import once the committer has finished what was queued
     /// before it. Must not be called from inside an async runtime.
-    pub fn begin_import(&self) -> Result<Import> {
+    pub fn begin_import(&self) -> Result<Import<'_>> {
         let (steps, steps_rx) = std::sync::mpsc::sync_channel(CHUNKS_QUEUED_MAX);
-        let (decided_tx, decided) = std::sync::mpsc::sync_channel(CHUNKS_QUEUED_MAX + 1);
+        let (decided_tx, decided) = std::sync::mpsc::channel();
         let (finished_tx, finished) = oneshot::channel();
         let job = Job { steps: steps_rx, decided: decided_tx, finished: finished_tx };
         self.sender()?.blocking_send(Request::Import(job)).map_err(|_| closed())?;
-        Ok(Import { steps: Some(steps), decided, finished: Some(finished) })
+        Ok(Import { steps: Some(steps), decided, finished: Some(finished), ledger: PhantomData })
     }
 }
 
-impl Import {
+impl Import<'_> {
     /// Hands the committer the next chunk; waits while it has
     /// [`CHUNKS_QUEUED_MAX`] undecided.
     pub fn submit(&mut self, chunk: Vec<Checked>) -> Result<()> {
@@ -141,7 +147,7 @@ impl Import {
     }
 }
 
-impl Drop for Import {
+impl Drop for Import<'_> {
     fn drop(&mut self) {
         if self.finished.is_some() {
             self.steps.take();
