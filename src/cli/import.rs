@@ -198,21 +198,21 @@ pub fn import_until(ledger: &Ledger, source: Source<'_>, interrupted: &AtomicBoo
     // Dropping the import (on an error) or aborting it takes back what it wrote.
     let ended = match (passed, tally.failed()) {
         (Err(error), _) => Err(error),
-        (Ok(()), 0) => import.commit().map(Some),
-        (Ok(()), _) => import.abort().map(|()| None),
+        (Ok(()), 0) => import.commit().map(|_| ()),
+        (Ok(()), _) => import.abort(),
     };
-    match ended {
-        Ok(Some(_)) => return Ok(Imported { appended: tally.appended, existed: tally.existed }),
-        Ok(None) => {}
-        Err(error @ Error::Interrupted(_)) => return Err(error),
-        Err(error) => {
+    if let Err(error) = ended {
+        if !matches!(error, Error::Interrupted(_)) {
             // A storage error: what the import wrote is taken back now, or
             // when the ledger is next opened.
             crate::say!("import stopped: nothing was appended");
-            return Err(error);
         }
+        return Err(error);
     }
     let failed = tally.failed();
+    if failed == 0 {
+        return Ok(Imported { appended: tally.appended, existed: tally.existed });
+    }
     if failed > ERRORS_PRINTED_MAX as u64 {
         crate::say!("… and {} more bad lines", failed - ERRORS_PRINTED_MAX as u64);
     }
@@ -290,8 +290,9 @@ pub fn run(dir: &Path, file: &Path) -> Result<()> {
         File::open(file).map_err(|e| usage(format!("cannot read {}: {e}", file.display())))?;
         Source::File(file)
     };
-    // Ctrl-C stops the import cleanly (what is durable stays; the message
-    // says so); a second Ctrl-C ends the process at once.
+    // Ctrl-C stops the import cleanly, appending nothing (the message says
+    // so); a second Ctrl-C ends the process at once, and the next open
+    // takes back what the import wrote.
     let interrupted = std::sync::Arc::new(AtomicBool::new(false));
     let sigint = signal_hook::consts::SIGINT;
     signal_hook::flag::register_conditional_shutdown(sigint, 130, interrupted.clone())

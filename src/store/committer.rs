@@ -26,7 +26,7 @@ use super::{checkpoint, Appended, GroupError, Head, Request};
 use crate::error::Error;
 use events::known::Effects;
 use events::merkle::{Frontier, Hash};
-use events::{decide, Checked, Decision, Knowledge, Sealer};
+use events::{decide, Checked, Decision, Knowledge, Sealer, Validated};
 use projections::Event;
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -83,6 +83,9 @@ impl Failure {
 
 type Reply = oneshot::Sender<Result<Vec<Appended>, GroupError>>;
 
+/// The syncer's answer to an import's commit or abort: the durable head.
+type ImportReply = std::sync::mpsc::SyncSender<Result<Head, Error>>;
+
 /// A group a writer queued.
 struct Group {
     submissions: Vec<Checked>,
@@ -93,14 +96,14 @@ struct Group {
 enum Work {
     /// Sealed groups: written, made durable, published, acknowledged.
     Batch(Batch),
-    /// Records of an import in progress, from seq `start` on: written to
-    /// the log (once the import's marker is durable) and to the tail for
-    /// the projector, but not synced, published or acknowledged.
-    Pending { start: u64, records: Vec<Arc<Committed>>, hashes: Vec<(u64, Hash)> },
+    /// Records of an import in progress (the first of them starts it):
+    /// written to the log (once the import's marker is durable) and to the
+    /// tail for the projector, but not synced, published or acknowledged.
+    Pending { records: Vec<Arc<Committed>>, hashes: Vec<(u64, Hash)> },
     /// The import is whole: make it durable and move the head to its end.
-    Commit(std::sync::mpsc::SyncSender<Result<Head, Error>>),
+    Commit(ImportReply),
     /// The import is refused: take its records back out.
-    Abort(std::sync::mpsc::SyncSender<Result<Head, Error>>),
+    Abort(ImportReply),
 }
 
 /// A batch sealed and given to sled, on its way to being synced.
@@ -225,7 +228,6 @@ impl Committer {
     /// take them back and restores the write head and knowledge to what they
     /// were. Nothing else is decided meanwhile.
     fn import(&mut self, job: Job, syncer: &SyncSender<Work>) {
-        let start = self.sealer.next_seq();
         let before = (self.sealer.clone(), self.frontier.clone(), self.knowledge.read().expect("not poisoned").clone());
         let (mut refused, mut written) = (false, false);
         let ended: Result<(), Error> = loop {
@@ -245,7 +247,7 @@ impl Committer {
                     if !records.is_empty() {
                         let hashes = records.iter().flat_map(|record| self.frontier.push(&record.bytes)).collect();
                         written = true;
-                        if syncer.send(Work::Pending { start, records, hashes }).is_err() {
+                        if syncer.send(Work::Pending { records, hashes }).is_err() {
                             break Err(Error::Unavailable("the ledger is closing".into()));
                         }
                     }
@@ -263,8 +265,13 @@ impl Committer {
                     }
                     break committed.map(|_| ());
                 }
-                // Refused, or the importer is gone: take it all back.
-                Ok(Step::Commit) | Err(_) => break Ok(()),
+                Ok(Step::Commit) => {
+                    break Err(Error::Usage(
+                        "the import refused some of its submissions, so nothing was appended".into(),
+                    ))
+                }
+                // The importer is gone: take it all back.
+                Err(_) => break Ok(()),
             }
         };
         (self.sealer, self.frontier) = (before.0, before.1);
@@ -301,30 +308,29 @@ impl Committer {
                 }
             };
             outcomes.push(Ok(false));
-            let id = match admitted.checked().id() {
-                Some(id) => id.to_string(),
-                None => uuid::Uuid::now_v7().to_string(),
-            };
             if *refused {
                 let (checked, effects) = (*admitted).into_parts();
-                let seq = knowledge.seq() + 1;
+                let (seq, id) = (knowledge.seq() + 1, record_id(&checked));
                 knowledge.absorb(seq, &id, checked.event_type(), checked.content_digest(), &effects);
                 continue;
             }
-            let sealed = self.sealer.seal(admitted.checked(), &id, &now);
-            let (checked, effects) = (*admitted).into_parts();
-            knowledge.absorb(sealed.seq, &id, checked.event_type(), checked.content_digest(), &effects);
-            records.push(committed(sealed, id, checked));
+            records.push(self.seal(&mut knowledge, *admitted, &now).0);
         }
         (outcomes, records)
     }
 
+    /// Seals an admitted submission as the next record and absorbs it into
+    /// the knowledge; returns the record and what it changed.
+    fn seal(&mut self, knowledge: &mut Knowledge, admitted: Validated, now: &str) -> (Arc<Committed>, Effects) {
+        let id = record_id(admitted.checked());
+        let sealed = self.sealer.seal(admitted.checked(), &id, now);
+        let (checked, effects) = admitted.into_parts();
+        knowledge.absorb(sealed.seq, &id, checked.event_type(), checked.content_digest(), &effects);
+        (committed(sealed, id, checked), effects)
+    }
+
     /// Hands the syncer a step of an import and waits for its answer.
-    fn ask(
-        &self,
-        syncer: &SyncSender<Work>,
-        work: fn(std::sync::mpsc::SyncSender<Result<Head, Error>>) -> Work,
-    ) -> Result<Head, Error> {
+    fn ask(&self, syncer: &SyncSender<Work>, work: fn(ImportReply) -> Work) -> Result<Head, Error> {
         let (reply, answer) = std::sync::mpsc::sync_channel(1);
         let stopped = || Error::Unavailable("the ledger stopped while importing".into());
         syncer.send(work(reply)).map_err(|_| stopped())?;
@@ -412,15 +418,8 @@ impl Committer {
                     continue;
                 }
             };
-            let id = match admitted.checked().id() {
-                Some(id) => id.to_string(),
-                None => uuid::Uuid::now_v7().to_string(),
-            };
-            let sealed = self.sealer.seal(admitted.checked(), &id, now);
-            let (checked, effects) = (*admitted).into_parts();
-            knowledge.absorb(sealed.seq, &id, checked.event_type(), checked.content_digest(), &effects);
+            let (committed, effects) = self.seal(knowledge, *admitted, now);
             absorbed.push(effects);
-            let committed = committed(sealed, id, checked);
             appended.push(Appended::from_committed(&committed, false));
             records.push(committed);
         }
@@ -446,6 +445,14 @@ impl Committer {
         })?
         .ok_or_else(|| Error::Unavailable(format!("seq {seq} is known but not in the log")))?;
         Ok(Appended::from_committed(&Committed::from_stored(seq, bytes.to_vec())?, true))
+    }
+}
+
+/// The submission's own id, or a new one (a UUIDv7) if it names none.
+fn record_id(checked: &Checked) -> String {
+    match checked.id() {
+        Some(id) => id.to_string(),
+        None => uuid::Uuid::now_v7().to_string(),
     }
 }
 
@@ -556,11 +563,11 @@ impl Syncer {
     fn import_step(&mut self, work: Work) {
         match work {
             Work::Batch(_) => unreachable!("batches are synced in groups"),
-            Work::Pending { start, records, hashes } => {
+            Work::Pending { records, hashes } => {
                 if self.failure.get().is_some() {
                     return;
                 }
-                if let Err(reason) = self.write_pending(start, &records, &hashes) {
+                if let Err(reason) = self.write_pending(&records, &hashes) {
                     self.failure.set(reason);
                     return;
                 }
@@ -580,19 +587,15 @@ impl Syncer {
         }
     }
 
-    /// Writes an import's records: the marker first (durable before any of
-    /// them can reach the disk), then the log and the tree's hashes.
-    fn write_pending(&mut self, start: u64, records: &[Arc<Committed>], hashes: &[(u64, Hash)]) -> Result<(), String> {
-        if self.importing.is_none() {
-            super::import::mark(&self.dir, start).map_err(|e| format!("writing the import's marker: {e}"))?;
-            self.importing = Some((start, None));
+    /// Writes an import's records: the marker first, with the import's
+    /// first seq (durable before any of them can reach the disk), then the
+    /// log and the tree's hashes.
+    fn write_pending(&mut self, records: &[Arc<Committed>], hashes: &[(u64, Hash)]) -> Result<(), String> {
+        if let (None, Some(first)) = (&self.importing, records.first()) {
+            super::import::mark(&self.dir, first.seq).map_err(|e| format!("writing the import's marker: {e}"))?;
+            self.importing = Some((first.seq, None));
         }
-        let mut writes = sled::Batch::default();
-        for record in records {
-            writes.insert(&record.seq.to_be_bytes(), &*record.bytes);
-        }
-        self.log.apply_batch(writes).map_err(|e| format!("writing the log: {}", super::plain(e)))?;
-        self.merkle.append(hashes).map_err(|e| format!("writing the Merkle tree: {e}"))
+        self.write_records(records.iter(), hashes)
     }
 
     /// Makes the import durable (one flush and `fdatasync` for all of it),
@@ -652,15 +655,25 @@ impl Syncer {
     }
 
     fn write(&mut self, group: &[Batch]) -> Result<(), String> {
+        let hashes: Vec<(u64, Hash)> = group.iter().flat_map(|batch| batch.hashes.iter().copied()).collect();
+        self.write_records(group.iter().flat_map(|batch| &batch.records), &hashes)
+    }
+
+    /// One `apply_batch` of `records` to the log, then their stored hashes
+    /// to the Merkle tree's file.
+    fn write_records<'a>(
+        &mut self,
+        records: impl Iterator<Item = &'a Arc<Committed>>,
+        hashes: &[(u64, Hash)],
+    ) -> Result<(), String> {
         let mut writes = sled::Batch::default();
-        for record in group.iter().flat_map(|batch| &batch.records) {
+        for record in records {
             writes.insert(&record.seq.to_be_bytes(), &*record.bytes);
         }
         self.log.apply_batch(writes).map_err(|e| format!("writing the log: {}", super::plain(e)))?;
         // The tree's hashes: derived, synced lazily (see `merkle`); a tree
         // ahead of the log after a crash is trimmed on open.
-        let hashes: Vec<(u64, Hash)> = group.iter().flat_map(|batch| batch.hashes.iter().copied()).collect();
-        self.merkle.append(&hashes).map_err(|e| format!("writing the Merkle tree: {e}"))
+        self.merkle.append(hashes).map_err(|e| format!("writing the Merkle tree: {e}"))
     }
 
     fn make_durable(&mut self, last: &Committed) -> Result<(), String> {

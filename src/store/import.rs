@@ -111,7 +111,8 @@ impl Import<'_> {
     }
 
     /// Makes the whole import durable and shows it to everyone; returns the
-    /// new durable head. Call it once every chunk's outcomes are taken.
+    /// new durable head. Call it once every chunk's outcomes are taken; if
+    /// any was refused, nothing is appended and this is an error.
     pub fn commit(mut self) -> Result<Head> {
         self.send(Step::Commit)?;
         self.steps.take();

@@ -148,7 +148,7 @@ impl Projector {
             for (seq, event) in &events {
                 views.apply_decoded(*seq, event.as_ref());
             }
-            self.folded = views.seq.max(self.folded);
+            self.folded = views.seq;
             let durable = self.head.borrow().seq;
             views.show_up_to(durable);
             drop(views);

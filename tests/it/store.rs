@@ -446,6 +446,19 @@ fn an_import_is_all_or_nothing_and_invisible_until_committed() {
     let ledger = open(dir.path());
     assert_eq!(seen(&ledger), before, "a refused import left nothing, reopened");
 
+    // Committed despite a refused submission: an error, and nothing kept.
+    let mut forced = ledger.begin_import().unwrap();
+    forced.submit(parsed(1_000..1_100)).unwrap();
+    forced
+        .submit(vec![checked(&json!({"type": "activity.held", "occurred": "2023",
+        "data": {"category": "forum", "title": "T", "parties": ["xx/nobody"]}}))])
+        .unwrap();
+    match forced.commit() {
+        Err(Error::Usage(message)) => assert!(message.contains("nothing was appended"), "{message}"),
+        other => panic!("a commit after a refused submission must fail, got {other:?}"),
+    }
+    assert_eq!(seen(&ledger), before, "a refused import committed anyway left nothing");
+
     // Dropped part-way: the same.
     let mut dropped = ledger.begin_import().unwrap();
     dropped.submit(parsed(1_000..2_000)).unwrap();
