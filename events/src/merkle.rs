@@ -19,8 +19,8 @@
 
 use std::collections::BTreeMap;
 pub use tlog_tiles::{
-    check_record, check_tree, prove_record, prove_tree, record_hash, stored_hash_count, stored_hash_index,
-    sub_tree_index, tree_hash, Error, Hash, HashReader,
+    check_record, check_tree, node_hash, prove_record, prove_tree, record_hash, stored_hash_count, stored_hash_index,
+    sub_tree_index, tree_hash, Error, Hash, HashReader, EMPTY_HASH,
 };
 
 /// Hashes as a proof lists them: base64.
@@ -106,6 +106,55 @@ impl HashReader for Frontier {
     }
 }
 
+/// The root of a run of leaves without storing anything: the roots of the
+/// complete subtrees that cover them, largest first (RFC 9162's compact
+/// range). `verify` folds each chunk of leaves into one on its workers and
+/// joins the chunks in order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CompactRange {
+    /// (height, root): a subtree of 2^height leaves.
+    roots: Vec<(u32, Hash)>,
+}
+
+impl CompactRange {
+    pub fn push_leaf(&mut self, leaf: Hash) {
+        self.push(0, leaf);
+    }
+
+    /// Appends a complete subtree of 2^`height` leaves. Only right where
+    /// the leaves so far are a multiple of 2^`height` (as [`Self::extend`]
+    /// by aligned chunks keeps them).
+    fn push(&mut self, mut height: u32, mut hash: Hash) {
+        while let Some(&(top, left)) = self.roots.last() {
+            if top != height {
+                break;
+            }
+            self.roots.pop();
+            hash = node_hash(left, hash);
+            height += 1;
+        }
+        self.roots.push((height, hash));
+    }
+
+    /// Appends the leaves `next` covers, which follow these. Right when
+    /// these leaves are a multiple of `next`'s largest subtree: chunks of
+    /// 2^k leaves, aligned, the last of them possibly shorter.
+    pub fn extend(&mut self, next: CompactRange) {
+        for (height, hash) in next.roots {
+            self.push(height, hash);
+        }
+    }
+
+    /// The tree's root hash (SHA-256 of nothing when empty).
+    pub fn root(&self) -> Hash {
+        let mut subtrees = self.roots.iter().rev().map(|&(_, hash)| hash);
+        match subtrees.next() {
+            None => EMPTY_HASH,
+            Some(last) => subtrees.fold(last, |right, left| node_hash(left, right)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,6 +210,17 @@ mod tests {
             for old in 1..=size {
                 let proof = prove_tree(size, old, &stored).unwrap();
                 check_tree(&proof, size, roots[size as usize], old, roots[old as usize]).unwrap();
+            }
+        }
+        for chunk in [1usize, 2, 4, 8, 16] {
+            for size in 0..=70 {
+                let mut whole = CompactRange::default();
+                for piece in leaves[..size].chunks(chunk) {
+                    let mut part = CompactRange::default();
+                    piece.iter().for_each(|leaf| part.push_leaf(record_hash(leaf)));
+                    whole.extend(part);
+                }
+                assert_eq!(whole.root(), roots[size], "{size} leaves in chunks of {chunk}");
             }
         }
         let reloaded: Vec<Hash> = Frontier::needed(70).iter().map(|i| stored.0[i]).collect();

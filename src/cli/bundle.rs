@@ -98,11 +98,10 @@ pub fn audit(file: &Path, key: &str) -> Result<()> {
     let (size, root) = (checkpoint.size(), *checkpoint.hash());
     // Each record: canonical, its own hash right, linked to the one before,
     // and included in the checkpoint's tree.
-    let mut buffer = Vec::new();
     let mut previous: Option<(u64, String)> = None;
     for entry in &bundle.records {
         let seq = entry.seq;
-        let link = events::check_stored(entry.record.as_bytes(), &mut buffer).map_err(|p| failed(seq, p))?;
+        let link = events::check_stored(entry.record.as_bytes()).map_err(|p| failed(seq, p))?;
         if link.seq != seq {
             return Err(failed(seq, format!("the record says seq {}", link.seq)));
         }

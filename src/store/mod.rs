@@ -33,6 +33,7 @@ use crate::error::{Error, Result, Source};
 use anchor::{Anchor, AnchorFile};
 use checkpoint::Checkpoints;
 use committer::{Committer, Failure, Headroom, Syncer};
+use events::merkle::CompactRange;
 use events::{check_stored, ChainError, ChainVerifier, Checked, Knowledge, Link, Record, Sealer};
 use flusher::Flusher;
 use projections::Views;
@@ -48,8 +49,11 @@ use tokio::sync::{mpsc, oneshot, watch};
 pub const QUEUE_REQUESTS_MAX: usize = 1024;
 /// Threads that check records on their own while `verify` links them.
 const VERIFY_WORKERS: usize = 2;
-/// Records read from the log and handed to a verify worker at a time.
+/// Records read from the log and handed to a verify worker at a time: a
+/// power of two, so that each chunk but the last is a complete subtree of
+/// the Merkle tree, aligned, whose root the worker computes.
 const VERIFY_CHUNK_RECORDS: usize = 1024;
+const _: () = assert!(VERIFY_CHUNK_RECORDS.is_power_of_two());
 /// sled's page cache. sled counts on-disk bytes, not memory, so the process
 /// uses somewhat more than this; it is set explicitly so RSS stays bounded.
 pub const CACHE_BYTES_DEFAULT: u64 = 64 * 1024 * 1024;
@@ -725,25 +729,28 @@ impl Ledger {
         let head = self.head();
         let mut verifier = ChainVerifier::default();
         type Chunk = std::result::Result<Vec<(sled::IVec, sled::IVec)>, sled::Error>;
-        type Linked = std::result::Result<
-            Vec<(sled::IVec, std::result::Result<Link, String>, events::merkle::Hash)>,
-            sled::Error,
-        >;
-        let mut frontier = events::merkle::Frontier::default();
+        /// Each record's key and link, and the Merkle root of the chunk's
+        /// leaves (a chunk is a complete, aligned subtree but the last).
+        type Checked =
+            std::result::Result<(Vec<(sled::IVec, std::result::Result<Link, String>)>, CompactRange), sled::Error>;
+        let mut tree = CompactRange::default();
         std::thread::scope(|scope| -> Result<()> {
             let (mut to_workers, mut from_workers) = (Vec::new(), Vec::new());
             for _ in 0..VERIFY_WORKERS {
                 let (chunks, chunk_rx) = std::sync::mpsc::sync_channel::<Chunk>(2);
-                let (results_tx, results) = std::sync::mpsc::sync_channel::<Linked>(2);
+                let (results_tx, results) = std::sync::mpsc::sync_channel::<Checked>(2);
                 scope.spawn(move || {
-                    let mut buffer = Vec::new();
                     for chunk in chunk_rx {
                         let checked = chunk.map(|entries| {
-                            let check = |(key, value): (sled::IVec, sled::IVec)| {
-                                let link = check_stored(&value, &mut buffer);
-                                (key, link, events::merkle::record_hash(&value))
-                            };
-                            entries.into_iter().map(check).collect()
+                            let mut tree = CompactRange::default();
+                            let links = entries
+                                .into_iter()
+                                .map(|(key, value)| {
+                                    tree.push_leaf(events::merkle::record_hash(&value));
+                                    (key, check_stored(&value))
+                                })
+                                .collect();
+                            (links, tree)
                         });
                         if results_tx.send(checked).is_err() {
                             return;
@@ -771,11 +778,12 @@ impl Ledger {
                 let Ok(chunk) = from_workers[worker].recv() else {
                     return Ok(());
                 };
-                for (key, link, leaf) in chunk? {
+                let (links, chunk_tree) = chunk?;
+                for (key, link) in links {
                     verifier.link(&key, link)?;
-                    frontier.push_leaf(leaf);
                     progress(verifier.count());
                 }
+                tree.extend(chunk_tree);
             }
             Ok(())
         })?;
@@ -798,12 +806,12 @@ impl Ledger {
         check_anchor(&self.shared.log, &self.shared.dir.join("anchor"), last_seq)?;
         // The Merkle tree is derived: its stored root must be the records'.
         let stored = self.tree_hash(head.seq)?;
-        if stored != frontier.root() {
+        if stored != tree.root() {
             return Err(ChainError {
                 seq: head.seq,
                 problem: format!(
                     "the Merkle tree's stored root {stored} differs from the records' {}: its stored hashes are damaged; `amity rebuild` recomputes them from the log",
-                    frontier.root()
+                    tree.root()
                 ),
             }
             .into());
