@@ -38,6 +38,7 @@ use events::{check_stored, ChainError, ChainVerifier, Checked, Knowledge, Link, 
 use flusher::Flusher;
 use projections::Views;
 use projector::{Command, Projector};
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -715,10 +716,11 @@ impl Ledger {
     /// Recomputes every canonical form, hash and link, and checks the head
     /// against the anchor. `progress` is called with each checked seq.
     ///
-    /// One thread reads the log in chunks; [`VERIFY_WORKERS`] threads check
-    /// each record on its own (decode, canonical form, hash), alternating
-    /// chunks; this thread links them in seq order, so the first failure
-    /// reported is the first in the chain.
+    /// [`VERIFY_WORKERS`] threads take turns at chunks of the log's key
+    /// range, each reading its chunk from sled itself and checking each
+    /// record on its own (canonical form, hash, leaf hash, the chunk's
+    /// Merkle root); this thread links the records in seq order, so the
+    /// first failure reported is the first in the chain.
     pub fn verify(&self, progress: impl FnMut(u64)) -> Result<Verified> {
         guarded("verifying the log", || self.verify_inner(progress))
     }
@@ -728,57 +730,54 @@ impl Ledger {
         // appends made meanwhile by a live server do not count as damage.
         let head = self.head();
         let mut verifier = ChainVerifier::default();
-        type Chunk = std::result::Result<Vec<(sled::IVec, sled::IVec)>, sled::Error>;
         /// Each record's key and link, and the Merkle root of the chunk's
         /// leaves (a chunk is a complete, aligned subtree but the last).
         type Checked =
             std::result::Result<(Vec<(sled::IVec, std::result::Result<Link, String>)>, CompactRange), sled::Error>;
+        let chunk = VERIFY_CHUNK_RECORDS as u64;
+        let chunks = head.seq.div_ceil(chunk);
         let mut tree = CompactRange::default();
         std::thread::scope(|scope| -> Result<()> {
-            let (mut to_workers, mut from_workers) = (Vec::new(), Vec::new());
-            for _ in 0..VERIFY_WORKERS {
-                let (chunks, chunk_rx) = std::sync::mpsc::sync_channel::<Chunk>(2);
+            let mut from_workers = Vec::new();
+            for worker in 0..VERIFY_WORKERS {
                 let (results_tx, results) = std::sync::mpsc::sync_channel::<Checked>(2);
+                let log = &self.shared.log;
                 scope.spawn(move || {
-                    for chunk in chunk_rx {
-                        let checked = chunk.map(|entries| {
-                            let mut tree = CompactRange::default();
-                            let links = entries
-                                .into_iter()
-                                .map(|(key, value)| {
-                                    tree.push_leaf(events::merkle::record_hash(&value));
-                                    (key, check_stored(&value))
-                                })
-                                .collect();
-                            (links, tree)
-                        });
-                        if results_tx.send(checked).is_err() {
+                    for index in (worker as u64..chunks).step_by(VERIFY_WORKERS) {
+                        // Together the chunks' key ranges are the log's up
+                        // to the head, `..=head`: a key of another length
+                        // or out of place lands in one of them.
+                        let first = index * chunk + 1;
+                        let from = match index {
+                            0 => Bound::Unbounded,
+                            _ => Bound::Included(first.to_be_bytes()),
+                        };
+                        let to = match first + chunk {
+                            next if next > head.seq => Bound::Included(head.seq.to_be_bytes()),
+                            next => Bound::Excluded(next.to_be_bytes()),
+                        };
+                        let checked = log.range((from, to)).try_fold(
+                            (Vec::with_capacity(VERIFY_CHUNK_RECORDS), CompactRange::default()),
+                            |(mut links, mut tree), entry| {
+                                let (key, value) = entry?;
+                                tree.push_leaf(events::merkle::record_hash(&value));
+                                links.push((key, check_stored(&value)));
+                                Ok((links, tree))
+                            },
+                        );
+                        let failed = checked.is_err();
+                        if results_tx.send(checked).is_err() || failed {
                             return;
                         }
                     }
                 });
-                to_workers.push(chunks);
                 from_workers.push(results);
             }
-            let log = &self.shared.log;
-            scope.spawn(move || {
-                let mut entries = log.range(..=head.seq.to_be_bytes());
-                for worker in (0..VERIFY_WORKERS).cycle() {
-                    let chunk: Chunk = entries.by_ref().take(VERIFY_CHUNK_RECORDS).collect();
-                    if matches!(&chunk, Ok(entries) if entries.is_empty()) {
-                        return;
-                    }
-                    let failed = chunk.is_err();
-                    if to_workers[worker].send(chunk).is_err() || failed {
-                        return;
-                    }
-                }
-            });
-            for worker in (0..VERIFY_WORKERS).cycle() {
-                let Ok(chunk) = from_workers[worker].recv() else {
-                    return Ok(());
+            for index in 0..chunks {
+                let Ok(checked) = from_workers[index as usize % VERIFY_WORKERS].recv() else {
+                    break;
                 };
-                let (links, chunk_tree) = chunk?;
+                let (links, chunk_tree) = checked?;
                 for (key, link) in links {
                     verifier.link(&key, link)?;
                     progress(verifier.count());

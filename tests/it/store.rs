@@ -349,6 +349,38 @@ fn verify_names_the_first_damaged_seq_whichever_thread_checks_it() {
     assert_eq!(checked_up_to, 1_499, "every record before the damage was checked, in order");
 }
 
+/// Each verify thread reads its own chunks of the log's key range: a record
+/// missing where a chunk begins, or a stray key where two chunks meet, is
+/// still found, at its place in the chain.
+#[test]
+fn verify_finds_a_missing_record_or_a_stray_key_at_a_chunk_boundary() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = open(dir.path());
+    for group in History::generate(6, 3_000).chunks(1_000) {
+        ledger.append_group(group.iter().map(checked).collect()).unwrap();
+    }
+    ledger.close().unwrap();
+    let chain_error = || match open(dir.path()).verify(|_| {}).expect_err("the damage is found") {
+        Error::Chain(e) => e,
+        other => panic!("expected a chain error, got {other}"),
+    };
+    let log = || raw_sled(dir.path()).open_tree("log").unwrap();
+
+    // Chunks are 1,024 records: seq 2,049 begins the third.
+    let removed = log().remove(2_049u64.to_be_bytes()).unwrap().unwrap();
+    let error = chain_error();
+    assert_eq!((error.seq, error.problem.as_str()), (2_049, "missing: the log goes on at seq 2050"), "{error}");
+    log().insert(2_049u64.to_be_bytes(), removed).unwrap();
+    open(dir.path()).verify(|_| {}).unwrap();
+
+    // Nine bytes sort between seq 1,024's key and seq 1,025's.
+    let stray = [&1_024u64.to_be_bytes()[..], &[0]].concat();
+    log().insert(&stray, b"{}".as_slice()).unwrap();
+    let error = chain_error();
+    assert_eq!(error.seq, 1_025, "{error}");
+    assert!(error.problem.contains("a key of 9 bytes"), "{error}");
+}
+
 #[test]
 fn a_ledger_with_the_old_index_and_checkpoints_trees_opens_and_drops_them() {
     let dir = tempfile::tempdir().unwrap();
