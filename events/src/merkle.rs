@@ -17,7 +17,6 @@
 //! pure: the store loads it, feeds it sealed records and writes what it
 //! returns.
 
-use std::collections::BTreeMap;
 pub use tlog_tiles::{
     check_record, check_tree, node_hash, prove_record, prove_tree, record_hash, stored_hash_count, stored_hash_index,
     sub_tree_index, tree_hash, Error, Hash, HashReader, EMPTY_HASH,
@@ -44,8 +43,9 @@ pub fn consistency_json(from: u64, to: u64, path: &[Hash]) -> serde_json::Value 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Frontier {
     size: u64,
-    /// Stored hash index → hash, for exactly [`Frontier::needed`]`(size)`.
-    roots: BTreeMap<u64, Hash>,
+    /// The roots of the complete subtrees that make up the tree, largest
+    /// first: the stored hashes at [`Frontier::needed`]`(size)`.
+    edge: CompactRange,
 }
 
 impl Frontier {
@@ -58,15 +58,16 @@ impl Frontier {
     /// A frontier from the stored hashes at [`Frontier::needed`]`(size)`,
     /// in that order.
     pub fn from_stored(size: u64, hashes: Vec<Hash>) -> Result<Frontier, String> {
-        let indexes = Frontier::needed(size);
-        if indexes.len() != hashes.len() {
+        // One complete subtree per bit set in `size`, the highest first.
+        let heights: Vec<u32> = (0..64).rev().filter(|bit| size >> bit & 1 == 1).collect();
+        if heights.len() != hashes.len() {
             return Err(format!(
                 "a tree of {size} records needs {} stored hashes, not {}",
-                indexes.len(),
+                heights.len(),
                 hashes.len()
             ));
         }
-        Ok(Frontier { size, roots: indexes.into_iter().zip(hashes).collect() })
+        Ok(Frontier { size, edge: CompactRange { roots: heights.into_iter().zip(hashes).collect() } })
     }
 
     /// How many records the tree holds.
@@ -80,29 +81,21 @@ impl Frontier {
         self.push_leaf(record_hash(bytes))
     }
 
-    /// [`Frontier::push`] with the leaf hash already computed.
+    /// [`Frontier::push`] with the leaf hash already computed: the leaf's
+    /// hash, then the root of each complete subtree it completes, at
+    /// consecutive indexes from `stored_hash_index(0, n)` (Go's
+    /// `StoredHashesForRecordHash`, without reading anything back).
     pub fn push_leaf(&mut self, leaf: Hash) -> Vec<(u64, Hash)> {
-        let n = self.size;
-        let hashes = tlog_tiles::stored_hashes_for_record_hash(n, leaf, self)
-            .expect("a frontier holds every hash a new leaf needs");
-        let first = stored_hash_index(0, n);
-        let stored: Vec<(u64, Hash)> = (first..).zip(hashes).collect();
+        let first = stored_hash_index(0, self.size);
+        let mut stored = vec![(first, leaf)];
+        self.edge.push(0, leaf, |hash| stored.push((first + stored.len() as u64, hash)));
         self.size += 1;
-        let keep = Frontier::needed(self.size);
-        self.roots.extend(stored.iter().copied());
-        self.roots.retain(|index, _| keep.contains(index));
         stored
     }
 
     /// The root hash of the tree (SHA-256 of nothing when empty).
     pub fn root(&self) -> Hash {
-        tree_hash(self.size, self).expect("a frontier holds every hash its root needs")
-    }
-}
-
-impl HashReader for Frontier {
-    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, Error> {
-        indexes.iter().map(|index| self.roots.get(index).copied().ok_or(Error::IndexesNotInTree)).collect()
+        self.edge.root()
     }
 }
 
@@ -118,19 +111,21 @@ pub struct CompactRange {
 
 impl CompactRange {
     pub fn push_leaf(&mut self, leaf: Hash) {
-        self.push(0, leaf);
+        self.push(0, leaf, |_| {});
     }
 
-    /// Appends a complete subtree of 2^`height` leaves. Only right where
-    /// the leaves so far are a multiple of 2^`height` (as [`Self::extend`]
-    /// by aligned chunks keeps them).
-    fn push(&mut self, mut height: u32, mut hash: Hash) {
+    /// Appends a complete subtree of 2^`height` leaves, telling `merged`
+    /// each larger subtree it completes. Only right where the leaves so far
+    /// are a multiple of 2^`height` (as [`Self::extend`] by aligned chunks
+    /// keeps them).
+    fn push(&mut self, mut height: u32, mut hash: Hash, mut merged: impl FnMut(Hash)) {
         while let Some(&(top, left)) = self.roots.last() {
             if top != height {
                 break;
             }
             self.roots.pop();
             hash = node_hash(left, hash);
+            merged(hash);
             height += 1;
         }
         self.roots.push((height, hash));
@@ -141,7 +136,7 @@ impl CompactRange {
     /// 2^k leaves, aligned, the last of them possibly shorter.
     pub fn extend(&mut self, next: CompactRange) {
         for (height, hash) in next.roots {
-            self.push(height, hash);
+            self.push(height, hash, |_| {});
         }
     }
 
@@ -159,6 +154,7 @@ impl CompactRange {
 mod tests {
     use super::*;
     use sha2::{Digest, Sha256};
+    use std::collections::BTreeMap;
 
     /// The root of leaves `[lo, hi)` by RFC 6962's recursive definition,
     /// written out independently of `tlog_tiles`.
