@@ -315,7 +315,7 @@ impl<'a> Scan<'a> {
         }
     }
 
-    /// An integer as serde_json reads one and itoa writes it back: no `+`,
+    /// An integer as serde_json reads and writes one: no `+`,
     /// no leading zero, no fraction or exponent, no `-0`, within 64 bits.
     /// `None` for a negative one.
     fn integer(&mut self) -> Result<Option<u64>, String> {
