@@ -317,16 +317,23 @@ fn two_writers_racing_on_one_stream_with_expect_exactly_one_wins() {
     ledger.verify(|_| {}).unwrap();
 }
 
+/// A ledger of a generated history of `records`, appended in groups of a
+/// thousand, then closed.
+fn closed_ledger(seed: u64, records: usize) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = open(dir.path());
+    for group in History::generate(seed, records).chunks(1_000) {
+        ledger.append_group(group.iter().map(checked).collect()).unwrap();
+    }
+    ledger.close().unwrap();
+    dir
+}
+
 /// `verify` checks records on several threads, chunk by chunk; the failure it
 /// reports is still the first in the chain, whichever thread found it.
 #[test]
 fn verify_names_the_first_damaged_seq_whichever_thread_checks_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let ledger = open(dir.path());
-    for group in History::generate(5, 5_000).chunks(1_000) {
-        ledger.append_group(group.iter().map(checked).collect()).unwrap();
-    }
-    ledger.close().unwrap();
+    let dir = closed_ledger(5, 5_000);
     let damage = |seq: u64| {
         let db = raw_sled(dir.path());
         let log = db.open_tree("log").unwrap();
@@ -354,12 +361,7 @@ fn verify_names_the_first_damaged_seq_whichever_thread_checks_it() {
 /// still found, at its place in the chain.
 #[test]
 fn verify_finds_a_missing_record_or_a_stray_key_at_a_chunk_boundary() {
-    let dir = tempfile::tempdir().unwrap();
-    let ledger = open(dir.path());
-    for group in History::generate(6, 3_000).chunks(1_000) {
-        ledger.append_group(group.iter().map(checked).collect()).unwrap();
-    }
-    ledger.close().unwrap();
+    let dir = closed_ledger(6, 3_000);
     let chain_error = || match open(dir.path()).verify(|_| {}).expect_err("the damage is found") {
         Error::Chain(e) => e,
         other => panic!("expected a chain error, got {other}"),
