@@ -136,19 +136,21 @@ pub fn check_stored(value: &[u8]) -> Result<Link, String> {
         let (stated, hash) = (String::from_utf8_lossy(&fields.hash), String::from_utf8_lossy(&hex_digest));
         return Err(format!("hash {stated} does not match the record's content (which hashes to {hash})"));
     }
-    let recorded_at = String::from_utf8_lossy(&fields.recorded_at);
-    if !is_recorded_at(&recorded_at) {
-        return Err(format!("recorded_at `{recorded_at}` is not RFC 3339 UTC with microseconds"));
-    }
-    Ok(Link {
+    let link = Link {
         seq: fields.seq,
         prev: text(fields.prev),
         hash: text(fields.hash),
         recorded_at: text(fields.recorded_at),
-    })
+    };
+    if !is_recorded_at(&link.recorded_at) {
+        return Err(format!("recorded_at `{}` is not RFC 3339 UTC with microseconds", link.recorded_at));
+    }
+    Ok(link)
 }
 
-/// A string of a record already checked to be UTF-8.
+/// A string of a record already checked to be UTF-8 (an escape stands for
+/// one ASCII byte, so unescaping keeps it UTF-8: the lossy branch is never
+/// taken).
 fn text(bytes: Cow<[u8]>) -> String {
     String::from_utf8(bytes.into_owned()).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
@@ -161,6 +163,7 @@ const RECORD_KEYS: [&str; 9] = ["data", "hash", "id", "occurred", "prev", "recor
 const DEPTH_MAX: usize = 128;
 
 /// What [`check_stored`] keeps of a record's top level.
+#[derive(Default)]
 struct Fields<'a> {
     seq: u64,
     hash: Cow<'a, [u8]>,
@@ -201,13 +204,7 @@ impl<'a> Scan<'a> {
 
     /// The record's nine fields in order, then nothing.
     fn record(mut self) -> Result<Fields<'a>, String> {
-        let mut fields = Fields {
-            seq: 0,
-            hash: Cow::Borrowed(b""),
-            prev: Cow::Borrowed(b""),
-            recorded_at: Cow::Borrowed(b""),
-            hash_span: (0, 0),
-        };
+        let mut fields = Fields::default();
         self.eat(b'{')?;
         for (i, expected) in RECORD_KEYS.iter().enumerate() {
             let start = self.at;
@@ -326,7 +323,7 @@ impl<'a> Scan<'a> {
         let digits = self.bytes[self.at..].iter().take_while(|b| b.is_ascii_digit()).count();
         let text = &self.bytes[self.at..self.at + digits];
         if digits == 0 {
-            return self.fail("a `-` without digits");
+            return self.fail("no digits where an integer belongs");
         }
         if digits > 1 && text[0] == b'0' {
             return self.fail("an integer with a leading zero");
@@ -385,9 +382,8 @@ impl<'a> Scan<'a> {
         Ok(text)
     }
 
-    /// One escape, the byte it stands for. Leaves `at` after it; escapes
-    /// written with `\u` are six bytes, the others two (the caller relies on
-    /// an escape being at least two bytes long).
+    /// One escape, the byte it stands for. Leaves `at` after it (`\u00xx`
+    /// is six bytes, the others two).
     fn escape(&mut self) -> Result<u8, String> {
         let short = match self.bytes.get(self.at + 1) {
             Some(b'"') => Some(b'"'),

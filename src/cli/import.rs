@@ -121,12 +121,12 @@ impl Source<'_> {
     }
 
     /// Its length in bytes, if known before reading it.
-    fn len(&self) -> Result<Option<u64>> {
-        Ok(match self {
+    fn len(&self) -> Option<u64> {
+        match self {
             Source::File(path) => std::fs::metadata(path).ok().map(|m| m.len()),
             Source::Bytes(bytes) => Some(bytes.len() as u64),
             Source::Stdin => None,
-        })
+        }
     }
 }
 
@@ -145,7 +145,7 @@ pub fn import(ledger: &Ledger, source: Source<'_>) -> Result<Imported> {
 /// [`import`], stopping once `interrupted` is set; then nothing is
 /// appended and the error says so.
 pub fn import_until(ledger: &Ledger, source: Source<'_>, interrupted: &AtomicBool) -> Result<Imported> {
-    let bar = match source.len()? {
+    let bar = match source.len() {
         Some(len) => progress_bar(len, "importing"),
         None => indicatif::ProgressBar::hidden(),
     };

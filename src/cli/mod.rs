@@ -56,8 +56,8 @@ pub enum Command {
         json: Option<String>,
     },
     /// Import NDJSON submissions (one per line) from FILE, or `-` for
-    /// standard input. Every line is checked first; if any is bad, all bad
-    /// lines are reported and nothing is appended.
+    /// standard input, all or nothing: if any line is bad, every bad line is
+    /// reported and nothing is appended (nor after Ctrl-C or a crash).
     Import {
         /// The NDJSON file, or `-` for standard input.
         file: PathBuf,

@@ -732,27 +732,27 @@ impl Ledger {
         let mut verifier = ChainVerifier::default();
         /// Each record's key and link, and the Merkle root of the chunk's
         /// leaves (a chunk is a complete, aligned subtree but the last).
-        type Checked =
+        type CheckedChunk =
             std::result::Result<(Vec<(sled::IVec, std::result::Result<Link, String>)>, CompactRange), sled::Error>;
-        let chunk = VERIFY_CHUNK_RECORDS as u64;
-        let chunks = head.seq.div_ceil(chunk);
+        let chunk_len = VERIFY_CHUNK_RECORDS as u64;
+        let chunks = head.seq.div_ceil(chunk_len);
         let mut tree = CompactRange::default();
         std::thread::scope(|scope| -> Result<()> {
             let mut from_workers = Vec::new();
             for worker in 0..VERIFY_WORKERS {
-                let (results_tx, results) = std::sync::mpsc::sync_channel::<Checked>(2);
+                let (results_tx, results) = std::sync::mpsc::sync_channel::<CheckedChunk>(2);
                 let log = &self.shared.log;
                 scope.spawn(move || {
                     for index in (worker as u64..chunks).step_by(VERIFY_WORKERS) {
                         // Together the chunks' key ranges are the log's up
                         // to the head, `..=head`: a key of another length
                         // or out of place lands in one of them.
-                        let first = index * chunk + 1;
+                        let first = index * chunk_len + 1;
                         let from = match index {
                             0 => Bound::Unbounded,
                             _ => Bound::Included(first.to_be_bytes()),
                         };
-                        let to = match first + chunk {
+                        let to = match first + chunk_len {
                             next if next > head.seq => Bound::Included(head.seq.to_be_bytes()),
                             next => Bound::Excluded(next.to_be_bytes()),
                         };
