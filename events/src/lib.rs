@@ -13,6 +13,8 @@
 //!   ([`Checked`]), then against what the ledger knows ([`Validated`]).
 //! - [`known`]: the trait through which validation asks the ledger what
 //!   exists, and the effects a record has on that knowledge.
+//! - [`jcs`]: strict JSON text to canonical bytes in one walk (the fast
+//!   path of [`Checked::parse`]).
 //! - [`record`]: the stored record, its RFC 8785 (JCS) bytes and SHA-256 hash.
 //! - [`chain`]: the auditor's check of a sequence of stored records.
 //! - [`append`]: the write side: [`append::decide`] (may this be appended?)
@@ -26,6 +28,7 @@ pub mod data;
 pub mod date;
 pub mod error;
 pub mod generate;
+pub mod jcs;
 pub mod knowledge;
 pub mod known;
 pub mod limits;

@@ -85,7 +85,68 @@ impl Checked {
         }
         let text = std::str::from_utf8(bytes)
             .map_err(|e| Rejection::one("submission", format!("not valid UTF-8 (at byte {})", e.valid_up_to())))?;
+        if let Some(checked) = Checked::parse_fast(text, 0) {
+            return Ok(checked);
+        }
         Checked::from_strict_value(parse_strict(text)?)
+    }
+
+    /// [`Checked::parse`] of a submission that breaks no rule, in one walk
+    /// of its text ([`crate::jcs`]): `data` and `sources` are written in
+    /// their canonical form as they are read, with no `Value` built. `None`
+    /// for any submission that breaks a rule (or might): the strict parse
+    /// then finds and names every broken rule. So the rules are checked by
+    /// the same functions either way, and a test holds the two paths to the
+    /// same result.
+    ///
+    /// `outside` is how many JSON containers hold the submission (1 in a
+    /// batch), for the nesting limit.
+    fn parse_fast(text: &str, outside: usize) -> Option<Checked> {
+        let mut walk = crate::jcs::Walk::new(text);
+        let (mut event_type, mut occurred_text, mut id) = (None, None, None);
+        let (mut data_jcs, mut sources_jcs, mut expect_jcs) = (None, None, None);
+        let canonical = |walk: &mut crate::jcs::Walk, slot: &mut Option<String>| {
+            let mut out = String::with_capacity(256);
+            walk.value(&mut out, outside + 1)?;
+            slot.replace(out).is_none().then_some(())
+        };
+        walk.members(|walk, key| {
+            let text = match key.as_ref() {
+                "type" => &mut event_type,
+                "occurred" => &mut occurred_text,
+                "id" => &mut id,
+                "data" => return canonical(walk, &mut data_jcs),
+                "sources" => return canonical(walk, &mut sources_jcs),
+                "expect" => return canonical(walk, &mut expect_jcs),
+                _ => return None,
+            };
+            text.replace(walk.text()?.into_owned()).is_none().then_some(())
+        })?;
+        walk.end()?;
+        let event_type = event_type.as_deref()?.parse::<EventType>().ok()?;
+        let occurred_text: String = occurred_text?;
+        let occurred = occurred_text.parse::<Edtf>().ok()?;
+        let mut errors = Errors::default();
+        if let Some(id) = &id {
+            check_id("id", id, ID_CHARS_MAX, &mut errors);
+        }
+        let sources_jcs = sources_jcs.unwrap_or_else(|| "[]".to_string());
+        if sources_jcs != "[]" {
+            check_sources_text(&sources_jcs, &mut errors)?;
+        }
+        let expect = match expect_jcs {
+            None => None,
+            Some(jcs) => Some(check_expect(serde_json::from_str(&jcs).ok()?, &mut errors)?),
+        };
+        let data_jcs = data_jcs?;
+        let typed = EventData::decode_json(event_type, &data_jcs).ok()?;
+        check_payload(&typed, &mut errors);
+        if !errors.is_empty() {
+            return None;
+        }
+        let (data_jcs, sources_jcs) = (data_jcs.into_bytes(), sources_jcs.into_bytes());
+        let content = content_digest(event_type.as_str(), &occurred_text, &data_jcs, &sources_jcs);
+        Some(Checked { id, event_type, occurred, occurred_text, typed, data_jcs, sources_jcs, content, expect })
     }
 
     /// Decodes one submission or a JSON array of them (a batch), with the same
@@ -108,6 +169,16 @@ impl Checked {
         let text = std::str::from_utf8(text).map_err(|e| {
             vec![(0, Rejection::one("batch", format!("not valid UTF-8 (at byte {})", e.valid_up_to())))]
         })?;
+        // A batch that breaks no rule takes the fast path, item by item; any
+        // other is parsed strictly as a whole, to report every broken rule.
+        if let Ok(items) = serde_json::from_str::<Vec<&serde_json::value::RawValue>>(text) {
+            if (1..=count_max).contains(&items.len()) {
+                let fast: Option<Vec<Checked>> = items.iter().map(|item| Checked::parse_fast(item.get(), 1)).collect();
+                if let Some(good) = fast {
+                    return Ok(good);
+                }
+            }
+        }
         let Value::Array(items) = parse_strict(text).map_err(|e| vec![(0, e)])? else {
             return Err(vec![(0, Rejection::one("batch", "must be a JSON array of submissions"))]);
         };
@@ -395,7 +466,7 @@ fn check_consistency(data: &EventData, known: &impl Known, errors: &mut Errors) 
 // Strict JSON: duplicate keys, floats and excessive depth are errors, not
 // silently resolved (serde_json's own Value keeps the last duplicate).
 
-fn parse_strict(text: &str) -> Result<Value, Rejection> {
+pub(crate) fn parse_strict(text: &str) -> Result<Value, Rejection> {
     // serde_json's own nesting limit (128) stays on; ours is lower and
     // enforced by StrictSeed. The byte limit already bounds array lengths.
     // Tracking the path costs time on every value, so it is done only when
@@ -524,7 +595,7 @@ fn check_id(field: &str, id: &str, max: usize, errors: &mut Errors) {
 }
 
 /// Party ids: lower-case slugs joined by `/` (`la/vientiane/justice-dept`).
-fn check_party_id(field: &str, id: &str, errors: &mut Errors) {
+fn check_party_id(field: impl fmt::Display, id: &str, errors: &mut Errors) {
     let slug_ok = |s: &str| {
         !s.is_empty()
             && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
@@ -533,29 +604,32 @@ fn check_party_id(field: &str, id: &str, errors: &mut Errors) {
             && !s.contains("--")
     };
     if id.is_empty() || id.len() > ENTITY_ID_CHARS_MAX {
-        errors.push(field, format!("must be 1 to {ENTITY_ID_CHARS_MAX} characters"));
+        errors.push(field.to_string(), format!("must be 1 to {ENTITY_ID_CHARS_MAX} characters"));
     } else if !id.split('/').all(slug_ok) {
-        errors.push(field, format!("`{id}` is not a party id: lower-case slugs (a-z, 0-9, -) joined by `/`"));
+        errors
+            .push(field.to_string(), format!("`{id}` is not a party id: lower-case slugs (a-z, 0-9, -) joined by `/`"));
     }
 }
 
-fn check_text(field: &str, text: &str, max: usize, errors: &mut Errors) {
+/// Field names are formatted only for the errors (`field` is often a
+/// `format_args!`): the checks run on every submission, the errors rarely.
+fn check_text(field: impl fmt::Display, text: &str, max: usize, errors: &mut Errors) {
     if text.trim().is_empty() {
-        errors.push(field, "must not be empty");
-    } else if text.chars().count() > max {
-        errors.push(field, format!("longer than {max} characters"));
+        errors.push(field.to_string(), "must not be empty");
+    } else if text.len() > max && text.chars().count() > max {
+        errors.push(field.to_string(), format!("longer than {max} characters"));
     }
 }
 
-fn check_optional_text(field: &str, text: &Option<String>, max: usize, errors: &mut Errors) {
+fn check_optional_text(field: impl fmt::Display, text: &Option<String>, max: usize, errors: &mut Errors) {
     if let Some(text) = text {
         check_text(field, text, max, errors);
     }
 }
 
-fn check_date(field: &str, text: &str, errors: &mut Errors) {
+fn check_date(field: impl fmt::Display, text: &str, errors: &mut Errors) {
     if let Err(e) = text.parse::<Edtf>() {
-        errors.push(field, e);
+        errors.push(field.to_string(), e);
     }
 }
 
@@ -577,24 +651,23 @@ fn check_parties(field: &str, parties: &[String], min: usize, errors: &mut Error
     }
     let mut seen = BTreeSet::new();
     for (i, party) in parties.iter().enumerate() {
-        let item = format!("{field}[{i}]");
-        check_party_id(&item, party, errors);
+        check_party_id(format_args!("{field}[{i}]"), party, errors);
         if !seen.insert(party) {
-            errors.push(item, format!("`{party}` is listed twice"));
+            errors.push(format!("{field}[{i}]"), format!("`{party}` is listed twice"));
         }
     }
 }
 
-fn check_person(field: &str, person: &Person, errors: &mut Errors) {
-    check_text(&format!("{field}.name"), &person.name, NAME_CHARS_MAX, errors);
-    check_optional_text(&format!("{field}.title"), &person.title, NAME_CHARS_MAX, errors);
+fn check_person(field: impl fmt::Display, person: &Person, errors: &mut Errors) {
+    check_text(format_args!("{field}.name"), &person.name, NAME_CHARS_MAX, errors);
+    check_optional_text(format_args!("{field}.title"), &person.title, NAME_CHARS_MAX, errors);
 }
 
 fn check_people(field: &str, people: &Option<Vec<Person>>, errors: &mut Errors) {
     if let Some(people) = people {
         if check_len(field, people, 0, errors) {
             for (i, person) in people.iter().enumerate() {
-                check_person(&format!("{field}[{i}]"), person, errors);
+                check_person(format_args!("{field}[{i}]"), person, errors);
             }
         }
     }
@@ -622,8 +695,8 @@ fn check_items(field: &str, items: &[Item], errors: &mut Errors) {
         return;
     }
     for (i, item) in items.iter().enumerate() {
-        check_text(&format!("{field}[{i}].item"), &item.item, NAME_CHARS_MAX, errors);
-        check_text(&format!("{field}[{i}].unit"), &item.unit, NAME_CHARS_MAX, errors);
+        check_text(format_args!("{field}[{i}].item"), &item.item, NAME_CHARS_MAX, errors);
+        check_text(format_args!("{field}[{i}].unit"), &item.unit, NAME_CHARS_MAX, errors);
         if item.quantity <= 0 {
             errors.push(format!("{field}[{i}].quantity"), "must be a positive integer");
         }
@@ -709,15 +782,15 @@ fn check_payload(data: &EventData, errors: &mut Errors) {
             check_text("data.title", &d.title, NAME_CHARS_MAX, errors);
             check_parties("data.parties", &d.parties, 2, errors);
             for (i, provision) in d.provisions.iter().flatten().enumerate() {
-                check_text(&format!("data.provisions[{i}].subject"), &provision.subject, TEXT_CHARS_MAX, errors);
+                check_text(format_args!("data.provisions[{i}].subject"), &provision.subject, TEXT_CHARS_MAX, errors);
                 check_parties(&format!("data.provisions[{i}].parties"), &provision.parties, 2, errors);
             }
             if let Some(signatories) = &d.signatories {
                 if check_len("data.signatories", signatories, 0, errors) {
                     for (i, s) in signatories.iter().enumerate() {
-                        let field = format!("data.signatories[{i}]");
-                        check_text(&format!("{field}.name"), &s.name, NAME_CHARS_MAX, errors);
-                        check_optional_text(&format!("{field}.title"), &s.title, NAME_CHARS_MAX, errors);
+                        let field = format_args!("data.signatories[{i}]");
+                        check_text(format_args!("{field}.name"), &s.name, NAME_CHARS_MAX, errors);
+                        check_optional_text(format_args!("{field}.title"), &s.title, NAME_CHARS_MAX, errors);
                         if !d.parties.contains(&s.party) {
                             errors.push(
                                 format!("{field}.party"),
@@ -817,26 +890,28 @@ fn check_fields(fields: &Option<Vec<String>>, errors: &mut Errors) {
     if let Some(fields) = fields {
         if check_len("data.fields", fields, 0, errors) {
             for (i, field) in fields.iter().enumerate() {
-                check_text(&format!("data.fields[{i}]"), field, NAME_CHARS_MAX, errors);
+                check_text(format_args!("data.fields[{i}]"), field, NAME_CHARS_MAX, errors);
             }
         }
     }
 }
 
+/// One entry of `sources`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Source {
+    title: String,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    published: Option<String>,
+    #[serde(default)]
+    quote: Option<String>,
+    #[serde(default)]
+    lang: Option<String>,
+}
+
 fn check_sources(sources: &Value, errors: &mut Errors) {
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Source {
-        title: String,
-        #[serde(default)]
-        url: Option<String>,
-        #[serde(default)]
-        published: Option<String>,
-        #[serde(default)]
-        quote: Option<String>,
-        #[serde(default)]
-        lang: Option<String>,
-    }
     let Value::Array(list) = sources else {
         errors.push("sources", "must be a list of {title, url, published, quote, lang}");
         return;
@@ -846,26 +921,39 @@ fn check_sources(sources: &Value, errors: &mut Errors) {
         return;
     }
     for (i, source) in list.iter().enumerate() {
-        let field = format!("sources[{i}]");
-        let source: Source = match serde_path_to_error::deserialize(source) {
-            Ok(source) => source,
-            Err(e) => {
-                errors.push(join_path(&field, e.path()), e.into_inner().to_string());
-                continue;
-            }
-        };
-        check_text(&format!("{field}.title"), &source.title, NAME_CHARS_MAX, errors);
-        check_optional_text(&format!("{field}.url"), &source.url, NAME_CHARS_MAX * 4, errors);
-        if let Some(date) = &source.published {
-            check_date(&format!("{field}.published"), date, errors);
+        match serde_path_to_error::deserialize(source) {
+            Ok(source) => check_source(i, &source, errors),
+            Err(e) => errors.push(join_path(&format!("sources[{i}]"), e.path()), e.into_inner().to_string()),
         }
-        check_optional_text(&format!("{field}.quote"), &source.quote, TEXT_CHARS_MAX, errors);
-        if let Some(lang) = &source.lang {
-            let tag_ok =
-                !lang.is_empty() && lang.len() <= 35 && lang.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-            if !tag_ok {
-                errors.push(format!("{field}.lang"), "must be a BCP 47 language tag such as `vi` or `lo`");
-            }
+    }
+}
+
+/// [`check_sources`] from their canonical text, for a submission that
+/// breaks no rule (`None` otherwise, as [`Checked::parse_fast`] wants).
+fn check_sources_text(sources: &str, errors: &mut Errors) -> Option<()> {
+    let list: Vec<Source> = serde_json::from_str(sources).ok()?;
+    if list.len() > LIST_LEN_MAX {
+        return None;
+    }
+    for (i, source) in list.iter().enumerate() {
+        check_source(i, source, errors);
+    }
+    Some(())
+}
+
+fn check_source(i: usize, source: &Source, errors: &mut Errors) {
+    let field = format_args!("sources[{i}]");
+    check_text(format_args!("{field}.title"), &source.title, NAME_CHARS_MAX, errors);
+    check_optional_text(format_args!("{field}.url"), &source.url, NAME_CHARS_MAX * 4, errors);
+    if let Some(date) = &source.published {
+        check_date(format_args!("{field}.published"), date, errors);
+    }
+    check_optional_text(format_args!("{field}.quote"), &source.quote, TEXT_CHARS_MAX, errors);
+    if let Some(lang) = &source.lang {
+        let tag_ok =
+            !lang.is_empty() && lang.len() <= 35 && lang.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if !tag_ok {
+            errors.push(format!("{field}.lang"), "must be a BCP 47 language tag such as `vi` or `lo`");
         }
     }
 }
@@ -896,5 +984,58 @@ fn check_expect(value: Value, errors: &mut Errors) -> Option<Expect> {
 impl From<FieldError> for Rejection {
     fn from(error: FieldError) -> Self {
         Rejection { errors: vec![error] }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generate::History;
+    use proptest::prelude::*;
+
+    /// The strict parse alone: the reference the fast path must agree with.
+    fn strictly(text: &str) -> Option<Checked> {
+        Checked::from_strict_value(parse_strict(text).ok()?).ok()
+    }
+
+    /// A generated submission with one thing changed, some of which break a
+    /// rule: a field removed, added, or given another value.
+    fn changed(mut submission: Value, change: u8) -> Value {
+        let object = submission.as_object_mut().expect("an object");
+        match change % 10 {
+            0 => drop(object.remove("occurred")),
+            1 => drop(object.insert("seq".into(), Value::from(1))),
+            2 => drop(object.insert("occurred".into(), Value::from("2024-13"))),
+            3 => drop(object.insert("type".into(), Value::from("visit.cancelled"))),
+            4 => drop(object.insert("id".into(), Value::from("no spaces allowed"))),
+            5 => drop(object.insert("sources".into(), serde_json::json!([{"title": "t", "lang": "not a tag!"}]))),
+            6 => drop(object.insert("expect".into(), serde_json::json!({"stream": "party:vn/hanoi", "version": 0}))),
+            7 => drop(object.insert("expect".into(), serde_json::json!({"stream": "nowhere", "version": 0}))),
+            8 => drop(object["data"].as_object_mut().map(|data| data.insert("extra".into(), Value::Null))),
+            _ => drop(object.insert("sources".into(), serde_json::json!([{"title": "A title", "url": "u"}]))),
+        }
+        submission
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        #[test]
+        fn the_fast_parse_agrees_with_the_strict_parse(seed in any::<u64>(), changes in prop::collection::vec(any::<u8>(), 40)) {
+            let history = History::generate(seed, 40);
+            let batch = serde_json::to_string_pretty(&history).unwrap();
+            let strict: Vec<Checked> = history.iter().map(|s| strictly(&s.to_string()).unwrap()).collect();
+            prop_assert_eq!(Checked::parse_many(batch.as_bytes(), usize::MAX, 40).ok(), Some(strict));
+            for (submission, change) in history.into_iter().zip(changes) {
+                let compact = serde_json::to_string(&submission).unwrap();
+                let pretty = serde_json::to_string_pretty(&submission).unwrap();
+                let fast = Checked::parse_fast(&compact, 0);
+                prop_assert!(fast.is_some(), "a good submission takes the fast path: {}", compact);
+                prop_assert_eq!(&fast, &strictly(&compact));
+                prop_assert_eq!(Checked::parse_fast(&pretty, 0), fast);
+                let changed = serde_json::to_string(&changed(submission, change)).unwrap();
+                prop_assert_eq!(Checked::parse_fast(&changed, 0), strictly(&changed), "{}", changed);
+            }
+        }
     }
 }
