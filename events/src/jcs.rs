@@ -14,7 +14,7 @@
 use crate::limits::{INTEGER_ABS_MAX, JSON_DEPTH_MAX};
 use std::borrow::Cow;
 
-/// The canonical bytes of the JSON value `text` holds, or `None` if the
+/// The canonical text of the JSON value `text` holds, or `None` if the
 /// strict parse would refuse it.
 pub fn canonical(text: &str) -> Option<String> {
     let mut walk = Walk::new(text);
@@ -31,8 +31,8 @@ pub(crate) struct Walk<'a> {
     /// Buffers for objects whose keys are out of order: each is copied here
     /// and written again, sorted.
     spare: Vec<String>,
-    /// One list per open object: its members' keys and where their values
-    /// are in its buffer.
+    /// One list per open object: its members' keys and where each member
+    /// (key and value) was written, to sort them if they came out of order.
     spare_members: Vec<Vec<(Cow<'a, str>, usize, usize)>>,
 }
 
