@@ -352,13 +352,7 @@ impl<'a> Scan<'a> {
         let mut unescaped: Option<Vec<u8>> = None;
         loop {
             let rest = &self.bytes[self.at..];
-            // Control characters are rare: find the next quote or backslash
-            // (memchr's SIMD search), then look for one before it in a loop
-            // the compiler vectorizes.
-            let mut plain = memchr::memchr2(b'"', b'\\', rest).unwrap_or(rest.len());
-            if rest[..plain].iter().fold(false, |control, &b| control | (b < 0x20)) {
-                plain = rest.iter().position(|&b| b < 0x20).expect("found just above");
-            }
+            let plain = crate::jcs::string_stop(rest).unwrap_or(rest.len());
             if let Some(text) = &mut unescaped {
                 text.extend_from_slice(&rest[..plain]);
             }

@@ -75,15 +75,8 @@ impl<'a> Walk<'a> {
             b'{' => self.object(out, level + 1),
             b'[' => self.array(out, level + 1),
             b'"' => {
-                match self.string()? {
-                    // Unescaped in the text, so nothing in it needs escaping.
-                    Cow::Borrowed(text) => {
-                        out.push('"');
-                        out.push_str(text);
-                        out.push('"');
-                    }
-                    Cow::Owned(text) => write_string(out, &text),
-                }
+                let text = self.string()?;
+                write_string(out, &text, matches!(text, Cow::Owned(_)));
                 Some(())
             }
             b't' => self.literal("true", out),
@@ -104,7 +97,7 @@ impl<'a> Walk<'a> {
             return Some(());
         }
         loop {
-            let key = self.key()?;
+            let key = self.text()?;
             self.eat(b':')?;
             member(self, key)?;
             self.skip_whitespace();
@@ -126,10 +119,6 @@ impl<'a> Walk<'a> {
         self.string()
     }
 
-    fn key(&mut self) -> Option<Cow<'a, str>> {
-        self.text()
-    }
-
     /// Members are written to `out` as they come; most texts have their keys
     /// in order already. Only if one is out of order is the object taken
     /// back out and written again, sorted.
@@ -148,7 +137,7 @@ impl<'a> Walk<'a> {
                 sorted &= last.as_bytes() < key.as_bytes();
             }
             let at = out.len();
-            write_string(out, &key);
+            write_string(out, &key, matches!(key, Cow::Owned(_)));
             out.push(':');
             walk.value(out, level)?;
             members.push((key, at, out.len()));
@@ -253,7 +242,7 @@ impl<'a> Walk<'a> {
         let mut owned: Option<String> = None;
         loop {
             let rest = &self.bytes()[self.at..];
-            let stop = special(rest)?;
+            let stop = string_stop(rest)?;
             let run = &self.text[self.at..self.at + stop];
             self.at += stop + 1;
             match rest[stop] {
@@ -319,44 +308,25 @@ impl<'a> Walk<'a> {
     }
 }
 
-/// `text` as a canonical JSON string: `"` and `\` escaped, control
-/// characters as their short escape or `\u00xx`, everything else as itself.
-pub(crate) fn write_string(out: &mut String, text: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push('"');
-    let bytes = text.as_bytes();
-    let mut start = 0;
-    for (i, &byte) in bytes.iter().enumerate() {
-        let short = match byte {
-            b'"' => b'"',
-            b'\\' => b'\\',
-            0x08 => b'b',
-            0x0c => b'f',
-            b'\n' => b'n',
-            b'\r' => b'r',
-            b'\t' => b't',
-            0..=0x1f => 0,
-            _ => continue,
-        };
-        // `i` is at an ASCII byte, so on a character boundary.
-        out.push_str(&text[start..i]);
-        start = i + 1;
-        out.push('\\');
-        if short == 0 {
-            out.push_str("u00");
-            out.push(char::from(HEX[usize::from(byte >> 4)]));
-            out.push(char::from(HEX[usize::from(byte & 0xf)]));
-        } else {
-            out.push(char::from(short));
-        }
+/// A string the walk read, in canonical form. One that had no escapes in
+/// the text (`Cow::Borrowed`) is written as it stood: a quote, a backslash
+/// or a control character would have ended its run, so nothing in it needs
+/// escaping. One that had escapes is escaped again by serde_json, as every
+/// record is.
+fn write_string(out: &mut String, text: &str, had_escapes: bool) {
+    if had_escapes {
+        out.push_str(&serde_json::to_string(text).expect("a string always serializes"));
+        return;
     }
-    out.push_str(&text[start..]);
+    out.push('"');
+    out.push_str(text);
     out.push('"');
 }
 
-/// Where in `bytes` the first `"`, `\` or control character is, eight
-/// bytes at a time (as serde_json looks for them).
-fn special(bytes: &[u8]) -> Option<usize> {
+/// Where in `bytes` the first `"`, `\` or control character is: where a
+/// run of a JSON string's plain text stops. Eight bytes at a time, as
+/// serde_json looks for them. Verify's canonical-form scanner uses it too.
+pub(crate) fn string_stop(bytes: &[u8]) -> Option<usize> {
     const ONES: u64 = u64::from_le_bytes([1; 8]);
     const HIGH: u64 = ONES << 7;
     let mut at = 0;
