@@ -8,18 +8,19 @@
 //! Memory per record, kept small on purpose: a 16-byte hash of the id and a
 //! 4-byte slot in a hash table ([`IdIndex`], ~26 bytes with the table's
 //! slack), a 16-byte content digest, a 1-byte type, a 4-byte end offset and
-//! 4 bytes per stream named (usually 2–4). Stream names are interned once
-//! each (an `IndexSet`), so a party named by a million records costs its
-//! name once. `cargo bench --bench memory` measures it: 124 bytes a record
-//! at 1M generated records, entities and their attributes included.
+//! 4 bytes per stream named (usually 2–4). Each stream is held once
+//! ([`Streams`]), so a party named by a million records costs its name once.
+//! `cargo bench --bench memory` measures it: 124 bytes a record at 1M
+//! generated records, entities and their attributes included.
 
 use crate::data::{EventData, EventType};
-use crate::known::{self, Effects, EntityAttrs, EntityKey, Known, KnownEvent};
+use crate::known::{self, Effects, EntityAttrs, EntityKey, EntityKind, Known, KnownEvent, NO_ATTRS};
 use crate::record::{ContentDigest, RecordRef};
-use indexmap::IndexSet;
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+use std::hash::BuildHasher;
 
 /// An event id as the knowledge keys it: the first 16 bytes of its SHA-256.
 /// Two ids with one key would take about 2^64 SHA-256 computations to find.
@@ -114,6 +115,127 @@ impl<'de> Deserialize<'de> for IdIndex {
     }
 }
 
+/// Every stream named so far, each once, with what the knowledge keeps of
+/// it: its version and, once its entity is introduced, the entity's
+/// attributes. A stream's index here is how `stream_refs` names it.
+///
+/// Looked up by kind and id, never by a formatted `kind:id`: one probe of
+/// `table` (4 bytes a slot), then the entry, which holds an id of up to 24
+/// bytes inline (most are shorter), so a lookup touches two places in
+/// memory. Hashed with foldhash, seeded per process (crafted ids cannot
+/// force collisions); only the entries are serialized, and the table is
+/// rebuilt on load.
+#[derive(Debug, Clone, Default)]
+struct Streams {
+    entries: Vec<Stream>,
+    table: hashbrown::HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Stream {
+    kind: EntityKind,
+    id: CompactString,
+    /// How many records have named it.
+    version: u32,
+    /// Whether its entity has been introduced (a stream is named only by
+    /// records that introduce or refer to its entity, but a rolled-back
+    /// introduction leaves the stream behind at version 0).
+    introduced: bool,
+    /// The entity's attributes, where it has some (a pledge or a project).
+    attrs: Option<Box<EntityAttrs>>,
+}
+
+impl Streams {
+    fn hash(&self, kind: EntityKind, id: &str) -> u64 {
+        self.hasher.hash_one((kind, id))
+    }
+
+    fn get(&self, kind: EntityKind, id: &str) -> Option<&Stream> {
+        let entries = &self.entries;
+        let found = self.table.find(self.hash(kind, id), |&i| {
+            let entry = &entries[i as usize];
+            entry.kind == kind && entry.id == id
+        })?;
+        Some(&entries[*found as usize])
+    }
+
+    /// The index of the stream of `kind` `id`, added (at version 0) if new.
+    fn intern(&mut self, kind: EntityKind, id: &str) -> u32 {
+        let hash = self.hash(kind, id);
+        let entries = &mut self.entries;
+        let hasher = &self.hasher;
+        let entry = self.table.entry(
+            hash,
+            |&i| {
+                let entry = &entries[i as usize];
+                entry.kind == kind && entry.id == id
+            },
+            |&i| {
+                let entry = &entries[i as usize];
+                hasher.hash_one((entry.kind, entry.id.as_str()))
+            },
+        );
+        match entry {
+            hashbrown::hash_table::Entry::Occupied(found) => *found.get(),
+            hashbrown::hash_table::Entry::Vacant(vacant) => {
+                let index = u32::try_from(entries.len()).expect("fewer than 2^32 streams");
+                entries.push(Stream { kind, id: id.into(), version: 0, introduced: false, attrs: None });
+                vacant.insert(index);
+                index
+            }
+        }
+    }
+
+    /// The stream of a name as written (`party:vn/hanoi`).
+    fn named(&self, name: &str) -> Option<&Stream> {
+        let (kind, id) = name.split_once(':')?;
+        self.get(EntityKind::parse(kind)?, id)
+    }
+
+    fn key(&self, index: u32) -> EntityKey {
+        let entry = &self.entries[index as usize];
+        EntityKey::new(entry.kind, &entry.id)
+    }
+}
+
+impl PartialEq for Streams {
+    fn eq(&self, other: &Streams) -> bool {
+        self.entries == other.entries
+    }
+}
+
+impl Eq for Streams {}
+
+impl Serialize for Streams {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.entries.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Streams {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Streams, D::Error> {
+        let entries = Vec::<Stream>::deserialize(deserializer)?;
+        let mut streams = Streams {
+            table: hashbrown::HashTable::with_capacity(entries.len()),
+            entries: Vec::new(),
+            hasher: foldhash::fast::RandomState::default(),
+        };
+        for entry in entries {
+            let index = streams.intern(entry.kind, &entry.id);
+            if index as usize != streams.entries.len() - 1 {
+                return Err(serde::de::Error::custom(format!(
+                    "stream {}:{} is listed twice",
+                    entry.kind.as_str(),
+                    entry.id
+                )));
+            }
+            streams.entries[index as usize] = entry;
+        }
+        Ok(streams)
+    }
+}
+
 /// The ledger's knowledge after seq [`Knowledge::seq`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Knowledge {
@@ -127,15 +249,8 @@ pub struct Knowledge {
     /// previous seq's end).
     stream_ends: Vec<u32>,
     stream_refs: Vec<u32>,
-    /// Every stream named so far; a stream's id is its index here. Hashed
-    /// with foldhash (seeded per process, so crafted names cannot force
-    /// collisions), several times faster than SipHash on short names.
-    streams: IndexSet<Box<str>, foldhash::fast::RandomState>,
-    /// Per stream id: how many records have named it.
-    versions: Vec<u64>,
-    /// Introduced entities by stream id; attributes only where a pledge or
-    /// project has some (most entities have none).
-    entities: HashMap<u32, Option<Box<EntityAttrs>>, foldhash::fast::RandomState>,
+    /// Every stream named so far, its version and its entity.
+    streams: Streams,
     /// Seqs of retracted records.
     retracted: BTreeSet<u64>,
 }
@@ -166,28 +281,16 @@ impl Knowledge {
         self.retracted.contains(&seq)
     }
 
-    /// How many records have named `stream`.
+    /// How many records have named `stream` (written `kind:id`).
     pub fn version(&self, stream: &str) -> u64 {
-        self.streams.get_index_of(stream).map_or(0, |i| self.versions[i])
+        self.streams.named(stream).map_or(0, |s| u64::from(s.version))
     }
 
-    fn intern(&mut self, stream: &str) -> u32 {
-        let index = match self.streams.get_index_of(stream) {
-            Some(index) => index,
-            None => {
-                self.versions.push(0);
-                self.streams.insert_full(stream.into()).0
-            }
-        };
-        u32::try_from(index).expect("fewer than 2^32 streams")
-    }
-
-    fn streams_of(&self, seq: u64) -> Vec<String> {
+    fn streams_of(&self, seq: u64) -> Vec<EntityKey> {
         let at = (seq - 1) as usize;
         let start = if at == 0 { 0 } else { self.stream_ends[at - 1] as usize };
         let end = self.stream_ends[at] as usize;
-        let names = self.stream_refs[start..end].iter().map(|&i| self.streams[i as usize].to_string());
-        names.collect()
+        self.stream_refs[start..end].iter().map(|&i| self.streams.key(i)).collect()
     }
 
     /// Absorbs the next record, given the effects validation computed for
@@ -200,8 +303,8 @@ impl Knowledge {
         let type_index = EventType::ALL.iter().position(|t| *t == event_type).expect("a known type");
         self.types.push(type_index as u8);
         for stream in &effects.streams {
-            let index = self.intern(stream);
-            self.versions[index as usize] += 1;
+            let index = self.streams.intern(stream.kind, &stream.id);
+            self.streams.entries[index as usize].version += 1;
             // A retraction cannot be retracted, so its streams are never asked for.
             if event_type != EventType::EventRetracted {
                 self.stream_refs.push(index);
@@ -209,9 +312,10 @@ impl Knowledge {
         }
         self.stream_ends.push(u32::try_from(self.stream_refs.len()).expect("fewer than 2^32 stream references"));
         if let Some((entity, attrs)) = &effects.introduces {
-            let index = self.intern(&entity.to_string());
-            let attrs = (*attrs != EntityAttrs::default()).then(|| Box::new(attrs.clone()));
-            self.entities.insert(index, attrs);
+            let index = self.streams.intern(entity.kind, &entity.id);
+            let stream = &mut self.streams.entries[index as usize];
+            stream.introduced = true;
+            stream.attrs = (*attrs != NO_ATTRS).then(|| Box::new(attrs.clone()));
         }
         if let Some(target) = &effects.retracts {
             if let Some(target_seq) = self.seq_of(target) {
@@ -234,13 +338,13 @@ impl Knowledge {
             }
         }
         if let Some((entity, _)) = &effects.introduces {
-            if let Some(index) = self.streams.get_index_of(entity.to_string().as_str()) {
-                self.entities.remove(&(index as u32));
-            }
+            let index = self.streams.intern(entity.kind, &entity.id);
+            let stream = &mut self.streams.entries[index as usize];
+            (stream.introduced, stream.attrs) = (false, None);
         }
         for stream in &effects.streams {
-            let index = self.streams.get_index_of(stream.as_str()).expect("absorbed, so interned");
-            self.versions[index] -= 1;
+            let index = self.streams.intern(stream.kind, &stream.id);
+            self.streams.entries[index as usize].version -= 1;
         }
         self.stream_ends.pop();
         let start = self.stream_ends.last().copied().unwrap_or(0) as usize;
@@ -278,18 +382,20 @@ impl Knowledge {
             target_streams = target.streams;
             retracts = Some(d.target.clone());
         }
-        let effects =
-            Effects { introduces: known::introduction(data), streams: known::streams(data, &target_streams), retracts };
+        let effects = Effects {
+            introduces: known::introduction(data),
+            streams: known::named_streams(data, target_streams),
+            retracts,
+        };
         self.absorb(seq, id, event_type, content, &effects);
         Ok(())
     }
 }
 
 impl Known for Knowledge {
-    fn entity(&self, key: &EntityKey) -> Option<EntityAttrs> {
-        let index = self.streams.get_index_of(key.to_string().as_str())?;
-        let attrs = self.entities.get(&(index as u32))?;
-        Some(attrs.as_deref().cloned().unwrap_or_default())
+    fn entity(&self, kind: EntityKind, id: &str) -> Option<&EntityAttrs> {
+        let stream = self.streams.get(kind, id).filter(|s| s.introduced)?;
+        Some(stream.attrs.as_deref().unwrap_or(&NO_ATTRS))
     }
 
     fn event(&self, id: &str) -> Option<KnownEvent> {
@@ -373,11 +479,10 @@ mod tests {
         for record in &records {
             assert_eq!(knowledge.event(&record.id), snapshot.event(&record.id), "{}", record.id);
         }
-        for stream in snapshot.streams.iter().chain(knowledge.streams.iter()) {
-            assert_eq!(knowledge.version(stream), snapshot.version(stream), "{stream}");
-            if let Some(entity) = EntityKey::parse(stream) {
-                assert_eq!(knowledge.entity(&entity), snapshot.entity(&entity), "{stream}");
-            }
+        for stream in snapshot.streams.entries.iter().chain(&knowledge.streams.entries) {
+            let name = format!("{}:{}", stream.kind.as_str(), stream.id);
+            assert_eq!(knowledge.version(&name), snapshot.version(&name), "{name}");
+            assert_eq!(knowledge.entity(stream.kind, &stream.id), snapshot.entity(stream.kind, &stream.id), "{name}");
         }
         // And the rest can be absorbed again, to the same end.
         absorb_all(&mut knowledge, &records[before.len()..]);

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// The kinds of entity a record can introduce and later records refer to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum EntityKind {
     Party,
     Visit,
@@ -35,7 +35,8 @@ impl EntityKind {
     }
 }
 
-/// An entity, written as its stream name: `project:justice-hq`.
+/// An entity, written as its stream name: `project:justice-hq`. Every
+/// stream is an entity's, so this is also how a stream is held.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct EntityKey {
     pub kind: EntityKind,
@@ -74,6 +75,11 @@ pub struct EntityAttrs {
     pub funders: Vec<String>,
 }
 
+/// The attributes of an entity that has none: what [`Known::entity`]
+/// answers for a party, a visit or an agreement.
+pub static NO_ATTRS: EntityAttrs =
+    EntityAttrs { donor: None, recipient: None, project: None, beneficiary: None, funders: Vec::new() };
+
 /// An event already in the ledger, as validation of a retraction and the
 /// idempotency check see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,22 +88,24 @@ pub struct KnownEvent {
     pub event_type: EventType,
     pub retracted: bool,
     /// The streams the event named; a retraction of it names them too.
-    pub streams: Vec<String>,
+    pub streams: Vec<EntityKey>,
     /// [`crate::record::content_digest`] of its type, occurred, data, sources.
     pub content: crate::record::ContentDigest,
 }
 
 /// The ledger's knowledge, as validation asks for it.
 pub trait Known {
-    fn entity(&self, key: &EntityKey) -> Option<EntityAttrs>;
+    /// The attributes of the entity `kind` `id`, if it has been introduced
+    /// ([`NO_ATTRS`] for one that has none).
+    fn entity(&self, kind: EntityKind, id: &str) -> Option<&EntityAttrs>;
     fn event(&self, id: &str) -> Option<KnownEvent>;
     /// How many records have named `stream` (0 for one never named).
     fn stream_version(&self, stream: &str) -> u64;
 }
 
 impl<T: Known + ?Sized> Known for &T {
-    fn entity(&self, key: &EntityKey) -> Option<EntityAttrs> {
-        (**self).entity(key)
+    fn entity(&self, kind: EntityKind, id: &str) -> Option<&EntityAttrs> {
+        (**self).entity(kind, id)
     }
 
     fn event(&self, id: &str) -> Option<KnownEvent> {
@@ -113,8 +121,8 @@ impl<T: Known + ?Sized> Known for &T {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Effects {
     pub introduces: Option<(EntityKey, EntityAttrs)>,
-    /// Distinct, sorted stream names whose version this record increments.
-    pub streams: Vec<String>,
+    /// The distinct streams whose version this record increments, sorted.
+    pub streams: Vec<EntityKey>,
     /// The event id this record retracts.
     pub retracts: Option<String>,
 }
@@ -247,16 +255,22 @@ pub fn references(data: &EventData) -> Vec<(Field, EntityKey)> {
 /// The streams a payload names: every entity it refers to or introduces.
 /// A retraction names its target's streams, which only the ledger knows, so
 /// the caller passes them.
-pub fn streams(data: &EventData, retraction_target_streams: &[String]) -> Vec<String> {
-    let references = references(data);
-    let introduced = introduction(data);
-    let named = references.iter().map(|(_, key)| key).chain(introduced.as_ref().map(|(key, _)| key));
-    stream_names(named, retraction_target_streams.to_vec())
+pub fn named_streams(data: &EventData, retraction_target_streams: Vec<EntityKey>) -> Vec<EntityKey> {
+    let named = references(data).into_iter().map(|(_, key)| key).chain(introduction(data).map(|(key, _)| key));
+    stream_keys(named, retraction_target_streams)
 }
 
-/// Distinct, sorted stream names of these entities and these other streams.
-pub fn stream_names<'a>(entities: impl Iterator<Item = &'a EntityKey>, mut others: Vec<String>) -> Vec<String> {
-    others.extend(entities.map(EntityKey::to_string));
+/// [`named_streams`] as names (`party:vn/hanoi`), sorted.
+pub fn streams(data: &EventData, retraction_target_streams: &[EntityKey]) -> Vec<String> {
+    let mut names: Vec<String> =
+        named_streams(data, retraction_target_streams.to_vec()).iter().map(EntityKey::to_string).collect();
+    names.sort_unstable();
+    names
+}
+
+/// These entities' streams and these other streams, each once, sorted.
+pub fn stream_keys(entities: impl Iterator<Item = EntityKey>, mut others: Vec<EntityKey>) -> Vec<EntityKey> {
+    others.extend(entities);
     others.sort_unstable();
     others.dedup();
     others

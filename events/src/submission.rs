@@ -363,14 +363,14 @@ impl Checked {
         let mut errors = Errors::default();
         let introduces = known::introduction(&self.typed);
         if let Some((key, _)) = &introduces {
-            if known.entity(key).is_some() {
+            if known.entity(key.kind, &key.id).is_some() {
                 let field = format!("data.{}", key.kind.as_str());
                 errors.push(field, format!("{} `{}` already exists; ids are never reused", key.kind.as_str(), key.id));
             }
         }
         let references = known::references(&self.typed);
         for (field, key) in &references {
-            if known.entity(key).is_none() {
+            if known.entity(key.kind, &key.id).is_none() {
                 errors.push(field.to_string(), format!("{} `{}` is not in the ledger", key.kind.as_str(), key.id));
             }
         }
@@ -392,8 +392,8 @@ impl Checked {
         if errors.is_empty() {
             check_consistency(&self.typed, known, &mut errors);
         }
-        let named = references.iter().map(|(_, key)| key).chain(introduces.as_ref().map(|(key, _)| key));
-        let streams = known::stream_names(named, target_streams);
+        let introduced = introduces.as_ref().map(|(key, _)| key.clone());
+        let streams = known::stream_keys(references.into_iter().map(|(_, key)| key).chain(introduced), target_streams);
         let effects = known::Effects { introduces, streams, retracts };
         errors.into_result(Validated { checked: self, effects })
     }
@@ -403,12 +403,12 @@ impl Checked {
 /// beneficiary from one of its funders; a delivery that names a pledge has
 /// the pledge's donor, recipient and project; signatories sign for a party.
 fn check_consistency(data: &EventData, known: &impl Known, errors: &mut Errors) {
-    let project = |id: &str| known.entity(&EntityKey::new(EntityKind::Project, id)).unwrap_or_default();
-    let pledge = |id: &str| known.entity(&EntityKey::new(EntityKind::Pledge, id)).unwrap_or_default();
+    let project = |id: &str| known.entity(EntityKind::Project, id).unwrap_or(&known::NO_ATTRS);
+    let pledge = |id: &str| known.entity(EntityKind::Pledge, id).unwrap_or(&known::NO_ATTRS);
     let check_project_aid = |errors: &mut Errors, id: &str, donor: &str, recipient: &str| {
         let attrs = project(id);
         if attrs.beneficiary.as_deref() != Some(recipient) {
-            let beneficiary = attrs.beneficiary.unwrap_or_default();
+            let beneficiary = attrs.beneficiary.as_deref().unwrap_or_default();
             errors.push("data.recipient", format!("must be `{beneficiary}`, the beneficiary of project `{id}`"));
         }
         if !attrs.funders.iter().any(|f| f == donor) {
@@ -426,17 +426,17 @@ fn check_consistency(data: &EventData, known: &impl Known, errors: &mut Errors) 
         }
         EventData::AidDelivered(d) => {
             if let Some(id) = &d.pledge {
-                let attrs: EntityAttrs = pledge(id);
+                let attrs: &EntityAttrs = pledge(id);
                 for (field, stated, wanted) in
                     [("donor", Some(&d.donor), &attrs.donor), ("recipient", Some(&d.recipient), &attrs.recipient)]
                 {
                     if stated != wanted.as_ref() {
-                        let wanted = wanted.clone().unwrap_or_default();
+                        let wanted = wanted.as_deref().unwrap_or_default();
                         errors.push(format!("data.{field}"), format!("must be `{wanted}`, as in pledge `{id}`"));
                     }
                 }
                 if attrs.project.is_some() && d.project != attrs.project {
-                    let wanted = attrs.project.unwrap_or_default();
+                    let wanted = attrs.project.as_deref().unwrap_or_default();
                     errors.push("data.project", format!("must be `{wanted}`, the project of pledge `{id}`"));
                 }
             }

@@ -7,16 +7,16 @@
 //! test -p amity-events --test fuzz --release` runs for longer.
 
 use events::generate::History;
-use events::known::EntityAttrs;
-use events::{Checked, EntityKey, Known, KnownEvent};
+use events::known::{EntityAttrs, NO_ATTRS};
+use events::{Checked, EntityKind, Known, KnownEvent};
 use proptest::prelude::*;
 
 /// A ledger that knows everything, so validation runs its deepest paths.
 struct KnowsAll;
 
 impl Known for KnowsAll {
-    fn entity(&self, _: &EntityKey) -> Option<EntityAttrs> {
-        Some(EntityAttrs::default())
+    fn entity(&self, _: EntityKind, _: &str) -> Option<&EntityAttrs> {
+        Some(&NO_ATTRS)
     }
     fn event(&self, _: &str) -> Option<KnownEvent> {
         None

@@ -14,8 +14,8 @@ struct Fixture {
 }
 
 impl Known for Fixture {
-    fn entity(&self, key: &EntityKey) -> Option<EntityAttrs> {
-        self.entities.get(key).cloned()
+    fn entity(&self, kind: EntityKind, id: &str) -> Option<&EntityAttrs> {
+        self.entities.get(&EntityKey::new(kind, id))
     }
     fn event(&self, id: &str) -> Option<KnownEvent> {
         self.events.get(id).cloned()
@@ -61,7 +61,7 @@ fn fixture() -> Fixture {
         seq,
         event_type,
         retracted,
-        streams: vec!["party:vn".into()],
+        streams: vec![EntityKey::new(EntityKind::Party, "vn")],
         content,
     };
     let mut events = HashMap::new();

@@ -53,7 +53,8 @@ impl State for Views {
 
 impl State for Knowledge {
     const KEY: &'static str = "knowledge";
-    const FORMAT: u32 = 2;
+    /// 3: streams held as kind and id, each with its version and entity.
+    const FORMAT: u32 = 3;
     fn seq(&self) -> u64 {
         Knowledge::seq(self)
     }
