@@ -326,7 +326,7 @@ async fn relay_once(source: &Source, config: &RelayConfig) -> Result<()> {
 /// headers that let JetStream (and a consumer) check it; nothing is parsed.
 fn publication(record: Delivered) -> jetstream::message::PublishMessage {
     // One copy into the message; `Bytes` cannot borrow the shared record.
-    let bytes = bytes::Bytes::copy_from_slice(&record.bytes);
+    let bytes = record.bytes.clone();
     jetstream::message::PublishMessage::build()
         .payload(bytes)
         .message_id(record.id.as_str())

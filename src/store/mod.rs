@@ -97,7 +97,7 @@ pub struct Appended {
     pub seq: u64,
     pub id: String,
     pub hash: String,
-    pub bytes: Arc<[u8]>,
+    pub bytes: bytes::Bytes,
     pub existed: bool,
 }
 
@@ -107,7 +107,7 @@ impl Appended {
             seq: record.seq,
             id: record.id.clone(),
             hash: record.hash.clone(),
-            bytes: Arc::clone(&record.bytes),
+            bytes: record.bytes.clone(),
             existed,
         }
     }

@@ -31,7 +31,7 @@ pub struct Committed {
     pub id: String,
     pub event_type: EventType,
     pub hash: String,
-    pub bytes: Arc<[u8]>,
+    pub bytes: bytes::Bytes,
     pub event: Option<Event>,
     /// The record as one Server-Sent Events frame, rendered on first use
     /// and then shared by every subscriber.
@@ -44,7 +44,7 @@ impl Committed {
         id: String,
         event_type: EventType,
         hash: String,
-        bytes: Arc<[u8]>,
+        bytes: bytes::Bytes,
         event: Option<Event>,
     ) -> Self {
         Committed { seq, id, event_type, hash, bytes, event, frame: OnceLock::new() }
