@@ -66,8 +66,9 @@ fn main() {
         let id = admitted.checked().id().map_or_else(|| format!("gen-{}", sealer.next_seq()), str::to_string);
         let sealed = sealer.seal(admitted.checked(), &id, "2026-11-22T10:45:50.123456Z");
         let (checked, effects) = (*admitted).into_parts();
+        let key = events::knowledge::id_key(&id);
         let before = live();
-        knowledge.absorb(sealed.seq, &id, checked.event_type(), checked.content_digest(), &effects);
+        knowledge.absorb(sealed.seq, key, checked.event_type(), checked.content_digest(), &effects);
         knowledge_bytes += live() - before;
         sealed_records.push(sealed.bytes.to_vec());
     }

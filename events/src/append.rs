@@ -13,7 +13,7 @@ use crate::limits::RECORD_BYTES_MAX;
 use crate::record::GENESIS_PREV;
 use crate::submission::{Checked, Validated};
 use crate::EventType;
-use sha2::{Digest, Sha256};
+use sha2::Digest;
 
 /// What the ledger does with one submission.
 #[derive(Debug)]
@@ -33,8 +33,8 @@ pub enum Decision {
 /// (references, duplicates, retraction targets, consistency, the record size
 /// limit, all reported together), then `expect`.
 pub fn decide(known: &impl Known, submission: Checked) -> Decision {
-    if let Some(id) = submission.id() {
-        if let Some(existing) = known.event(id) {
+    if let (Some(id), Some(key)) = (submission.id(), submission.id_key()) {
+        if let Some(existing) = known.event_keyed(id, key) {
             if existing.content != submission.content_digest() {
                 return Decision::Conflict(format!(
                     "id `{id}` is already seq {} with other content; re-sending must repeat type, occurred, data and sources exactly",
@@ -118,7 +118,9 @@ impl Sealer {
     ///
     /// One pass: the parts are copied once into the stored form, with room
     /// for `hash`, and SHA-256 runs over the stored form minus that room,
-    /// which is exactly the record without `hash` in JCS form.
+    /// which is exactly the record without `hash` in JCS form. The form
+    /// opens with the data, which the parse hashed already
+    /// ([`crate::record::data_prefix`]): the hash resumes after it.
     pub fn seal(&mut self, submission: &Checked, id: &str, now: &str) -> Sealed {
         // These go into the bytes unescaped: ids and EDTF dates never need
         // escaping (their alphabets are checked), nor do type names.
@@ -132,7 +134,6 @@ impl Sealer {
         let mut bytes = Vec::with_capacity(submission.record_bytes_max());
         bytes.extend_from_slice(b"{\"data\":");
         bytes.extend_from_slice(submission.data_jcs());
-        let hash_at = bytes.len();
         bytes.extend_from_slice(b",\"hash\":\"");
         let hex_at = bytes.len();
         bytes.extend_from_slice(&[b'0'; 64]);
@@ -154,8 +155,9 @@ impl Sealer {
         bytes.extend_from_slice(b",\"type\":\"");
         bytes.extend_from_slice(event_type.as_str().as_bytes());
         bytes.extend_from_slice(b"\"}");
-        let mut hasher = Sha256::new();
-        hasher.update(&bytes[..hash_at]);
+        // What `bytes` holds so far, `{"data":` and the data, is hashed
+        // already; the rest follows `hash`.
+        let mut hasher = submission.data_prefix().clone();
         hasher.update(&bytes[rest_at..]);
         let hash = hex::encode(hasher.finalize());
         bytes[hex_at..hex_at + 64].copy_from_slice(hash.as_bytes());

@@ -397,7 +397,8 @@ pub fn seal(submissions: &[Value]) -> Vec<crate::Record> {
         let id = admitted.checked().id().map_or_else(|| format!("gen-{seq}"), str::to_string);
         let sealed = sealer.seal(admitted.checked(), &id, &recorded_at(seq));
         let (checked, effects) = (*admitted).into_parts();
-        knowledge.absorb(seq, &id, checked.event_type(), checked.content_digest(), &effects);
+        let key = checked.id_key().unwrap_or_else(|| crate::knowledge::id_key(&id));
+        knowledge.absorb(seq, key, checked.event_type(), checked.content_digest(), &effects);
         records.push(crate::Record::decode(&sealed.bytes).expect("sealed bytes are a record"));
     }
     records

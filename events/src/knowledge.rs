@@ -293,12 +293,13 @@ impl Knowledge {
         self.stream_refs[start..end].iter().map(|&i| self.streams.key(i)).collect()
     }
 
-    /// Absorbs the next record, given the effects validation computed for
-    /// it (the committer's path: nothing is decoded again).
-    pub fn absorb(&mut self, seq: u64, id: &str, event_type: EventType, content: ContentDigest, effects: &Effects) {
+    /// Absorbs the next record, given its id's key ([`id_key`]) and the
+    /// effects validation computed for it (the committer's path: nothing is
+    /// decoded or hashed again).
+    pub fn absorb(&mut self, seq: u64, key: IdKey, event_type: EventType, content: ContentDigest, effects: &Effects) {
         assert_eq!(seq, self.seq + 1, "knowledge absorbs records in seq order");
         self.seq = seq;
-        self.ids.push(seq, Some(id_key(id)));
+        self.ids.push(seq, Some(key));
         self.contents.push(content);
         let type_index = EventType::ALL.iter().position(|t| *t == event_type).expect("a known type");
         self.types.push(type_index as u8);
@@ -387,7 +388,7 @@ impl Knowledge {
             streams: known::named_streams(data, target_streams),
             retracts,
         };
-        self.absorb(seq, id, event_type, content, &effects);
+        self.absorb(seq, id_key(id), event_type, content, &effects);
         Ok(())
     }
 }
@@ -399,7 +400,11 @@ impl Known for Knowledge {
     }
 
     fn event(&self, id: &str) -> Option<KnownEvent> {
-        let seq = self.seq_of(id)?;
+        self.event_keyed(id, id_key(id))
+    }
+
+    fn event_keyed(&self, _: &str, key: IdKey) -> Option<KnownEvent> {
+        let seq = self.ids.get(key)?;
         let at = (seq - 1) as usize;
         Some(KnownEvent {
             seq,
@@ -435,7 +440,7 @@ mod tests {
             let id = admitted.checked().id().map_or_else(|| format!("gen-{}", sealer.next_seq()), str::to_string);
             let sealed = sealer.seal(admitted.checked(), &id, "2026-11-22T10:45:50.123456Z");
             let (checked, effects) = (*admitted).into_parts();
-            live.absorb(sealed.seq, &id, checked.event_type(), checked.content_digest(), &effects);
+            live.absorb(sealed.seq, id_key(&id), checked.event_type(), checked.content_digest(), &effects);
             let stored = RecordRef::decode(&sealed.bytes).unwrap();
             let data = EventData::decode_json(checked.event_type(), stored.data.get()).unwrap();
             caught_up.absorb_stored(&stored, &data).unwrap();
@@ -469,7 +474,7 @@ mod tests {
             let checked = Checked::parse(&serde_json::to_vec(submission).unwrap()).unwrap();
             let Decision::New(admitted) = decide(&knowledge, checked) else { panic!("valid") };
             let (checked, effects) = (*admitted).into_parts();
-            knowledge.absorb(record.seq, &record.id, checked.event_type(), checked.content_digest(), &effects);
+            knowledge.absorb(record.seq, id_key(&record.id), checked.event_type(), checked.content_digest(), &effects);
             undo.push((record.seq, record.id.clone(), effects));
         }
         for (seq, id, effects) in undo.iter().rev() {

@@ -99,6 +99,12 @@ pub trait Known {
     /// ([`NO_ATTRS`] for one that has none).
     fn entity(&self, kind: EntityKind, id: &str) -> Option<&EntityAttrs>;
     fn event(&self, id: &str) -> Option<KnownEvent>;
+    /// [`Known::event`], given the id's key too ([`crate::knowledge::id_key`],
+    /// which the parse computed once).
+    fn event_keyed(&self, id: &str, key: crate::knowledge::IdKey) -> Option<KnownEvent> {
+        let _ = key;
+        self.event(id)
+    }
     /// How many records have named `stream` (0 for one never named).
     fn stream_version(&self, stream: &str) -> u64;
 }
@@ -110,6 +116,10 @@ impl<T: Known + ?Sized> Known for &T {
 
     fn event(&self, id: &str) -> Option<KnownEvent> {
         (**self).event(id)
+    }
+
+    fn event_keyed(&self, id: &str, key: crate::knowledge::IdKey) -> Option<KnownEvent> {
+        (**self).event_keyed(id, key)
     }
 
     fn stream_version(&self, stream: &str) -> u64 {

@@ -67,20 +67,34 @@ impl<'a> RecordRef<'a> {
 /// idempotent no-op for the one who found it.
 pub type ContentDigest = [u8; 16];
 
-/// The [`ContentDigest`] of `type`, `occurred` and the JCS bytes of `data`
-/// and `sources`. The parts are joined with NUL bytes, which none of them can
-/// contain (JSON text escapes control characters), so the join is unambiguous.
-/// Internal to the ledger (never stored or sent), so it may change with
-/// the checkpoint format.
-pub fn content_digest(event_type: &str, occurred: &str, data_jcs: &[u8], sources_jcs: &[u8]) -> ContentDigest {
+/// SHA-256 fed `{"data":` and `data`'s JCS bytes: how every stored record's
+/// bytes begin. The record's hash and the content digest both continue
+/// from it, so a submission's data is hashed once, where it is parsed, and
+/// sealing hashes only the rest of the record.
+pub fn data_prefix(data_jcs: &[u8]) -> Sha256 {
     let mut hasher = Sha256::new();
-    for (i, part) in [event_type.as_bytes(), occurred.as_bytes(), data_jcs, sources_jcs].into_iter().enumerate() {
-        if i > 0 {
-            hasher.update([0u8]);
-        }
-        hasher.update(part);
+    hasher.update(b"{\"data\":");
+    hasher.update(data_jcs);
+    hasher
+}
+
+/// The [`ContentDigest`] of `type`, `occurred` and the JCS bytes of `data`
+/// and `sources`: SHA-256 of [`data_prefix`] followed by type, occurred and
+/// sources, each after a NUL byte, which none of them can contain (JSON
+/// text escapes control characters), so the join is unambiguous. Internal
+/// to the ledger (never stored or sent), so it may change with the
+/// checkpoint format.
+pub fn content_digest(event_type: &str, occurred: &str, data_jcs: &[u8], sources_jcs: &[u8]) -> ContentDigest {
+    content_digest_after(data_prefix(data_jcs), event_type, occurred, sources_jcs)
+}
+
+/// [`content_digest`] continuing a [`data_prefix`] already computed.
+pub fn content_digest_after(mut prefix: Sha256, event_type: &str, occurred: &str, sources_jcs: &[u8]) -> ContentDigest {
+    for part in [event_type.as_bytes(), occurred.as_bytes(), sources_jcs] {
+        prefix.update([0u8]);
+        prefix.update(part);
     }
-    let digest = hasher.finalize();
+    let digest = prefix.finalize();
     digest[..16].try_into().expect("16 of 32 bytes")
 }
 

@@ -8,12 +8,14 @@
 use crate::data::*;
 use crate::date::Edtf;
 use crate::error::{join_path, Errors, FieldError, Rejection};
+use crate::knowledge::{id_key, IdKey};
 use crate::known::{self, EntityAttrs, EntityKey, EntityKind, Known};
 use crate::limits::*;
 use crate::money::{Currency, Money};
-use crate::record::{content_digest, ContentDigest};
+use crate::record::{content_digest_after, data_prefix, ContentDigest};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
+use sha2::Sha256;
 use std::collections::BTreeSet;
 use std::fmt;
 
@@ -47,8 +49,31 @@ pub struct Checked {
     /// these bytes, and the content digest is computed from them.
     data_jcs: Vec<u8>,
     sources_jcs: Vec<u8>,
+    /// Hashing done here, on the writer's side, once: the id's key, the
+    /// SHA-256 state after the record's opening (`{"data":` and `data`),
+    /// which sealing resumes, and the content digest, which continues it.
+    id_key: Option<IdKey>,
+    prefix: DataPrefix,
     content: ContentDigest,
     expect: Option<Expect>,
+}
+
+/// [`data_prefix`] of a submission's data. Equal when the data are (it is
+/// computed from nothing else).
+#[derive(Clone)]
+struct DataPrefix(Sha256);
+
+impl fmt::Debug for DataPrefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DataPrefix(..)")
+    }
+}
+
+impl PartialEq for DataPrefix {
+    fn eq(&self, other: &DataPrefix) -> bool {
+        use sha2::Digest;
+        self.0.clone().finalize() == other.0.clone().finalize()
+    }
 }
 
 /// A submission that passed every rule, against the ledger as it stood when
@@ -145,8 +170,7 @@ impl Checked {
             return None;
         }
         let (data_jcs, sources_jcs) = (data_jcs.into_bytes(), sources_jcs.into_bytes());
-        let content = content_digest(event_type.as_str(), &occurred_text, &data_jcs, &sources_jcs);
-        Some(Checked { id, event_type, occurred, occurred_text, typed, data_jcs, sources_jcs, content, expect })
+        Some(Checked::new(id, event_type, (occurred, occurred_text), typed, data_jcs, sources_jcs, expect))
     }
 
     /// Decodes one submission or a JSON array of them (a batch), with the same
@@ -288,15 +312,54 @@ impl Checked {
             (Some(event_type), Some((occurred, occurred_text)), Some(data_jcs), Some(typed)) if errors.is_empty() => {
                 let data_jcs = data_jcs.into_bytes();
                 let sources_jcs = serde_json::to_vec(&sources).expect("a Value always serializes");
-                let content = content_digest(event_type.as_str(), &occurred_text, &data_jcs, &sources_jcs);
-                Ok(Checked { id, event_type, occurred, occurred_text, typed, data_jcs, sources_jcs, content, expect })
+                Ok(Checked::new(id, event_type, (occurred, occurred_text), typed, data_jcs, sources_jcs, expect))
             }
             _ => Err(errors.into_rejection()),
         }
     }
 
+    /// A submission that broke no rule, with its hashing done.
+    fn new(
+        id: Option<String>,
+        event_type: EventType,
+        (occurred, occurred_text): (Edtf, String),
+        typed: EventData,
+        data_jcs: Vec<u8>,
+        sources_jcs: Vec<u8>,
+        expect: Option<Expect>,
+    ) -> Checked {
+        let prefix = data_prefix(&data_jcs);
+        let content = content_digest_after(prefix.clone(), event_type.as_str(), &occurred_text, &sources_jcs);
+        let id_key = id.as_deref().map(id_key);
+        let prefix = DataPrefix(prefix);
+        Checked {
+            id,
+            event_type,
+            occurred,
+            occurred_text,
+            typed,
+            data_jcs,
+            sources_jcs,
+            id_key,
+            prefix,
+            content,
+            expect,
+        }
+    }
+
     pub fn id(&self) -> Option<&str> {
         self.id.as_deref()
+    }
+
+    /// The key the ledger knows its id by ([`id_key`]), if it names one.
+    pub fn id_key(&self) -> Option<IdKey> {
+        self.id_key
+    }
+
+    /// SHA-256 after the opening of the record this submission becomes
+    /// ([`data_prefix`]), for sealing to resume.
+    pub(crate) fn data_prefix(&self) -> &Sha256 {
+        &self.prefix.0
     }
 
     pub fn event_type(&self) -> EventType {

@@ -24,7 +24,7 @@ pub mod strings;
 pub mod visits;
 
 use chrono::{Datelike, NaiveDate};
-use events::knowledge::{id_key, IdIndex};
+use events::knowledge::{id_key, IdIndex, IdKey};
 use events::{Edtf, EventData, EventType, Record, RecordRef};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -78,6 +78,8 @@ pub fn day(date: NaiveDate) -> Day {
 pub struct Event {
     pub seq: u64,
     pub id: String,
+    /// [`id_key`] of `id`: what the views' retractions index it by.
+    pub key: IdKey,
     pub occurred: String,
     pub when: Edtf,
     pub data: EventData,
@@ -91,6 +93,7 @@ impl Event {
         Some(Event {
             seq: record.seq,
             id: record.id.clone(),
+            key: id_key(&record.id),
             occurred: record.occurred.clone(),
             when: record.occurred.parse().ok()?,
             data: EventData::decode(event_type, &record.data).ok()?,
@@ -112,6 +115,7 @@ impl Event {
         Some(Event {
             seq: record.seq,
             id: record.id.to_string(),
+            key: id_key(&record.id),
             occurred: record.occurred.to_string(),
             when: record.occurred.parse().ok()?,
             data: EventData::decode_json(event_type, record.data.get()).ok()?,
@@ -250,7 +254,7 @@ impl Views {
                 a | p | m | v | h
             }
         };
-        self.retractions.fact_seqs.push(event.seq, produced.then(|| id_key(&event.id)));
+        self.retractions.fact_seqs.push(event.seq, produced.then_some(event.key));
     }
 }
 

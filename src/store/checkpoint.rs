@@ -54,7 +54,8 @@ impl State for Views {
 impl State for Knowledge {
     const KEY: &'static str = "knowledge";
     /// 3: streams held as kind and id, each with its version and entity.
-    const FORMAT: u32 = 3;
+    /// 4: content digests continue the data's SHA-256 prefix.
+    const FORMAT: u32 = 4;
     fn seq(&self) -> u64 {
         Knowledge::seq(self)
     }

@@ -24,6 +24,7 @@ use super::projector::Command;
 use super::tail::{Committed, Tail};
 use super::{checkpoint, Appended, GroupError, Head, Request};
 use crate::error::Error;
+use events::knowledge::IdKey;
 use events::known::Effects;
 use events::merkle::{Frontier, Hash};
 use events::{decide, Checked, Decision, Knowledge, Sealer, Validated};
@@ -310,8 +311,8 @@ impl Committer {
             outcomes.push(Ok(false));
             if *refused {
                 let (checked, effects) = (*admitted).into_parts();
-                let (seq, id) = (knowledge.seq() + 1, record_id(&checked));
-                knowledge.absorb(seq, &id, checked.event_type(), checked.content_digest(), &effects);
+                let (seq, (_, key)) = (knowledge.seq() + 1, record_id(&checked));
+                knowledge.absorb(seq, key, checked.event_type(), checked.content_digest(), &effects);
                 continue;
             }
             records.push(self.seal(&mut knowledge, *admitted, &now).0);
@@ -322,11 +323,11 @@ impl Committer {
     /// Seals an admitted submission as the next record and absorbs it into
     /// the knowledge; returns the record and what it changed.
     fn seal(&mut self, knowledge: &mut Knowledge, admitted: Validated, now: &str) -> (Arc<Committed>, Effects) {
-        let id = record_id(admitted.checked());
+        let (id, key) = record_id(admitted.checked());
         let sealed = self.sealer.seal(admitted.checked(), &id, now);
         let (checked, effects) = admitted.into_parts();
-        knowledge.absorb(sealed.seq, &id, checked.event_type(), checked.content_digest(), &effects);
-        (committed(sealed, id, checked), effects)
+        knowledge.absorb(sealed.seq, key, checked.event_type(), checked.content_digest(), &effects);
+        (committed(sealed, id, key, checked), effects)
     }
 
     /// Hands the syncer a step of an import and waits for its answer.
@@ -448,19 +449,25 @@ impl Committer {
     }
 }
 
-/// The submission's own id, or a new one (a UUIDv7) if it names none.
-fn record_id(checked: &Checked) -> String {
-    match checked.id() {
-        Some(id) => id.to_string(),
-        None => uuid::Uuid::now_v7().to_string(),
+/// The submission's own id, or a new one (a UUIDv7) if it names none, and
+/// its key ([`events::knowledge::id_key`]: the parse computed a given one's).
+fn record_id(checked: &Checked) -> (String, IdKey) {
+    match (checked.id(), checked.id_key()) {
+        (Some(id), Some(key)) => (id.to_string(), key),
+        _ => {
+            let id = uuid::Uuid::now_v7().to_string();
+            let key = events::knowledge::id_key(&id);
+            (id, key)
+        }
     }
 }
 
 /// A sealed record as readers take it, its typed event for the projector.
-fn committed(sealed: events::Sealed, id: String, checked: Checked) -> Arc<Committed> {
+fn committed(sealed: events::Sealed, id: String, key: IdKey, checked: Checked) -> Arc<Committed> {
     let event = Event {
         seq: sealed.seq,
         id: id.clone(),
+        key,
         occurred: checked.occurred_text().to_string(),
         when: checked.occurred(),
         data: checked.into_typed(),
