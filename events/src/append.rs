@@ -159,8 +159,9 @@ impl Sealer {
         // already; the rest follows `hash`.
         let mut hasher = submission.data_prefix().clone();
         hasher.update(&bytes[rest_at..]);
-        let hash = hex::encode(hasher.finalize());
-        bytes[hex_at..hex_at + 64].copy_from_slice(hash.as_bytes());
+        let hex = &mut bytes[hex_at..hex_at + 64];
+        hex::encode_to_slice(hasher.finalize(), hex).expect("64 hex digits for 32 bytes");
+        let hash = std::str::from_utf8(hex).expect("hex digits").to_string();
         debug_assert!(bytes.len() <= submission.record_bytes_max());
         self.next_seq += 1;
         self.prev.clone_from(&hash);
