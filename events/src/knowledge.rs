@@ -525,6 +525,51 @@ mod tests {
         assert_eq!(index.get(id_key("again")), Some(4_999));
     }
 
+    /// Streams are told apart by kind and id together, found by name
+    /// (`kind:id`) for `expect`, and a serialized list that names one
+    /// stream twice is refused rather than loaded with one of them lost.
+    #[test]
+    fn streams_are_kind_and_id_together() {
+        let mut knowledge = Knowledge::default();
+        let key = |kind, id: &str| EntityKey::new(kind, id);
+        let effects = |introduces: Option<EntityKey>, streams: Vec<EntityKey>| Effects {
+            introduces: introduces.map(|key| (key, EntityAttrs::default())),
+            streams,
+            retracts: None,
+        };
+        let party = key(EntityKind::Party, "x");
+        let project = key(EntityKind::Project, "x");
+        let content = [0; 16];
+        knowledge.absorb(
+            1,
+            id_key("a"),
+            EventType::PartyRegistered,
+            content,
+            &effects(Some(party.clone()), vec![party.clone()]),
+        );
+        knowledge.absorb(
+            2,
+            id_key("b"),
+            EventType::VisitHeld,
+            content,
+            &effects(None, vec![party.clone(), project.clone()]),
+        );
+        knowledge.absorb(3, id_key("c"), EventType::VisitHeld, content, &effects(None, vec![party.clone()]));
+        assert_eq!(knowledge.version("party:x"), 3);
+        assert_eq!(knowledge.version("project:x"), 1);
+        assert_eq!((knowledge.version("visit:x"), knowledge.version("x"), knowledge.version("planet:x")), (0, 0, 0));
+        assert_eq!(knowledge.entity(EntityKind::Party, "x"), Some(&NO_ATTRS));
+        assert_eq!(knowledge.entity(EntityKind::Project, "x"), None, "named, never introduced");
+        assert_eq!(knowledge.event("b").unwrap().streams, vec![party.clone(), project]);
+
+        let mut json = serde_json::to_value(&knowledge.streams).unwrap();
+        let entries = json.as_array_mut().unwrap();
+        let first = entries[0].clone();
+        entries.push(first);
+        let error = serde_json::from_value::<Streams>(json).unwrap_err().to_string();
+        assert!(error.contains("party:x is listed twice"), "{error}");
+    }
+
     fn postcard_like_round_trip(knowledge: &Knowledge) -> Knowledge {
         serde_json::from_slice(&serde_json::to_vec(knowledge).unwrap()).unwrap()
     }
