@@ -325,7 +325,7 @@ async fn relay_once(source: &Source, config: &RelayConfig) -> Result<()> {
 /// The message for one record: its stored bytes unmodified, with the
 /// headers that let JetStream (and a consumer) check it; nothing is parsed.
 fn publication(record: Delivered) -> jetstream::message::PublishMessage {
-    // One copy into the message; `Bytes` cannot borrow the shared record.
+    // The message shares the record's buffer: nothing is copied.
     let bytes = record.bytes.clone();
     jetstream::message::PublishMessage::build()
         .payload(bytes)
