@@ -53,7 +53,7 @@ impl Filter {
             return true;
         }
         let Ok(data) = EventData::decode_json(event_type, record.data.get()) else { return false };
-        let named = events::known::streams(&data, &[]);
+        let named = events::known::streams(&data);
         let party_named = self.party.as_ref().is_none_or(|party| named.contains(&format!("party:{party}")));
         party_named && self.stream.as_ref().is_none_or(|stream| named.contains(stream))
     }

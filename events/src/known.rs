@@ -270,10 +270,10 @@ pub fn named_streams(data: &EventData, retraction_target_streams: Vec<EntityKey>
     stream_keys(named, retraction_target_streams)
 }
 
-/// [`named_streams`] as names (`party:vn/hanoi`), sorted.
-pub fn streams(data: &EventData, retraction_target_streams: &[EntityKey]) -> Vec<String> {
-    let mut names: Vec<String> =
-        named_streams(data, retraction_target_streams.to_vec()).iter().map(EntityKey::to_string).collect();
+/// The streams a payload names by itself, as names (`party:vn/hanoi`),
+/// sorted (a retraction's, which are its target's, only the ledger knows).
+pub fn streams(data: &EventData) -> Vec<String> {
+    let mut names: Vec<String> = named_streams(data, Vec::new()).iter().map(EntityKey::to_string).collect();
     names.sort_unstable();
     names
 }

@@ -790,7 +790,7 @@ pub async fn record(State(state): State<AppState>, Path(key): Path<String>) -> R
             .parse::<events::EventType>()
             .ok()
             .and_then(|t| events::EventData::decode(t, &record.data).ok());
-        let streams = data.as_ref().map(|d| events::known::streams(d, &[])).unwrap_or_default();
+        let streams = data.as_ref().map(events::known::streams).unwrap_or_default();
         // One pass over the log: every other record naming one of its
         // streams, and the retraction of this one, if any.
         let mut related = Vec::new();
@@ -809,7 +809,7 @@ pub async fn record(State(state): State<AppState>, Path(key): Path<String>) -> R
                 }
                 Some(data) => {
                     let names: Vec<String> =
-                        events::known::streams(data, &[]).into_iter().filter(|s| streams.contains(s)).collect();
+                        events::known::streams(data).into_iter().filter(|s| streams.contains(s)).collect();
                     if !names.is_empty() {
                         let retracted = ledger.is_retracted(other.seq);
                         related.push((other, retracted, names));
