@@ -13,6 +13,13 @@
 //! So batch k+1 is decided and sealed while batch k is being synced, and one
 //! sync covers every batch that arrived meanwhile. Nothing else happens on
 //! the acknowledgement path: the views are folded by the projector, off it.
+//!
+//! A writer that finds the path idle (nothing queued, nothing in flight)
+//! does both halves' work on its own thread instead, holding both ([`Direct`]):
+//! the same steps in the same order, without the three thread hand-offs a
+//! lone writer would otherwise wait on. Writers that queue behind it are
+//! taken by the threads, which wait for it to finish.
+//!
 //! Must never: acknowledge (or reject) a submission before everything it was
 //! decided against is durable, let one rejected group affect another, or
 //! accept anything more after a storage error.
@@ -31,9 +38,9 @@ use events::{decide, Checked, Decision, Knowledge, Sealer, Validated};
 use projections::Event;
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// Most submissions in one batch: bounds the memory a batch holds and the
@@ -133,6 +140,39 @@ pub(super) struct Committer {
     /// The Merkle tree's right edge, extended by every sealed record.
     pub frontier: Frontier,
     pub headroom: Headroom,
+    /// Requests queued or in flight (see [`Pending`]).
+    pub pending: Pending,
+    /// Set when the committer's thread has stopped (the ledger closed):
+    /// nothing may be written after its last knowledge checkpoint.
+    pub stopped: bool,
+}
+
+/// Requests (groups and imports) queued for the write path and not yet
+/// answered: counted before they are queued, uncounted just before their
+/// answer is sent. A writer may do the path's work itself only when there
+/// are none, so that it never overtakes a group queued before it.
+#[derive(Clone, Default)]
+pub(super) struct Pending(Arc<AtomicUsize>);
+
+impl Pending {
+    pub fn add(&self, requests: usize) {
+        self.0.fetch_add(requests, Ordering::SeqCst);
+    }
+
+    pub fn done(&self, requests: usize) {
+        self.0.fetch_sub(requests, Ordering::SeqCst);
+    }
+
+    fn none(&self) -> bool {
+        self.0.load(Ordering::SeqCst) == 0
+    }
+}
+
+/// Locks one half of the write path. A half is poisoned only by a panic
+/// that stopped the ledger ([`fail_stop`]), and a stopped ledger refuses
+/// writes before it looks at the state, so the poison carries nothing.
+fn lock<T>(half: &Mutex<T>) -> MutexGuard<'_, T> {
+    half.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The free-space check made before each batch.
@@ -168,7 +208,7 @@ impl Headroom {
 }
 
 impl Committer {
-    fn run(mut self, mut requests: mpsc::Receiver<Request>, syncer: SyncSender<Work>) {
+    fn run(this: &Mutex<Committer>, mut requests: mpsc::Receiver<Request>, syncer: SyncSender<Work>) {
         let mut next = None;
         while let Some(first) = next.take().or_else(|| requests.blocking_recv()) {
             let mut groups = Vec::new();
@@ -183,28 +223,35 @@ impl Committer {
                     request = requests.try_recv().ok();
                 }
             }
-            if !groups.is_empty() && !self.commit_groups(groups, &syncer) {
+            let mut committer = lock(this);
+            if !groups.is_empty() && !committer.commit_groups(groups, |batch| syncer.send(Work::Batch(batch)).is_ok()) {
                 break;
             }
             // An import waits for the groups queued before it, then runs alone.
             match request {
-                Some(Request::Import(job)) => self.import(job, &syncer),
+                Some(Request::Import(job)) => committer.import(job, &syncer),
                 other => next = other,
             }
-            let seq = self.sealer.next_seq() - 1;
-            if checkpoint::checkpoint_due(seq, self.knowledge_saved) {
-                self.save_knowledge();
-            }
+            committer.save_knowledge_if_due();
         }
-        if self.failure.get().is_none() && self.sealer.next_seq() - 1 != self.knowledge_saved {
+        let mut committer = lock(this);
+        committer.stopped = true;
+        if committer.failure.get().is_none() && committer.sealer.next_seq() - 1 != committer.knowledge_saved {
+            committer.save_knowledge();
+        }
+    }
+
+    fn save_knowledge_if_due(&mut self) {
+        if checkpoint::checkpoint_due(self.sealer.next_seq() - 1, self.knowledge_saved) {
             self.save_knowledge();
         }
     }
 
-    /// Decides and seals `groups` as one batch and hands it to the syncer;
-    /// `false` once the syncer has stopped.
-    fn commit_groups(&mut self, groups: Vec<Group>, syncer: &SyncSender<Work>) -> bool {
+    /// Decides and seals `groups` as one batch and hands it on to be synced
+    /// (`hand_on`: `false` once the syncer has stopped).
+    fn commit_groups(&mut self, groups: Vec<Group>, hand_on: impl FnOnce(Batch) -> bool) -> bool {
         if self.failure.get().is_some() {
+            self.pending.done(groups.len());
             for group in groups {
                 let _ = group.reply.send(Err(self.failure.group_error()));
             }
@@ -213,14 +260,14 @@ impl Committer {
         let bytes: usize = groups.iter().flat_map(|g| &g.submissions).map(Checked::record_bytes_max).sum();
         if let Err(refusal) = self.headroom.check(bytes as u64) {
             tracing::warn!(%refusal, "appends refused");
+            self.pending.done(groups.len());
             for group in groups {
                 let error = Error::NoSpace(refusal.clone());
                 let _ = group.reply.send(Err(GroupError::at(0, error)));
             }
             return true;
         }
-        let sealed = self.commit(groups);
-        syncer.send(Work::Batch(sealed)).is_ok()
+        hand_on(self.commit(groups))
     }
 
     /// Runs an import (see [`super::import`]) to its end: decides and
@@ -261,6 +308,7 @@ impl Committer {
                     let committed =
                         if written { self.ask(syncer, Work::Commit) } else { Ok(self.head.borrow().clone()) };
                     if committed.is_ok() {
+                        self.pending.done(1);
                         let _ = job.finished.send(committed);
                         return;
                     }
@@ -278,6 +326,7 @@ impl Committer {
         (self.sealer, self.frontier) = (before.0, before.1);
         *self.knowledge.write().expect("not poisoned") = before.2;
         let taken_back = if written { self.ask(syncer, Work::Abort) } else { Ok(self.head.borrow().clone()) };
+        self.pending.done(1);
         let _ = job.finished.send(ended.and(taken_back));
     }
 
@@ -496,14 +545,16 @@ pub(super) struct Syncer {
     pub projector: mpsc::UnboundedSender<Command>,
     /// The import being written: its first seq and its last record so far.
     pub importing: Option<(u64, Option<Arc<Committed>>)>,
+    /// Requests queued or in flight (see [`Pending`]).
+    pub pending: Pending,
 }
 
 impl Syncer {
-    fn run(mut self, work: Receiver<Work>) {
+    fn run(this: &Mutex<Syncer>, work: Receiver<Work>) {
         let mut next = None;
         while let Some(first) = next.take().or_else(|| work.recv().ok()) {
             let Work::Batch(first) = first else {
-                self.import_step(first);
+                lock(this).import_step(first);
                 continue;
             };
             let mut group = vec![first];
@@ -516,13 +567,14 @@ impl Syncer {
                     }
                 }
             }
-            self.sync(group);
+            lock(this).sync(group);
         }
-        if self.failure.get().is_none() {
-            if let Err(e) = self.anchor.sync() {
+        let mut syncer = lock(this);
+        if syncer.failure.get().is_none() {
+            if let Err(e) = syncer.anchor.sync() {
                 tracing::warn!(error = %e, "could not sync the anchor on close");
             }
-            if let Err(e) = self.merkle.sync() {
+            if let Err(e) = syncer.merkle.sync() {
                 tracing::warn!(error = %e, "could not sync the Merkle tree on close; the next open recomputes its tail");
             }
         }
@@ -540,6 +592,9 @@ impl Syncer {
                 }
             }
         }
+        // Uncounted before the answers go out, so that a writer answered
+        // finds the path idle for its next append.
+        self.pending.done(group.iter().map(|batch| batch.replies.len()).sum());
         if self.failure.get().is_some() {
             for batch in group {
                 for (reply, _) in batch.replies {
@@ -691,23 +746,72 @@ impl Syncer {
     }
 }
 
-/// Starts the committer and the syncer; returns the channel writers queue on.
+/// The write path's two halves, shared by their threads and by writers
+/// that find it idle.
+pub(super) struct Direct {
+    committer: Arc<Mutex<Committer>>,
+    syncer: Arc<Mutex<Syncer>>,
+    pending: Pending,
+    failure: Arc<Failure>,
+}
+
+impl Direct {
+    /// Appends `submissions` as one group on the caller's thread if nothing
+    /// is queued or in flight: decided, sealed, written and made durable
+    /// exactly as the committer and the syncer would (one batch, one sync),
+    /// while holding both halves. Gives the submissions back otherwise, to
+    /// be queued. Must not be called from inside an async runtime: it waits
+    /// for the sync.
+    pub fn append(&self, submissions: Vec<Checked>) -> Result<Result<Vec<Appended>, GroupError>, Vec<Checked>> {
+        let Ok(mut committer) = self.committer.try_lock() else {
+            return Err(submissions);
+        };
+        if !self.pending.none() || committer.stopped {
+            return Err(submissions);
+        }
+        self.pending.add(1);
+        let mut syncer = lock(&self.syncer);
+        let (reply, mut answer) = oneshot::channel();
+        fail_stop(&self.failure, "a writer leading the write path", || {
+            let mut sealed = None;
+            committer.commit_groups(vec![Group { submissions, reply }], |batch| {
+                sealed = Some(batch);
+                true
+            });
+            if let Some(batch) = sealed {
+                syncer.sync(vec![batch]);
+            }
+            committer.save_knowledge_if_due();
+        });
+        Ok(answer.try_recv().unwrap_or_else(|_| Err(self.failure.group_error())))
+    }
+}
+
+/// Starts the committer and the syncer; returns the channel writers queue
+/// on and the path's halves for writers that find it idle.
 pub(super) fn start(
     committer: Committer,
     syncer: Syncer,
     queue_requests_max: usize,
-) -> std::io::Result<(mpsc::Sender<Request>, Vec<std::thread::JoinHandle<()>>)> {
+) -> std::io::Result<(mpsc::Sender<Request>, Direct, Vec<std::thread::JoinHandle<()>>)> {
     let (sender, requests) = mpsc::channel(queue_requests_max);
     let (to_syncer, work) = std::sync::mpsc::sync_channel(BATCHES_IN_FLIGHT_MAX);
-    let failure = Arc::clone(&committer.failure);
+    let (pending, failure) = (committer.pending.clone(), Arc::clone(&committer.failure));
+    let direct = Direct {
+        committer: Arc::new(Mutex::new(committer)),
+        syncer: Arc::new(Mutex::new(syncer)),
+        pending,
+        failure: Arc::clone(&failure),
+    };
+    let (half, stop) = (Arc::clone(&direct.committer), Arc::clone(&failure));
     let committer = std::thread::Builder::new()
         .name("amity-committer".into())
-        .spawn(move || fail_stop(&failure, "the committer", || committer.run(requests, to_syncer)))?;
-    let failure = Arc::clone(&syncer.failure);
+        .spawn(move || fail_stop(&stop, "the committer", || Committer::run(&half, requests, to_syncer)))?;
+    let (half, stop) = (Arc::clone(&direct.syncer), failure);
     let syncer = std::thread::Builder::new()
         .name("amity-syncer".into())
-        .spawn(move || fail_stop(&failure, "the syncer", || syncer.run(work)))?;
-    Ok((sender, vec![committer, syncer]))
+        .spawn(move || fail_stop(&stop, "the syncer", || Syncer::run(&half, work)))?;
+    Ok((sender, direct, vec![committer, syncer]))
 }
 
 /// Runs a thread of the write path so that a panic in it (inside sled, most

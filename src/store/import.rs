@@ -82,7 +82,12 @@ impl Ledger {
         let (decided_tx, decided) = std::sync::mpsc::channel();
         let (finished_tx, finished) = oneshot::channel();
         let job = Job { steps: steps_rx, decided: decided_tx, finished: finished_tx };
-        self.sender()?.blocking_send(Request::Import(job)).map_err(|_| closed())?;
+        let sender = self.sender()?;
+        self.shared.pending.add(1);
+        sender.blocking_send(Request::Import(job)).map_err(|_| {
+            self.shared.pending.done(1);
+            closed()
+        })?;
         Ok(Import { steps: Some(steps), decided, finished: Some(finished), ledger: PhantomData })
     }
 }

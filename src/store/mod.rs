@@ -32,7 +32,7 @@ pub use tail::{Committed, TAIL_BYTES_MAX, TAIL_RECORDS_MAX};
 use crate::error::{Error, Result, Source};
 use anchor::{Anchor, AnchorFile};
 use checkpoint::Checkpoints;
-use committer::{Committer, Failure, Headroom, Syncer};
+use committer::{Committer, Direct, Failure, Headroom, Pending, Syncer};
 use events::merkle::CompactRange;
 use events::{check_stored, ChainError, ChainVerifier, Checked, Knowledge, Link, Record, Sealer};
 use flusher::Flusher;
@@ -252,6 +252,11 @@ struct Shared {
     tail: Arc<Tail>,
     failure: Arc<Failure>,
     sender: Mutex<Option<mpsc::Sender<Request>>>,
+    /// Requests queued on `sender` and not yet answered.
+    pending: Pending,
+    /// The write path, for a writer that finds it idle; taken on close, so
+    /// that its halves (and the head they publish) end with their threads.
+    direct: Mutex<Option<Arc<Direct>>>,
     commands: Mutex<Option<mpsc::UnboundedSender<Command>>>,
     /// The committer, the syncer and the projector, in the order they stop.
     threads: Mutex<Vec<JoinHandle<()>>>,
@@ -266,6 +271,7 @@ impl Shared {
     /// the projector after it has folded it; returns whether every thread
     /// ended without panicking.
     fn stop(&self) -> bool {
+        self.direct.lock().expect("not poisoned").take();
         self.sender.lock().expect("not poisoned").take();
         self.commands.lock().expect("not poisoned").take();
         let threads = std::mem::take(&mut *self.threads.lock().expect("not poisoned"));
@@ -462,6 +468,8 @@ impl Ledger {
             unsynced: Default::default(),
             frontier,
             headroom: Headroom { dir: sled_dir.clone(), reserve_bytes: options.reserve_bytes },
+            pending: Pending::default(),
+            stopped: false,
         };
         let syncer = Syncer {
             log: log.clone(),
@@ -476,6 +484,7 @@ impl Ledger {
             written: written_tx,
             projector: commands.clone(),
             importing: None,
+            pending: committer.pending.clone(),
         };
         let projector = Projector {
             log: log.clone(),
@@ -488,7 +497,8 @@ impl Ledger {
             folded: last_seq,
             saved: views_saved,
         };
-        let (sender, mut threads) = committer::start(committer, syncer, QUEUE_REQUESTS_MAX)
+        let pending = committer.pending.clone();
+        let (sender, direct, mut threads) = committer::start(committer, syncer, QUEUE_REQUESTS_MAX)
             .map_err(|e| Error::io("starting the committer", e))?;
         let spawned =
             std::thread::Builder::new().name("amity-projector".into()).spawn(move || projector.run(command_rx));
@@ -511,6 +521,8 @@ impl Ledger {
                 tail,
                 failure,
                 sender: Mutex::new(Some(sender)),
+                pending,
+                direct: Mutex::new(Some(Arc::new(direct))),
                 commands: Mutex::new(Some(commands)),
                 threads: Mutex::new(threads),
                 closed: Default::default(),
@@ -551,7 +563,18 @@ impl Ledger {
 
     /// Appends a group all-or-nothing and waits until it is durable. Must not
     /// be called from inside an async runtime (use [`Ledger::append_group_async`]).
+    /// A writer that finds the write path idle does its work on this thread
+    /// (see [`committer`]); otherwise the group is queued.
     pub fn append_group(&self, submissions: Vec<Checked>) -> Result<Vec<Appended>, GroupError> {
+        let direct = self.shared.direct.lock().expect("not poisoned").clone();
+        // Closed (no `direct`): queuing says so.
+        let submissions = match direct {
+            Some(direct) => match direct.append(submissions) {
+                Ok(outcome) => return outcome,
+                Err(submissions) => submissions,
+            },
+            None => submissions,
+        };
         self.submit_group(submissions)?.wait()
     }
 
@@ -562,16 +585,26 @@ impl Ledger {
     pub fn submit_group(&self, submissions: Vec<Checked>) -> Result<Submitted, GroupError> {
         let (reply, response) = oneshot::channel();
         let sender = self.sender().map_err(|error| GroupError::at(0, error))?;
-        sender.blocking_send(Request::Group { submissions, reply }).map_err(|_| stopped())?;
+        self.shared.pending.add(1);
+        sender.blocking_send(Request::Group { submissions, reply }).map_err(|_| self.unqueued())?;
         Ok(Submitted(response))
     }
 
-    /// The async form of [`Ledger::append_group`].
+    /// The async form of [`Ledger::append_group`]. It always queues: the
+    /// write path's own threads wait for the sync, not a runtime's worker.
     pub async fn append_group_async(&self, submissions: Vec<Checked>) -> Result<Vec<Appended>, GroupError> {
         let (reply, response) = oneshot::channel();
         let sender = self.sender().map_err(|error| GroupError::at(0, error))?;
-        sender.send(Request::Group { submissions, reply }).await.map_err(|_| stopped())?;
+        self.shared.pending.add(1);
+        sender.send(Request::Group { submissions, reply }).await.map_err(|_| self.unqueued())?;
         response.await.map_err(|_| stopped())?
+    }
+
+    /// A request that could not be queued (the committer has stopped) is
+    /// not pending.
+    fn unqueued(&self) -> GroupError {
+        self.shared.pending.done(1);
+        stopped()
     }
 
     /// Appends one submission and waits until it is durable.

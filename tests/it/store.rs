@@ -154,6 +154,68 @@ fn many_concurrent_writers_get_gapless_seqs_and_every_ack_is_stored() {
     assert_eq!(ledger.verify(|_| {}).unwrap().count, total);
 }
 
+/// Writers on their own threads: one that finds the write path idle does
+/// its work itself, the others queue meanwhile; both kinds end in one
+/// gapless chain.
+#[test]
+fn writers_that_lead_and_writers_that_queue_share_one_gapless_chain() {
+    const WRITERS: usize = 8;
+    const EACH: usize = 150;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = open(dir.path());
+    ledger.append(checked(&party("p-a", "vn/a", "VN"))).unwrap();
+    ledger.append(checked(&party("p-b", "la/b", "LA"))).unwrap();
+    let threads: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let ledger = ledger.clone();
+            std::thread::spawn(move || {
+                (0..EACH)
+                    .map(|i| {
+                        let submission = json!({"id": format!("t{w}-{i}"), "type": "activity.held", "occurred": "2023",
+                            "data": {"category": "exchange", "title": format!("thread {w} event {i}"), "parties": ["vn/a", "la/b"]}});
+                        let record = ledger.append(checked(&submission)).unwrap().record();
+                        (record.seq, record.canonical_bytes())
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let acks: Vec<(u64, Vec<u8>)> = threads.into_iter().flat_map(|thread| thread.join().unwrap()).collect();
+    let total = (WRITERS * EACH) as u64 + 2;
+    assert_eq!(ledger.head().seq, total);
+    let mut seqs: Vec<u64> = acks.iter().map(|(seq, _)| *seq).collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (3..=total).collect::<Vec<_>>(), "every seq once, no gaps");
+    for (seq, bytes) in &acks {
+        assert_eq!(&ledger.get_bytes(*seq).unwrap().unwrap(), bytes, "acknowledged record {seq} is stored");
+    }
+    assert_eq!(ledger.verify(|_| {}).unwrap().count, total);
+    let ledger_dir = dir.path().to_path_buf();
+    ledger.close().unwrap();
+    assert_eq!(open(&ledger_dir).head().seq, total, "all of it survives a reopen");
+}
+
+/// A group queued without waiting is decided before anything the same
+/// writer appends after it, even when that append finds the path free to
+/// do itself.
+#[test]
+fn an_append_never_overtakes_a_group_queued_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = open(dir.path());
+    for i in 0..100 {
+        let queued = ledger.submit_group(vec![checked(&party(&format!("q-{i}"), &format!("vn/q{i}"), "VN"))]).unwrap();
+        let after = ledger.append(checked(&party(&format!("a-{i}"), &format!("la/a{i}"), "LA"))).unwrap();
+        let queued = queued.wait().unwrap().remove(0);
+        assert!(
+            queued.seq < after.seq,
+            "round {i}: queued group at seq {}, the append after it at {}",
+            queued.seq,
+            after.seq
+        );
+    }
+    assert_eq!(ledger.head().seq, 200);
+}
+
 #[test]
 fn recorded_at_never_decreases_even_when_the_clock_does() {
     struct Backwards(std::sync::atomic::AtomicI64);
