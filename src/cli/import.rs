@@ -163,22 +163,14 @@ pub fn import_until(ledger: &Ledger, source: Source<'_>, interrupted: &AtomicBoo
                     tally.total
                 )));
             }
-            let mut submissions = Vec::new();
-            let mut slots = Vec::new();
-            for (number, length, parsed) in chunk? {
-                bytes_read += length;
-                match parsed {
-                    Ok(checked) => {
-                        submissions.push(checked);
-                        slots.push((number, None));
+            let ParsedChunk { submissions, slots, bytes } = chunk?;
+            bytes_read += bytes;
+            for (_, error) in &slots {
+                if let Some(error) = error {
+                    if tally.failed() == 0 {
+                        import.refuse()?;
                     }
-                    Err(error) => {
-                        if tally.failed() == 0 {
-                            import.refuse()?;
-                        }
-                        tally.refused(&error);
-                        slots.push((number, Some(error)));
-                    }
+                    tally.refused(error);
                 }
             }
             import.submit(submissions)?;
@@ -377,17 +369,32 @@ fn chunks<T>(mut items: impl Iterator<Item = Result<T>>) -> impl Iterator<Item =
     })
 }
 
-/// One parsed line: its number, its bytes' length, and the submission (or
-/// why it is not one).
-type Parsed = (u64, u64, Result<Checked>);
+/// A chunk of lines, parsed: the submissions, and each line's number with
+/// why it is not one (`None` if it is the next of `submissions`).
+struct ParsedChunk {
+    submissions: Vec<Checked>,
+    slots: Vec<(u64, Option<Error>)>,
+    /// The lines' bytes, newlines included (for the progress bar).
+    bytes: u64,
+}
 
-/// Parses a chunk of lines (on a worker thread).
-fn parse_chunk(chunk: Result<Vec<Line>>) -> Result<Vec<Parsed>> {
-    let mut parsed = Vec::with_capacity(BATCH_SUBMISSIONS_MAX);
-    for (number, line) in chunk? {
-        let length = line.as_ref().map_or_else(|len| *len, |b| b.len() as u64) + 1;
-        if let Some(submission) = parse_line(line) {
-            parsed.push((number, length, submission));
+/// Parses a chunk of lines (on a worker thread). The submissions go
+/// straight into the vector the committer takes: a chunk's submissions
+/// are megabytes, and each vector of them sized or moved again faulted in
+/// fresh pages.
+fn parse_chunk(chunk: Result<Vec<Line>>) -> Result<ParsedChunk> {
+    let chunk = chunk?;
+    let mut parsed =
+        ParsedChunk { submissions: Vec::with_capacity(chunk.len()), slots: Vec::with_capacity(chunk.len()), bytes: 0 };
+    for (number, line) in chunk {
+        parsed.bytes += line.as_ref().map_or_else(|len| *len, |b| b.len() as u64) + 1;
+        match parse_line(line) {
+            None => {}
+            Some(Ok(checked)) => {
+                parsed.submissions.push(checked);
+                parsed.slots.push((number, None));
+            }
+            Some(Err(error)) => parsed.slots.push((number, Some(error))),
         }
     }
     Ok(parsed)
