@@ -107,14 +107,43 @@ fn restart_keeps_everything_and_the_chain_continues() {
     assert_eq!(verified.count, ledger.head().seq);
 }
 
+/// A ledger with the two parties the writers' activities name.
+fn two_parties(dir: &std::path::Path) -> Ledger {
+    let ledger = open(dir);
+    ledger.append(checked(&party("p-a", "vn/a", "VN"))).unwrap();
+    ledger.append(checked(&party("p-b", "la/b", "LA"))).unwrap();
+    ledger
+}
+
+/// Writer `w`'s `i`-th activity between the two parties.
+fn activity(w: &str, i: usize) -> events::Checked {
+    checked(&json!({"id": format!("{w}-{i}"), "type": "activity.held", "occurred": "2023",
+        "data": {"category": "exchange", "title": format!("writer {w} event {i}"), "parties": ["vn/a", "la/b"]}}))
+}
+
+/// The writers' acknowledgements (seq, stored bytes) cover seqs 3..=`total`
+/// once each, with no gap, and each is stored byte for byte.
+fn assert_gapless(ledger: &Ledger, acks: &[(u64, Vec<u8>)], total: u64) {
+    assert_eq!(ledger.head().seq, total);
+    let mut seqs: Vec<u64> = acks.iter().map(|(seq, _)| *seq).collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (3..=total).collect::<Vec<_>>(), "every seq once, no gaps");
+    for (seq, bytes) in acks {
+        assert_eq!(
+            &ledger.get_bytes(*seq).unwrap().unwrap(),
+            bytes,
+            "acknowledged record {seq} is stored byte for byte"
+        );
+    }
+    assert_eq!(ledger.verify(|_| {}).unwrap().count, total);
+}
+
 #[test]
 fn many_concurrent_writers_get_gapless_seqs_and_every_ack_is_stored() {
     const WRITERS: usize = 64;
     const EACH: usize = 500;
     let dir = tempfile::tempdir().unwrap();
-    let ledger = open(dir.path());
-    ledger.append(checked(&party("p-a", "vn/a", "VN"))).unwrap();
-    ledger.append(checked(&party("p-b", "la/b", "LA"))).unwrap();
+    let ledger = two_parties(dir.path());
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
     let acks = runtime.block_on(async {
         let tasks: Vec<_> = (0..WRITERS)
@@ -123,9 +152,7 @@ fn many_concurrent_writers_get_gapless_seqs_and_every_ack_is_stored() {
                 tokio::spawn(async move {
                     let mut acks = Vec::with_capacity(EACH);
                     for i in 0..EACH {
-                        let submission = json!({"id": format!("w{w}-{i}"), "type": "activity.held", "occurred": "2023",
-                            "data": {"category": "exchange", "title": format!("writer {w} event {i}"), "parties": ["vn/a", "la/b"]}});
-                        let appended = ledger.append_group_async(vec![checked(&submission)]).await.unwrap();
+                        let appended = ledger.append_group_async(vec![activity(&format!("w{w}"), i)]).await.unwrap();
                         let record = appended.into_iter().next().unwrap().record();
                         acks.push((record.seq, record.canonical_bytes()));
                     }
@@ -139,19 +166,7 @@ fn many_concurrent_writers_get_gapless_seqs_and_every_ack_is_stored() {
         }
         all
     });
-    let total = (WRITERS * EACH) as u64 + 2;
-    assert_eq!(ledger.head().seq, total);
-    let mut seqs: Vec<u64> = acks.iter().map(|(seq, _)| *seq).collect();
-    seqs.sort_unstable();
-    assert_eq!(seqs, (3..=total).collect::<Vec<_>>(), "every seq once, no gaps");
-    for (seq, bytes) in &acks {
-        assert_eq!(
-            &ledger.get_bytes(*seq).unwrap().unwrap(),
-            bytes,
-            "acknowledged record {seq} is stored byte for byte"
-        );
-    }
-    assert_eq!(ledger.verify(|_| {}).unwrap().count, total);
+    assert_gapless(&ledger, &acks, (WRITERS * EACH) as u64 + 2);
 }
 
 /// Writers on their own threads: one that finds the write path idle does
@@ -162,18 +177,14 @@ fn writers_that_lead_and_writers_that_queue_share_one_gapless_chain() {
     const WRITERS: usize = 8;
     const EACH: usize = 150;
     let dir = tempfile::tempdir().unwrap();
-    let ledger = open(dir.path());
-    ledger.append(checked(&party("p-a", "vn/a", "VN"))).unwrap();
-    ledger.append(checked(&party("p-b", "la/b", "LA"))).unwrap();
+    let ledger = two_parties(dir.path());
     let threads: Vec<_> = (0..WRITERS)
         .map(|w| {
             let ledger = ledger.clone();
             std::thread::spawn(move || {
                 (0..EACH)
                     .map(|i| {
-                        let submission = json!({"id": format!("t{w}-{i}"), "type": "activity.held", "occurred": "2023",
-                            "data": {"category": "exchange", "title": format!("thread {w} event {i}"), "parties": ["vn/a", "la/b"]}});
-                        let record = ledger.append(checked(&submission)).unwrap().record();
+                        let record = ledger.append(activity(&format!("t{w}"), i)).unwrap().record();
                         (record.seq, record.canonical_bytes())
                     })
                     .collect::<Vec<_>>()
@@ -182,17 +193,9 @@ fn writers_that_lead_and_writers_that_queue_share_one_gapless_chain() {
         .collect();
     let acks: Vec<(u64, Vec<u8>)> = threads.into_iter().flat_map(|thread| thread.join().unwrap()).collect();
     let total = (WRITERS * EACH) as u64 + 2;
-    assert_eq!(ledger.head().seq, total);
-    let mut seqs: Vec<u64> = acks.iter().map(|(seq, _)| *seq).collect();
-    seqs.sort_unstable();
-    assert_eq!(seqs, (3..=total).collect::<Vec<_>>(), "every seq once, no gaps");
-    for (seq, bytes) in &acks {
-        assert_eq!(&ledger.get_bytes(*seq).unwrap().unwrap(), bytes, "acknowledged record {seq} is stored");
-    }
-    assert_eq!(ledger.verify(|_| {}).unwrap().count, total);
-    let ledger_dir = dir.path().to_path_buf();
+    assert_gapless(&ledger, &acks, total);
     ledger.close().unwrap();
-    assert_eq!(open(&ledger_dir).head().seq, total, "all of it survives a reopen");
+    assert_eq!(open(dir.path()).head().seq, total, "all of it survives a reopen");
 }
 
 /// A group queued without waiting is decided before anything the same
