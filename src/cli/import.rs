@@ -165,13 +165,11 @@ pub fn import_until(ledger: &Ledger, source: Source<'_>, interrupted: &AtomicBoo
             }
             let ParsedChunk { submissions, slots, bytes } = chunk?;
             bytes_read += bytes;
-            for (_, error) in &slots {
-                if let Some(error) = error {
-                    if tally.failed() == 0 {
-                        import.refuse()?;
-                    }
-                    tally.refused(error);
+            for error in slots.iter().filter_map(|(_, error)| error.as_ref()) {
+                if tally.failed() == 0 {
+                    import.refuse()?;
                 }
+                tally.refused(error);
             }
             import.submit(submissions)?;
             in_flight.push_back(slots);

@@ -751,8 +751,6 @@ impl Syncer {
 pub(super) struct Direct {
     committer: Arc<Mutex<Committer>>,
     syncer: Arc<Mutex<Syncer>>,
-    pending: Pending,
-    failure: Arc<Failure>,
 }
 
 impl Direct {
@@ -766,13 +764,14 @@ impl Direct {
         let Ok(mut committer) = self.committer.try_lock() else {
             return Err(submissions);
         };
-        if !self.pending.none() || committer.stopped {
+        if !committer.pending.none() || committer.stopped {
             return Err(submissions);
         }
-        self.pending.add(1);
+        committer.pending.add(1);
         let mut syncer = lock(&self.syncer);
         let (reply, mut answer) = oneshot::channel();
-        fail_stop(&self.failure, "a writer leading the write path", || {
+        let failure = Arc::clone(&committer.failure);
+        fail_stop(&failure, "a writer leading the write path", || {
             let mut sealed = None;
             committer.commit_groups(vec![Group { submissions, reply }], |batch| {
                 sealed = Some(batch);
@@ -783,7 +782,7 @@ impl Direct {
             }
             committer.save_knowledge_if_due();
         });
-        Ok(answer.try_recv().unwrap_or_else(|_| Err(self.failure.group_error())))
+        Ok(answer.try_recv().unwrap_or_else(|_| Err(failure.group_error())))
     }
 }
 
@@ -796,13 +795,8 @@ pub(super) fn start(
 ) -> std::io::Result<(mpsc::Sender<Request>, Direct, Vec<std::thread::JoinHandle<()>>)> {
     let (sender, requests) = mpsc::channel(queue_requests_max);
     let (to_syncer, work) = std::sync::mpsc::sync_channel(BATCHES_IN_FLIGHT_MAX);
-    let (pending, failure) = (committer.pending.clone(), Arc::clone(&committer.failure));
-    let direct = Direct {
-        committer: Arc::new(Mutex::new(committer)),
-        syncer: Arc::new(Mutex::new(syncer)),
-        pending,
-        failure: Arc::clone(&failure),
-    };
+    let failure = Arc::clone(&committer.failure);
+    let direct = Direct { committer: Arc::new(Mutex::new(committer)), syncer: Arc::new(Mutex::new(syncer)) };
     let (half, stop) = (Arc::clone(&direct.committer), Arc::clone(&failure));
     let committer = std::thread::Builder::new()
         .name("amity-committer".into())
