@@ -80,6 +80,14 @@ pub struct Sealed {
     pub bytes: Vec<u8>,
 }
 
+/// `now` as `recorded_at` is written: RFC 3339 UTC with microseconds,
+/// `2026-11-22T10:45:50.123456Z`. chrono's `to_rfc3339_opts` writes it
+/// directly; a `format` string is parsed again on every call, which cost a
+/// lone writer 3.5 µs of the 51 µs of CPU an append takes.
+pub fn recorded_at(now: chrono::DateTime<chrono::Utc>) -> String {
+    now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
 /// The chain's write head: the next seq, the hash it links to, and the last
 /// `recorded_at` (which never goes back). Cloning it is how a group that
 /// fails is rolled back.
@@ -177,6 +185,20 @@ mod tests {
 
     fn checked(value: serde_json::Value) -> Checked {
         Checked::parse(&serde_json::to_vec(&value).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn recorded_at_is_rfc_3339_utc_with_six_fractional_digits() {
+        use chrono::TimeZone;
+        for (secs, nanos, text) in [
+            (1_795_344_350, 123_456_789, "2026-11-22T10:45:50.123456Z"),
+            (1_795_344_350, 0, "2026-11-22T10:45:50.000000Z"),
+            (0, 1_000, "1970-01-01T00:00:00.000001Z"),
+        ] {
+            let now = chrono::Utc.timestamp_opt(secs, nanos).unwrap();
+            assert_eq!(recorded_at(now), text);
+            assert_eq!(recorded_at(now), now.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string());
+        }
     }
 
     #[test]

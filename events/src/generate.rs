@@ -407,8 +407,5 @@ pub fn seal(submissions: &[Value]) -> Vec<crate::Record> {
 /// 2026-01-01T00:00:00Z plus `seq` microseconds, in the ledger's format.
 fn recorded_at(seq: u64) -> String {
     const BASE_MICROS: i64 = 1_767_225_600_000_000;
-    chrono::DateTime::from_timestamp_micros(BASE_MICROS + seq as i64)
-        .expect("in range")
-        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
-        .to_string()
+    crate::append::recorded_at(chrono::DateTime::from_timestamp_micros(BASE_MICROS + seq as i64).expect("in range"))
 }

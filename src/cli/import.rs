@@ -1,6 +1,6 @@
 //! `amity import FILE|-`: NDJSON submissions, appended all or nothing, in
 //! one pass. Each line is read and parsed once (two worker threads, results
-//! kept in order) and handed, in chunks of [`BATCH_SUBMISSIONS_MAX`], to
+//! kept in order) and handed, in chunks of [`IMPORT_CHUNK_SUBMISSIONS`], to
 //! the ledger's import ([`crate::store::import`]): the committer decides
 //! each (so later lines may refer to entities earlier lines introduce) and
 //! seals it, and its record is written as it is sealed; one sync at the end
@@ -12,7 +12,7 @@ use super::read::{print, progress_bar};
 use super::usage;
 use crate::error::{Error, Result};
 use crate::store::import::Outcome;
-use crate::store::{Ledger, Options, BATCH_SUBMISSIONS_MAX};
+use crate::store::{Ledger, Options, IMPORT_CHUNK_SUBMISSIONS};
 use events::submission::SUBMISSION_BYTES_MAX;
 use events::Checked;
 use std::fs::File;
@@ -342,7 +342,7 @@ where
     (0..).map_while(move |k| outputs[k % WORKERS].recv().ok())
 }
 
-/// Groups `items` in chunks of up to [`BATCH_SUBMISSIONS_MAX`]; an error ends
+/// Groups `items` in chunks of up to [`IMPORT_CHUNK_SUBMISSIONS`]; an error ends
 /// the chunks with it.
 fn chunks<T>(mut items: impl Iterator<Item = Result<T>>) -> impl Iterator<Item = Result<Vec<T>>> {
     let mut failed = false;
@@ -350,7 +350,7 @@ fn chunks<T>(mut items: impl Iterator<Item = Result<T>>) -> impl Iterator<Item =
         if failed {
             return None;
         }
-        let mut chunk = Vec::with_capacity(BATCH_SUBMISSIONS_MAX);
+        let mut chunk = Vec::with_capacity(IMPORT_CHUNK_SUBMISSIONS);
         for item in items.by_ref() {
             match item {
                 Ok(item) => chunk.push(item),
@@ -359,7 +359,7 @@ fn chunks<T>(mut items: impl Iterator<Item = Result<T>>) -> impl Iterator<Item =
                     return Some(Err(e));
                 }
             }
-            if chunk.len() == BATCH_SUBMISSIONS_MAX {
+            if chunk.len() == IMPORT_CHUNK_SUBMISSIONS {
                 break;
             }
         }

@@ -278,6 +278,9 @@ impl Committer {
     fn import(&mut self, job: Job, syncer: &SyncSender<Work>) {
         let before = (self.sealer.clone(), self.frontier.clone(), self.knowledge.read().expect("not poisoned").clone());
         let (mut refused, mut written) = (false, false);
+        // Sealed records not yet handed to the syncer: the importer's chunks
+        // are smaller than a batch, and the log is written in full batches.
+        let mut unsent: Vec<Arc<Committed>> = Vec::new();
         let ended: Result<(), Error> = loop {
             match job.steps.recv() {
                 Ok(Step::Chunk(submissions)) => {
@@ -292,11 +295,12 @@ impl Committer {
                         }
                     }
                     let (outcomes, records) = self.import_chunk(submissions, &mut refused);
-                    if !records.is_empty() {
-                        let hashes = records.iter().flat_map(|record| self.frontier.push(&record.bytes)).collect();
+                    unsent.extend(records);
+                    if unsent.len() >= BATCH_SUBMISSIONS_MAX {
                         written = true;
-                        if syncer.send(Work::Pending { records, hashes }).is_err() {
-                            break Err(Error::Unavailable("the ledger is closing".into()));
+                        let batch = unsent.drain(..BATCH_SUBMISSIONS_MAX).collect();
+                        if let Err(closing) = self.write_import_batch(syncer, batch) {
+                            break Err(closing);
                         }
                     }
                     if job.decided.send(outcomes).is_err() {
@@ -305,6 +309,12 @@ impl Committer {
                 }
                 Ok(Step::Refuse) => refused = true,
                 Ok(Step::Commit) if !refused => {
+                    if !unsent.is_empty() {
+                        written = true;
+                        if let Err(closing) = self.write_import_batch(syncer, std::mem::take(&mut unsent)) {
+                            break Err(closing);
+                        }
+                    }
                     let committed =
                         if written { self.ask(syncer, Work::Commit) } else { Ok(self.head.borrow().clone()) };
                     if committed.is_ok() {
@@ -330,12 +340,19 @@ impl Committer {
         let _ = job.finished.send(ended.and(taken_back));
     }
 
+    /// Hands the syncer one batch of an import's sealed records to write,
+    /// with the Merkle tree's hashes they add.
+    fn write_import_batch(&mut self, syncer: &SyncSender<Work>, records: Vec<Arc<Committed>>) -> Result<(), Error> {
+        let hashes = records.iter().flat_map(|record| self.frontier.push(&record.bytes)).collect();
+        syncer.send(Work::Pending { records, hashes }).map_err(|_| Error::Unavailable("the ledger is closing".into()))
+    }
+
     /// Decides one chunk of an import, sealing what is admitted unless the
     /// import is already `refused` (then each good submission is only
     /// absorbed, so that later ones may refer to it and every bad one is
     /// reported). A bad submission refuses the import.
     fn import_chunk(&mut self, submissions: Vec<Checked>, refused: &mut bool) -> (Vec<Outcome>, Vec<Arc<Committed>>) {
-        let now = self.clock.now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+        let now = events::append::recorded_at(self.clock.now());
         let (mut outcomes, mut records) = (Vec::with_capacity(submissions.len()), Vec::new());
         let lock = Arc::clone(&self.knowledge);
         let mut knowledge = lock.write().expect("not poisoned");
@@ -404,7 +421,7 @@ impl Committer {
         while self.unsynced.front().is_some_and(|record| record.seq <= durable) {
             self.unsynced.pop_front();
         }
-        let now = self.clock.now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+        let now = events::append::recorded_at(self.clock.now());
         let mut records: Vec<Arc<Committed>> = Vec::new();
         let mut replies = Vec::with_capacity(groups.len());
         let lock = Arc::clone(&self.knowledge);

@@ -26,6 +26,7 @@ mod tail;
 pub use checkpoint::CHECKPOINT_INTERVAL_RECORDS;
 pub use committer::{Clock, SystemClock, BATCH_SUBMISSIONS_MAX};
 pub use flusher::FLUSH_LIMIT;
+pub use import::IMPORT_CHUNK_SUBMISSIONS;
 pub use merkle::{StoredHashes, MERKLE_FILE, MERKLE_SYNCED_FILE, MERKLE_SYNC_INTERVAL};
 pub use tail::{Committed, TAIL_BYTES_MAX, TAIL_RECORDS_MAX};
 
@@ -660,7 +661,7 @@ impl Ledger {
     /// `at` (0 if none was). `recorded_at` never goes back along the chain,
     /// so this is a binary search of O(log n) reads.
     pub fn seq_at(&self, at: chrono::DateTime<chrono::Utc>) -> Result<u64> {
-        let at = at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+        let at = events::append::recorded_at(at);
         let recorded_at = |seq: u64| -> Result<String> {
             let bytes = self.get_bytes(seq)?.ok_or_else(|| Error::Unavailable(format!("seq {seq} is not durable")))?;
             Ok(Record::decode(&bytes).map_err(|problem| ChainError { seq, problem })?.recorded_at)

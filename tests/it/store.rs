@@ -511,12 +511,14 @@ fn ledger_views(ledger: &Ledger) -> projections::Views {
 /// An import is one group streamed in chunks: while it runs nobody sees its
 /// records; refused (a bad line in its last chunk) or dropped, it leaves the
 /// ledger exactly as it was, marker gone, and the chain continues from the
-/// old head; committed, it shows all of it at once.
+/// old head; committed, it shows all of it at once. The log is written in
+/// full batches of `BATCH_SUBMISSIONS_MAX`, so the refused import below has
+/// one batch in the log and the rest still in the committer's hands.
 #[test]
 fn an_import_is_all_or_nothing_and_invisible_until_committed() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = open(dir.path());
-    let history = History::generate(17, 3_000);
+    let history = History::generate(17, 1_000 + amity::store::BATCH_SUBMISSIONS_MAX * 2 + 500);
     let parsed = |range: std::ops::Range<usize>| -> Vec<_> { history[range].iter().map(checked).collect() };
     let mut first = ledger.begin_import().unwrap();
     first.submit(parsed(0..1_000)).unwrap();
@@ -525,17 +527,19 @@ fn an_import_is_all_or_nothing_and_invisible_until_committed() {
     let before = seen(&ledger);
     assert_eq!(before.0.seq, 1_000);
 
-    // Refused: two chunks are written before the third's bad line is found.
+    // Refused: a batch is written, and more sealed, before the third
+    // chunk's bad line is found.
+    let batch = amity::store::BATCH_SUBMISSIONS_MAX;
     let mut import = ledger.begin_import().unwrap();
     import.submit(parsed(1_000..2_000)).unwrap();
-    import.submit(parsed(2_000..2_500)).unwrap();
-    let mut bad = parsed(2_500..2_600);
+    import.submit(parsed(2_000..1_000 + batch + 500)).unwrap();
+    let mut bad = parsed(1_000 + batch + 500..1_000 + batch + 600);
     bad.push(checked(&json!({"type": "visit.held", "occurred": "2023",
         "data": {"visit": "v-nowhere", "delegation_of": "xx/nobody", "host": "xx/nobody", "led_by": {"name": "A"}}})));
     import.submit(bad).unwrap();
     assert_eq!(import.decided().unwrap().len(), 1_000);
     assert_eq!(seen(&ledger), before, "an import in progress is invisible");
-    assert_eq!(import.decided().unwrap().len(), 500);
+    assert_eq!(import.decided().unwrap().len(), batch - 500);
     let last = import.decided().unwrap();
     assert!(matches!(last.last(), Some(Err(Error::Invalid(_)))), "{:?}", last.last());
     import.abort().unwrap();
@@ -565,12 +569,16 @@ fn an_import_is_all_or_nothing_and_invisible_until_committed() {
     drop(dropped);
     assert_eq!(seen(&ledger), before, "a dropped import left nothing");
 
-    // The chain goes on from the old head, and the rest imports whole.
+    // The chain goes on from the old head, and the rest imports whole: two
+    // full batches and a part of one.
     let mut rest = ledger.begin_import().unwrap();
-    rest.submit(parsed(1_000..3_000)).unwrap();
-    assert!(rest.decided().unwrap().iter().all(|o| matches!(o, Ok(false))));
+    rest.submit(parsed(1_000..2_000)).unwrap();
+    rest.submit(parsed(2_000..history.len())).unwrap();
+    for _ in 0..2 {
+        assert!(rest.decided().unwrap().iter().all(|o| matches!(o, Ok(false))));
+    }
     let head = rest.commit().unwrap();
-    assert_eq!(head.seq, 3_000);
+    assert_eq!(head.seq, history.len() as u64);
     let record = ledger.get(1_001).unwrap().unwrap();
     assert_eq!(record.prev, before.0.hash, "seq 1,001 links to the head the refused imports left");
     ledger.verify(|_| {}).unwrap();
