@@ -296,12 +296,9 @@ impl Committer {
                     }
                     let (outcomes, records) = self.import_chunk(submissions, &mut refused);
                     unsent.extend(records);
-                    if unsent.len() >= BATCH_SUBMISSIONS_MAX {
-                        written = true;
-                        let batch = unsent.drain(..BATCH_SUBMISSIONS_MAX).collect();
-                        if let Err(closing) = self.write_import_batch(syncer, batch) {
-                            break Err(closing);
-                        }
+                    match self.write_import_batches(syncer, &mut unsent, false) {
+                        Ok(wrote) => written |= wrote,
+                        Err(closing) => break Err(closing),
                     }
                     if job.decided.send(outcomes).is_err() {
                         break Ok(());
@@ -309,11 +306,9 @@ impl Committer {
                 }
                 Ok(Step::Refuse) => refused = true,
                 Ok(Step::Commit) if !refused => {
-                    if !unsent.is_empty() {
-                        written = true;
-                        if let Err(closing) = self.write_import_batch(syncer, std::mem::take(&mut unsent)) {
-                            break Err(closing);
-                        }
+                    match self.write_import_batches(syncer, &mut unsent, true) {
+                        Ok(wrote) => written |= wrote,
+                        Err(closing) => break Err(closing),
                     }
                     let committed =
                         if written { self.ask(syncer, Work::Commit) } else { Ok(self.head.borrow().clone()) };
@@ -340,11 +335,26 @@ impl Committer {
         let _ = job.finished.send(ended.and(taken_back));
     }
 
-    /// Hands the syncer one batch of an import's sealed records to write,
-    /// with the Merkle tree's hashes they add.
-    fn write_import_batch(&mut self, syncer: &SyncSender<Work>, records: Vec<Arc<Committed>>) -> Result<(), Error> {
-        let hashes = records.iter().flat_map(|record| self.frontier.push(&record.bytes)).collect();
-        syncer.send(Work::Pending { records, hashes }).map_err(|_| Error::Unavailable("the ledger is closing".into()))
+    /// Hands the syncer every full batch of `unsent` (and, at the `end`,
+    /// the rest) to write, with the Merkle tree's hashes they add; returns
+    /// whether it handed any. What stays is less than a batch, whatever
+    /// size of chunk the importer submits.
+    fn write_import_batches(
+        &mut self,
+        syncer: &SyncSender<Work>,
+        unsent: &mut Vec<Arc<Committed>>,
+        end: bool,
+    ) -> Result<bool, Error> {
+        let mut wrote = false;
+        while unsent.len() >= BATCH_SUBMISSIONS_MAX || (end && !unsent.is_empty()) {
+            let records: Vec<_> = unsent.drain(..unsent.len().min(BATCH_SUBMISSIONS_MAX)).collect();
+            let hashes = records.iter().flat_map(|record| self.frontier.push(&record.bytes)).collect();
+            syncer
+                .send(Work::Pending { records, hashes })
+                .map_err(|_| Error::Unavailable("the ledger is closing".into()))?;
+            wrote = true;
+        }
+        Ok(wrote)
     }
 
     /// Decides one chunk of an import, sealing what is admitted unless the
