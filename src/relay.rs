@@ -329,10 +329,10 @@ fn publication(record: Delivered) -> jetstream::message::PublishMessage {
     let bytes = record.bytes.clone();
     jetstream::message::PublishMessage::build()
         .payload(bytes)
-        .message_id(record.id.as_str())
+        .message_id(record.id())
         .expected_last_sequence(record.seq - 1)
         .header(SEQ_HEADER, record.seq.to_string().as_str())
-        .header(HASH_HEADER, record.hash.as_str())
+        .header(HASH_HEADER, record.hash())
 }
 
 /// The message at the stream's last sequence must be this ledger's record

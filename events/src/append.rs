@@ -68,16 +68,35 @@ pub fn decide(known: &impl Known, submission: Checked) -> Decision {
     Decision::New(Box::new(validated))
 }
 
-/// One sealed record: what is stored (`bytes`, the JCS form) and the fields
-/// the ledger set, so nobody needs to parse the bytes again.
+/// One sealed record: what is stored (`bytes`, the JCS form) and where in
+/// it the fields the ledger set are, so nobody needs to parse the bytes
+/// again, nor copy those fields out of them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sealed {
     pub seq: u64,
-    pub id: String,
     pub event_type: EventType,
-    pub recorded_at: String,
-    pub hash: String,
     pub bytes: Vec<u8>,
+    /// Where the hash's 64 hex digits start in `bytes`.
+    hash_at: usize,
+    /// Where the id is in `bytes`.
+    id_at: (usize, usize),
+}
+
+impl Sealed {
+    /// The record's hash, 64 lower-case hex digits.
+    pub fn hash(&self) -> &str {
+        std::str::from_utf8(&self.bytes[self.hash_at..self.hash_at + 64]).expect("hex digits")
+    }
+
+    /// The record's id.
+    pub fn id(&self) -> &str {
+        std::str::from_utf8(&self.bytes[self.id_at.0..self.id_at.1]).expect("an id is ASCII")
+    }
+
+    /// Where the hash's hex digits and the id are in the bytes.
+    pub fn offsets(&self) -> (usize, (usize, usize)) {
+        (self.hash_at, self.id_at)
+    }
 }
 
 /// `now` as `recorded_at` is written: RFC 3339 UTC with microseconds,
@@ -135,47 +154,70 @@ impl Sealer {
         debug_assert!(id.bytes().all(|b| b.is_ascii_alphanumeric() || b".:_-".contains(&b)), "{id}");
         debug_assert!(now.len() == 27, "{now}");
         if now > self.last_recorded_at.as_str() {
-            self.last_recorded_at = now.to_string();
+            self.last_recorded_at.clear();
+            self.last_recorded_at.push_str(now);
         }
         let seq = self.next_seq;
         let event_type = submission.event_type();
-        let mut bytes = Vec::with_capacity(submission.record_bytes_max());
+        let mut seq_text = itoa::Buffer::new();
+        let seq_text = seq_text.format(seq);
+        let (data, sources, occurred) = (submission.data_jcs(), submission.sources_jcs(), submission.occurred_text());
+        // The exact length, so the bytes are never moved and hold no slack
+        // (which lets readers share them without another allocation).
+        let length = SEALED_FIXED_BYTES
+            + data.len()
+            + id.len()
+            + occurred.len()
+            + self.prev.len()
+            + self.last_recorded_at.len()
+            + seq_text.len()
+            + sources.len()
+            + event_type.as_str().len();
+        let mut bytes = Vec::with_capacity(length);
         bytes.extend_from_slice(b"{\"data\":");
-        bytes.extend_from_slice(submission.data_jcs());
+        bytes.extend_from_slice(data);
         bytes.extend_from_slice(b",\"hash\":\"");
-        let hex_at = bytes.len();
+        let hash_at = bytes.len();
         bytes.extend_from_slice(&[b'0'; 64]);
         bytes.extend_from_slice(b"\"");
         let rest_at = bytes.len();
-        for (key, value) in [("id", id), ("occurred", submission.occurred_text()), ("prev", &self.prev)] {
-            bytes.extend_from_slice(b",\"");
+        bytes.extend_from_slice(b",\"id\":\"");
+        let id_at = (bytes.len(), bytes.len() + id.len());
+        bytes.extend_from_slice(id.as_bytes());
+        for (key, value) in [("occurred", occurred), ("prev", &self.prev)] {
+            bytes.extend_from_slice(b"\",\"");
             bytes.extend_from_slice(key.as_bytes());
             bytes.extend_from_slice(b"\":\"");
             bytes.extend_from_slice(value.as_bytes());
-            bytes.push(b'"');
         }
-        bytes.extend_from_slice(b",\"recorded_at\":\"");
+        bytes.extend_from_slice(b"\",\"recorded_at\":\"");
         bytes.extend_from_slice(self.last_recorded_at.as_bytes());
         bytes.extend_from_slice(b"\",\"seq\":");
-        bytes.extend_from_slice(seq.to_string().as_bytes());
+        bytes.extend_from_slice(seq_text.as_bytes());
         bytes.extend_from_slice(b",\"sources\":");
-        bytes.extend_from_slice(submission.sources_jcs());
+        bytes.extend_from_slice(sources);
         bytes.extend_from_slice(b",\"type\":\"");
         bytes.extend_from_slice(event_type.as_str().as_bytes());
         bytes.extend_from_slice(b"\"}");
-        // What `bytes` holds so far, `{"data":` and the data, is hashed
-        // already; the rest follows `hash`.
+        debug_assert_eq!(bytes.len(), length);
+        // What `bytes` holds before `hash`, `{"data":` and the data, is
+        // hashed already; the rest follows `hash`.
         let mut hasher = submission.data_prefix().clone();
         hasher.update(&bytes[rest_at..]);
-        let hex = &mut bytes[hex_at..hex_at + 64];
+        let hex = &mut bytes[hash_at..hash_at + 64];
         hex::encode_to_slice(hasher.finalize(), hex).expect("64 hex digits for 32 bytes");
-        let hash = std::str::from_utf8(hex).expect("hex digits").to_string();
         debug_assert!(bytes.len() <= submission.record_bytes_max());
         self.next_seq += 1;
-        self.prev.clone_from(&hash);
-        Sealed { seq, id: id.to_string(), event_type, recorded_at: self.last_recorded_at.clone(), hash, bytes }
+        self.prev.clear();
+        self.prev.push_str(std::str::from_utf8(&bytes[hash_at..hash_at + 64]).expect("hex digits"));
+        Sealed { seq, event_type, bytes, hash_at, id_at }
     }
 }
+
+/// The bytes of a sealed record that are the same in every record: its
+/// keys, quotes, colons, commas and braces, and the hash's 64 digits.
+const SEALED_FIXED_BYTES: usize =
+    r#"{"data":,"hash":"","id":"","occurred":"","prev":"","recorded_at":"","seq":,"sources":,"type":""}"#.len() + 64;
 
 #[cfg(test)]
 mod tests {
@@ -213,11 +255,11 @@ mod tests {
         for sealed in [&first, &second] {
             let record = verifier.check(&sealed.seq.to_be_bytes(), &sealed.bytes).unwrap();
             assert_eq!(record.canonical_bytes(), sealed.bytes, "stored bytes are the JCS form");
-            assert_eq!((record.hash.as_str(), record.id.as_str()), (sealed.hash.as_str(), sealed.id.as_str()));
+            assert_eq!((record.hash.as_str(), record.id.as_str()), (sealed.hash(), sealed.id()));
         }
         let second: Record = Record::decode(&second.bytes).unwrap();
         assert_eq!(second.recorded_at, "2026-11-22T10:45:50.123456Z", "recorded_at never goes back");
-        assert_eq!(second.prev, first.hash);
+        assert_eq!(second.prev, first.hash());
         assert!(first.bytes.len() <= submission.record_bytes_max());
     }
 

@@ -81,16 +81,31 @@ impl Frontier {
         self.push_leaf(record_hash(bytes))
     }
 
-    /// [`Frontier::push`] with the leaf hash already computed: the leaf's
-    /// hash, then the root of each complete subtree it completes, at
-    /// consecutive indexes from `stored_hash_index(0, n)` (Go's
-    /// `StoredHashesForRecordHash`, without reading anything back).
+    /// [`Frontier::push`], appending the stored hashes to `stored` (so a
+    /// batch of records takes one vector, not one each).
+    pub fn push_into(&mut self, bytes: &[u8], stored: &mut Vec<(u64, Hash)>) {
+        self.push_leaf_into(record_hash(bytes), stored);
+    }
+
+    /// [`Frontier::push`] with the leaf hash already computed.
     pub fn push_leaf(&mut self, leaf: Hash) -> Vec<(u64, Hash)> {
-        let first = stored_hash_index(0, self.size);
-        let mut stored = vec![(first, leaf)];
-        self.edge.push(0, leaf, |hash| stored.push((first + stored.len() as u64, hash)));
-        self.size += 1;
+        let mut stored = Vec::with_capacity(2);
+        self.push_leaf_into(leaf, &mut stored);
         stored
+    }
+
+    /// The leaf's hash, then the root of each complete subtree it
+    /// completes, at consecutive indexes from `stored_hash_index(0, n)`
+    /// (Go's `StoredHashesForRecordHash`, without reading anything back),
+    /// appended to `stored`.
+    fn push_leaf_into(&mut self, leaf: Hash, stored: &mut Vec<(u64, Hash)>) {
+        let mut index = stored_hash_index(0, self.size);
+        stored.push((index, leaf));
+        self.edge.push(0, leaf, |hash| {
+            index += 1;
+            stored.push((index, hash));
+        });
+        self.size += 1;
     }
 
     /// The root hash of the tree (SHA-256 of nothing when empty).
@@ -189,8 +204,15 @@ mod tests {
         let mut frontier = Frontier::default();
         let mut stored = Stored(BTreeMap::new());
         let mut roots = vec![frontier.root()];
+        let (mut batched, mut batch) = (Frontier::default(), Vec::new());
         for (i, leaf) in leaves.iter().enumerate() {
             stored.0.extend(frontier.push(leaf));
+            batched.push_into(leaf, &mut batch);
+            assert_eq!(
+                batch,
+                stored.0.iter().map(|(i, h)| (*i, *h)).collect::<Vec<_>>(),
+                "one vector, the same hashes"
+            );
             assert_eq!(stored.0.len() as u64, stored_hash_count(i as u64 + 1));
             assert_eq!(frontier.root().0, reference_root(&leaves[..=i]), "root of {} leaves", i + 1);
             assert_eq!(tree_hash(i as u64 + 1, &stored).unwrap(), frontier.root());

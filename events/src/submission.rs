@@ -16,6 +16,7 @@ use crate::record::{content_digest_after, data_prefix, ContentDigest};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 use sha2::Sha256;
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::fmt;
 
@@ -145,11 +146,12 @@ impl Checked {
                 "expect" => return canonical(walk, &mut expect_jcs),
                 _ => return None,
             };
-            text.replace(walk.text()?.into_owned()).is_none().then_some(())
+            text.replace(walk.text()?).is_none().then_some(())
         })?;
         walk.end()?;
         let event_type = event_type.as_deref()?.parse::<EventType>().ok()?;
-        let occurred_text: String = occurred_text?;
+        let occurred_text: String = occurred_text?.into_owned();
+        let id = id.map(Cow::into_owned);
         let occurred = occurred_text.parse::<Edtf>().ok()?;
         let mut errors = Errors::default();
         if let Some(id) = &id {
@@ -684,9 +686,9 @@ fn check_text(field: impl fmt::Display, text: &str, max: usize, errors: &mut Err
     }
 }
 
-fn check_optional_text(field: impl fmt::Display, text: &Option<String>, max: usize, errors: &mut Errors) {
+fn check_optional_text<T: AsRef<str>>(field: impl fmt::Display, text: &Option<T>, max: usize, errors: &mut Errors) {
     if let Some(text) = text {
-        check_text(field, text, max, errors);
+        check_text(field, text.as_ref(), max, errors);
     }
 }
 
@@ -959,19 +961,21 @@ fn check_fields(fields: &Option<Vec<String>>, errors: &mut Errors) {
     }
 }
 
-/// One entry of `sources`.
+/// One entry of `sources`, its texts borrowed from what it is read from
+/// where they need no unescaping.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Source {
-    title: String,
-    #[serde(default)]
-    url: Option<String>,
-    #[serde(default)]
-    published: Option<String>,
-    #[serde(default)]
-    quote: Option<String>,
-    #[serde(default)]
-    lang: Option<String>,
+struct Source<'a> {
+    #[serde(borrow)]
+    title: Cow<'a, str>,
+    #[serde(default, borrow)]
+    url: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    published: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    quote: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    lang: Option<Cow<'a, str>>,
 }
 
 fn check_sources(sources: &Value, errors: &mut Errors) {
@@ -1004,7 +1008,7 @@ fn check_sources_text(sources: &str, errors: &mut Errors) -> Option<()> {
     Some(())
 }
 
-fn check_source(i: usize, source: &Source, errors: &mut Errors) {
+fn check_source(i: usize, source: &Source<'_>, errors: &mut Errors) {
     let field = format_args!("sources[{i}]");
     check_text(format_args!("{field}.title"), &source.title, NAME_CHARS_MAX, errors);
     check_optional_text(format_args!("{field}.url"), &source.url, NAME_CHARS_MAX * 4, errors);

@@ -24,6 +24,7 @@ pub mod strings;
 pub mod visits;
 
 use chrono::{Datelike, NaiveDate};
+use compact_str::CompactString;
 use events::knowledge::{id_key, IdIndex, IdKey};
 use events::{Edtf, EventData, EventType, Record, RecordRef};
 use serde::{Deserialize, Serialize};
@@ -77,10 +78,11 @@ pub fn day(date: NaiveDate) -> Day {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
     pub seq: u64,
-    pub id: String,
+    /// Inline up to 24 bytes (most ids and dates): no allocation of its own.
+    pub id: CompactString,
     /// [`id_key`] of `id`: what the views' retractions index it by.
     pub key: IdKey,
-    pub occurred: String,
+    pub occurred: CompactString,
     pub when: Edtf,
     pub data: EventData,
 }
@@ -92,9 +94,9 @@ impl Event {
         let event_type = record.event_type.parse::<EventType>().ok()?;
         Some(Event {
             seq: record.seq,
-            id: record.id.clone(),
+            id: record.id.as_str().into(),
             key: id_key(&record.id),
-            occurred: record.occurred.clone(),
+            occurred: record.occurred.as_str().into(),
             when: record.occurred.parse().ok()?,
             data: EventData::decode(event_type, &record.data).ok()?,
         })
@@ -114,9 +116,9 @@ impl Event {
         let event_type = record.event_type.parse::<EventType>().ok()?;
         Some(Event {
             seq: record.seq,
-            id: record.id.to_string(),
+            id: record.id.as_ref().into(),
             key: id_key(&record.id),
-            occurred: record.occurred.to_string(),
+            occurred: record.occurred.as_ref().into(),
             when: record.occurred.parse().ok()?,
             data: EventData::decode_json(event_type, record.data.get()).ok()?,
         })

@@ -348,7 +348,7 @@ impl Committer {
         let mut wrote = false;
         while unsent.len() >= BATCH_SUBMISSIONS_MAX || (end && !unsent.is_empty()) {
             let records: Vec<_> = unsent.drain(..unsent.len().min(BATCH_SUBMISSIONS_MAX)).collect();
-            let hashes = records.iter().flat_map(|record| self.frontier.push(&record.bytes)).collect();
+            let hashes = self.stored_hashes(&records);
             syncer
                 .send(Work::Pending { records, hashes })
                 .map_err(|_| Error::Unavailable("the ledger is closing".into()))?;
@@ -387,7 +387,8 @@ impl Committer {
             outcomes.push(Ok(false));
             if *refused {
                 let (checked, effects) = (*admitted).into_parts();
-                let (seq, (_, key)) = (knowledge.seq() + 1, record_id(&checked));
+                let mut generated = uuid::Uuid::encode_buffer();
+                let (seq, (_, key)) = (knowledge.seq() + 1, record_id(&checked, &mut generated));
                 knowledge.absorb(seq, key, checked.event_type(), checked.content_digest(), &effects);
                 continue;
             }
@@ -399,11 +400,12 @@ impl Committer {
     /// Seals an admitted submission as the next record and absorbs it into
     /// the knowledge; returns the record and what it changed.
     fn seal(&mut self, knowledge: &mut Knowledge, admitted: Validated, now: &str) -> (Arc<Committed>, Effects) {
-        let (id, key) = record_id(admitted.checked());
-        let sealed = self.sealer.seal(admitted.checked(), &id, now);
+        let mut generated = uuid::Uuid::encode_buffer();
+        let (id, key) = record_id(admitted.checked(), &mut generated);
+        let sealed = self.sealer.seal(admitted.checked(), id, now);
         let (checked, effects) = admitted.into_parts();
         knowledge.absorb(sealed.seq, key, checked.event_type(), checked.content_digest(), &effects);
-        (committed(sealed, id, key, checked), effects)
+        (committed(sealed, key, checked), effects)
     }
 
     /// Hands the syncer a step of an import and waits for its answer.
@@ -412,6 +414,14 @@ impl Committer {
         let stopped = || Error::Unavailable("the ledger stopped while importing".into());
         syncer.send(work(reply)).map_err(|_| stopped())?;
         answer.recv().unwrap_or_else(|_| Err(stopped()))
+    }
+
+    /// Adds `records` to the Merkle tree; returns the hashes to store.
+    fn stored_hashes(&mut self, records: &[Arc<Committed>]) -> Vec<(u64, Hash)> {
+        // Each record adds its leaf and, on average, one subtree's root.
+        let mut hashes = Vec::with_capacity(records.len() * 2 + 64);
+        records.iter().for_each(|record| self.frontier.push_into(&record.bytes, &mut hashes));
+        hashes
     }
 
     /// A failed save only costs a longer catch-up on the next open.
@@ -446,7 +456,7 @@ impl Committer {
         }
         drop(knowledge);
         self.unsynced.extend(records.iter().cloned());
-        let hashes = records.iter().flat_map(|record| self.frontier.push(&record.bytes)).collect();
+        let hashes = self.stored_hashes(&records);
         Batch { records, hashes, replies }
     }
 
@@ -504,7 +514,7 @@ impl Committer {
             return Ok(appended);
         };
         for (record, effects) in records.drain(first..).rev().zip(absorbed.iter().rev()) {
-            knowledge.unabsorb(record.seq, &record.id, effects);
+            knowledge.unabsorb(record.seq, record.id(), effects);
         }
         Err(error)
     }
@@ -525,30 +535,30 @@ impl Committer {
     }
 }
 
-/// The submission's own id, or a new one (a UUIDv7) if it names none, and
-/// its key ([`events::knowledge::id_key`]: the parse computed a given one's).
-fn record_id(checked: &Checked) -> (String, IdKey) {
+/// The submission's own id, or a new one (a UUIDv7, written into
+/// `generated`) if it names none, and its key
+/// ([`events::knowledge::id_key`]: the parse computed a given one's).
+fn record_id<'a>(checked: &'a Checked, generated: &'a mut [u8]) -> (&'a str, IdKey) {
     match (checked.id(), checked.id_key()) {
-        (Some(id), Some(key)) => (id.to_string(), key),
+        (Some(id), Some(key)) => (id, key),
         _ => {
-            let id = uuid::Uuid::now_v7().to_string();
-            let key = events::knowledge::id_key(&id);
-            (id, key)
+            let id = &*uuid::Uuid::now_v7().hyphenated().encode_lower(generated);
+            (id, events::knowledge::id_key(id))
         }
     }
 }
 
 /// A sealed record as readers take it, its typed event for the projector.
-fn committed(sealed: events::Sealed, id: String, key: IdKey, checked: Checked) -> Arc<Committed> {
+fn committed(sealed: events::Sealed, key: IdKey, checked: Checked) -> Arc<Committed> {
     let event = Event {
         seq: sealed.seq,
-        id: id.clone(),
+        id: sealed.id().into(),
         key,
-        occurred: checked.occurred_text().to_string(),
+        occurred: checked.occurred_text().into(),
         when: checked.occurred(),
         data: checked.into_typed(),
     };
-    Arc::new(Committed::new(sealed.seq, id, sealed.event_type, sealed.hash, sealed.bytes.into(), Some(event)))
+    Arc::new(Committed::sealed(sealed, Some(event)))
 }
 
 pub(super) struct Syncer {
@@ -638,7 +648,7 @@ impl Syncer {
         if let Some(last) = last {
             self.written.send_replace(last.seq);
             self.batches.fetch_add(1, Ordering::Relaxed);
-            self.head.send_replace(Head { seq: last.seq, hash: last.hash.clone() });
+            self.head.send_replace(Head { seq: last.seq, hash: last.hash().to_string() });
             tracing::debug!(head = last.seq, "batches durable");
         }
         for batch in group {
@@ -705,7 +715,7 @@ impl Syncer {
             return failed(&self.failure);
         }
         self.batches.fetch_add(1, Ordering::Relaxed);
-        let head = Head { seq: last.seq, hash: last.hash.clone() };
+        let head = Head { seq: last.seq, hash: last.hash().to_string() };
         self.head.send_replace(head.clone());
         tracing::info!(head = last.seq, "import durable");
         Ok(head)
@@ -767,7 +777,7 @@ impl Syncer {
 
     fn make_durable(&mut self, last: &Committed) -> Result<(), String> {
         self.flusher.flush()?;
-        let anchor = Anchor { seq: last.seq, hash: last.hash.clone() };
+        let anchor = Anchor { seq: last.seq, hash: last.hash().to_string() };
         self.anchor.write_lazily(&anchor).map_err(|e| format!("writing the anchor: {e}"))?;
         self.merkle.sync_lazily().map_err(|e| format!("syncing the Merkle tree: {e}"))
     }

@@ -106,8 +106,8 @@ impl Appended {
     fn from_committed(record: &Committed, existed: bool) -> Appended {
         Appended {
             seq: record.seq,
-            id: record.id.clone(),
-            hash: record.hash.clone(),
+            id: record.id().to_string(),
+            hash: record.hash().to_string(),
             bytes: record.bytes.clone(),
             existed,
         }

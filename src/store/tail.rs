@@ -21,41 +21,76 @@ pub const TAIL_RECORDS_MAX: usize = 16_384;
 /// about as much again).
 pub const TAIL_BYTES_MAX: usize = 16 * 1024 * 1024;
 
-/// One durable record as the committer sealed it: its stored bytes, the
-/// fields readers want without parsing them, and its typed event for the
-/// projector (`None` for records read back from the log, which readers
-/// other than the projector never need typed). Shared by every reader.
+/// One durable record as the committer sealed it: its stored bytes, where
+/// in them the fields readers want are (so nobody parses the bytes, nor
+/// copies those fields out of them), and its typed event for the projector
+/// (`None` for records read back from the log, which readers other than
+/// the projector never need typed). Shared by every reader.
 #[derive(Debug)]
 pub struct Committed {
     pub seq: u64,
-    pub id: String,
     pub event_type: EventType,
-    pub hash: String,
     pub bytes: bytes::Bytes,
     pub event: Option<Event>,
+    /// Where the hash's 64 hex digits start in `bytes`.
+    hash_at: u32,
+    /// Where the id starts and ends in `bytes`.
+    id_at: (u32, u32),
     /// The record as one Server-Sent Events frame, rendered on first use
     /// and then shared by every subscriber.
     frame: OnceLock<bytes::Bytes>,
 }
 
 impl Committed {
-    pub fn new(
-        seq: u64,
-        id: String,
-        event_type: EventType,
-        hash: String,
-        bytes: bytes::Bytes,
-        event: Option<Event>,
-    ) -> Self {
-        Committed { seq, id, event_type, hash, bytes, event, frame: OnceLock::new() }
+    /// A record the committer sealed.
+    pub fn sealed(sealed: events::Sealed, event: Option<Event>) -> Self {
+        let (hash_at, id_at) = sealed.offsets();
+        let offset = |at: usize| u32::try_from(at).expect("a record is far smaller than 4 GiB");
+        Committed {
+            seq: sealed.seq,
+            event_type: sealed.event_type,
+            hash_at: offset(hash_at),
+            id_at: (offset(id_at.0), offset(id_at.1)),
+            bytes: sealed.bytes.into(),
+            event,
+            frame: OnceLock::new(),
+        }
     }
 
-    /// A record read back from the log: its fields read from the bytes.
+    /// A record read back from the log: where its fields are, found by
+    /// reading the bytes. The id and hash of a stored record are never
+    /// escaped (their alphabets need none); one that is is not a record.
     pub fn from_stored(seq: u64, bytes: Vec<u8>) -> Result<Committed> {
-        let record = RecordRef::decode(&bytes).map_err(|problem| ChainError { seq, problem })?;
-        let event_type = record.event_type.parse().map_err(|problem| ChainError { seq, problem })?;
-        let (id, hash) = (record.id.into_owned(), record.hash.into_owned());
-        Ok(Committed::new(seq, id, event_type, hash, bytes.into(), None))
+        let fail = |problem: String| ChainError { seq, problem };
+        let record = RecordRef::decode(&bytes).map_err(fail)?;
+        let event_type = record.event_type.parse().map_err(fail)?;
+        let at = |field: &std::borrow::Cow<'_, str>, name: &str| match field {
+            std::borrow::Cow::Borrowed(text) => {
+                let start = text.as_ptr() as usize - bytes.as_ptr() as usize;
+                u32::try_from(start)
+                    .map(|start| (start, start + text.len() as u32))
+                    .map_err(|_| fail(format!("{name} is past 4 GiB")))
+            }
+            std::borrow::Cow::Owned(_) => Err(fail(format!("{name} is escaped, which no canonical record's is"))),
+        };
+        if record.hash.len() != 64 {
+            return Err(fail(format!("hash `{}` is not 64 hex digits", record.hash)).into());
+        }
+        let (hash_at, id_at) = (at(&record.hash, "hash")?.0, at(&record.id, "id")?);
+        drop(record);
+        Ok(Committed { seq, event_type, hash_at, id_at, bytes: bytes.into(), event: None, frame: OnceLock::new() })
+    }
+
+    /// The record's hash, 64 lower-case hex digits.
+    pub fn hash(&self) -> &str {
+        let at = self.hash_at as usize;
+        std::str::from_utf8(&self.bytes[at..at + 64]).expect("checked when it was made")
+    }
+
+    /// The record's id.
+    pub fn id(&self) -> &str {
+        std::str::from_utf8(&self.bytes[self.id_at.0 as usize..self.id_at.1 as usize])
+            .expect("checked when it was made")
     }
 
     /// `id: <seq>`, `event: <type>`, `data: <the stored bytes>`: one SSE
@@ -131,14 +166,29 @@ mod tests {
     use super::*;
 
     fn committed(seq: u64, bytes: usize) -> Arc<Committed> {
-        Arc::new(Committed::new(
-            seq,
-            format!("ev-{seq}"),
-            EventType::ActivityHeld,
-            String::new(),
-            vec![b'x'; bytes].into(),
-            None,
-        ))
+        let mut committed = Committed::from_stored(seq, stored(seq)).unwrap();
+        committed.bytes = vec![b'x'; bytes].into();
+        Arc::new(committed)
+    }
+
+    fn stored(seq: u64) -> Vec<u8> {
+        let submission = r#"{"type":"activity.held","occurred":"2023","data":{"category":"forum","title":"T","parties":["vn/hanoi"]}}"#;
+        let checked = events::Checked::parse(submission.as_bytes()).unwrap();
+        let mut sealer = events::Sealer::default();
+        (1..seq).for_each(|_| drop(sealer.seal(&checked, "ev-0", "2026-11-22T10:45:50.123456Z")));
+        sealer.seal(&checked, &format!("ev-{seq}"), "2026-11-22T10:45:50.123456Z").bytes
+    }
+
+    #[test]
+    fn a_record_read_back_names_its_id_and_hash_without_parsing_again() {
+        let bytes = stored(3);
+        let record = events::Record::decode(&bytes).unwrap();
+        let committed = Committed::from_stored(3, bytes).unwrap();
+        assert_eq!((committed.id(), committed.hash()), ("ev-3", record.hash.as_str()));
+        assert_eq!(committed.event_type, EventType::ActivityHeld);
+        let escaped = String::from_utf8(stored(1)).unwrap().replace(r#""id":"ev-1""#, r#""id":"ev\u002d1""#);
+        let error = Committed::from_stored(1, escaped.into_bytes()).unwrap_err().to_string();
+        assert!(error.contains("id is escaped"), "{error}");
     }
 
     #[test]
