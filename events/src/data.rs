@@ -7,6 +7,7 @@
 //! text), so that an event built on an inference can say so. The spec allows
 //! adding optional fields in v1.
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -87,34 +88,34 @@ impl fmt::Display for EventType {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Person {
-    pub name: String,
+    pub name: CompactString,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub title: Option<String>,
+    pub title: Option<CompactString>,
 }
 
 /// A person who signed for a party.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Signatory {
-    pub name: String,
+    pub name: CompactString,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub title: Option<String>,
-    pub party: String,
+    pub title: Option<CompactString>,
+    pub party: CompactString,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MoneyData {
-    pub amount: String,
-    pub currency: String,
+    pub amount: CompactString,
+    pub currency: CompactString,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Item {
-    pub item: String,
+    pub item: CompactString,
     pub quantity: i64,
-    pub unit: String,
+    pub unit: CompactString,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -182,192 +183,192 @@ pub enum ActivityCategory {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PartyRegistered {
-    pub party: String,
-    pub name: String,
+    pub party: CompactString,
+    pub name: CompactString,
     #[serde(default)]
-    pub name_en: Option<String>,
+    pub name_en: Option<CompactString>,
     pub kind: PartyKind,
-    pub country: String,
+    pub country: CompactString,
     #[serde(default)]
-    pub within: Option<String>,
+    pub within: Option<CompactString>,
     #[serde(default)]
-    pub note: Option<String>,
+    pub note: Option<CompactString>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VisitHeld {
-    pub visit: String,
-    pub delegation_of: String,
-    pub host: String,
+    pub visit: CompactString,
+    pub delegation_of: CompactString,
+    pub host: CompactString,
     pub led_by: Person,
     #[serde(default)]
     pub members: Option<Vec<Person>>,
     #[serde(default)]
     pub counterparts: Option<Vec<Person>>,
     #[serde(default)]
-    pub place: Option<String>,
+    pub place: Option<CompactString>,
     #[serde(default)]
-    pub purpose: Option<String>,
+    pub purpose: Option<CompactString>,
     #[serde(default)]
     pub level: Option<VisitLevel>,
     #[serde(default)]
-    pub note: Option<String>,
+    pub note: Option<CompactString>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AgreementSigned {
-    pub agreement: String,
-    pub title: String,
+    pub agreement: CompactString,
+    pub title: CompactString,
     pub kind: AgreementKind,
     pub level: AgreementLevel,
-    pub parties: Vec<String>,
+    pub parties: Vec<CompactString>,
     #[serde(default)]
     pub signatories: Option<Vec<Signatory>>,
-    pub effective: String,
+    pub effective: CompactString,
     #[serde(default)]
-    pub fields: Option<Vec<String>>,
+    pub fields: Option<Vec<CompactString>>,
     /// The clauses of this one document between named parties (spec
     /// section 3): not agreements of their own.
     #[serde(default)]
     pub provisions: Option<Vec<Provision>>,
     #[serde(default)]
-    pub note: Option<String>,
+    pub note: Option<CompactString>,
 }
 
 /// One provision of a signed document: what it covers and between whom.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Provision {
-    pub subject: String,
-    pub parties: Vec<String>,
+    pub subject: CompactString,
+    pub parties: Vec<CompactString>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AgreementAmended {
-    pub agreement: String,
+    pub agreement: CompactString,
     #[serde(default)]
-    pub effective: Option<String>,
+    pub effective: Option<CompactString>,
     #[serde(default)]
-    pub title: Option<String>,
+    pub title: Option<CompactString>,
     #[serde(default)]
-    pub fields: Option<Vec<String>>,
+    pub fields: Option<Vec<CompactString>>,
     #[serde(default)]
-    pub note: Option<String>,
+    pub note: Option<CompactString>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AgreementTerminated {
-    pub agreement: String,
+    pub agreement: CompactString,
     #[serde(default)]
-    pub reason: Option<String>,
+    pub reason: Option<CompactString>,
     #[serde(default)]
-    pub note: Option<String>,
+    pub note: Option<CompactString>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AidPledged {
-    pub pledge: String,
-    pub donor: String,
-    pub recipient: String,
+    pub pledge: CompactString,
+    pub donor: CompactString,
+    pub recipient: CompactString,
     #[serde(default)]
     pub amount: Option<MoneyData>,
     #[serde(default)]
     pub items: Option<Vec<Item>>,
-    pub purpose: String,
+    pub purpose: CompactString,
     #[serde(default)]
-    pub project: Option<String>,
+    pub project: Option<CompactString>,
     #[serde(default)]
-    pub note: Option<String>,
+    pub note: Option<CompactString>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AidDelivered {
-    pub donor: String,
-    pub recipient: String,
+    pub donor: CompactString,
+    pub recipient: CompactString,
     #[serde(default)]
     pub amount: Option<MoneyData>,
     #[serde(default)]
     pub items: Option<Vec<Item>>,
-    pub purpose: String,
+    pub purpose: CompactString,
     #[serde(default)]
-    pub pledge: Option<String>,
+    pub pledge: Option<CompactString>,
     #[serde(default)]
-    pub project: Option<String>,
+    pub project: Option<CompactString>,
     #[serde(default)]
-    pub note: Option<String>,
+    pub note: Option<CompactString>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectLaunched {
-    pub project: String,
-    pub name: String,
-    pub beneficiary: String,
-    pub funders: Vec<String>,
+    pub project: CompactString,
+    pub name: CompactString,
+    pub beneficiary: CompactString,
+    pub funders: Vec<CompactString>,
     #[serde(default)]
-    pub pledge: Option<String>,
+    pub pledge: Option<CompactString>,
     #[serde(default)]
-    pub planned_completion: Option<String>,
+    pub planned_completion: Option<CompactString>,
     #[serde(default)]
-    pub note: Option<String>,
+    pub note: Option<CompactString>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectProgress {
-    pub project: String,
+    pub project: CompactString,
     #[serde(default)]
     pub percent: Option<i64>,
     pub status: ProgressStatus,
     #[serde(default)]
-    pub note: Option<String>,
+    pub note: Option<CompactString>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectCompleted {
-    pub project: String,
+    pub project: CompactString,
     #[serde(default)]
-    pub note: Option<String>,
+    pub note: Option<CompactString>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AwardConferred {
-    pub award: String,
+    pub award: CompactString,
     #[serde(default)]
-    pub class: Option<String>,
-    pub by: String,
-    pub to: String,
+    pub class: Option<CompactString>,
+    pub by: CompactString,
+    pub to: CompactString,
     #[serde(default)]
-    pub note: Option<String>,
+    pub note: Option<CompactString>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ActivityHeld {
     pub category: ActivityCategory,
-    pub title: String,
-    pub parties: Vec<String>,
+    pub title: CompactString,
+    pub parties: Vec<CompactString>,
     #[serde(default)]
-    pub figures: Option<BTreeMap<String, i64>>,
+    pub figures: Option<BTreeMap<CompactString, i64>>,
     #[serde(default)]
-    pub note: Option<String>,
+    pub note: Option<CompactString>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventRetracted {
-    pub target: String,
-    pub reason: String,
+    pub target: CompactString,
+    pub reason: CompactString,
     #[serde(default)]
-    pub note: Option<String>,
+    pub note: Option<CompactString>,
 }
 
 /// A record's `data`, typed by its `type`.

@@ -4,6 +4,7 @@
 //! knowledge ([`Effects`]): the entity it introduces, the streams it names.
 
 use crate::data::{EventData, EventType};
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -40,18 +41,19 @@ impl EntityKind {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct EntityKey {
     pub kind: EntityKind,
-    pub id: String,
+    /// Inline up to 24 bytes (most ids): no allocation of its own.
+    pub id: CompactString,
 }
 
 impl EntityKey {
     pub fn new(kind: EntityKind, id: &str) -> EntityKey {
-        EntityKey { kind, id: id.to_string() }
+        EntityKey { kind, id: id.into() }
     }
 
     /// Parses a stream name (`kind:id`).
     pub fn parse(stream: &str) -> Option<EntityKey> {
         let (kind, id) = stream.split_once(':')?;
-        Some(EntityKey { kind: EntityKind::parse(kind)?, id: id.to_string() })
+        Some(EntityKey { kind: EntityKind::parse(kind)?, id: id.into() })
     }
 }
 
@@ -68,11 +70,11 @@ impl fmt::Display for EntityKey {
 /// cannot skip fields: no `skip_serializing_if` here.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntityAttrs {
-    pub donor: Option<String>,
-    pub recipient: Option<String>,
-    pub project: Option<String>,
-    pub beneficiary: Option<String>,
-    pub funders: Vec<String>,
+    pub donor: Option<CompactString>,
+    pub recipient: Option<CompactString>,
+    pub project: Option<CompactString>,
+    pub beneficiary: Option<CompactString>,
+    pub funders: Vec<CompactString>,
 }
 
 /// The attributes of an entity that has none: what [`Known::entity`]
@@ -134,7 +136,7 @@ pub struct Effects {
     /// The distinct streams whose version this record increments, sorted.
     pub streams: Vec<EntityKey>,
     /// The event id this record retracts.
-    pub retracts: Option<String>,
+    pub retracts: Option<CompactString>,
 }
 
 /// The entity a payload introduces, if any, with the attributes later

@@ -13,6 +13,7 @@ use crate::known::{self, EntityAttrs, EntityKey, EntityKind, Known};
 use crate::limits::*;
 use crate::money::{Currency, Money};
 use crate::record::{content_digest_after, data_prefix, ContentDigest};
+use compact_str::CompactString;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 use sha2::Sha256;
@@ -518,7 +519,7 @@ fn check_consistency(data: &EventData, known: &impl Known, errors: &mut Errors) 
                 if !attrs.donor.as_ref().is_some_and(|donor| d.funders.contains(donor)) {
                     errors.push("data.funders", format!("must include the donor of pledge `{id}`"));
                 }
-                if attrs.project.as_ref().is_some_and(|p| p != &d.project) {
+                if attrs.project.as_ref().is_some_and(|p| *p != d.project) {
                     errors.push("data.pledge", format!("pledge `{id}` is for another project"));
                 }
             }
@@ -710,7 +711,7 @@ fn check_len<T>(field: &str, list: &[T], min: usize, errors: &mut Errors) -> boo
     }
 }
 
-fn check_parties(field: &str, parties: &[String], min: usize, errors: &mut Errors) {
+fn check_parties(field: &str, parties: &[CompactString], min: usize, errors: &mut Errors) {
     if !check_len(field, parties, min, errors) {
         return;
     }
@@ -793,7 +794,7 @@ fn check_aid(
     }
 }
 
-fn check_figures(figures: &std::collections::BTreeMap<String, i64>, errors: &mut Errors) {
+fn check_figures(figures: &std::collections::BTreeMap<CompactString, i64>, errors: &mut Errors) {
     if figures.len() > FIGURES_LEN_MAX {
         errors.push("data.figures", format!("more than {FIGURES_LEN_MAX} entries"));
     }
@@ -825,7 +826,7 @@ fn check_payload(data: &EventData, errors: &mut Errors) {
             }
             if let Some(within) = &d.within {
                 check_party_id("data.within", within, errors);
-                if within == &d.party {
+                if *within == d.party {
                     errors.push("data.within", "a party cannot be within itself");
                 }
             }
@@ -951,7 +952,7 @@ fn check_payload(data: &EventData, errors: &mut Errors) {
     }
 }
 
-fn check_fields(fields: &Option<Vec<String>>, errors: &mut Errors) {
+fn check_fields(fields: &Option<Vec<CompactString>>, errors: &mut Errors) {
     if let Some(fields) = fields {
         if check_len("data.fields", fields, 0, errors) {
             for (i, field) in fields.iter().enumerate() {

@@ -165,8 +165,8 @@ fn as_amended(signing: &Signing, amendments: &[&Amendment]) -> (Sym, Sym) {
     (effective, title)
 }
 
-fn texts(syms: &[Sym], strings: &Strings) -> Vec<String> {
-    syms.iter().map(|s| strings.get(*s).to_string()).collect()
+fn texts<'a, T: From<&'a str>>(syms: &[Sym], strings: &'a Strings) -> Vec<T> {
+    syms.iter().map(|s| T::from(strings.get(*s))).collect()
 }
 
 fn active(
@@ -197,7 +197,7 @@ fn active(
         provisions: signing
             .provisions
             .iter()
-            .map(|c| Provision { subject: strings.get(c.subject).to_string(), parties: texts(&c.parties, strings) })
+            .map(|c| Provision { subject: strings.get(c.subject).into(), parties: texts(&c.parties, strings) })
             .collect(),
     })
 }

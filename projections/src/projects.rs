@@ -6,6 +6,7 @@
 use crate::strings::{push, Strings, Sym};
 use crate::{day, latest, rows_by_id, ById, Day, Event, Minor, Retractions};
 use chrono::NaiveDate;
+use compact_str::CompactString;
 use events::data::{MoneyData, ProgressStatus};
 use events::{Currency, EventData, Money};
 use serde::{Deserialize, Serialize};
@@ -111,7 +112,7 @@ impl Projects {
         let (seq, first) = (event.seq, event.first_day());
         let money_for = |projects: &mut Projects,
                          strings: &mut Strings,
-                         project: &Option<String>,
+                         project: &Option<CompactString>,
                          amount: &Option<MoneyData>,
                          pledged| {
             let (Some(project), Some(money)) = (project, amount.as_ref().and_then(money)) else {

@@ -78,7 +78,7 @@ impl Visits {
             occurred: text(f.occurred),
             delegation_of: text(f.delegation_of),
             host: text(f.host),
-            led_by: Person { name: text(f.led_by), title: f.led_by_title.map(text) },
+            led_by: Person { name: strings.get(f.led_by).into(), title: f.led_by_title.map(|t| strings.get(t).into()) },
             level: f.level,
         };
         VisitsView { at_seq, visits: facts.into_iter().map(row).collect() }

@@ -52,7 +52,7 @@ pub fn with_retractions(rows: Vec<LogRow>) -> Vec<LogRow> {
     let mut kept: Vec<LogRow> = rows
         .into_iter()
         .filter(|row| match data(&row.record) {
-            Some(EventData::EventRetracted(d)) if ids.contains(&d.target) => {
+            Some(EventData::EventRetracted(d)) if ids.contains(d.target.as_str()) => {
                 targets.insert(d.target);
                 true
             }
@@ -61,7 +61,7 @@ pub fn with_retractions(rows: Vec<LogRow>) -> Vec<LogRow> {
         })
         .collect();
     for row in &mut kept {
-        row.retracted = targets.contains(&row.record.id);
+        row.retracted = targets.contains(row.record.id.as_str());
     }
     kept
 }
@@ -125,8 +125,8 @@ fn state(
                         .iter()
                         .map(|a| {
                             money_text(&events::data::MoneyData {
-                                amount: a.amount.clone(),
-                                currency: a.currency.clone(),
+                                amount: a.amount.as_str().into(),
+                                currency: a.currency.as_str().into(),
                             })
                         })
                         .collect();

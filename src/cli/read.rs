@@ -163,7 +163,7 @@ fn summary(record: &Record) -> String {
         }
         EventData::ProjectCompleted(d) => format!("{} completed", d.project),
         EventData::AwardConferred(d) => format!("{} from {} to {}", d.award, d.by, d.to),
-        EventData::ActivityHeld(d) => d.title,
+        EventData::ActivityHeld(d) => d.title.into(),
         EventData::EventRetracted(d) => format!("retracts {}: {}", d.target, d.reason),
     };
     let text = text.replace('\n', " ");

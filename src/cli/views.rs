@@ -220,7 +220,7 @@ fn money_lines(amounts: &[Amount]) -> String {
 pub fn money_text(money: &events::data::MoneyData) -> String {
     let amount = events::Currency::from_code(&money.currency)
         .and_then(|currency| events::Money::parse(&money.amount, currency))
-        .map_or_else(|_| money.amount.clone(), |m| m.amount_string());
+        .map_or_else(|_| money.amount.to_string(), |m| m.amount_string());
     format!("{} {}", group_digits(&amount), money.currency)
 }
 
@@ -308,7 +308,7 @@ pub fn visits_table(view: &VisitsView) -> String {
     for v in &view.visits {
         let led_by = match &v.led_by.title {
             Some(title) => format!("{}\n{title}", v.led_by.name),
-            None => v.led_by.name.clone(),
+            None => v.led_by.name.to_string(),
         };
         table.add_row(vec![
             v.occurred.clone(),

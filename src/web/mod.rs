@@ -567,7 +567,7 @@ fn agreements_section(view: &AgreementsView, calendar: &[CalendarRow], controls:
 fn amounts_text(amounts: &[projections::projects::Amount]) -> String {
     let texts: Vec<String> = amounts
         .iter()
-        .map(|a| money_text(&MoneyData { amount: a.amount.clone(), currency: a.currency.clone() }))
+        .map(|a| money_text(&MoneyData { amount: a.amount.as_str().into(), currency: a.currency.as_str().into() }))
         .collect();
     if texts.is_empty() {
         "—".into()
@@ -805,7 +805,7 @@ pub async fn record(State(state): State<AppState>, Path(key): Path<String>) -> R
             let data = other.event_type.parse().ok().and_then(|t| events::EventData::decode(t, &other.data).ok());
             match &data {
                 Some(events::EventData::EventRetracted(d)) if d.target == record.id => {
-                    retraction = Some((other.clone(), d.reason.clone()));
+                    retraction = Some((other.clone(), d.reason.to_string()));
                 }
                 Some(data) => {
                     let names: Vec<String> =
@@ -829,7 +829,7 @@ fn field_value(value: &serde_json::Value) -> String {
         serde_json::Value::Array(items) => items.iter().map(field_value).collect::<Vec<_>>().join("; "),
         serde_json::Value::Object(map) => match (map.get("amount"), map.get("currency")) {
             (Some(serde_json::Value::String(amount)), Some(serde_json::Value::String(currency))) => {
-                money_text(&MoneyData { amount: amount.clone(), currency: currency.clone() })
+                money_text(&MoneyData { amount: amount.as_str().into(), currency: currency.as_str().into() })
             }
             _ => map.iter().map(|(k, v)| format!("{k}: {}", field_value(v))).collect::<Vec<_>>().join(", "),
         },
