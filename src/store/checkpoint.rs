@@ -149,14 +149,17 @@ impl Checkpoints {
         let temporary = path.with_extension("tmp");
         let written = (|| -> std::io::Result<()> {
             let file = std::fs::File::create(&temporary)?;
-            let mut out = Hashing { inner: std::io::BufWriter::with_capacity(1 << 20, file), digest: Sha256::new() };
+            // Buffered before it is hashed: the serializer writes a few
+            // bytes at a time, and SHA-256 is fastest given a megabyte.
+            let hashing = Hashing { inner: file, digest: Sha256::new() };
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, hashing);
             out.write_all(&T::FORMAT.to_be_bytes())?;
             out.write_all(&state.seq().to_be_bytes())?;
             out.write_all(hash.as_bytes())?;
-            let mut out = postcard::to_io(state, out).map_err(std::io::Error::other)?;
-            let digest = std::mem::take(&mut out.digest).finalize();
-            out.inner.write_all(&digest)?;
-            out.inner.into_inner().map_err(|e| e.into_error())?;
+            let out = postcard::to_io(state, out).map_err(std::io::Error::other)?;
+            let Hashing { inner: mut file, digest } = out.into_inner().map_err(|e| e.into_error())?;
+            file.write_all(&digest.finalize())?;
+            drop(file);
             std::fs::rename(&temporary, &path)
         })();
         written.map_err(|e| {
