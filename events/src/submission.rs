@@ -39,18 +39,30 @@ pub struct Expect {
     pub version: u64,
 }
 
+/// The canonical parts of a submission, in one buffer: `data` and
+/// `sources` in JCS form and where each is in it.
+struct Parts {
+    jcs: Vec<u8>,
+    data_at: (usize, usize),
+    sources_at: (usize, usize),
+}
+
 /// A submission that passed every rule needing no ledger state.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Checked {
-    id: Option<String>,
+    /// Inline up to 24 bytes, as most ids and dates are.
+    id: Option<CompactString>,
     event_type: EventType,
     occurred: Edtf,
-    occurred_text: String,
+    occurred_text: CompactString,
     typed: EventData,
-    /// `data` and `sources` in JCS form, serialized once here: sealing copies
-    /// these bytes, and the content digest is computed from them.
-    data_jcs: Vec<u8>,
-    sources_jcs: Vec<u8>,
+    /// `data` and `sources` in JCS form, serialized once here, in one
+    /// buffer: sealing copies these bytes, and the content digest is
+    /// computed from them.
+    jcs: Vec<u8>,
+    /// Where `data` and `sources` are in `jcs`.
+    data_at: (u32, u32),
+    sources_at: (u32, u32),
     /// Hashing done here, on the writer's side, once: the id's key, the
     /// SHA-256 state after the record's opening (`{"data":` and `data`),
     /// which sealing resumes, and the content digest, which continues it.
@@ -58,6 +70,17 @@ pub struct Checked {
     prefix: DataPrefix,
     content: ContentDigest,
     expect: Option<Expect>,
+}
+
+/// Equal when every part is, wherever in its buffer each part lies.
+impl PartialEq for Checked {
+    fn eq(&self, other: &Checked) -> bool {
+        (self.id == other.id && self.event_type == other.event_type && self.occurred == other.occurred)
+            && (self.occurred_text == other.occurred_text && self.typed == other.typed)
+            && (self.data_jcs() == other.data_jcs() && self.sources_jcs() == other.sources_jcs())
+            && (self.id_key == other.id_key && self.prefix == other.prefix && self.content == other.content)
+            && self.expect == other.expect
+    }
 }
 
 /// [`data_prefix`] of a submission's data. Equal when the data are (it is
@@ -131,49 +154,60 @@ impl Checked {
     fn parse_fast(text: &str, outside: usize) -> Option<Checked> {
         let mut walk = crate::jcs::Walk::new(text);
         let (mut event_type, mut occurred_text, mut id) = (None, None, None);
-        let (mut data_jcs, mut sources_jcs, mut expect_jcs) = (None, None, None);
-        let canonical = |walk: &mut crate::jcs::Walk, slot: &mut Option<String>| {
-            let mut out = String::with_capacity(256);
-            walk.value(&mut out, outside + 1)?;
-            slot.replace(out).is_none().then_some(())
+        let (mut data_at, mut sources_at, mut expect_at) = (None, None, None);
+        // `data`, `sources` (and `expect`) written one after the other into
+        // one buffer; their canonical forms are no longer than the text.
+        let mut jcs = String::with_capacity(text.len() + 2);
+        let mut canonical = |walk: &mut crate::jcs::Walk, slot: &mut Option<(usize, usize)>| {
+            let start = jcs.len();
+            walk.value(&mut jcs, outside + 1)?;
+            slot.replace((start, jcs.len())).is_none().then_some(())
         };
         walk.members(|walk, key| {
             let text = match key.as_ref() {
                 "type" => &mut event_type,
                 "occurred" => &mut occurred_text,
                 "id" => &mut id,
-                "data" => return canonical(walk, &mut data_jcs),
-                "sources" => return canonical(walk, &mut sources_jcs),
-                "expect" => return canonical(walk, &mut expect_jcs),
+                "data" => return canonical(walk, &mut data_at),
+                "sources" => return canonical(walk, &mut sources_at),
+                "expect" => return canonical(walk, &mut expect_at),
                 _ => return None,
             };
             text.replace(walk.text()?).is_none().then_some(())
         })?;
         walk.end()?;
         let event_type = event_type.as_deref()?.parse::<EventType>().ok()?;
-        let occurred_text: String = occurred_text?.into_owned();
-        let id = id.map(Cow::into_owned);
+        let occurred_text = CompactString::from(occurred_text?);
+        let id = id.map(CompactString::from);
         let occurred = occurred_text.parse::<Edtf>().ok()?;
         let mut errors = Errors::default();
         if let Some(id) = &id {
             check_id("id", id, ID_CHARS_MAX, &mut errors);
         }
-        let sources_jcs = sources_jcs.unwrap_or_else(|| "[]".to_string());
-        if sources_jcs != "[]" {
-            check_sources_text(&sources_jcs, &mut errors)?;
-        }
-        let expect = match expect_jcs {
-            None => None,
-            Some(jcs) => Some(check_expect(serde_json::from_str(&jcs).ok()?, &mut errors)?),
+        let sources_at = match sources_at {
+            Some(at) => {
+                if &jcs[at.0..at.1] != "[]" {
+                    check_sources_text(&jcs[at.0..at.1], &mut errors)?;
+                }
+                at
+            }
+            None => {
+                jcs.push_str("[]");
+                (jcs.len() - 2, jcs.len())
+            }
         };
-        let data_jcs = data_jcs?;
-        let typed = EventData::decode_json(event_type, &data_jcs).ok()?;
+        let expect = match expect_at {
+            None => None,
+            Some(at) => Some(check_expect(serde_json::from_str(&jcs[at.0..at.1]).ok()?, &mut errors)?),
+        };
+        let data_at = data_at?;
+        let typed = EventData::decode_json(event_type, &jcs[data_at.0..data_at.1]).ok()?;
         check_payload(&typed, &mut errors);
         if !errors.is_empty() {
             return None;
         }
-        let (data_jcs, sources_jcs) = (data_jcs.into_bytes(), sources_jcs.into_bytes());
-        Some(Checked::new(id, event_type, (occurred, occurred_text), typed, data_jcs, sources_jcs, expect))
+        let parts = Parts { jcs: jcs.into_bytes(), data_at, sources_at };
+        Some(Checked::new(id, event_type, (occurred, occurred_text), typed, parts, expect))
     }
 
     /// Decodes one submission or a JSON array of them (a batch), with the same
@@ -313,9 +347,12 @@ impl Checked {
         };
         match (event_type, occurred, data_jcs, typed) {
             (Some(event_type), Some((occurred, occurred_text)), Some(data_jcs), Some(typed)) if errors.is_empty() => {
-                let data_jcs = data_jcs.into_bytes();
-                let sources_jcs = serde_json::to_vec(&sources).expect("a Value always serializes");
-                Ok(Checked::new(id, event_type, (occurred, occurred_text), typed, data_jcs, sources_jcs, expect))
+                let mut jcs = data_jcs.into_bytes();
+                let data_at = (0, jcs.len());
+                serde_json::to_writer(&mut jcs, &sources).expect("a Value always serializes");
+                let parts = Parts { sources_at: (data_at.1, jcs.len()), jcs, data_at };
+                let (id, occurred_text) = (id.map(CompactString::from), CompactString::from(occurred_text));
+                Ok(Checked::new(id, event_type, (occurred, occurred_text), typed, parts, expect))
             }
             _ => Err(errors.into_rejection()),
         }
@@ -323,16 +360,20 @@ impl Checked {
 
     /// A submission that broke no rule, with its hashing done.
     fn new(
-        id: Option<String>,
+        id: Option<CompactString>,
         event_type: EventType,
-        (occurred, occurred_text): (Edtf, String),
+        (occurred, occurred_text): (Edtf, CompactString),
         typed: EventData,
-        data_jcs: Vec<u8>,
-        sources_jcs: Vec<u8>,
+        Parts { jcs, data_at, sources_at }: Parts,
         expect: Option<Expect>,
     ) -> Checked {
-        let prefix = data_prefix(&data_jcs);
-        let content = content_digest_after(prefix.clone(), event_type.as_str(), &occurred_text, &sources_jcs);
+        let at = |(start, end): (usize, usize)| {
+            let offset = |at: usize| u32::try_from(at).expect("a submission is far smaller than 4 GiB");
+            (offset(start), offset(end))
+        };
+        let prefix = data_prefix(&jcs[data_at.0..data_at.1]);
+        let sources = &jcs[sources_at.0..sources_at.1];
+        let content = content_digest_after(prefix.clone(), event_type.as_str(), &occurred_text, sources);
         let id_key = id.as_deref().map(id_key);
         let prefix = DataPrefix(prefix);
         Checked {
@@ -341,8 +382,9 @@ impl Checked {
             occurred,
             occurred_text,
             typed,
-            data_jcs,
-            sources_jcs,
+            jcs,
+            data_at: at(data_at),
+            sources_at: at(sources_at),
             id_key,
             prefix,
             content,
@@ -383,12 +425,12 @@ impl Checked {
 
     /// The JCS bytes of `data`, exactly as they will be stored.
     pub fn data_jcs(&self) -> &[u8] {
-        &self.data_jcs
+        &self.jcs[self.data_at.0 as usize..self.data_at.1 as usize]
     }
 
     /// The JCS bytes of `sources`, exactly as they will be stored.
     pub fn sources_jcs(&self) -> &[u8] {
-        &self.sources_jcs
+        &self.jcs[self.sources_at.0 as usize..self.sources_at.1 as usize]
     }
 
     pub fn expect(&self) -> Option<&Expect> {
@@ -414,12 +456,12 @@ impl Checked {
         const FRAME: usize =
             r#"{"data":,"hash":"","id":"","occurred":"","prev":"","recorded_at":"","seq":,"sources":,"type":""}"#.len();
         const LEDGER_FIELDS: usize = 64 + 64 + 27 + 20;
-        let id = self.id.as_ref().map_or(GENERATED_ID_CHARS, String::len);
+        let id = self.id.as_ref().map_or(GENERATED_ID_CHARS, CompactString::len);
         FRAME
             + LEDGER_FIELDS
             + id
-            + self.data_jcs.len()
-            + self.sources_jcs.len()
+            + self.data_jcs().len()
+            + self.sources_jcs().len()
             + self.occurred_text.len()
             + self.event_type.as_str().len()
     }
