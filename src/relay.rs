@@ -326,7 +326,7 @@ async fn relay_once(source: &Source, config: &RelayConfig) -> Result<()> {
 /// headers that let JetStream (and a consumer) check it; nothing is parsed.
 fn publication(record: Delivered) -> jetstream::message::PublishMessage {
     // The message shares the record's buffer: nothing is copied.
-    let bytes = record.bytes.clone();
+    let bytes = record.bytes().clone();
     jetstream::message::PublishMessage::build()
         .payload(bytes)
         .message_id(record.id())

@@ -114,7 +114,7 @@ impl Ledger {
                         Err(ChainError { seq: next, problem: "missing from the log".into() })?;
                     }
                     next += 1;
-                    if filter.accepts(delivered.event_type.as_str(), &delivered.bytes) {
+                    if filter.accepts(delivered.event_type.as_str(), delivered.bytes()) {
                         yield delivered;
                     }
                 }

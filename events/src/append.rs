@@ -75,7 +75,8 @@ pub fn decide(known: &impl Known, submission: Checked) -> Decision {
 pub struct Sealed {
     pub seq: u64,
     pub event_type: EventType,
-    pub bytes: Vec<u8>,
+    /// Private: the offsets below point into it.
+    bytes: Vec<u8>,
     /// Where the hash's 64 hex digits start in `bytes`.
     hash_at: usize,
     /// Where the id is in `bytes`.
@@ -83,6 +84,15 @@ pub struct Sealed {
 }
 
 impl Sealed {
+    /// The stored bytes: the record in JCS form.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+
     /// The record's hash, 64 lower-case hex digits.
     pub fn hash(&self) -> &str {
         std::str::from_utf8(&self.bytes[self.hash_at..self.hash_at + 64]).expect("hex digits")

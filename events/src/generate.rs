@@ -399,7 +399,7 @@ pub fn seal(submissions: &[Value]) -> Vec<crate::Record> {
         let (checked, effects) = (*admitted).into_parts();
         let key = checked.id_key().unwrap_or_else(|| crate::knowledge::id_key(&id));
         knowledge.absorb(seq, key, checked.event_type(), checked.content_digest(), &effects);
-        records.push(crate::Record::decode(&sealed.bytes).expect("sealed bytes are a record"));
+        records.push(crate::Record::decode(sealed.bytes()).expect("sealed bytes are a record"));
     }
     records
 }

@@ -441,7 +441,7 @@ mod tests {
             let sealed = sealer.seal(admitted.checked(), &id, "2026-11-22T10:45:50.123456Z");
             let (checked, effects) = (*admitted).into_parts();
             live.absorb(sealed.seq, id_key(&id), checked.event_type(), checked.content_digest(), &effects);
-            let stored = RecordRef::decode(&sealed.bytes).unwrap();
+            let stored = RecordRef::decode(sealed.bytes()).unwrap();
             let data = EventData::decode_json(checked.event_type(), stored.data.get()).unwrap();
             caught_up.absorb_stored(&stored, &data).unwrap();
         }

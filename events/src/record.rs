@@ -193,7 +193,7 @@ mod tests {
             "data": {"party": "vn/hanoi", "name": "Hà Nội \"thủ đô\"\n", "kind": "city", "country": "VN"}});
         let checked = crate::Checked::parse(&serde_json::to_vec(&submission).unwrap()).unwrap();
         let sealed = crate::Sealer::default().seal(&checked, "ev-1", "2026-11-22T10:45:50.123456Z");
-        Record::decode(&sealed.bytes).unwrap()
+        Record::decode(sealed.bytes()).unwrap()
     }
 
     #[test]

@@ -152,7 +152,7 @@ fn subscribe_local(dir: &Path, after: u64, follow: bool, filter: Filter) -> Resu
         let stream = ledger.subscribe(after, filter);
         futures::pin_mut!(stream);
         while let Some(delivered) = stream.next().await {
-            emit(&delivered?.bytes)?;
+            emit(delivered?.bytes())?;
         }
         Ok(())
     })
@@ -208,7 +208,7 @@ async fn follow_once(client: &reqwest::Client, url: &str, after: &mut u64, filte
     let mut records = crate::relay::server_events(client.clone(), url.to_string(), *after, query);
     while let Some(record) = records.next().await {
         let record = record?;
-        emit(&record.bytes)?;
+        emit(record.bytes())?;
         *after = record.seq;
     }
     Ok(())

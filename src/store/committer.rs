@@ -420,7 +420,7 @@ impl Committer {
     fn stored_hashes(&mut self, records: &[Arc<Committed>]) -> Vec<(u64, Hash)> {
         // Each record adds its leaf and, on average, one subtree's root.
         let mut hashes = Vec::with_capacity(records.len() * 2 + 64);
-        records.iter().for_each(|record| self.frontier.push_into(&record.bytes, &mut hashes));
+        records.iter().for_each(|record| self.frontier.push_into(record.bytes(), &mut hashes));
         hashes
     }
 
@@ -767,7 +767,7 @@ impl Syncer {
     ) -> Result<(), String> {
         let mut writes = sled::Batch::default();
         for record in records {
-            writes.insert(&record.seq.to_be_bytes(), &*record.bytes);
+            writes.insert(&record.seq.to_be_bytes(), &**record.bytes());
         }
         self.log.apply_batch(writes).map_err(|e| format!("writing the log: {}", super::plain(e)))?;
         // The tree's hashes: derived, synced lazily (see `merkle`); a tree

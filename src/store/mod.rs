@@ -108,7 +108,7 @@ impl Appended {
             seq: record.seq,
             id: record.id().to_string(),
             hash: record.hash().to_string(),
-            bytes: record.bytes.clone(),
+            bytes: record.bytes().clone(),
             existed,
         }
     }

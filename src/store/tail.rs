@@ -30,7 +30,8 @@ pub const TAIL_BYTES_MAX: usize = 16 * 1024 * 1024;
 pub struct Committed {
     pub seq: u64,
     pub event_type: EventType,
-    pub bytes: bytes::Bytes,
+    /// Private: the offsets below point into it.
+    bytes: bytes::Bytes,
     pub event: Option<Event>,
     /// Where the hash's 64 hex digits start in `bytes`.
     hash_at: u32,
@@ -51,7 +52,7 @@ impl Committed {
             event_type: sealed.event_type,
             hash_at: offset(hash_at),
             id_at: (offset(id_at.0), offset(id_at.1)),
-            bytes: sealed.bytes.into(),
+            bytes: sealed.into_bytes().into(),
             event,
             frame: OnceLock::new(),
         }
@@ -79,6 +80,11 @@ impl Committed {
         let (hash_at, id_at) = (at(&record.hash, "hash")?.0, at(&record.id, "id")?);
         drop(record);
         Ok(Committed { seq, event_type, hash_at, id_at, bytes: bytes.into(), event: None, frame: OnceLock::new() })
+    }
+
+    /// The stored bytes, shared.
+    pub fn bytes(&self) -> &bytes::Bytes {
+        &self.bytes
     }
 
     /// The record's hash, 64 lower-case hex digits.
@@ -165,18 +171,19 @@ impl Tail {
 mod tests {
     use super::*;
 
+    /// A record at `seq` of at least `bytes` bytes: a real one, padded
+    /// with spaces after its end (only its size matters to the tail).
     fn committed(seq: u64, bytes: usize) -> Arc<Committed> {
-        let mut committed = Committed::from_stored(seq, stored(seq)).unwrap();
-        committed.bytes = vec![b'x'; bytes].into();
-        Arc::new(committed)
+        let mut record = stored(seq);
+        record.resize(record.len().max(bytes), b' ');
+        Arc::new(Committed::from_stored(seq, record).unwrap())
     }
 
     fn stored(seq: u64) -> Vec<u8> {
         let submission = r#"{"type":"activity.held","occurred":"2023","data":{"category":"forum","title":"T","parties":["vn/hanoi"]}}"#;
         let checked = events::Checked::parse(submission.as_bytes()).unwrap();
-        let mut sealer = events::Sealer::default();
-        (1..seq).for_each(|_| drop(sealer.seal(&checked, "ev-0", "2026-11-22T10:45:50.123456Z")));
-        sealer.seal(&checked, &format!("ev-{seq}"), "2026-11-22T10:45:50.123456Z").bytes
+        let mut sealer = events::Sealer::after(seq - 1, events::GENESIS_PREV, "2026-11-22T10:45:50.123456Z");
+        sealer.seal(&checked, &format!("ev-{seq}"), "2026-11-22T10:45:50.123456Z").into_bytes()
     }
 
     #[test]
