@@ -11,7 +11,7 @@ use crate::error::Rejection;
 use crate::known::Known;
 use crate::limits::RECORD_BYTES_MAX;
 use crate::record::GENESIS_PREV;
-use crate::submission::{Checked, Validated};
+use crate::submission::{Checked, Validated, RECORD_FRAME_BYTES};
 use crate::EventType;
 use sha2::Digest;
 
@@ -174,7 +174,9 @@ impl Sealer {
         let (data, sources, occurred) = (submission.data_jcs(), submission.sources_jcs(), submission.occurred_text());
         // The exact length, so the bytes are never moved and hold no slack
         // (which lets readers share them without another allocation).
-        let length = SEALED_FIXED_BYTES
+        let hash_digits = 64;
+        let length = RECORD_FRAME_BYTES
+            + hash_digits
             + data.len()
             + id.len()
             + occurred.len()
@@ -223,11 +225,6 @@ impl Sealer {
         Sealed { seq, event_type, bytes, hash_at, id_at }
     }
 }
-
-/// The bytes of a sealed record that are the same in every record: its
-/// keys, quotes, colons, commas and braces, and the hash's 64 digits.
-const SEALED_FIXED_BYTES: usize =
-    r#"{"data":,"hash":"","id":"","occurred":"","prev":"","recorded_at":"","seq":,"sources":,"type":""}"#.len() + 64;
 
 #[cfg(test)]
 mod tests {

@@ -28,6 +28,12 @@ pub const SUBMISSION_BYTES_MAX: usize = RECORD_BYTES_MAX - 1024;
 /// Length of an id the ledger generates (a hyphenated UUIDv7).
 pub const GENERATED_ID_CHARS: usize = 36;
 
+/// The bytes every stored record has whatever its fields: its keys,
+/// quotes, colons, commas and braces. The size rule's bound and the
+/// sealer's exact length both start from it.
+pub(crate) const RECORD_FRAME_BYTES: usize =
+    r#"{"data":,"hash":"","id":"","occurred":"","prev":"","recorded_at":"","seq":,"sources":,"type":""}"#.len();
+
 /// Fields the ledger sets; a writer who sends one is told so.
 const LEDGER_FIELDS: [&str; 4] = ["seq", "recorded_at", "prev", "hash"];
 const WRITER_FIELDS: [&str; 6] = ["type", "occurred", "data", "id", "sources", "expect"];
@@ -453,11 +459,9 @@ impl Checked {
     /// Sealing produces exactly this minus the seq's unused digits, so the
     /// size rule decides the same before and after sealing.
     pub fn record_bytes_max(&self) -> usize {
-        const FRAME: usize =
-            r#"{"data":,"hash":"","id":"","occurred":"","prev":"","recorded_at":"","seq":,"sources":,"type":""}"#.len();
         const LEDGER_FIELDS: usize = 64 + 64 + 27 + 20;
         let id = self.id.as_ref().map_or(GENERATED_ID_CHARS, CompactString::len);
-        FRAME
+        RECORD_FRAME_BYTES
             + LEDGER_FIELDS
             + id
             + self.data_jcs().len()
