@@ -68,7 +68,11 @@ impl Queue {
         // with the notify below.
         drop(queue);
 
-        self.cv.notify_all();
+        // amity patch (vendor/sled/PATCHES.md): one task wakes one thread.
+        // `notify_all` woke all seven idle IO threads for each buffer
+        // written; six found the queue empty and slept again, contending
+        // for this mutex and preempting the threads that fill the buffers.
+        self.cv.notify_one();
 
         len
     }
