@@ -1,6 +1,7 @@
 //! `amity import FILE|-`: NDJSON submissions, appended all or nothing, in
-//! one pass. Each line is read and parsed once (two worker threads, results
-//! kept in order) and handed, in chunks of [`IMPORT_CHUNK_SUBMISSIONS`], to
+//! one pass. The input is read in chunks of [`IMPORT_CHUNK_SUBMISSIONS`]
+//! lines, each chunk's bytes into one buffer ([`LineChunks`]); each line is
+//! parsed once (two worker threads, results kept in order) and handed on to
 //! the ledger's import ([`crate::store::import`]): the committer decides
 //! each (so later lines may refer to entities earlier lines introduce) and
 //! seals it, and its record is written as it is sealed; one sync at the end
@@ -16,7 +17,7 @@ use crate::store::{Ledger, Options, IMPORT_CHUNK_SUBMISSIONS};
 use events::submission::SUBMISSION_BYTES_MAX;
 use events::Checked;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -30,72 +31,155 @@ const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 /// Most bad lines printed; the rest are counted.
 const ERRORS_PRINTED_MAX: usize = 200;
 
-/// Reads lines of at most `limit` bytes; a longer line is skipped (without
-/// being held in memory) and reported by its length.
-pub struct Lines<R> {
+/// Bytes asked of the reader at a time.
+const READ_BYTES: usize = 256 * 1024;
+
+/// Reads lines in chunks of up to `lines_max`, each chunk's bytes read
+/// straight into one buffer: no allocation or copy per line. A line longer
+/// than `limit` bytes is skipped (without being held whole) and reported by
+/// its length. A read error ends the chunks with it.
+pub struct LineChunks<R> {
     reader: R,
     limit: usize,
+    lines_max: usize,
+    /// The number of the last line read.
     number: u64,
+    /// Bytes read after the last chunk's last line: the next chunk's start.
+    carry: Vec<u8>,
+    ended: bool,
 }
 
-/// One line: its number, and its bytes or (if too long) its length.
-pub type Line = (u64, Result<Vec<u8>, u64>);
+/// A line's number, and where it lies in its chunk's bytes (its line end
+/// excluded) or, if it was too long, its length.
+type LineAt = (u64, Result<(usize, usize), u64>);
 
-impl<R: BufRead> Lines<R> {
-    pub fn new(reader: R, limit: usize) -> Self {
-        Lines { reader, limit, number: 0 }
+/// Lines read together, their bytes one after another in one buffer.
+pub struct LineChunk {
+    bytes: Vec<u8>,
+    lines: Vec<LineAt>,
+    /// Bytes of input the chunk covers, line ends and skipped lines included.
+    covered: u64,
+}
+
+impl LineChunk {
+    /// Each line's number, and its bytes or (if too long) its length.
+    pub fn lines(&self) -> impl Iterator<Item = (u64, Result<&[u8], u64>)> {
+        self.lines.iter().map(|&(number, at)| (number, at.map(|(start, end)| &self.bytes[start..end])))
+    }
+}
+
+impl<R: Read> LineChunks<R> {
+    pub fn new(reader: R, limit: usize, lines_max: usize) -> Self {
+        LineChunks { reader, limit, lines_max, number: 0, carry: Vec::new(), ended: false }
     }
 
-    fn read_line(&mut self) -> std::io::Result<Option<Line>> {
-        let mut line = Vec::new();
-        let read = (&mut self.reader).take(self.limit as u64 + 1).read_until(b'\n', &mut line)?;
-        if read == 0 {
-            return Ok(None);
-        }
+    /// Appends up to [`READ_BYTES`] to `bytes`; 0 at the end of the input.
+    fn read_more(&mut self, bytes: &mut Vec<u8>) -> std::io::Result<usize> {
+        let len = bytes.len();
+        bytes.resize(len + READ_BYTES, 0);
+        let read = loop {
+            match self.reader.read(&mut bytes[len..]) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                other => break other,
+            }
+        };
+        bytes.truncate(len + *read.as_ref().unwrap_or(&0));
+        read
+    }
+
+    /// Numbers the line at `start..end` of `bytes` (its `\n` excluded).
+    fn line(&mut self, bytes: &[u8], mut start: usize, mut end: usize) -> LineAt {
         self.number += 1;
-        if self.number == 1 && line.starts_with(UTF8_BOM) {
+        if end - start > self.limit {
+            return (self.number, Err((end - start) as u64));
+        }
+        if self.number == 1 && bytes[start..end].starts_with(UTF8_BOM) {
             // Editors on Windows start UTF-8 files with a byte-order mark;
             // it is not part of the first submission.
-            line.drain(..UTF8_BOM.len());
+            start += UTF8_BOM.len();
         }
-        if line.last() == Some(&b'\n') {
-            line.pop();
-            if line.last() == Some(&b'\r') {
-                line.pop();
+        if end > start && bytes[end - 1] == b'\r' {
+            end -= 1;
+        }
+        (self.number, Ok((start, end)))
+    }
+
+    fn next_chunk(&mut self) -> std::io::Result<Option<LineChunk>> {
+        let mut bytes = std::mem::take(&mut self.carry);
+        bytes.reserve(READ_BYTES);
+        let mut lines = Vec::with_capacity(self.lines_max);
+        // Where the line being read starts, how far it is searched for its
+        // end, and (once it is too long to keep) how long it is so far.
+        let (mut start, mut searched, mut skipped) = (0, 0, None::<u64>);
+        let mut covered = 0u64;
+        while lines.len() < self.lines_max {
+            if let Some(at) = memchr::memchr(b'\n', &bytes[searched..]) {
+                let end = searched + at;
+                covered += (end + 1 - start) as u64;
+                match skipped.take() {
+                    None => lines.push(self.line(&bytes, start, end)),
+                    Some(length) => {
+                        self.number += 1;
+                        lines.push((self.number, Err(length + (end - start) as u64)));
+                        // Its bytes are not kept.
+                        bytes.drain(start..=end);
+                        searched = start;
+                        continue;
+                    }
+                }
+                (start, searched) = (end + 1, end + 1);
+                continue;
             }
-            return Ok(Some((self.number, Ok(line))));
-        }
-        if line.len() <= self.limit {
-            return Ok(Some((self.number, Ok(line))));
-        }
-        let mut length = line.len() as u64;
-        loop {
-            line.clear();
-            let read = (&mut self.reader).take(64 * 1024).read_until(b'\n', &mut line)?;
-            length += read as u64;
-            if read == 0 || line.last() == Some(&b'\n') {
-                return Ok(Some((self.number, Err(length))));
+            searched = bytes.len();
+            if bytes.len() - start > self.limit {
+                // Too long to be a submission: count the rest of it, keep none.
+                *skipped.get_or_insert(0) += (bytes.len() - start) as u64;
+                covered += (bytes.len() - start) as u64;
+                bytes.truncate(start);
+                searched = start;
+            }
+            if self.ended || self.read_more(&mut bytes)? == 0 {
+                self.ended = true;
+                // The last line has no line end.
+                if let Some(length) = skipped {
+                    self.number += 1;
+                    lines.push((self.number, Err(length + (bytes.len() - start) as u64)));
+                } else if start < bytes.len() {
+                    lines.push(self.line(&bytes, start, bytes.len()));
+                }
+                covered += (bytes.len() - start) as u64;
+                start = bytes.len();
+                break;
             }
         }
+        self.carry = bytes.split_off(start);
+        Ok((!lines.is_empty()).then_some(LineChunk { bytes, lines, covered }))
     }
 }
 
-impl<R: BufRead> Iterator for Lines<R> {
-    type Item = std::io::Result<Line>;
+impl<R: Read> Iterator for LineChunks<R> {
+    type Item = std::io::Result<LineChunk>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.read_line().transpose()
+        if self.ended && self.carry.is_empty() {
+            return None;
+        }
+        let chunk = self.next_chunk().transpose();
+        if matches!(chunk, Some(Err(_))) {
+            (self.ended, self.carry) = (true, Vec::new());
+        }
+        chunk
     }
 }
 
 /// Decodes one line; `None` for a blank line.
-fn parse_line(line: Result<Vec<u8>, u64>) -> Option<Result<Checked>> {
+fn parse_line(line: Result<&[u8], u64>) -> Option<Result<Checked>> {
     match line {
         Err(length) => Some(Err(usage(format!(
             "submission: {length} bytes is more than the {SUBMISSION_BYTES_MAX} a submission may have"
         )))),
         Ok(bytes) if bytes.trim_ascii().is_empty() => None,
-        Ok(bytes) => Some(Checked::parse(&bytes).map_err(Error::from)),
+        Ok(bytes) => Some(Checked::parse(bytes).map_err(Error::from)),
     }
 }
 
@@ -108,16 +192,16 @@ pub enum Source<'a> {
 }
 
 impl Source<'_> {
-    fn lines(&self) -> Result<Lines<Box<dyn BufRead + Send + '_>>> {
-        let reader: Box<dyn BufRead + Send> = match self {
+    /// Its lines, in chunks of [`IMPORT_CHUNK_SUBMISSIONS`].
+    fn chunks(&self) -> Result<LineChunks<Box<dyn Read + Send + '_>>> {
+        let reader: Box<dyn Read + Send> = match self {
             Source::File(path) => {
-                let file = File::open(path).map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
-                Box::new(BufReader::with_capacity(1 << 20, file))
+                Box::new(File::open(path).map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?)
             }
             Source::Bytes(bytes) => Box::new(*bytes),
-            Source::Stdin => Box::new(BufReader::with_capacity(1 << 20, std::io::stdin())),
+            Source::Stdin => Box::new(std::io::stdin()),
         };
-        Ok(Lines::new(reader, SUBMISSION_BYTES_MAX))
+        Ok(LineChunks::new(reader, SUBMISSION_BYTES_MAX, IMPORT_CHUNK_SUBMISSIONS))
     }
 
     /// Its length in bytes, if known before reading it.
@@ -152,9 +236,9 @@ pub fn import_until(ledger: &Ledger, source: Source<'_>, interrupted: &AtomicBoo
     let mut import = ledger.begin_import()?;
     let mut tally = Tally::default();
     let mut bytes_read = 0u64;
-    let lines = source.lines()?;
+    let chunks = source.chunks()?;
     let passed = std::thread::scope(|scope| -> Result<()> {
-        let raw = chunks(lines.map(|line| line.map_err(|e| Error::io("reading the input", e))));
+        let raw = chunks.map(|chunk| chunk.map_err(|e| Error::io("reading the input", e)));
         let mut in_flight = std::collections::VecDeque::new();
         for chunk in in_order(scope, raw, parse_chunk) {
             if interrupted.load(Ordering::Relaxed) {
@@ -342,31 +426,6 @@ where
     (0..).map_while(move |k| outputs[k % WORKERS].recv().ok())
 }
 
-/// Groups `items` in chunks of up to [`IMPORT_CHUNK_SUBMISSIONS`]; an error ends
-/// the chunks with it.
-fn chunks<T>(mut items: impl Iterator<Item = Result<T>>) -> impl Iterator<Item = Result<Vec<T>>> {
-    let mut failed = false;
-    std::iter::from_fn(move || {
-        if failed {
-            return None;
-        }
-        let mut chunk = Vec::with_capacity(IMPORT_CHUNK_SUBMISSIONS);
-        for item in items.by_ref() {
-            match item {
-                Ok(item) => chunk.push(item),
-                Err(e) => {
-                    failed = true;
-                    return Some(Err(e));
-                }
-            }
-            if chunk.len() == IMPORT_CHUNK_SUBMISSIONS {
-                break;
-            }
-        }
-        (!chunk.is_empty()).then_some(Ok(chunk))
-    })
-}
-
 /// A chunk of lines, parsed: the submissions, and each line's number with
 /// why it is not one (`None` if it is the next of `submissions`).
 struct ParsedChunk {
@@ -380,12 +439,12 @@ struct ParsedChunk {
 /// straight into the vector the committer takes: a chunk's submissions
 /// are megabytes, and each vector of them sized or moved again faulted in
 /// fresh pages.
-fn parse_chunk(chunk: Result<Vec<Line>>) -> Result<ParsedChunk> {
+fn parse_chunk(chunk: Result<LineChunk>) -> Result<ParsedChunk> {
     let chunk = chunk?;
+    let lines = chunk.lines.len();
     let mut parsed =
-        ParsedChunk { submissions: Vec::with_capacity(chunk.len()), slots: Vec::with_capacity(chunk.len()), bytes: 0 };
-    for (number, line) in chunk {
-        parsed.bytes += line.as_ref().map_or_else(|len| *len, |b| b.len() as u64) + 1;
+        ParsedChunk { submissions: Vec::with_capacity(lines), slots: Vec::with_capacity(lines), bytes: chunk.covered };
+    for (number, line) in chunk.lines() {
         match parse_line(line) {
             None => {}
             Some(Ok(checked)) => {
@@ -411,21 +470,117 @@ fn report(line: u64, error: &Error) {
 
 /// `amity restore FILE|-`: stored records (an export) into a new ledger.
 pub fn restore(dir: &Path, file: &Path) -> Result<()> {
-    let reader: Box<dyn BufRead> = if file.as_os_str() == "-" {
+    let reader: Box<dyn Read> = if file.as_os_str() == "-" {
         Box::new(std::io::stdin().lock())
     } else {
-        let opened = File::open(file).map_err(|e| usage(format!("cannot read {}: {e}", file.display())))?;
-        Box::new(BufReader::with_capacity(1 << 20, opened))
+        Box::new(File::open(file).map_err(|e| usage(format!("cannot read {}: {e}", file.display())))?)
     };
     let limit = events::limits::RECORD_BYTES_MAX;
-    let records = Lines::new(reader, limit).filter_map(|line| match line {
-        Err(e) => Some(Err(Error::from(e))),
-        Ok((_, Ok(bytes))) if bytes.trim_ascii().is_empty() => None,
-        Ok((_, Ok(bytes))) => Some(Ok(bytes)),
-        Ok((number, Err(length))) => {
-            Some(Err(usage(format!("line {number}: {length} bytes is more than a record may have"))))
-        }
+    let records = LineChunks::new(reader, limit, IMPORT_CHUNK_SUBMISSIONS).flat_map(|chunk| {
+        let lines: Vec<Result<Vec<u8>>> = match chunk {
+            Err(e) => vec![Err(Error::from(e))],
+            Ok(chunk) => chunk
+                .lines()
+                .filter_map(|line| match line {
+                    (_, Ok(bytes)) if bytes.trim_ascii().is_empty() => None,
+                    (_, Ok(bytes)) => Some(Ok(bytes.to_vec())),
+                    (number, Err(length)) => {
+                        Some(Err(usage(format!("line {number}: {length} bytes is more than a record may have"))))
+                    }
+                })
+                .collect(),
+        };
+        lines
     });
     let verified = Ledger::restore(dir, records)?;
     print(&format!("restored into {}: ok {} records, head {}", dir.display(), verified.count, verified.head))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Hands out at most `step` bytes a read, as a pipe may.
+    struct Trickle<'a> {
+        bytes: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.step.min(buf.len()).min(self.bytes.len());
+            buf[..n].copy_from_slice(&self.bytes[..n]);
+            self.bytes = &self.bytes[n..];
+            Ok(n)
+        }
+    }
+
+    /// What the chunks must come to: split at `\n`, the last line kept if
+    /// it has bytes, `\r` dropped before `\n` and a byte-order mark at the
+    /// start, and a line longer than `limit` as its length.
+    /// A line's number, and its bytes or length.
+    type Line = (u64, Result<Vec<u8>, u64>);
+
+    fn expected(input: &[u8], limit: usize) -> Vec<Line> {
+        let mut parts: Vec<&[u8]> = input.split(|b| *b == b'\n').collect();
+        if parts.last().is_some_and(|last| last.is_empty()) {
+            parts.pop();
+        }
+        parts
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut line)| {
+                let number = i as u64 + 1;
+                if line.len() > limit {
+                    return (number, Err(line.len() as u64));
+                }
+                if number == 1 {
+                    line = line.strip_prefix(UTF8_BOM).unwrap_or(line);
+                }
+                (number, Ok(line.strip_suffix(b"\r").unwrap_or(line).to_vec()))
+            })
+            .collect()
+    }
+
+    fn read_all(input: &[u8], step: usize, limit: usize, lines_max: usize) -> (Vec<Line>, u64) {
+        let (mut lines, mut covered) = (Vec::new(), 0);
+        for chunk in LineChunks::new(Trickle { bytes: input, step }, limit, lines_max) {
+            let chunk = chunk.unwrap();
+            assert!(chunk.lines.len() <= lines_max && !chunk.lines.is_empty());
+            covered += chunk.covered;
+            lines.extend(chunk.lines().map(|(n, line)| (n, line.map(<[u8]>::to_vec))));
+        }
+        (lines, covered)
+    }
+
+    #[test]
+    fn chunks_split_lines_drop_line_ends_and_the_mark_and_measure_long_lines() {
+        let input = b"\xEF\xBB\xBF{\"a\":1}\r\n\n0123456789abcdef\r\nshort\nlast";
+        let (lines, covered) = read_all(input, 3, 12, 2);
+        assert_eq!(lines, expected(input, 12));
+        assert_eq!(lines[2], (3, Err(17)), "a long line is reported by its length, its \\r included");
+        assert_eq!(lines[0], (1, Ok(b"{\"a\":1}".to_vec())));
+        assert_eq!(covered, input.len() as u64, "the progress bar reaches the input's end");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any input, read in any sizes, in chunks of any number of lines,
+        /// gives the lines a plain split gives.
+        #[test]
+        fn chunks_give_the_lines_of_a_plain_split(
+            lines in proptest::collection::vec("(\r?\n)?[a-c\r]{0,30}", 0..40),
+            end in "(\r?\n)?",
+            step in 1usize..64,
+            limit in 1usize..24,
+            lines_max in 1usize..6,
+        ) {
+            let input = format!("{}{end}", lines.concat()).into_bytes();
+            let (got, covered) = read_all(&input, step, limit, lines_max);
+            prop_assert_eq!(got, expected(&input, limit));
+            prop_assert_eq!(covered, input.len() as u64);
+        }
+    }
 }
