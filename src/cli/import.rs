@@ -31,8 +31,13 @@ const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 /// Most bad lines printed; the rest are counted.
 const ERRORS_PRINTED_MAX: usize = 200;
 
-/// Bytes asked of the reader at a time.
-const READ_BYTES: usize = 256 * 1024;
+/// Bytes asked of the reader at a time: small beside a chunk, so that
+/// what is read past a chunk's last line (and copied to the next) is too.
+const READ_BYTES: usize = 64 * 1024;
+
+/// A chunk's buffer to begin with: room for its lines (a generated
+/// submission is about 280 bytes) without growing, in the usual case.
+const CHUNK_BYTES: usize = 8 * READ_BYTES;
 
 /// Reads lines in chunks of up to `lines_max`, each chunk's bytes read
 /// straight into one buffer: no allocation or copy per line. A line longer
@@ -42,6 +47,8 @@ pub struct LineChunks<R> {
     reader: R,
     limit: usize,
     lines_max: usize,
+    /// Bytes asked of the reader at a time ([`READ_BYTES`]).
+    read_bytes: usize,
     /// The number of the last line read.
     number: u64,
     /// Bytes read after the last chunk's last line: the next chunk's start.
@@ -70,21 +77,14 @@ impl LineChunk {
 
 impl<R: Read> LineChunks<R> {
     pub fn new(reader: R, limit: usize, lines_max: usize) -> Self {
-        LineChunks { reader, limit, lines_max, number: 0, carry: Vec::new(), ended: false }
+        LineChunks { reader, limit, lines_max, read_bytes: READ_BYTES, number: 0, carry: Vec::new(), ended: false }
     }
 
-    /// Appends up to [`READ_BYTES`] to `bytes`; 0 at the end of the input.
+    /// Appends up to `read_bytes` to `bytes` (into its spare capacity,
+    /// which is never zeroed first); 0 at the end of the input.
     fn read_more(&mut self, bytes: &mut Vec<u8>) -> std::io::Result<usize> {
-        let len = bytes.len();
-        bytes.resize(len + READ_BYTES, 0);
-        let read = loop {
-            match self.reader.read(&mut bytes[len..]) {
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                other => break other,
-            }
-        };
-        bytes.truncate(len + *read.as_ref().unwrap_or(&0));
-        read
+        bytes.reserve(self.read_bytes);
+        (&mut self.reader).take(self.read_bytes as u64).read_to_end(bytes)
     }
 
     /// Numbers the line at `start..end` of `bytes` (its `\n` excluded).
@@ -105,8 +105,8 @@ impl<R: Read> LineChunks<R> {
     }
 
     fn next_chunk(&mut self) -> std::io::Result<Option<LineChunk>> {
-        let mut bytes = std::mem::take(&mut self.carry);
-        bytes.reserve(READ_BYTES);
+        let mut bytes = Vec::with_capacity(self.carry.len() + CHUNK_BYTES);
+        bytes.append(&mut self.carry);
         let mut lines = Vec::with_capacity(self.lines_max);
         // Where the line being read starts, how far it is searched for its
         // end, and (once it is too long to keep) how long it is so far.
@@ -545,7 +545,10 @@ mod tests {
 
     fn read_all(input: &[u8], step: usize, limit: usize, lines_max: usize) -> (Vec<Line>, u64) {
         let (mut lines, mut covered) = (Vec::new(), 0);
-        for chunk in LineChunks::new(Trickle { bytes: input, step }, limit, lines_max) {
+        let mut chunks = LineChunks::new(Trickle { bytes: input, step }, limit, lines_max);
+        // Reads of `step` bytes, so that lines (and long ones) span reads.
+        chunks.read_bytes = step;
+        for chunk in chunks {
             let chunk = chunk.unwrap();
             assert!(chunk.lines.len() <= lines_max && !chunk.lines.is_empty());
             covered += chunk.covered;
