@@ -70,7 +70,7 @@ fn main() {
         let before = live();
         knowledge.absorb(sealed.seq, key, checked.event_type(), checked.content_digest(), &effects);
         knowledge_bytes += live() - before;
-        sealed_records.push(sealed.into_bytes());
+        sealed_records.push(sealed.bytes().to_vec());
     }
     let knowledge_checkpoint = postcard::to_stdvec(&knowledge).unwrap().len();
     println!("generated and absorbed in {:.1} s", started.elapsed().as_secs_f64());

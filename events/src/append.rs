@@ -75,8 +75,9 @@ pub fn decide(known: &impl Known, submission: Checked) -> Decision {
 pub struct Sealed {
     pub seq: u64,
     pub event_type: EventType,
-    /// Private: the offsets below point into it.
-    bytes: Vec<u8>,
+    /// Private: the offsets below point into it. Shares its allocation
+    /// with the records sealed around it ([`Sealer`]'s arena).
+    bytes: bytes::Bytes,
     /// Where the hash's 64 hex digits start in `bytes`.
     hash_at: usize,
     /// Where the id is in `bytes`.
@@ -89,7 +90,7 @@ impl Sealed {
         &self.bytes
     }
 
-    pub fn into_bytes(self) -> Vec<u8> {
+    pub fn into_bytes(self) -> bytes::Bytes {
         self.bytes
     }
 
@@ -120,23 +121,54 @@ pub fn recorded_at(now: chrono::DateTime<chrono::Utc>) -> String {
 /// The chain's write head: the next seq, the hash it links to, and the last
 /// `recorded_at` (which never goes back). Cloning it is how a group that
 /// fails is rolled back.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Records are written one after another into a shared arena of
+/// [`ARENA_BYTES`], each record a [`bytes::Bytes`] of it: one allocation
+/// (and one free, when the last of them is dropped) for a few hundred
+/// records, and a batch's records side by side in memory. The arena is
+/// not part of the head: a clone starts its own, and equality ignores it.
+#[derive(Debug)]
 pub struct Sealer {
     next_seq: u64,
     prev: String,
     last_recorded_at: String,
+    arena: bytes::BytesMut,
 }
+
+/// Bytes of a [`Sealer`]'s arena: about 200 generated records. A record
+/// kept alone keeps its arena alive, so this stays small beside the tail
+/// and the batches that hold records.
+pub const ARENA_BYTES: usize = 64 * 1024;
 
 impl Default for Sealer {
     fn default() -> Self {
-        Sealer { next_seq: 1, prev: GENESIS_PREV.to_string(), last_recorded_at: String::new() }
+        Sealer::after(0, GENESIS_PREV, "")
     }
 }
+
+impl Clone for Sealer {
+    fn clone(&self) -> Self {
+        Sealer::after(self.next_seq - 1, &self.prev, &self.last_recorded_at)
+    }
+}
+
+impl PartialEq for Sealer {
+    fn eq(&self, other: &Sealer) -> bool {
+        (self.next_seq, &self.prev, &self.last_recorded_at) == (other.next_seq, &other.prev, &other.last_recorded_at)
+    }
+}
+
+impl Eq for Sealer {}
 
 impl Sealer {
     /// The head after a stored record: its seq, hash and `recorded_at`.
     pub fn after(seq: u64, hash: &str, recorded_at: &str) -> Sealer {
-        Sealer { next_seq: seq + 1, prev: hash.to_string(), last_recorded_at: recorded_at.to_string() }
+        Sealer {
+            next_seq: seq + 1,
+            prev: hash.to_string(),
+            last_recorded_at: recorded_at.to_string(),
+            arena: bytes::BytesMut::new(),
+        }
     }
 
     pub fn next_seq(&self) -> u64 {
@@ -172,8 +204,8 @@ impl Sealer {
         let mut seq_text = itoa::Buffer::new();
         let seq_text = seq_text.format(seq);
         let (data, sources, occurred) = (submission.data_jcs(), submission.sources_jcs(), submission.occurred_text());
-        // The exact length, so the bytes are never moved and hold no slack
-        // (which lets readers share them without another allocation).
+        // The exact length, so that the record fits in the arena's room
+        // unmoved.
         let hash_digits = 64;
         let length = RECORD_FRAME_BYTES
             + hash_digits
@@ -185,7 +217,11 @@ impl Sealer {
             + seq_text.len()
             + sources.len()
             + event_type.as_str().len();
-        let mut bytes = Vec::with_capacity(length);
+        if self.arena.capacity() < length {
+            self.arena = bytes::BytesMut::with_capacity(length.max(ARENA_BYTES));
+        }
+        let bytes = &mut self.arena;
+        debug_assert!(bytes.is_empty());
         bytes.extend_from_slice(b"{\"data\":");
         bytes.extend_from_slice(data);
         bytes.extend_from_slice(b",\"hash\":\"");
@@ -219,6 +255,7 @@ impl Sealer {
         let hex = &mut bytes[hash_at..hash_at + 64];
         hex::encode_to_slice(hasher.finalize(), hex).expect("64 hex digits for 32 bytes");
         debug_assert!(bytes.len() <= submission.record_bytes_max());
+        let bytes = bytes.split().freeze();
         self.next_seq += 1;
         self.prev.clear();
         self.prev.push_str(std::str::from_utf8(&bytes[hash_at..hash_at + 64]).expect("hex digits"));

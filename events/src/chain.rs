@@ -443,7 +443,7 @@ mod tests {
             "data": {"category": "forum", "title": "Hà Nội é \"q\"\n", "parties": ["vn/hanoi"], "figures": {"a": 1, "b": 2}},
             "sources": [{"title": "t", "quote": "Viêng Chăn"}]});
         let checked = crate::Checked::parse(&serde_json::to_vec(&submission).unwrap()).unwrap();
-        crate::Sealer::default().seal(&checked, "ev-1", "2026-11-22T10:45:50.123456Z").into_bytes()
+        crate::Sealer::default().seal(&checked, "ev-1", "2026-11-22T10:45:50.123456Z").bytes().to_vec()
     }
 
     #[test]

@@ -52,7 +52,7 @@ impl Committed {
             event_type: sealed.event_type,
             hash_at: offset(hash_at),
             id_at: (offset(id_at.0), offset(id_at.1)),
-            bytes: sealed.into_bytes().into(),
+            bytes: sealed.into_bytes(),
             event,
             frame: OnceLock::new(),
         }
@@ -183,7 +183,7 @@ mod tests {
         let submission = r#"{"type":"activity.held","occurred":"2023","data":{"category":"forum","title":"T","parties":["vn/hanoi"]}}"#;
         let checked = events::Checked::parse(submission.as_bytes()).unwrap();
         let mut sealer = events::Sealer::after(seq - 1, events::GENESIS_PREV, "2026-11-22T10:45:50.123456Z");
-        sealer.seal(&checked, &format!("ev-{seq}"), "2026-11-22T10:45:50.123456Z").into_bytes()
+        sealer.seal(&checked, &format!("ev-{seq}"), "2026-11-22T10:45:50.123456Z").bytes().to_vec()
     }
 
     #[test]
