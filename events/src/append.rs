@@ -122,11 +122,9 @@ pub fn recorded_at(now: chrono::DateTime<chrono::Utc>) -> String {
 /// `recorded_at` (which never goes back). Cloning it is how a group that
 /// fails is rolled back.
 ///
-/// Records are written one after another into a shared arena of
-/// [`ARENA_BYTES`], each record a [`bytes::Bytes`] of it: one allocation
-/// (and one free, when the last of them is dropped) for a few hundred
-/// records, and a batch's records side by side in memory. The arena is
-/// not part of the head: a clone starts its own, and equality ignores it.
+/// Records are written one after another into an arena ([`crate::arena`]),
+/// so a batch's records also sit side by side in memory. The arena is not
+/// part of the head: a clone starts its own, and equality ignores it.
 #[derive(Debug)]
 pub struct Sealer {
     next_seq: u64,
@@ -134,11 +132,6 @@ pub struct Sealer {
     last_recorded_at: String,
     arena: bytes::BytesMut,
 }
-
-/// Bytes of a [`Sealer`]'s arena: about 200 generated records. A record
-/// kept alone keeps its arena alive, so this stays small beside the tail
-/// and the batches that hold records.
-pub const ARENA_BYTES: usize = 64 * 1024;
 
 impl Default for Sealer {
     fn default() -> Self {
@@ -217,9 +210,7 @@ impl Sealer {
             + seq_text.len()
             + sources.len()
             + event_type.as_str().len();
-        if self.arena.capacity() < length {
-            self.arena = bytes::BytesMut::with_capacity(length.max(ARENA_BYTES));
-        }
+        crate::arena::reserve(&mut self.arena, length);
         let bytes = &mut self.arena;
         debug_assert!(bytes.is_empty());
         bytes.extend_from_slice(b"{\"data\":");
@@ -255,7 +246,7 @@ impl Sealer {
         let hex = &mut bytes[hash_at..hash_at + 64];
         hex::encode_to_slice(hasher.finalize(), hex).expect("64 hex digits for 32 bytes");
         debug_assert!(bytes.len() <= submission.record_bytes_max());
-        let bytes = bytes.split().freeze();
+        let bytes = crate::arena::take(bytes);
         self.next_seq += 1;
         self.prev.clear();
         self.prev.push_str(std::str::from_utf8(&bytes[hash_at..hash_at + 64]).expect("hex digits"));

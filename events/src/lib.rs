@@ -17,12 +17,14 @@
 //!   path of [`Checked::parse`]).
 //! - [`record`]: the stored record, its RFC 8785 (JCS) bytes and SHA-256 hash.
 //! - [`chain`]: the auditor's check of a sequence of stored records.
+//! - [`arena`]: shared buffers for the write path's small byte strings.
 //! - [`append`]: the write side: [`append::decide`] (may this be appended?)
 //!   and [`append::Sealer`] (the next record of the chain).
 //! - [`knowledge`]: what the ledger knows, folded from the log in memory.
 //! - [`generate`]: seeded random valid histories for tests and benchmarks.
 
 pub mod append;
+pub mod arena;
 pub mod chain;
 pub mod data;
 pub mod date;

@@ -138,19 +138,12 @@ thread_local! {
     static ARENA: std::cell::Cell<bytes::BytesMut> = std::cell::Cell::new(bytes::BytesMut::new());
 }
 
-/// Bytes of a parsing thread's arena: about 250 generated submissions.
-const ARENA_BYTES: usize = 64 * 1024;
-
-/// `bytes`, copied into this thread's arena: a submission's parts are an
-/// allocation of their own no more, nor a free on the thread that seals them
-/// (a few hundred submissions share one, freed when the last is dropped).
+/// `bytes`, copied into this thread's arena ([`crate::arena`]).
 fn arena_copy(bytes: &[u8]) -> bytes::Bytes {
     let mut arena = ARENA.take();
-    if arena.capacity() < bytes.len() {
-        arena = bytes::BytesMut::with_capacity(bytes.len().max(ARENA_BYTES));
-    }
+    crate::arena::reserve(&mut arena, bytes.len());
     arena.extend_from_slice(bytes);
-    let copied = arena.split().freeze();
+    let copied = crate::arena::take(&mut arena);
     ARENA.set(arena);
     copied
 }
