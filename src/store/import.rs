@@ -204,12 +204,16 @@ pub(super) fn pending_path(dir: &Path) -> PathBuf {
     dir.join(PENDING_FILE)
 }
 
-/// Makes the marker durable: the import's records start at `start`.
+/// Makes the marker durable: the import's records start at `start`. It is
+/// written whole to a temporary file, synced, and renamed into place, so a
+/// write that fails part-way (a full disk, an I/O error) leaves no marker
+/// rather than a damaged one that every later open would refuse.
 pub(super) fn mark(dir: &Path, start: u64) -> std::io::Result<()> {
-    let path = pending_path(dir);
-    let mut file = std::fs::File::create(&path)?;
+    let written = dir.join(format!("{PENDING_FILE}.tmp"));
+    let mut file = std::fs::File::create(&written)?;
     std::io::Write::write_all(&mut file, format!("{start}\n").as_bytes())?;
     file.sync_all()?;
+    std::fs::rename(&written, pending_path(dir))?;
     sync_dir(dir)
 }
 
@@ -227,13 +231,40 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 /// The seq an unfinished import started at, if the marker is there.
+///
+/// An empty marker is no marker: ledgers before [`mark`] renamed it into
+/// place could be left one by a write that failed, and that write came
+/// before any of its import's records reached the log.
 pub(super) fn pending(dir: &Path) -> Result<Option<u64>> {
     let path = pending_path(dir);
     match std::fs::read_to_string(&path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::storage(format!("reading {}", path.display()), e)),
+        Ok(text) if text.is_empty() => Ok(None),
         Ok(text) => text.trim().parse::<u64>().ok().filter(|seq| *seq >= 1).map(Some).ok_or_else(|| {
             Error::storage(format!("reading {}", path.display()), format!("`{}` is not a seq", text.trim()))
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_marker_reads_back_and_an_empty_one_is_none() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(pending(dir.path()).unwrap(), None);
+        mark(dir.path(), 42).unwrap();
+        assert_eq!(pending(dir.path()).unwrap(), Some(42));
+        assert!(!dir.path().join(format!("{PENDING_FILE}.tmp")).exists(), "renamed into place");
+        unmark(dir.path()).unwrap();
+        assert_eq!(pending(dir.path()).unwrap(), None);
+        // What a write that failed part-way left before the marker was
+        // renamed into place: no import's record had reached the log.
+        std::fs::write(pending_path(dir.path()), b"").unwrap();
+        assert_eq!(pending(dir.path()).unwrap(), None);
+        std::fs::write(pending_path(dir.path()), b"x\n").unwrap();
+        assert!(pending(dir.path()).unwrap_err().to_string().contains("is not a seq"));
     }
 }
