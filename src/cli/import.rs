@@ -89,10 +89,10 @@ impl<R: Read> LineChunks<R> {
 
     /// Numbers the line at `start..end` of `bytes` (its `\n` excluded).
     fn line(&mut self, bytes: &[u8], mut start: usize, mut end: usize) -> LineAt {
-        self.number += 1;
         if end - start > self.limit {
-            return (self.number, Err((end - start) as u64));
+            return self.too_long((end - start) as u64);
         }
+        self.number += 1;
         if self.number == 1 && bytes[start..end].starts_with(UTF8_BOM) {
             // Editors on Windows start UTF-8 files with a byte-order mark;
             // it is not part of the first submission.
@@ -102,6 +102,12 @@ impl<R: Read> LineChunks<R> {
             end -= 1;
         }
         (self.number, Ok((start, end)))
+    }
+
+    /// Numbers a line too long to be a submission, `length` bytes long.
+    fn too_long(&mut self, length: u64) -> LineAt {
+        self.number += 1;
+        (self.number, Err(length))
     }
 
     fn next_chunk(&mut self) -> std::io::Result<Option<LineChunk>> {
@@ -119,8 +125,7 @@ impl<R: Read> LineChunks<R> {
                 match skipped.take() {
                     None => lines.push(self.line(&bytes, start, end)),
                     Some(length) => {
-                        self.number += 1;
-                        lines.push((self.number, Err(length + (end - start) as u64)));
+                        lines.push(self.too_long(length + (end - start) as u64));
                         // Its bytes are not kept.
                         bytes.drain(start..=end);
                         searched = start;
@@ -142,8 +147,7 @@ impl<R: Read> LineChunks<R> {
                 self.ended = true;
                 // The last line has no line end.
                 if let Some(length) = skipped {
-                    self.number += 1;
-                    lines.push((self.number, Err(length + (bytes.len() - start) as u64)));
+                    lines.push(self.too_long(length + (bytes.len() - start) as u64));
                 } else if start < bytes.len() {
                     lines.push(self.line(&bytes, start, bytes.len()));
                 }
