@@ -71,7 +71,7 @@ pub fn decide(known: &impl Known, submission: Checked) -> Decision {
 /// One sealed record: what is stored (`bytes`, the JCS form) and where in
 /// it the fields the ledger set are, so nobody needs to parse the bytes
 /// again, nor copy those fields out of them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Sealed {
     pub seq: u64,
     pub event_type: EventType,
@@ -82,6 +82,9 @@ pub struct Sealed {
     hash_at: usize,
     /// Where the id is in `bytes`.
     id_at: (usize, usize),
+    /// The record's leaf in the Merkle tree (RFC 6962's hash of the
+    /// bytes), hashed as it is sealed, while the bytes are in cache.
+    leaf: crate::merkle::Hash,
 }
 
 impl Sealed {
@@ -107,6 +110,11 @@ impl Sealed {
     /// Where the hash's hex digits and the id are in the bytes.
     pub fn offsets(&self) -> (usize, (usize, usize)) {
         (self.hash_at, self.id_at)
+    }
+
+    /// The record's leaf hash in the Merkle tree.
+    pub fn leaf(&self) -> crate::merkle::Hash {
+        self.leaf
     }
 }
 
@@ -250,7 +258,8 @@ impl Sealer {
         self.next_seq += 1;
         self.prev.clear();
         self.prev.push_str(std::str::from_utf8(&bytes[hash_at..hash_at + 64]).expect("hex digits"));
-        Sealed { seq, event_type, bytes, hash_at, id_at }
+        let leaf = crate::merkle::record_hash(&bytes);
+        Sealed { seq, event_type, bytes, hash_at, id_at, leaf }
     }
 }
 
@@ -291,6 +300,7 @@ mod tests {
             let record = verifier.check(&sealed.seq.to_be_bytes(), &sealed.bytes).unwrap();
             assert_eq!(record.canonical_bytes(), sealed.bytes, "stored bytes are the JCS form");
             assert_eq!((record.hash.as_str(), record.id.as_str()), (sealed.hash(), sealed.id()));
+            assert!(sealed.leaf() == crate::merkle::record_hash(&sealed.bytes), "the leaf is of the stored bytes");
         }
         let second: Record = Record::decode(&second.bytes).unwrap();
         assert_eq!(second.recorded_at, "2026-11-22T10:45:50.123456Z", "recorded_at never goes back");

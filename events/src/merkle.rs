@@ -98,7 +98,7 @@ impl Frontier {
     /// completes, at consecutive indexes from `stored_hash_index(0, n)`
     /// (Go's `StoredHashesForRecordHash`, without reading anything back),
     /// appended to `stored`.
-    fn push_leaf_into(&mut self, leaf: Hash, stored: &mut Vec<(u64, Hash)>) {
+    pub fn push_leaf_into(&mut self, leaf: Hash, stored: &mut Vec<(u64, Hash)>) {
         let mut index = stored_hash_index(0, self.size);
         stored.push((index, leaf));
         self.edge.push(0, leaf, |hash| {

@@ -420,7 +420,7 @@ impl Committer {
     fn stored_hashes(&mut self, records: &[Arc<Committed>]) -> Vec<(u64, Hash)> {
         // Each record adds its leaf and, on average, one subtree's root.
         let mut hashes = Vec::with_capacity(records.len() * 2 + 64);
-        records.iter().for_each(|record| self.frontier.push_into(record.bytes(), &mut hashes));
+        records.iter().for_each(|record| self.frontier.push_leaf_into(record.leaf(), &mut hashes));
         hashes
     }
 

@@ -10,6 +10,7 @@
 //! projector, or grow past its bounds.
 
 use crate::error::Result;
+use events::merkle::Hash;
 use events::{ChainError, EventType, RecordRef};
 use projections::Event;
 use std::collections::VecDeque;
@@ -37,6 +38,9 @@ pub struct Committed {
     hash_at: u32,
     /// Where the id starts and ends in `bytes`.
     id_at: (u32, u32),
+    /// Its Merkle leaf, when the committer sealed it (hashed while the
+    /// bytes were in cache); a record read back from the log has none.
+    leaf: Option<Hash>,
     /// The record as one Server-Sent Events frame, rendered on first use
     /// and then shared by every subscriber.
     frame: OnceLock<bytes::Bytes>,
@@ -50,6 +54,7 @@ impl Committed {
         Committed {
             seq: sealed.seq,
             event_type: sealed.event_type,
+            leaf: Some(sealed.leaf()),
             hash_at: offset(hash_at),
             id_at: (offset(id_at.0), offset(id_at.1)),
             bytes: sealed.into_bytes(),
@@ -79,7 +84,21 @@ impl Committed {
         }
         let (hash_at, id_at) = (at(&record.hash, "hash")?.0, at(&record.id, "id")?);
         drop(record);
-        Ok(Committed { seq, event_type, hash_at, id_at, bytes: bytes.into(), event: None, frame: OnceLock::new() })
+        Ok(Committed {
+            seq,
+            event_type,
+            hash_at,
+            id_at,
+            leaf: None,
+            bytes: bytes.into(),
+            event: None,
+            frame: OnceLock::new(),
+        })
+    }
+
+    /// Its leaf hash in the Merkle tree.
+    pub fn leaf(&self) -> Hash {
+        self.leaf.unwrap_or_else(|| events::merkle::record_hash(&self.bytes))
     }
 
     /// The stored bytes, shared.
