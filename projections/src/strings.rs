@@ -21,9 +21,56 @@ pub struct Sym(u32);
 pub struct Strings {
     text: String,
     ends: Vec<u64>,
-    table: hashbrown::HashTable<u32>,
+    table: hashbrown::HashTable<Slot>,
     /// Seeded per process (foldhash), so crafted texts cannot force collisions.
     hasher: foldhash::fast::RandomState,
+}
+
+/// A string's number in the table, with the string itself when it is
+/// short (a day, a party id, an agreement's id, a unit: most of what is
+/// looked up). Finding a short string then reads the table only; a longer
+/// one is compared in the arena, which for a string interned long ago is
+/// two cache misses (its end, then its text). In a 1M import, interning
+/// was half of the projector's time, most of it those misses; with the
+/// strings inline it is a quarter. A slot is 24 bytes instead of 4.
+#[derive(Clone, Copy)]
+struct Slot {
+    sym: u32,
+    /// The length when at most [`SLOT_INLINE`] bytes (the bytes are in
+    /// `inline`), else `u8::MAX`.
+    short: u8,
+    inline: [u8; SLOT_INLINE],
+}
+
+const SLOT_INLINE: usize = 19;
+
+impl Slot {
+    fn new(sym: u32, s: &str) -> Slot {
+        let mut inline = [0; SLOT_INLINE];
+        match inline.get_mut(..s.len()) {
+            Some(room) => {
+                room.copy_from_slice(s.as_bytes());
+                Slot { sym, short: s.len() as u8, inline }
+            }
+            None => Slot { sym, short: u8::MAX, inline },
+        }
+    }
+
+    /// Its string (from the arena for a long one).
+    fn text<'a>(&'a self, text: &'a str, ends: &[u64]) -> &'a str {
+        match self.short {
+            u8::MAX => span(text, ends, self.sym),
+            short => std::str::from_utf8(&self.inline[..usize::from(short)]).expect("a whole string's bytes"),
+        }
+    }
+
+    /// Whether this slot holds `s`, reading the arena only for a long one.
+    fn holds(&self, s: &str, text: &str, ends: &[u64]) -> bool {
+        match self.short {
+            u8::MAX => s.len() > SLOT_INLINE && span(text, ends, self.sym) == s,
+            short => usize::from(short) == s.len() && self.inline[..s.len()] == *s.as_bytes(),
+        }
+    }
 }
 
 impl Strings {
@@ -31,14 +78,14 @@ impl Strings {
     pub fn intern(&mut self, s: &str) -> Sym {
         let hash = self.hasher.hash_one(s);
         let (text, ends) = (&self.text, &self.ends);
-        if let Some(&n) = self.table.find(hash, |&n| span(text, ends, n) == s) {
-            return Sym(n);
+        if let Some(slot) = self.table.find(hash, |slot| slot.holds(s, text, ends)) {
+            return Sym(slot.sym);
         }
         let n = u32::try_from(self.ends.len()).expect("fewer than 2^32 distinct strings in the views");
         self.text.push_str(s);
         self.ends.push(self.text.len() as u64);
         let (text, ends, hasher) = (&self.text, &self.ends, &self.hasher);
-        self.table.insert_unique(hash, n, |&m| hasher.hash_one(span(text, ends, m)));
+        self.table.insert_unique(hash, Slot::new(n, s), |slot| hasher.hash_one(slot.text(text, ends)));
         Sym(n)
     }
 
@@ -46,7 +93,7 @@ impl Strings {
     /// never interned matches no fact).
     pub fn find(&self, s: &str) -> Option<Sym> {
         let hash = self.hasher.hash_one(s);
-        self.table.find(hash, |&n| span(&self.text, &self.ends, n) == s).map(|&n| Sym(n))
+        self.table.find(hash, |slot| slot.holds(s, &self.text, &self.ends)).map(|slot| Sym(slot.sym))
     }
 
     /// A filter by text (a party a query is asked about) as a filter by
@@ -163,6 +210,27 @@ mod tests {
         assert_eq!(strings.filter(None), Some(None));
         assert_eq!(strings.filter(Some("th/bangkok")), None);
         assert_eq!(strings.len(), 3);
+    }
+
+    #[test]
+    fn strings_inline_in_the_table_and_in_the_arena_are_told_apart() {
+        let mut strings = Strings::default();
+        let texts = [
+            String::new(),
+            "a".into(),
+            "2022-04-04".into(),
+            "x".repeat(SLOT_INLINE - 1),
+            "x".repeat(SLOT_INLINE),
+            "x".repeat(SLOT_INLINE + 1),
+        ];
+        let syms: Vec<Sym> = texts.iter().map(|t| strings.intern(t)).collect();
+        for (text, sym) in texts.iter().zip(&syms) {
+            assert_eq!(strings.intern(text), *sym, "{text:?} is found again");
+            assert_eq!(strings.get(*sym), text);
+        }
+        assert_eq!(strings.len(), texts.len(), "each length its own string");
+        assert_eq!(strings.find(&"x".repeat(SLOT_INLINE + 2)), None);
+        assert_eq!(strings.find("2022-04-05"), None, "same length, other bytes");
     }
 
     #[test]
