@@ -81,12 +81,6 @@ impl Frontier {
         self.push_leaf(record_hash(bytes))
     }
 
-    /// [`Frontier::push`], appending the stored hashes to `stored` (so a
-    /// batch of records takes one vector, not one each).
-    pub fn push_into(&mut self, bytes: &[u8], stored: &mut Vec<(u64, Hash)>) {
-        self.push_leaf_into(record_hash(bytes), stored);
-    }
-
     /// [`Frontier::push`] with the leaf hash already computed.
     pub fn push_leaf(&mut self, leaf: Hash) -> Vec<(u64, Hash)> {
         let mut stored = Vec::with_capacity(2);
@@ -97,7 +91,8 @@ impl Frontier {
     /// The leaf's hash, then the root of each complete subtree it
     /// completes, at consecutive indexes from `stored_hash_index(0, n)`
     /// (Go's `StoredHashesForRecordHash`, without reading anything back),
-    /// appended to `stored`.
+    /// appended to `stored` (so a batch of records takes one vector, not
+    /// one each).
     pub fn push_leaf_into(&mut self, leaf: Hash, stored: &mut Vec<(u64, Hash)>) {
         let mut index = stored_hash_index(0, self.size);
         stored.push((index, leaf));
@@ -207,7 +202,7 @@ mod tests {
         let (mut batched, mut batch) = (Frontier::default(), Vec::new());
         for (i, leaf) in leaves.iter().enumerate() {
             stored.0.extend(frontier.push(leaf));
-            batched.push_into(leaf, &mut batch);
+            batched.push_leaf_into(record_hash(leaf), &mut batch);
             assert_eq!(
                 batch,
                 stored.0.iter().map(|(i, h)| (*i, *h)).collect::<Vec<_>>(),
