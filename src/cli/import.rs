@@ -520,12 +520,12 @@ mod tests {
         }
     }
 
-    /// What the chunks must come to: split at `\n`, the last line kept if
-    /// it has bytes, `\r` dropped before `\n` and a byte-order mark at the
-    /// start, and a line longer than `limit` as its length.
     /// A line's number, and its bytes or length.
     type Line = (u64, Result<Vec<u8>, u64>);
 
+    /// What the chunks must come to: split at `\n`, the last line kept if
+    /// it has bytes, `\r` dropped before `\n` and a byte-order mark at the
+    /// start, and a line longer than `limit` as its length.
     fn expected(input: &[u8], limit: usize) -> Vec<Line> {
         let mut parts: Vec<&[u8]> = input.split(|b| *b == b'\n').collect();
         if parts.last().is_some_and(|last| last.is_empty()) {
