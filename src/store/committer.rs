@@ -13,6 +13,9 @@
 //! So batch k+1 is decided and sealed while batch k is being synced, and one
 //! sync covers every batch that arrived meanwhile. Nothing else happens on
 //! the acknowledgement path: the views are folded by the projector, off it.
+//! The syncer writes a group only after the sync before it: writing it while
+//! that sync's `fdatasync` runs was measured slower with 64 writers (each
+//! sync covered fewer records; BENCHMARKS.md, sixteenth pass).
 //!
 //! A writer that finds the path idle (nothing queued, nothing in flight)
 //! does both halves' work on its own thread instead, holding both ([`Direct`]):
