@@ -6,16 +6,20 @@
 //!   knowledge ([`events::decide`]), seals what is admitted, absorbs it into
 //!   the knowledge, and passes the batch on;
 //! - the **syncer** writes batches to sled (one `apply_batch` for all that
-//!   arrived meanwhile), makes them durable (sled flush, then `fdatasync` of
-//!   sled's file, then the anchor), pushes their records to the [`Tail`],
-//!   moves the durable head, and acknowledges their writers.
+//!   arrived meanwhile, then one for those sealed while it wrote), makes
+//!   them durable (sled flush, then `fdatasync` of sled's file, then the
+//!   anchor), pushes their records to the [`Tail`], moves the durable head,
+//!   and acknowledges their writers.
 //!
 //! So batch k+1 is decided and sealed while batch k is being synced, and one
 //! sync covers every batch that arrived meanwhile. Nothing else happens on
 //! the acknowledgement path: the views are folded by the projector, off it.
-//! The syncer writes a group only after the sync before it: writing it while
-//! that sync's `fdatasync` runs was measured slower with 64 writers (each
-//! sync covered fewer records; BENCHMARKS.md, sixteenth pass).
+//! With a fixed flush latency, records per sync set the rate: so the syncer
+//! takes late batches into the sync it is about to ask for
+//! ([`LATE_WRITES_MAX`]), and writes a group only after the sync before it
+//! (writing it while that sync's `fdatasync` runs was measured slower with
+//! 64 writers: each sync covered fewer records; BENCHMARKS.md, sixteenth
+//! pass).
 //!
 //! A writer that finds the path idle (nothing queued, nothing in flight)
 //! does both halves' work on its own thread instead, holding both ([`Direct`]):
@@ -53,6 +57,13 @@ pub const BATCH_SUBMISSIONS_MAX: usize = 4096;
 /// when the syncer is this far behind, which bounds what a crash can lose
 /// of unacknowledged work and the memory batches in flight hold.
 pub const BATCHES_IN_FLIGHT_MAX: usize = 4;
+/// Most times the syncer, having written a group, takes the batches sealed
+/// meanwhile into the same sync: writers answered by the last sync come
+/// back while it writes. With 64 writers a sync then covers ~42 records
+/// instead of ~30, and 64 in-process writers append 8–16% more a second
+/// (BENCHMARKS.md, sixteenth pass). The bound keeps a steady stream from
+/// putting the sync off.
+pub const LATE_WRITES_MAX: usize = 4;
 
 /// Where the time comes from: the system clock, or a fixed one in tests.
 pub trait Clock: Send + Sync + 'static {
@@ -115,6 +126,18 @@ enum Work {
     Commit(ImportReply),
     /// The import is refused: take its records back out.
     Abort(ImportReply),
+}
+
+/// Moves the batches queued behind the ones taken into `group`; returns
+/// the first other work met (an import's step), which waits for them.
+fn take_queued(work: &Receiver<Work>, group: &mut Vec<Batch>) -> Option<Work> {
+    for more in work.try_iter() {
+        match more {
+            Work::Batch(batch) => group.push(batch),
+            other => return Some(other),
+        }
+    }
+    None
 }
 
 /// A batch sealed and given to sled, on its way to being synced.
@@ -598,16 +621,17 @@ impl Syncer {
                 continue;
             };
             let mut group = vec![first];
-            for more in work.try_iter() {
-                match more {
-                    Work::Batch(batch) => group.push(batch),
-                    other => {
-                        next = Some(other);
-                        break;
-                    }
+            next = take_queued(&work, &mut group);
+            // Batches sealed while the group is written join it: the
+            // writers answered by the last sync come back meanwhile.
+            let late = || {
+                let mut more = Vec::new();
+                if next.is_none() {
+                    next = take_queued(&work, &mut more);
                 }
-            }
-            lock(this).sync(group);
+                more
+            };
+            lock(this).sync_with(group, late);
         }
         let mut syncer = lock(this);
         if syncer.failure.get().is_none() {
@@ -624,14 +648,35 @@ impl Syncer {
     /// flush and one `fdatasync`, then publishes and acknowledges them in
     /// order.
     fn sync(&mut self, group: Vec<Batch>) {
-        let last = group.iter().rev().find_map(|batch| batch.records.last().cloned());
-        if let Some(last) = &last {
-            if self.failure.get().is_none() {
-                if let Err(reason) = self.write(&group).and_then(|()| self.make_durable(last)) {
-                    self.failure.set(reason);
+        self.sync_with(group, Vec::new);
+    }
+
+    /// [`Syncer::sync`], with the batches `late` gives after the group is
+    /// written (those sealed meanwhile, asked up to [`LATE_WRITES_MAX`]
+    /// times, until it gives none) written after it and covered by the same
+    /// flush and `fdatasync`.
+    fn sync_with(&mut self, mut group: Vec<Batch>, mut late: impl FnMut() -> Vec<Batch>) {
+        let has_records = group.iter().any(|batch| !batch.records.is_empty());
+        if has_records && self.failure.get().is_none() {
+            let mut written = self.write(&group);
+            for _ in 0..LATE_WRITES_MAX {
+                if written.is_err() {
+                    break;
                 }
+                let more = late();
+                if more.is_empty() {
+                    break;
+                }
+                written = self.write(&more);
+                group.extend(more);
+            }
+            let last = group.iter().rev().find_map(|batch| batch.records.last().cloned());
+            let last = last.expect("the group has records");
+            if let Err(reason) = written.and_then(|()| self.make_durable(&last)) {
+                self.failure.set(reason);
             }
         }
+        let last = group.iter().rev().find_map(|batch| batch.records.last().cloned());
         // Uncounted before the answers go out, so that a writer answered
         // finds the path idle for its next append.
         self.pending.done(group.iter().map(|batch| batch.replies.len()).sum());
