@@ -655,28 +655,15 @@ impl Syncer {
     /// written (those sealed meanwhile, asked up to [`LATE_WRITES_MAX`]
     /// times, until it gives none) written after it and covered by the same
     /// flush and `fdatasync`.
-    fn sync_with(&mut self, mut group: Vec<Batch>, mut late: impl FnMut() -> Vec<Batch>) {
-        let has_records = group.iter().any(|batch| !batch.records.is_empty());
-        if has_records && self.failure.get().is_none() {
-            let mut written = self.write(&group);
-            for _ in 0..LATE_WRITES_MAX {
-                if written.is_err() {
-                    break;
-                }
-                let more = late();
-                if more.is_empty() {
-                    break;
-                }
-                written = self.write(&more);
-                group.extend(more);
-            }
-            let last = group.iter().rev().find_map(|batch| batch.records.last().cloned());
-            let last = last.expect("the group has records");
-            if let Err(reason) = written.and_then(|()| self.make_durable(&last)) {
+    fn sync_with(&mut self, mut group: Vec<Batch>, late: impl FnMut() -> Vec<Batch>) {
+        let writing = self.failure.get().is_none() && group.iter().any(|batch| !batch.records.is_empty());
+        let written = if writing { self.write_late(&mut group, late) } else { Ok(()) };
+        let last = group.iter().rev().find_map(|batch| batch.records.last().cloned());
+        if let (true, Some(last)) = (writing, &last) {
+            if let Err(reason) = written.and_then(|()| self.make_durable(last)) {
                 self.failure.set(reason);
             }
         }
-        let last = group.iter().rev().find_map(|batch| batch.records.last().cloned());
         // Uncounted before the answers go out, so that a writer answered
         // finds the path idle for its next append.
         self.pending.done(group.iter().map(|batch| batch.replies.len()).sum());
@@ -799,6 +786,22 @@ impl Syncer {
                 Err(self.failure.group_error().error)
             }
         }
+    }
+
+    /// Writes `group`, then what `late` gives, into it, until it gives none
+    /// or [`LATE_WRITES_MAX`] times; stops at the first failed write.
+    fn write_late(&mut self, group: &mut Vec<Batch>, mut late: impl FnMut() -> Vec<Batch>) -> Result<(), String> {
+        self.write(group)?;
+        for _ in 0..LATE_WRITES_MAX {
+            let more = late();
+            if more.is_empty() {
+                break;
+            }
+            let written = self.write(&more);
+            group.extend(more);
+            written?;
+        }
+        Ok(())
     }
 
     fn write(&mut self, group: &[Batch]) -> Result<(), String> {
