@@ -146,6 +146,27 @@ fn take_queued(work: &Receiver<Work>, group: &mut Vec<Batch>) -> Option<Work> {
     None
 }
 
+/// The batches sealed since the syncer last took its queue, and the first
+/// other work met. With none queued and `on_their_way` (more requests
+/// submitted than the syncer holds: being sealed, or queued for the
+/// committer), waits for one, at most [`LATE_WAIT`].
+fn take_late(work: &Receiver<Work>, on_their_way: bool) -> (Vec<Batch>, Option<Work>) {
+    let mut more = Vec::new();
+    let next = take_queued(work, &mut more);
+    if !more.is_empty() || next.is_some() || !on_their_way {
+        return (more, next);
+    }
+    match work.recv_timeout(LATE_WAIT) {
+        Ok(Work::Batch(batch)) => {
+            more.push(batch);
+            let next = take_queued(work, &mut more);
+            (more, next)
+        }
+        Ok(other) => (more, Some(other)),
+        Err(_) => (more, None),
+    }
+}
+
 /// A batch sealed and given to sled, on its way to being synced.
 struct Batch {
     records: Vec<Arc<Committed>>,
@@ -636,26 +657,14 @@ impl Syncer {
             next = take_queued(&work, &mut group);
             // Batches sealed while the group is written join it: the
             // writers answered by the last sync come back meanwhile.
-            // Requests submitted but not in the group are on their way
-            // (being sealed, or queued for the committer): worth waiting
-            // for, a little.
             let mut held: usize = group.iter().map(|batch| batch.replies.len()).sum();
             let late = || {
-                let mut more = Vec::new();
-                if next.is_none() {
-                    next = take_queued(&work, &mut more);
-                    if more.is_empty() && next.is_none() && pending.count() > held {
-                        match work.recv_timeout(LATE_WAIT) {
-                            Ok(Work::Batch(batch)) => {
-                                more.push(batch);
-                                next = take_queued(&work, &mut more);
-                            }
-                            Ok(other) => next = Some(other),
-                            Err(_) => {}
-                        }
-                    }
-                    held += more.iter().map(|batch| batch.replies.len()).sum::<usize>();
+                if next.is_some() {
+                    return Vec::new();
                 }
+                let (more, after) = take_late(&work, pending.count() > held);
+                next = after;
+                held += more.iter().map(|batch| batch.replies.len()).sum::<usize>();
                 more
             };
             lock(this).sync_with(group, late);
