@@ -60,9 +60,9 @@ const _: () = assert!(VERIFY_CHUNK_RECORDS.is_power_of_two());
 /// bytes, not memory, so the process uses somewhat more than this; it is set
 /// explicitly so RSS stays bounded. Appends touch only the log's right edge
 /// and the knowledge in memory, so the cache serves reads of records older
-/// than the in-memory tail; 32 MiB rather than 64 takes 30–65 MiB off every phase's
-/// peak at 1M records with no rate changed beyond noise (BENCHMARKS.md,
-/// seventeenth pass).
+/// than the in-memory tail. 32 MiB rather than 64 takes 12–75 MiB off each
+/// phase's peak at 100k and 1M records, with no rate changed beyond noise
+/// (BENCHMARKS.md, seventeenth pass).
 pub const CACHE_BYTES_DEFAULT: u64 = 32 * 1024 * 1024;
 
 /// A `u64` stored big-endian (log keys, stream versions, positions); `None`
