@@ -765,7 +765,10 @@ impl Syncer {
             super::import::mark(&self.dir, first.seq).map_err(|e| format!("writing the import's marker: {e}"))?;
             self.importing = Some((first.seq, None));
         }
-        self.write_records(records.iter(), hashes)
+        self.write_records(records.iter(), hashes)?;
+        // Not for durability (the marker covers a crash): so that sled can
+        // reuse the space of the pages these writes replaced.
+        self.flusher.write_out()
     }
 
     /// Makes the import durable (one flush and `fdatasync` for all of it),

@@ -8,8 +8,10 @@
 //! back out of the log and the knowledge and views are as before.
 //!
 //! While an import runs, the committer decides nothing else (other writers
-//! wait in its queue) and the syncer writes its records without syncing:
-//! one `fdatasync` makes the whole import durable at the end. Before the
+//! wait in its queue) and the syncer writes its records without
+//! `fdatasync` (sled's flush alone after each batch, for sled's space, not
+//! for durability): one `fdatasync` makes the whole import durable at the
+//! end. Before the
 //! first of them reaches the log, `DIR/import.pending` (the seq the import
 //! starts at) is made durable; it is removed once the import is durable or
 //! taken back. Opening a ledger that has it removes the log's records from
