@@ -9,9 +9,9 @@
 //! Must never: report a flush as done that did not return `Ok`.
 
 use std::fs::File;
-use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Longest wait for one flush (sled's flush and the `fdatasync` of its
 /// file). A healthy flush of the largest batches takes well under a second;
@@ -32,6 +32,19 @@ enum Ask {
     /// sled's flush alone.
     WriteOut,
 }
+
+/// How the caller waits for the flushing thread's answer.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wait {
+    /// Asleep until it comes.
+    Park,
+    /// Polling for up to [`SPIN_LIMIT`], then asleep.
+    Poll,
+}
+
+/// Longest a polling caller polls before it sleeps: a few flushes' worth
+/// (one takes 0.15–0.3 ms), so a slow disk costs a core no longer than this.
+const SPIN_LIMIT: Duration = Duration::from_millis(1);
 
 struct Inner {
     requests: SyncSender<Ask>,
@@ -67,9 +80,20 @@ impl Flusher {
         Ok(Flusher { inner: Arc::new(Mutex::new(Inner { requests, results, stuck: None, limit })) })
     }
 
-    /// Flushes and waits for it, at most the limit.
+    /// Flushes and waits for it, at most the limit, asleep.
     pub fn flush(&self) -> Result<(), String> {
-        self.ask(Ask::Durable)
+        self.ask(Ask::Durable, Wait::Park)
+    }
+
+    /// [`Flusher::flush`], for a caller with a core to spare (a lone
+    /// writer on its own thread): it polls for the answer for up to
+    /// [`SPIN_LIMIT`] before it sleeps. Waking a sleeping thread costs tens
+    /// of microseconds on this kind of machine, a tenth of a lone append; a
+    /// thread that polls has the answer at once. Not for the syncer with
+    /// many writers: its core is the one they and the committer need
+    /// meanwhile (BENCHMARKS.md, eighteenth pass).
+    pub fn flush_polling(&self) -> Result<(), String> {
+        self.ask(Ask::Durable, Wait::Poll)
     }
 
     /// sled's flush alone, without the `fdatasync`: what is written reaches
@@ -79,16 +103,26 @@ impl Flusher {
     /// space until then and its file grew by a fifth (BENCHMARKS.md,
     /// eighteenth pass). The records stay unacknowledged either way.
     pub fn write_out(&self) -> Result<(), String> {
-        self.ask(Ask::WriteOut)
+        self.ask(Ask::WriteOut, Wait::Park)
     }
 
-    fn ask(&self, ask: Ask) -> Result<(), String> {
+    fn ask(&self, ask: Ask, wait: Wait) -> Result<(), String> {
         let mut inner = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(stuck) = &inner.stuck {
             return Err(stuck.clone());
         }
         if inner.requests.send(ask).is_err() {
             return Err("the flushing thread has stopped".into());
+        }
+        if wait == Wait::Poll {
+            let polling = Instant::now();
+            while polling.elapsed() < SPIN_LIMIT {
+                match inner.results.try_recv() {
+                    Ok(flushed) => return flushed,
+                    Err(TryRecvError::Empty) => std::hint::spin_loop(),
+                    Err(TryRecvError::Disconnected) => return Err("the flushing thread has stopped".into()),
+                }
+            }
         }
         match inner.results.recv_timeout(inner.limit) {
             Ok(flushed) => flushed,
