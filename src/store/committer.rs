@@ -22,11 +22,12 @@
 //! pass).
 //!
 //! A writer that finds the path idle (nothing queued, nothing in flight)
-//! does both halves' work on its own thread instead, holding both ([`Direct`]):
-//! the same steps in the same order, without the three thread hand-offs a
-//! lone writer would otherwise wait on (its flush still runs on the
-//! flusher's thread, which it polls for the answer: [`Waiter`]). Writers that queue behind it are
-//! taken by the threads, which wait for it to finish.
+//! does both halves' work on its own thread instead, holding both
+//! ([`Direct`]): the same steps in the same order, without the three thread
+//! hand-offs a lone writer would otherwise wait on (its flush still runs on
+//! the flusher's thread, which it polls for the answer: [`Waiter`]).
+//! Writers that queue behind it are taken by the threads, which wait for it
+//! to finish.
 //!
 //! Must never: acknowledge (or reject) a submission before everything it was
 //! decided against is durable, let one rejected group affect another, or
