@@ -25,7 +25,7 @@
 //! does both halves' work on its own thread instead, holding both
 //! ([`Direct`]): the same steps in the same order, without the three thread
 //! hand-offs a lone writer would otherwise wait on (its flush still runs on
-//! the flusher's thread, which it polls for the answer: [`Waiter`]).
+//! the flusher's thread, which it polls for the answer: [`Wait::Poll`]).
 //! Writers that queue behind it are taken by the threads, which wait for it
 //! to finish.
 //!
@@ -34,7 +34,7 @@
 //! accept anything more after a storage error.
 
 use super::anchor::{Anchor, AnchorFile};
-use super::flusher::Flusher;
+use super::flusher::{Flusher, Wait};
 use super::import::{Job, Outcome, Step};
 use super::projector::Command;
 use super::tail::{Committed, Tail};
@@ -669,7 +669,7 @@ impl Syncer {
                 held += more.iter().map(|batch| batch.replies.len()).sum::<usize>();
                 more
             };
-            lock(this).sync_with(group, late, Waiter::Syncer);
+            lock(this).sync_with(group, late, Wait::Park);
         }
         let mut syncer = lock(this);
         if syncer.failure.get().is_none() {
@@ -686,19 +686,19 @@ impl Syncer {
     /// flush and one `fdatasync`, then publishes and acknowledges them in
     /// order.
     fn sync(&mut self, group: Vec<Batch>) {
-        self.sync_with(group, Vec::new, Waiter::LoneWriter);
+        self.sync_with(group, Vec::new, Wait::Poll);
     }
 
     /// [`Syncer::sync`], with the batches `late` gives after the group is
     /// written (those sealed meanwhile, asked up to [`LATE_WRITES_MAX`]
     /// times, until it gives none) written after it and covered by the same
     /// flush and `fdatasync`.
-    fn sync_with(&mut self, mut group: Vec<Batch>, late: impl FnMut() -> Vec<Batch>, waiter: Waiter) {
+    fn sync_with(&mut self, mut group: Vec<Batch>, late: impl FnMut() -> Vec<Batch>, wait: Wait) {
         let writing = self.failure.get().is_none() && group.iter().any(|batch| !batch.records.is_empty());
         let written = if writing { self.write_late(&mut group, late) } else { Ok(()) };
         let last = group.iter().rev().find_map(|batch| batch.records.last().cloned());
         if let (true, Some(last)) = (writing, &last) {
-            if let Err(reason) = written.and_then(|()| self.make_durable(last, waiter)) {
+            if let Err(reason) = written.and_then(|()| self.make_durable(last, wait)) {
                 self.failure.set(reason);
             }
         }
@@ -784,7 +784,7 @@ impl Syncer {
             return Ok(self.head.borrow().clone());
         };
         let durable = self
-            .make_durable(&last, Waiter::Syncer)
+            .make_durable(&last, Wait::Park)
             .and_then(|()| super::import::unmark(&self.dir).map_err(|e| format!("removing the import's marker: {e}")));
         if let Err(reason) = durable {
             self.failure.set(reason);
@@ -867,24 +867,14 @@ impl Syncer {
         self.merkle.append(hashes).map_err(|e| format!("writing the Merkle tree: {e}"))
     }
 
-    fn make_durable(&mut self, last: &Committed, waiter: Waiter) -> Result<(), String> {
-        match waiter {
-            Waiter::LoneWriter => self.flusher.flush_polling()?,
-            Waiter::Syncer => self.flusher.flush()?,
-        }
+    /// Flushes (waiting for it as `wait` says: a lone writer polls, the
+    /// syncer sleeps), then records the anchor and the tree's sync.
+    fn make_durable(&mut self, last: &Committed, wait: Wait) -> Result<(), String> {
+        self.flusher.flush_waiting(wait)?;
         let anchor = Anchor { seq: last.seq, hash: last.hash().to_string() };
         self.anchor.write_lazily(&anchor).map_err(|e| format!("writing the anchor: {e}"))?;
         self.merkle.sync_lazily().map_err(|e| format!("syncing the Merkle tree: {e}"))
     }
-}
-
-/// Whose thread waits for a sync's flush: a lone writer's own (see
-/// [`Direct`]), which polls for it, or the syncer's, which sleeps so that
-/// the committer and the writers have the core.
-#[derive(Clone, Copy)]
-enum Waiter {
-    LoneWriter,
-    Syncer,
 }
 
 /// The write path's two halves, shared by their threads and by writers

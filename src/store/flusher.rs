@@ -35,10 +35,15 @@ enum Ask {
 
 /// How the caller waits for the flushing thread's answer.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Wait {
+pub(super) enum Wait {
     /// Asleep until it comes.
     Park,
-    /// Polling for up to [`SPIN_LIMIT`], then asleep.
+    /// Polling for up to [`SPIN_LIMIT`], then asleep: for a caller with a
+    /// core to spare (a lone writer on its own thread). Waking a sleeping
+    /// thread costs tens of microseconds on this kind of machine, a tenth of
+    /// a lone append; a thread that polls has the answer at once. Not for
+    /// the syncer with many writers: its core is the one they and the
+    /// committer need meanwhile (BENCHMARKS.md, eighteenth pass).
     Poll,
 }
 
@@ -82,18 +87,12 @@ impl Flusher {
 
     /// Flushes and waits for it, at most the limit, asleep.
     pub fn flush(&self) -> Result<(), String> {
-        self.ask(Ask::Durable, Wait::Park)
+        self.flush_waiting(Wait::Park)
     }
 
-    /// [`Flusher::flush`], for a caller with a core to spare (a lone
-    /// writer on its own thread): it polls for the answer for up to
-    /// [`SPIN_LIMIT`] before it sleeps. Waking a sleeping thread costs tens
-    /// of microseconds on this kind of machine, a tenth of a lone append; a
-    /// thread that polls has the answer at once. Not for the syncer with
-    /// many writers: its core is the one they and the committer need
-    /// meanwhile (BENCHMARKS.md, eighteenth pass).
-    pub fn flush_polling(&self) -> Result<(), String> {
-        self.ask(Ask::Durable, Wait::Poll)
+    /// Flushes and waits for it as `wait` says, at most the limit.
+    pub fn flush_waiting(&self, wait: Wait) -> Result<(), String> {
+        self.ask(Ask::Durable, wait)
     }
 
     /// sled's flush alone, without the `fdatasync`: what is written reaches
@@ -114,17 +113,18 @@ impl Flusher {
         if inner.requests.send(ask).is_err() {
             return Err("the flushing thread has stopped".into());
         }
+        let asked = Instant::now();
         if wait == Wait::Poll {
-            let polling = Instant::now();
-            while polling.elapsed() < SPIN_LIMIT {
+            while asked.elapsed() < SPIN_LIMIT {
                 match inner.results.try_recv() {
                     Ok(flushed) => return flushed,
                     Err(TryRecvError::Empty) => std::hint::spin_loop(),
-                    Err(TryRecvError::Disconnected) => return Err("the flushing thread has stopped".into()),
+                    // The wait below says so at once.
+                    Err(TryRecvError::Disconnected) => break,
                 }
             }
         }
-        match inner.results.recv_timeout(inner.limit) {
+        match inner.results.recv_timeout(inner.limit.saturating_sub(asked.elapsed())) {
             Ok(flushed) => flushed,
             Err(RecvTimeoutError::Disconnected) => Err("the flushing thread has stopped".into()),
             Err(RecvTimeoutError::Timeout) => {

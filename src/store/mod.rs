@@ -218,12 +218,12 @@ fn mib_from_env(name: &str, default: u64) -> u64 {
     mib_or(name, std::env::var(name).ok().as_deref(), default)
 }
 
-/// `text` (the value of `name`) as MiB in bytes; `default` when absent or
-/// not a whole number.
+/// `text` (the value of `name`) as MiB in bytes; `default` when absent, not
+/// a whole number, or more bytes than a `u64` holds.
 fn mib_or(name: &str, text: Option<&str>, default: u64) -> u64 {
     let Some(text) = text else { return default };
-    text.trim().parse::<u64>().map(|mib| mib << 20).unwrap_or_else(|_| {
-        tracing::warn!(variable = name, value = %text, "not a whole number of MiB; using the default");
+    text.trim().parse::<u64>().ok().and_then(|mib| mib.checked_mul(1 << 20)).unwrap_or_else(|| {
+        tracing::warn!(variable = name, value = %text, "not a whole number of MiB that fits; using the default");
         default
     })
 }
@@ -1026,7 +1026,7 @@ impl Ledger {
 
     fn restore_into(dir: &Path, records: impl Iterator<Item = Result<Vec<u8>>>) -> Result<Verified> {
         let sled_dir = dir.join("ledger");
-        let db = open_sled(&sled_dir, mib_from_env("AMITY_CACHE_MIB", CACHE_BYTES_DEFAULT), &|| false)?;
+        let db = open_sled(&sled_dir, Options::default().cache_bytes, &|| false)?;
         let log = db.open_tree("log")?;
         let mut verifier = ChainVerifier::default();
         let mut batch = sled::Batch::default();
@@ -1254,6 +1254,7 @@ mod sizes_from_env {
         assert_eq!(mib_or("AMITY_CACHE_MIB", Some(" 16\n"), 7), 16 << 20);
         assert_eq!(mib_or("AMITY_CACHE_MIB", Some("16MiB"), 7), 7);
         assert_eq!(mib_or("AMITY_CACHE_MIB", Some("-1"), 7), 7);
+        assert_eq!(mib_or("AMITY_CACHE_MIB", Some("18446744073709551615"), 7), 7);
         assert_eq!(mib_or("AMITY_CACHE_MIB", None, 7), 7);
     }
 }
