@@ -33,11 +33,13 @@ pub struct Strings {
 /// two cache misses (its end, then its text). In a 1M import, interning
 /// was half of the projector's time, most of it those misses; with the
 /// strings inline it is under a third. A slot is 24 bytes instead of 4.
+/// A long string's slot keeps its hash where a short one keeps its bytes,
+/// so growing the table rehashes no string from the arena.
 #[derive(Clone, Copy)]
 struct Slot {
     sym: u32,
     /// The length when at most [`SLOT_INLINE`] bytes (the bytes are in
-    /// `inline`), else `u8::MAX`.
+    /// `inline`), else `u8::MAX` (the string's hash is in `inline`).
     short: u8,
     inline: [u8; SLOT_INLINE],
 }
@@ -45,29 +47,36 @@ struct Slot {
 const SLOT_INLINE: usize = 19;
 
 impl Slot {
-    fn new(sym: u32, s: &str) -> Slot {
+    fn new(sym: u32, s: &str, hash: u64) -> Slot {
         let mut inline = [0; SLOT_INLINE];
         match inline.get_mut(..s.len()) {
             Some(room) => {
                 room.copy_from_slice(s.as_bytes());
                 Slot { sym, short: s.len() as u8, inline }
             }
-            None => Slot { sym, short: u8::MAX, inline },
+            None => {
+                inline[..8].copy_from_slice(&hash.to_le_bytes());
+                Slot { sym, short: u8::MAX, inline }
+            }
         }
     }
 
-    /// Its string (from the arena for a long one).
-    fn text<'a>(&'a self, text: &'a str, ends: &[u64]) -> &'a str {
+    /// Its string's hash: kept for a long one, computed for a short one.
+    fn hash(&self, hasher: &foldhash::fast::RandomState) -> u64 {
         match self.short {
-            u8::MAX => span(text, ends, self.sym),
-            short => std::str::from_utf8(&self.inline[..usize::from(short)]).expect("a whole string's bytes"),
+            u8::MAX => u64::from_le_bytes(self.inline[..8].try_into().expect("8 bytes")),
+            short => hasher
+                .hash_one(std::str::from_utf8(&self.inline[..usize::from(short)]).expect("a whole string's bytes")),
         }
     }
 
-    /// Whether this slot holds `s`, reading the arena only for a long one.
-    fn holds(&self, s: &str, text: &str, ends: &[u64]) -> bool {
+    /// Whether this slot holds `s` (whose hash is `hash`), reading the
+    /// arena only for a long one with the same hash.
+    fn holds(&self, s: &str, hash: u64, text: &str, ends: &[u64]) -> bool {
         match self.short {
-            u8::MAX => s.len() > SLOT_INLINE && span(text, ends, self.sym) == s,
+            u8::MAX => {
+                s.len() > SLOT_INLINE && self.inline[..8] == hash.to_le_bytes() && span(text, ends, self.sym) == s
+            }
             short => usize::from(short) == s.len() && self.inline[..s.len()] == *s.as_bytes(),
         }
     }
@@ -78,14 +87,14 @@ impl Strings {
     pub fn intern(&mut self, s: &str) -> Sym {
         let hash = self.hasher.hash_one(s);
         let (text, ends) = (&self.text, &self.ends);
-        if let Some(slot) = self.table.find(hash, |slot| slot.holds(s, text, ends)) {
+        if let Some(slot) = self.table.find(hash, |slot| slot.holds(s, hash, text, ends)) {
             return Sym(slot.sym);
         }
         let n = u32::try_from(self.ends.len()).expect("fewer than 2^32 distinct strings in the views");
         self.text.push_str(s);
         self.ends.push(self.text.len() as u64);
-        let (text, ends, hasher) = (&self.text, &self.ends, &self.hasher);
-        self.table.insert_unique(hash, Slot::new(n, s), |slot| hasher.hash_one(slot.text(text, ends)));
+        let hasher = &self.hasher;
+        self.table.insert_unique(hash, Slot::new(n, s, hash), |slot| slot.hash(hasher));
         Sym(n)
     }
 
@@ -93,7 +102,7 @@ impl Strings {
     /// never interned matches no fact).
     pub fn find(&self, s: &str) -> Option<Sym> {
         let hash = self.hasher.hash_one(s);
-        self.table.find(hash, |slot| slot.holds(s, &self.text, &self.ends)).map(|slot| Sym(slot.sym))
+        self.table.find(hash, |slot| slot.holds(s, hash, &self.text, &self.ends)).map(|slot| Sym(slot.sym))
     }
 
     /// A filter by text (a party a query is asked about) as a filter by
@@ -231,6 +240,27 @@ mod tests {
         assert_eq!(strings.len(), texts.len(), "each length its own string");
         assert_eq!(strings.find(&"x".repeat(SLOT_INLINE + 2)), None);
         assert_eq!(strings.find("2022-04-05"), None, "same length, other bytes");
+    }
+
+    #[test]
+    fn strings_are_found_after_the_table_grows_many_times() {
+        let mut strings = Strings::default();
+        let text = |i: usize| {
+            if i.is_multiple_of(3) {
+                format!("d{i}")
+            } else {
+                format!("a title long enough for the arena, {i}")
+            }
+        };
+        let syms: Vec<Sym> = (0..20_000).map(|i| strings.intern(&text(i))).collect();
+        for (i, sym) in syms.iter().enumerate() {
+            assert_eq!(strings.find(&text(i)), Some(*sym), "{} is found again", text(i));
+            assert_eq!(strings.get(*sym), text(i));
+        }
+        assert_eq!(strings.len(), 20_000);
+        assert_eq!(strings.find("a title long enough for the arena, 20000"), None);
+        let copy = strings.clone();
+        assert_eq!(copy.find(&text(19_999)), Some(syms[19_999]), "a clone hashes as the original did");
     }
 
     #[test]
