@@ -129,29 +129,45 @@ fn group_committed(raw: RawSled, runtime: &tokio::runtime::Runtime, records: Vec
         (raw, writes)
     });
     let count: usize = records.iter().map(Vec::len).sum();
+    let seconds = writers_timed(runtime, records, move |record| {
+        let queue = queue.clone();
+        async move {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            queue.send((record, reply)).await.unwrap();
+            answer.await.unwrap();
+        }
+    });
+    let rate = count as f64 / seconds;
+    let (raw, writes) = committer.join().unwrap();
+    (rate, count as f64 / writes.max(1) as f64, raw)
+}
+
+/// Runs one task per writer on `runtime`, each doing `step` on its own
+/// items in order; returns the seconds until all of them are done.
+fn writers_timed<T, F, Fut>(runtime: &tokio::runtime::Runtime, writers: Vec<Vec<T>>, step: F) -> f64
+where
+    T: Send + 'static,
+    F: Fn(T) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let started = Instant::now();
     runtime.block_on(async {
-        let writers: Vec<_> = records
+        let tasks: Vec<_> = writers
             .into_iter()
             .map(|own| {
-                let queue = queue.clone();
+                let step = step.clone();
                 tokio::spawn(async move {
-                    for record in own {
-                        let (reply, answer) = tokio::sync::oneshot::channel();
-                        queue.send((record, reply)).await.unwrap();
-                        answer.await.unwrap();
+                    for item in own {
+                        step(item).await;
                     }
                 })
             })
             .collect();
-        for writer in writers {
-            writer.await.unwrap();
+        for task in tasks {
+            task.await.unwrap();
         }
     });
-    let rate = count as f64 / started.elapsed().as_secs_f64();
-    drop(queue);
-    let (raw, writes) = committer.join().unwrap();
-    (rate, count as f64 / writes.max(1) as f64, raw)
+    started.elapsed().as_secs_f64()
 }
 
 /// SQLite as a user would set it up for a durable log.
@@ -458,25 +474,15 @@ fn main() {
             .collect();
         let (before, batches_before) = (ledger.head().seq, ledger.batches_written());
         reset_peak_rss();
-        let started = Instant::now();
-        runtime.block_on(async {
-            let tasks: Vec<_> = texts
-                .into_iter()
-                .map(|texts| {
-                    let ledger = ledger.clone();
-                    tokio::spawn(async move {
-                        for text in texts {
-                            let submission = Checked::parse(&text).unwrap();
-                            ledger.append_group_async(vec![submission]).await.unwrap();
-                        }
-                    })
-                })
-                .collect();
-            for task in tasks {
-                task.await.unwrap();
+        let writing = ledger.clone();
+        let seconds = writers_timed(&runtime, texts, move |text| {
+            let ledger = writing.clone();
+            async move {
+                let submission = Checked::parse(&text).unwrap();
+                ledger.append_group_async(vec![submission]).await.unwrap();
             }
         });
-        committer_many.push(appends as f64 / started.elapsed().as_secs_f64());
+        committer_many.push(appends as f64 / seconds);
         append_rss = append_rss.max(peak_rss_mib());
         let batches = (ledger.batches_written() - batches_before).max(1);
         let per_batch = appends.div_ceil(batches as usize);
