@@ -61,10 +61,15 @@ impl Slot {
         }
     }
 
+    /// A long string's hash, as [`Slot::new`] kept it.
+    fn kept_hash(&self) -> u64 {
+        u64::from_le_bytes(self.inline[..8].try_into().expect("8 bytes"))
+    }
+
     /// Its string's hash: kept for a long one, computed for a short one.
     fn hash(&self, hasher: &foldhash::fast::RandomState) -> u64 {
         match self.short {
-            u8::MAX => u64::from_le_bytes(self.inline[..8].try_into().expect("8 bytes")),
+            u8::MAX => self.kept_hash(),
             short => hasher
                 .hash_one(std::str::from_utf8(&self.inline[..usize::from(short)]).expect("a whole string's bytes")),
         }
@@ -74,9 +79,7 @@ impl Slot {
     /// arena only for a long one with the same hash.
     fn holds(&self, s: &str, hash: u64, text: &str, ends: &[u64]) -> bool {
         match self.short {
-            u8::MAX => {
-                s.len() > SLOT_INLINE && self.inline[..8] == hash.to_le_bytes() && span(text, ends, self.sym) == s
-            }
+            u8::MAX => s.len() > SLOT_INLINE && self.kept_hash() == hash && span(text, ends, self.sym) == s,
             short => usize::from(short) == s.len() && self.inline[..s.len()] == *s.as_bytes(),
         }
     }

@@ -11,10 +11,9 @@
 //! wait in its queue) and the syncer writes its records without
 //! `fdatasync` (sled's flush alone after each batch, for sled's space, not
 //! for durability): one `fdatasync` makes the whole import durable at the
-//! end. Before the
-//! first of them reaches the log, `DIR/import.pending` (the seq the import
-//! starts at) is made durable; it is removed once the import is durable or
-//! taken back. Opening a ledger that has it removes the log's records from
+//! end. Before the first of them reaches the log, `DIR/import.pending` (the
+//! seq the import starts at) is made durable; it is removed once the import
+//! is durable or taken back. Opening a ledger that has it removes the log's records from
 //! that seq on: an import that a crash interrupted was never acknowledged.
 //! Must never: show, publish or acknowledge a record of an import before
 //! all of it is durable, or leave any of a refused one behind.
