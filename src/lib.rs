@@ -48,30 +48,104 @@ pub const ALLOCATOR_PURGE_DELAY_MS: std::os::raw::c_long = 1_000;
 /// which libmimalloc-sys 0.1 builds by default and names no constant for.
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
+/// `mi_option_allow_thp`, likewise (mimalloc v3's `mi_option_e`).
+const MI_OPTION_ALLOW_THP: libmimalloc_sys::mi_option_t = 43;
+
+/// `PR_THP_DISABLE_EXCEPT_ADVISED` (Linux 6.18): with `PR_SET_THP_DISABLE`,
+/// huge pages stay on where a mapping asked for them with `MADV_HUGEPAGE`.
+const PR_THP_DISABLE_EXCEPT_ADVISED: libc::c_ulong = 1 << 1;
+
 /// Tunes mimalloc for the ledger: freed pages are kept a second (see
-/// [`ALLOCATOR_PURGE_DELAY_MS`]), and no transparent huge pages, which the
-/// kernel zeroed 2 MiB at a time for small allocations, and which raised
-/// peak RSS (`verify` of 1M records: 1,070 → 647 MiB without them, and
-/// faster). Call it first thing in a binary whose global allocator is
-/// mimalloc. `MIMALLOC_PURGE_DELAY` and `MIMALLOC_ALLOW_THP` in the
-/// environment still win, to measure or tune.
+/// [`ALLOCATOR_PURGE_DELAY_MS`]), and transparent huge pages only where
+/// asked for. On mimalloc's memory they cost more than they gave: the
+/// kernel zeroed 2 MiB at a time for small allocations and peak RSS rose
+/// (`verify` of 1M records: 1,070 → 647 MiB without them, and faster). On
+/// the big hash tables, which [`events::huge::Huge`] maps and advises
+/// itself, they spare a TLB miss a lookup. So mimalloc stops advising,
+/// what it advised before `main` is advised back, and the process disables
+/// huge pages except where advised (on kernels before 6.18, which lack
+/// that, everywhere, as before). Call it first thing in a binary whose
+/// global allocator is mimalloc. `MIMALLOC_PURGE_DELAY` and
+/// `MIMALLOC_ALLOW_THP` in the environment still win, to measure or tune.
 pub fn tune_allocator() {
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
         // SAFETY: sets a plain integer option; mimalloc allows this at any time.
         unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, ALLOCATOR_PURGE_DELAY_MS) }
     }
-    // Not mimalloc's `allow_thp` option: mimalloc acts on it only when it
-    // starts (disabling THP for the process), before `main`, and the arena
-    // it reserved by then is already advised to use huge pages. So disable
-    // them as it would have.
-    if std::env::var_os("MIMALLOC_ALLOW_THP").is_none() {
-        // SAFETY: PR_SET_THP_DISABLE takes plain integers and touches no memory.
-        unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
+    if std::env::var_os("MIMALLOC_ALLOW_THP").is_some() {
+        return;
+    }
+    // SAFETY: as above; mimalloc reads it each time it maps memory.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_ALLOW_THP, 0) }
+    unadvise_huge_pages();
+    // SAFETY: PR_SET_THP_DISABLE takes plain integers and touches no memory.
+    unsafe {
+        if libc::prctl(libc::PR_SET_THP_DISABLE, 1, PR_THP_DISABLE_EXCEPT_ADVISED, 0, 0) != 0 {
+            libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+        }
+    }
+}
+
+/// Advises `MADV_NOHUGEPAGE` on every mapping advised `MADV_HUGEPAGE` so
+/// far: before `main` those are mimalloc's arenas, which it advised as it
+/// started. Best effort: without `/proc`, nothing is advised back.
+fn unadvise_huge_pages() {
+    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else { return };
+    let mut range = None;
+    for line in smaps.lines() {
+        let first = line.split_whitespace().next().unwrap_or("");
+        if let Some((start, end)) = first.split_once('-') {
+            range = usize::from_str_radix(start, 16).ok().zip(usize::from_str_radix(end, 16).ok());
+        } else if let (Some(flags), Some((start, end))) = (line.strip_prefix("VmFlags:"), range) {
+            if flags.split_whitespace().any(|flag| flag == "hg") {
+                // SAFETY: advice on a whole mapping of this process; it
+                // changes which pages back it later, never its contents.
+                unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_NOHUGEPAGE) };
+            }
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use allocator_api2::alloc::{Allocator, Layout};
+
+    /// The mappings advised `MADV_HUGEPAGE`, as (start, end).
+    fn advised_huge() -> Vec<(usize, usize)> {
+        let smaps = std::fs::read_to_string("/proc/self/smaps").expect("Linux");
+        let (mut range, mut advised) = ((0, 0), Vec::new());
+        for line in smaps.lines() {
+            let first = line.split_whitespace().next().unwrap_or("");
+            if let Some((start, end)) = first.split_once('-') {
+                if let (Ok(start), Ok(end)) = (usize::from_str_radix(start, 16), usize::from_str_radix(end, 16)) {
+                    range = (start, end);
+                }
+            } else if line.strip_prefix("VmFlags:").is_some_and(|f| f.split_whitespace().any(|f| f == "hg")) {
+                advised.push(range);
+            }
+        }
+        advised
+    }
+
+    #[test]
+    fn huge_pages_are_advised_for_the_big_tables_only() {
+        // mimalloc advises its first arena as it starts: make it start.
+        // SAFETY: a plain allocation, freed at once.
+        unsafe { libmimalloc_sys::mi_free(libmimalloc_sys::mi_malloc(64)) };
+        super::tune_allocator();
+        let layout = Layout::from_size_align(4 * events::huge::MAPPED_MIN, 16).unwrap();
+        let block = events::huge::Huge.allocate(layout).unwrap().cast::<u8>();
+        let at = block.as_ptr() as usize;
+        let advised = advised_huge();
+        // SAFETY: allocated just above with this layout.
+        unsafe { events::huge::Huge.deallocate(block, layout) };
+        assert!(advised.iter().any(|(start, end)| (*start..*end).contains(&at)), "the table's block: {advised:x?}");
+        assert!(
+            advised.iter().all(|(start, end)| (*start..*end).contains(&at)),
+            "nothing else is advised huge pages (mimalloc's arenas were advised back): {advised:x?}, block at {at:x}"
+        );
+    }
+
     #[test]
     fn the_option_index_is_purge_delay() {
         // purge_delay's documented default is 10 (ms); the options beside it

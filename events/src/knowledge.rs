@@ -14,6 +14,7 @@
 //! generated records, entities and their attributes included.
 
 use crate::data::{EventData, EventType};
+use crate::huge::Huge;
 use crate::known::{self, Effects, EntityAttrs, EntityKey, EntityKind, Known, KnownEvent, NO_ATTRS};
 use crate::record::{ContentDigest, RecordRef};
 use compact_str::CompactString;
@@ -41,7 +42,7 @@ pub fn id_key(id: &str) -> IdKey {
 pub struct IdIndex {
     /// Index `seq - 1`; [`NO_ID`] for a seq that has no id here.
     keys: Vec<IdKey>,
-    table: hashbrown::HashTable<u32>,
+    table: hashbrown::HashTable<u32, Huge>,
 }
 
 /// The key of a seq that names no id in an [`IdIndex`] (a real id has it
@@ -107,7 +108,7 @@ impl<'de> Deserialize<'de> for IdIndex {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<IdIndex, D::Error> {
         let keys = Vec::<IdKey>::deserialize(deserializer)?;
         let positions = u32::try_from(keys.len()).map_err(|_| serde::de::Error::custom("2^32 records or more"))?;
-        let mut table = hashbrown::HashTable::with_capacity(keys.iter().filter(|k| **k != NO_ID).count());
+        let mut table = hashbrown::HashTable::with_capacity_in(keys.iter().filter(|k| **k != NO_ID).count(), Huge);
         for position in (0..positions).filter(|p| keys[*p as usize] != NO_ID) {
             table.insert_unique(keys[position as usize] as u64, position, |&p| keys[p as usize] as u64);
         }
@@ -128,7 +129,7 @@ impl<'de> Deserialize<'de> for IdIndex {
 #[derive(Debug, Clone, Default)]
 struct Streams {
     entries: Vec<Stream>,
-    table: hashbrown::HashTable<u32>,
+    table: hashbrown::HashTable<u32, Huge>,
     hasher: foldhash::fast::RandomState,
 }
 
@@ -217,7 +218,7 @@ impl<'de> Deserialize<'de> for Streams {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Streams, D::Error> {
         let entries = Vec::<Stream>::deserialize(deserializer)?;
         let mut streams = Streams {
-            table: hashbrown::HashTable::with_capacity(entries.len()),
+            table: hashbrown::HashTable::with_capacity_in(entries.len(), Huge),
             entries: Vec::new(),
             hasher: foldhash::fast::RandomState::default(),
         };

@@ -30,6 +30,7 @@ pub mod data;
 pub mod date;
 pub mod error;
 pub mod generate;
+pub mod huge;
 pub mod jcs;
 pub mod knowledge;
 pub mod known;

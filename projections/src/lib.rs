@@ -36,7 +36,7 @@ use strings::Strings;
 /// compare a dozen heap strings, each a cache miss once the views outgrow
 /// the cache; a query sorts the rows it returns instead. Syms are small
 /// integers the ledger hands out, so a fixed hasher is safe.
-pub(crate) type ById<T> = hashbrown::HashMap<strings::Sym, T, foldhash::fast::FixedState>;
+pub(crate) type ById<T> = hashbrown::HashMap<strings::Sym, T, foldhash::fast::FixedState, events::huge::Huge>;
 
 /// The rows `row` gives for the entities of `by_id`, in the order of their ids.
 pub(crate) fn rows_by_id<'a, F, R>(

@@ -7,6 +7,7 @@
 //! Append-only, like the log it folds: a string once interned stays, so a
 //! `Sym` never dangles and an older fold's syms stay valid in a newer one.
 
+use events::huge::Huge;
 use serde::{Deserialize, Serialize};
 use std::hash::BuildHasher;
 
@@ -21,7 +22,7 @@ pub struct Sym(u32);
 pub struct Strings {
     text: String,
     ends: Vec<u64>,
-    table: hashbrown::HashTable<Slot>,
+    table: hashbrown::HashTable<Slot, Huge>,
     /// Seeded per process (foldhash), so crafted texts cannot force collisions.
     hasher: foldhash::fast::RandomState,
 }
