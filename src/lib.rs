@@ -128,22 +128,23 @@ mod tests {
     }
 
     #[test]
-    fn huge_pages_are_advised_for_the_big_tables_only() {
-        // mimalloc advises its first arena as it starts: make it start.
-        // SAFETY: a plain allocation, freed at once.
-        unsafe { libmimalloc_sys::mi_free(libmimalloc_sys::mi_malloc(64)) };
+    fn huge_pages_are_advised_for_the_big_tables_and_not_for_mimallocs_memory() {
+        // mimalloc advises its first arena as it starts; this makes it start.
+        // SAFETY: a plain allocation, freed below.
+        let small = unsafe { libmimalloc_sys::mi_malloc(64) } as usize;
         super::tune_allocator();
         let layout = Layout::from_size_align(4 * events::huge::MAPPED_MIN, 16).unwrap();
         let block = events::huge::Huge.allocate(layout).unwrap().cast::<u8>();
         let at = block.as_ptr() as usize;
         let advised = advised_huge();
-        // SAFETY: allocated just above with this layout.
-        unsafe { events::huge::Huge.deallocate(block, layout) };
-        assert!(advised.iter().any(|(start, end)| (*start..*end).contains(&at)), "the table's block: {advised:x?}");
-        assert!(
-            advised.iter().all(|(start, end)| (*start..*end).contains(&at)),
-            "nothing else is advised huge pages (mimalloc's arenas were advised back): {advised:x?}, block at {at:x}"
-        );
+        // SAFETY: allocated just above with this layout, and by mi_malloc.
+        unsafe {
+            events::huge::Huge.deallocate(block, layout);
+            libmimalloc_sys::mi_free(small as *mut std::ffi::c_void);
+        }
+        let within = |at: usize| advised.iter().any(|(start, end)| (*start..*end).contains(&at));
+        assert!(within(at), "the table's block at {at:x} is advised huge pages: {advised:x?}");
+        assert!(!within(small), "mimalloc's memory at {small:x} is advised back: {advised:x?}");
     }
 
     #[test]
