@@ -88,44 +88,36 @@ pub fn tune_allocator() {
 
 /// Advises `MADV_NOHUGEPAGE` on every mapping advised `MADV_HUGEPAGE` so
 /// far: before `main` those are mimalloc's arenas, which it advised as it
-/// started. Best effort: without `/proc`, nothing is advised back.
+/// started.
 fn unadvise_huge_pages() {
-    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else { return };
-    let mut range = None;
+    for (start, end) in advised_huge_pages() {
+        // SAFETY: advice on a whole mapping of this process; it changes
+        // which pages back it later, never its contents.
+        unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_NOHUGEPAGE) };
+    }
+}
+
+/// The mappings of this process advised `MADV_HUGEPAGE`, as (start, end),
+/// from `/proc/self/smaps` (none without `/proc`).
+fn advised_huge_pages() -> Vec<(usize, usize)> {
+    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else { return Vec::new() };
+    let (mut range, mut advised) = (None, Vec::new());
     for line in smaps.lines() {
         let first = line.split_whitespace().next().unwrap_or("");
         if let Some((start, end)) = first.split_once('-') {
             range = usize::from_str_radix(start, 16).ok().zip(usize::from_str_radix(end, 16).ok());
-        } else if let (Some(flags), Some((start, end))) = (line.strip_prefix("VmFlags:"), range) {
+        } else if let (Some(flags), Some(range)) = (line.strip_prefix("VmFlags:"), range) {
             if flags.split_whitespace().any(|flag| flag == "hg") {
-                // SAFETY: advice on a whole mapping of this process; it
-                // changes which pages back it later, never its contents.
-                unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_NOHUGEPAGE) };
+                advised.push(range);
             }
         }
     }
+    advised
 }
 
 #[cfg(test)]
 mod tests {
     use allocator_api2::alloc::{Allocator, Layout};
-
-    /// The mappings advised `MADV_HUGEPAGE`, as (start, end).
-    fn advised_huge() -> Vec<(usize, usize)> {
-        let smaps = std::fs::read_to_string("/proc/self/smaps").expect("Linux");
-        let (mut range, mut advised) = ((0, 0), Vec::new());
-        for line in smaps.lines() {
-            let first = line.split_whitespace().next().unwrap_or("");
-            if let Some((start, end)) = first.split_once('-') {
-                if let (Ok(start), Ok(end)) = (usize::from_str_radix(start, 16), usize::from_str_radix(end, 16)) {
-                    range = (start, end);
-                }
-            } else if line.strip_prefix("VmFlags:").is_some_and(|f| f.split_whitespace().any(|f| f == "hg")) {
-                advised.push(range);
-            }
-        }
-        advised
-    }
 
     #[test]
     fn huge_pages_are_advised_for_the_big_tables_and_not_for_mimallocs_memory() {
@@ -136,7 +128,7 @@ mod tests {
         let layout = Layout::from_size_align(4 * events::huge::MAPPED_MIN, 16).unwrap();
         let block = events::huge::Huge.allocate(layout).unwrap().cast::<u8>();
         let at = block.as_ptr() as usize;
-        let advised = advised_huge();
+        let advised = super::advised_huge_pages();
         // SAFETY: allocated just above with this layout, and by mi_malloc.
         unsafe {
             events::huge::Huge.deallocate(block, layout);
