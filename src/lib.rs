@@ -140,6 +140,24 @@ mod tests {
     }
 
     #[test]
+    fn the_option_index_is_allow_thp() {
+        // allow_thp defaults to 1 on Linux (0 once `tune_allocator` ran in
+        // this process); the options beside it, page_cross_thread_max_reclaim
+        // and minimal_purge_size, default to 32 and 0. A wrong index would
+        // set some other option to 0.
+        // SAFETY: reads plain integer options.
+        let (before, thp, after) = unsafe {
+            (
+                libmimalloc_sys::mi_option_get(super::MI_OPTION_ALLOW_THP - 1),
+                libmimalloc_sys::mi_option_get(super::MI_OPTION_ALLOW_THP),
+                libmimalloc_sys::mi_option_get(super::MI_OPTION_ALLOW_THP + 1),
+            )
+        };
+        assert!(thp == 1 || thp == 0, "{thp}");
+        assert_eq!((before, after), (32, 0), "the neighbours of allow_thp");
+    }
+
+    #[test]
     fn the_option_index_is_purge_delay() {
         // purge_delay's documented default is 10 (ms); the options beside it
         // (the deprecated eager_commit_delay, use_numa_nodes) default to 1
