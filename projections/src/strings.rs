@@ -22,9 +22,121 @@ pub struct Sym(u32);
 pub struct Strings {
     text: String,
     ends: Vec<u64>,
-    table: hashbrown::HashTable<Slot, Huge>,
+    table: Table,
     /// Seeded per process (foldhash), so crafted texts cannot force collisions.
     hasher: foldhash::fast::RandomState,
+}
+
+/// The table: open addressing with linear probing, a string's home slot
+/// the top bits of its hash. Once it outgrows the caches (at 10M records
+/// it is hundreds of MiB) a lookup costs the cache misses it takes, and
+/// this layout takes one where hashbrown's takes two (its control bytes,
+/// then the slot): the slot holds what is compared. And the slot a string
+/// will be found in is known from its hash alone, so the fold asks for the
+/// slots of the events it will fold next ([`Strings::prefetch`]) and
+/// their misses overlap. At 10M records, looking up strings already
+/// interned took 111 ns each in hashbrown, 63 ns here, 43 ns with the
+/// slots asked for eight lookups ahead (a throwaway benchmark, 10M ids).
+///
+/// Home by top bits keeps the slots in hash order, so doubling the table
+/// moves each slot to about twice its index: growing is a sequential sweep
+/// instead of one random write a string.
+#[derive(Clone)]
+struct Table {
+    slots: allocator_api2::vec::Vec<Slot, Huge>,
+    /// 64 minus log2 of the number of slots.
+    shift: u32,
+    len: usize,
+}
+
+impl Default for Table {
+    fn default() -> Table {
+        Table { slots: allocator_api2::vec::Vec::new_in(Huge), shift: 64, len: 0 }
+    }
+}
+
+/// At most three slots in four are used: linear probing's misses (a new
+/// string's insert) probe about 8.5 slots at that load, 3 cache lines.
+const LOAD_NUMERATOR: usize = 3;
+const LOAD_DENOMINATOR: usize = 4;
+const SLOTS_MIN: usize = 16;
+
+impl Table {
+    fn home(&self, hash: u64) -> usize {
+        (hash >> self.shift) as usize
+    }
+
+    fn mask(&self) -> usize {
+        self.slots.len() - 1
+    }
+
+    /// The sym in the slot that `holds` accepts, or the empty slot where
+    /// the string belongs.
+    fn probe(&self, hash: u64, holds: impl Fn(&Slot) -> bool) -> Result<u32, usize> {
+        if self.slots.is_empty() {
+            return Err(0);
+        }
+        let mut i = self.home(hash);
+        loop {
+            let slot = &self.slots[i];
+            if slot.sym == EMPTY {
+                return Err(i);
+            }
+            if holds(slot) {
+                return Ok(slot.sym);
+            }
+            i = (i + 1) & self.mask();
+        }
+    }
+
+    /// Puts `slot` in the empty slot `at` (as [`Table::probe`] found it),
+    /// growing the table if that fills it past its load.
+    fn insert(&mut self, at: usize, slot: Slot, hash_of: impl Fn(&Slot) -> u64) {
+        if self.slots.is_empty() {
+            self.resize(SLOTS_MIN, &hash_of);
+            let at = self.probe(hash_of(&slot), |_| false).expect_err("an empty table");
+            self.slots[at] = slot;
+        } else {
+            self.slots[at] = slot;
+        }
+        self.len += 1;
+        if self.len * LOAD_DENOMINATOR > self.slots.len() * LOAD_NUMERATOR {
+            self.resize(self.slots.len() * 2, &hash_of);
+        }
+    }
+
+    fn resize(&mut self, slots: usize, hash_of: &impl Fn(&Slot) -> u64) {
+        let mut fresh = allocator_api2::vec::Vec::with_capacity_in(slots, Huge);
+        fresh.resize(slots, Slot::EMPTY);
+        let old = std::mem::replace(&mut self.slots, fresh);
+        self.shift = 64 - slots.trailing_zeros();
+        for slot in old.iter().filter(|slot| slot.sym != EMPTY) {
+            let at = self.probe(hash_of(slot), |_| false).expect_err("no slot is compared");
+            self.slots[at] = *slot;
+        }
+    }
+
+    /// Asks the memory for `hash`'s home slot (both of its cache lines),
+    /// without waiting for it.
+    fn prefetch(&self, hash: u64) {
+        if self.slots.is_empty() {
+            return;
+        }
+        let slot = &self.slots[self.home(hash)];
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            let first = std::ptr::from_ref(slot).cast::<i8>();
+            // SAFETY: x86-64 always has SSE; a prefetch reads nothing and
+            // cannot fault, and both addresses are inside the table anyway.
+            unsafe {
+                _mm_prefetch::<_MM_HINT_T0>(first);
+                _mm_prefetch::<_MM_HINT_T0>(first.wrapping_add(size_of::<Slot>() - 1));
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = slot;
+    }
 }
 
 /// A string's number in the table, with the string itself when it is
@@ -38,6 +150,7 @@ pub struct Strings {
 /// so growing the table rehashes no string from the arena.
 #[derive(Clone, Copy)]
 struct Slot {
+    /// [`EMPTY`] in an empty slot.
     sym: u32,
     /// The length when at most [`SLOT_INLINE`] bytes (the bytes are in
     /// `inline`), else `u8::MAX` (the string's hash is in `inline`).
@@ -45,9 +158,14 @@ struct Slot {
     inline: [u8; SLOT_INLINE],
 }
 
+/// The sym of no string: an empty slot's.
+const EMPTY: u32 = u32::MAX;
+
 const SLOT_INLINE: usize = 19;
 
 impl Slot {
+    const EMPTY: Slot = Slot { sym: EMPTY, short: 0, inline: [0; SLOT_INLINE] };
+
     fn new(sym: u32, s: &str, hash: u64) -> Slot {
         let mut inline = [0; SLOT_INLINE];
         match inline.get_mut(..s.len()) {
@@ -91,14 +209,18 @@ impl Strings {
     pub fn intern(&mut self, s: &str) -> Sym {
         let hash = self.hasher.hash_one(s);
         let (text, ends) = (&self.text, &self.ends);
-        if let Some(slot) = self.table.find(hash, |slot| slot.holds(s, hash, text, ends)) {
-            return Sym(slot.sym);
-        }
-        let n = u32::try_from(self.ends.len()).expect("fewer than 2^32 distinct strings in the views");
+        let at = match self.table.probe(hash, |slot| slot.holds(s, hash, text, ends)) {
+            Ok(sym) => return Sym(sym),
+            Err(at) => at,
+        };
+        let n = u32::try_from(self.ends.len())
+            .ok()
+            .filter(|n| *n != EMPTY)
+            .expect("fewer than 2^32 - 1 distinct strings in the views");
         self.text.push_str(s);
         self.ends.push(self.text.len() as u64);
         let hasher = &self.hasher;
-        self.table.insert_unique(hash, Slot::new(n, s, hash), |slot| slot.hash(hasher));
+        self.table.insert(at, Slot::new(n, s, hash), |slot| slot.hash(hasher));
         Sym(n)
     }
 
@@ -106,7 +228,14 @@ impl Strings {
     /// never interned matches no fact).
     pub fn find(&self, s: &str) -> Option<Sym> {
         let hash = self.hasher.hash_one(s);
-        self.table.find(hash, |slot| slot.holds(s, hash, &self.text, &self.ends)).map(|slot| Sym(slot.sym))
+        self.table.probe(hash, |slot| slot.holds(s, hash, &self.text, &self.ends)).ok().map(Sym)
+    }
+
+    /// Asks the memory for the slot `s` would be found in, without waiting
+    /// for it: the fold calls this for the events it will fold a few
+    /// events later, so that their cache misses overlap (see [`Table`]).
+    pub fn prefetch(&self, s: &str) {
+        self.table.prefetch(self.hasher.hash_one(s));
     }
 
     /// A filter by text (a party a query is asked about) as a filter by
@@ -265,6 +394,27 @@ mod tests {
         assert_eq!(strings.find("a title long enough for the arena, 20000"), None);
         let copy = strings.clone();
         assert_eq!(copy.find(&text(19_999)), Some(syms[19_999]), "a clone hashes as the original did");
+    }
+
+    #[test]
+    fn the_table_doubles_and_stays_at_most_three_quarters_full() {
+        let mut strings = Strings::default();
+        assert!(strings.table.slots.is_empty(), "no slots before the first string");
+        strings.prefetch("vn/hanoi");
+        assert_eq!(strings.find("vn/hanoi"), None);
+        for i in 0..2_000 {
+            let sym = strings.intern(&format!("vn/p{i}"));
+            let table = &strings.table;
+            assert!(table.slots.len().is_power_of_two() && table.slots.len() >= SLOTS_MIN);
+            assert!(table.len * 4 <= table.slots.len() * 3, "{} of {} slots used", table.len, table.slots.len());
+            let used: Vec<u32> = table.slots.iter().map(|slot| slot.sym).filter(|sym| *sym != EMPTY).collect();
+            assert_eq!(used.len(), i + 1, "each string in one slot");
+            assert_eq!(used.iter().copied().max(), Some(sym.0));
+            strings.prefetch(&format!("vn/p{}", i + 1));
+        }
+        for i in 0..2_000 {
+            assert_eq!(strings.get(strings.find(&format!("vn/p{i}")).unwrap()), format!("vn/p{i}"));
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use events::generate::{seal, History};
 use events::Record;
 use oracle::Ledger;
-use projections::{Fold, Views};
+use projections::{Event, Fold, Views};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -114,6 +114,18 @@ proptest! {
             resumed.apply(record);
         }
         prop_assert_eq!(resumed, fold(&records));
+    }
+
+    /// Folding in bulk, asking for each event's memory ahead of folding it
+    /// (as the rebuild and the projector do), equals folding one by one.
+    #[test]
+    fn a_bulk_fold_with_prefetching_equals_one_by_one(records in arb_records(300), cut in any::<prop::sample::Index>()) {
+        let events: Vec<(u64, Option<Event>)> = records.iter().map(|r| (r.seq, Event::decode(r))).collect();
+        let k = cut.index(events.len() + 1);
+        let mut bulk = Views::default();
+        bulk.apply_all(&events[..k], |(seq, event)| (*seq, event.as_ref()));
+        bulk.apply_all(&events[k..], |(seq, event)| (*seq, event.as_ref()));
+        prop_assert_eq!(bulk, fold(&records));
     }
 
     /// Retracting a record gives the views of the history without it.

@@ -287,8 +287,13 @@ pub fn catch_up(
             };
             let chunk = chunk?;
             let ended = chunk.len() < FOLD_BATCH_RECORDS;
-            for decoded in chunk {
+            for (i, decoded) in chunk.iter().enumerate() {
                 let seq = decoded.seq;
+                if let Some((views, Some(ahead))) =
+                    views.as_deref().zip(chunk.get(i + projections::PREFETCH_AHEAD).map(|d| d.event.as_ref()))
+                {
+                    views.prefetch(ahead);
+                }
                 if seq != expected {
                     return Err(ChainError {
                         seq: expected,

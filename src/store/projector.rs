@@ -142,12 +142,8 @@ impl Projector {
                 None => (read_events(&self.log, from, to)?, Vec::new()),
             };
             let mut views = self.views.write().expect("not poisoned");
-            for record in &records {
-                views.apply_decoded(record.seq, record.event.as_ref());
-            }
-            for (seq, event) in &events {
-                views.apply_decoded(*seq, event.as_ref());
-            }
+            views.apply_all(&records, |record| (record.seq, record.event.as_ref()));
+            views.apply_all(&events, |(seq, event)| (*seq, event.as_ref()));
             self.folded = views.seq;
             let durable = self.head.borrow().seq;
             views.show_up_to(durable);
