@@ -36,7 +36,9 @@ pub struct Strings {
 /// slots of the events it will fold next ([`Strings::prefetch`]) and
 /// their misses overlap. At 10M records, looking up strings already
 /// interned took 111 ns each in hashbrown, 63 ns here, 43 ns with the
-/// slots asked for eight lookups ahead (a throwaway benchmark, 10M ids).
+/// slots asked for eight lookups ahead (a throwaway benchmark, 10M ids,
+/// this table at most 3/4 full); the 10M rebuild's decode ∥ fold went
+/// from ~300k to ~340k records/s (BENCHMARKS.md, twenty-first pass).
 ///
 /// Home by top bits keeps the slots in hash order, so doubling the table
 /// moves each slot to about twice its index: growing is a sequential sweep
