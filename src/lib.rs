@@ -139,20 +139,25 @@ mod tests {
         assert!(!within(small), "mimalloc's memory at {small:x} is advised back: {advised:x?}");
     }
 
+    /// The values of mimalloc's options `index - 1`, `index`, `index + 1`.
+    fn with_neighbours(index: libmimalloc_sys::mi_option_t) -> (std::ffi::c_long, std::ffi::c_long, std::ffi::c_long) {
+        // SAFETY: reads plain integer options.
+        unsafe {
+            (
+                libmimalloc_sys::mi_option_get(index - 1),
+                libmimalloc_sys::mi_option_get(index),
+                libmimalloc_sys::mi_option_get(index + 1),
+            )
+        }
+    }
+
     #[test]
     fn the_option_index_is_allow_thp() {
         // allow_thp defaults to 1 on Linux (0 once `tune_allocator` ran in
         // this process); the options beside it, page_cross_thread_max_reclaim
         // and minimal_purge_size, default to 32 and 0. A wrong index would
         // set some other option to 0.
-        // SAFETY: reads plain integer options.
-        let (before, thp, after) = unsafe {
-            (
-                libmimalloc_sys::mi_option_get(super::MI_OPTION_ALLOW_THP - 1),
-                libmimalloc_sys::mi_option_get(super::MI_OPTION_ALLOW_THP),
-                libmimalloc_sys::mi_option_get(super::MI_OPTION_ALLOW_THP + 1),
-            )
-        };
+        let (before, thp, after) = with_neighbours(super::MI_OPTION_ALLOW_THP);
         assert!(thp == 1 || thp == 0, "{thp}");
         assert_eq!((before, after), (32, 0), "the neighbours of allow_thp");
     }
@@ -162,14 +167,7 @@ mod tests {
         // purge_delay's documented default is 10 (ms); the options beside it
         // (the deprecated eager_commit_delay, use_numa_nodes) default to 1
         // and 0, as `MIMALLOC_VERBOSE=1` lists them.
-        // SAFETY: reads plain integer options.
-        let (before, delay, after) = unsafe {
-            (
-                libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY - 1),
-                libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY),
-                libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY + 1),
-            )
-        };
+        let (before, delay, after) = with_neighbours(super::MI_OPTION_PURGE_DELAY);
         assert!(delay == 10 || delay == super::ALLOCATOR_PURGE_DELAY_MS, "{delay}");
         assert_eq!((before, after), (1, 0), "the neighbours of purge_delay");
     }
