@@ -51,9 +51,13 @@ struct Table {
     len: usize,
 }
 
+/// The smallest table, which an empty one starts as (384 bytes), so that
+/// no lookup has to ask whether there are slots at all.
 impl Default for Table {
     fn default() -> Table {
-        Table { slots: allocator_api2::vec::Vec::new_in(Huge), shift: 64, len: 0 }
+        let mut slots = allocator_api2::vec::Vec::with_capacity_in(SLOTS_MIN, Huge);
+        slots.resize(SLOTS_MIN, Slot::EMPTY);
+        Table { slots, shift: 64 - SLOTS_MIN.trailing_zeros(), len: 0 }
     }
 }
 
@@ -78,9 +82,6 @@ impl Table {
     /// The sym in the slot that `holds` accepts, or the empty slot where
     /// the string belongs.
     fn probe(&self, hash: u64, holds: impl Fn(&Slot) -> bool) -> Result<u32, usize> {
-        if self.slots.is_empty() {
-            return Err(0);
-        }
         let mut i = self.home(hash);
         loop {
             let slot = &self.slots[i];
@@ -97,24 +98,20 @@ impl Table {
     /// Puts `slot` in the empty slot `at` (as [`Table::probe`] found it),
     /// growing the table if that fills it past its load.
     fn insert(&mut self, at: usize, slot: Slot, hash_of: impl Fn(&Slot) -> u64) {
-        if self.slots.is_empty() {
-            self.resize(SLOTS_MIN, &hash_of);
-            let at = self.probe(hash_of(&slot), |_| false).expect_err("an empty table");
-            self.slots[at] = slot;
-        } else {
-            self.slots[at] = slot;
-        }
+        self.slots[at] = slot;
         self.len += 1;
         if self.len * LOAD_DENOMINATOR > self.slots.len() * LOAD_NUMERATOR {
-            self.resize(self.slots.len() * 2, &hash_of);
+            self.grow(hash_of);
         }
     }
 
-    fn resize(&mut self, slots: usize, hash_of: &impl Fn(&Slot) -> u64) {
+    /// Doubles the slots, moving each used one to its place in the new.
+    fn grow(&mut self, hash_of: impl Fn(&Slot) -> u64) {
+        let slots = self.slots.len() * 2;
         let mut fresh = allocator_api2::vec::Vec::with_capacity_in(slots, Huge);
         fresh.resize(slots, Slot::EMPTY);
         let old = std::mem::replace(&mut self.slots, fresh);
-        self.shift = 64 - slots.trailing_zeros();
+        self.shift -= 1;
         for slot in old.iter().filter(|slot| slot.sym != EMPTY) {
             let at = self.probe(hash_of(slot), |_| false).expect_err("no slot is compared");
             self.slots[at] = *slot;
@@ -124,9 +121,6 @@ impl Table {
     /// Asks the memory for `hash`'s home slot (both of its cache lines),
     /// without waiting for it.
     fn prefetch(&self, hash: u64) {
-        if self.slots.is_empty() {
-            return;
-        }
         let slot = &self.slots[self.home(hash)];
         #[cfg(target_arch = "x86_64")]
         {
@@ -404,7 +398,7 @@ mod tests {
     #[test]
     fn the_table_doubles_and_stays_at_most_seven_eighths_full() {
         let mut strings = Strings::default();
-        assert!(strings.table.slots.is_empty(), "no slots before the first string");
+        assert_eq!(strings.table.slots.len(), SLOTS_MIN, "the smallest table before the first string");
         strings.prefetch("vn/hanoi");
         assert_eq!(strings.find("vn/hanoi"), None);
         for i in 0..2_000 {

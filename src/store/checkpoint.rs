@@ -234,7 +234,8 @@ type Chunk = Result<Vec<Decoded>>;
 /// reading the log once from the first seq either lacks, and calling
 /// `progress` with each seq. One thread scans the log in chunks, [`DECODERS`]
 /// threads decode alternate chunks (decoding is the larger cost), and this
-/// thread folds them in seq order. A sled read failure is a storage error;
+/// thread folds them in seq order, a chunk at a time: the knowledge, then
+/// the views ([`Views::apply_all`]). A sled read failure is a storage error;
 /// a gap, or a record that does not decode, is a chain error naming its seq.
 pub fn catch_up(
     mut views: Option<&mut Views>,
@@ -287,13 +288,8 @@ pub fn catch_up(
             };
             let chunk = chunk?;
             let ended = chunk.len() < FOLD_BATCH_RECORDS;
-            for (i, decoded) in chunk.iter().enumerate() {
+            for decoded in &chunk {
                 let seq = decoded.seq;
-                if let Some((views, Some(ahead))) =
-                    views.as_deref().zip(chunk.get(i + projections::PREFETCH_AHEAD).map(|d| d.event.as_ref()))
-                {
-                    views.prefetch(ahead);
-                }
                 if seq != expected {
                     return Err(ChainError {
                         seq: expected,
@@ -310,11 +306,12 @@ pub fn catch_up(
                         .absorb_data(seq, &event.id, event_type, decoded.content, &event.data)
                         .map_err(|problem| ChainError { seq, problem })?;
                 }
-                if let Some(views) = views.as_deref_mut().filter(|v| v.seq < seq) {
-                    views.apply_decoded(seq, decoded.event.as_ref());
-                }
-                progress(seq);
             }
+            if let Some(views) = views.as_deref_mut() {
+                let folded = chunk.partition_point(|decoded| decoded.seq <= views.seq);
+                views.apply_all(&chunk[folded..], |decoded| (decoded.seq, decoded.event.as_ref()));
+            }
+            chunk.iter().for_each(|decoded| progress(decoded.seq));
             if ended {
                 break;
             }
